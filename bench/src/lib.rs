@@ -1,0 +1,1 @@
+//! Shared helpers for Ballast's benches: locating `../shared/data`, measuring floors.

@@ -1,0 +1,11 @@
+//! `feeds`: venue adapters. Owns the normalized [`MarketEvent`], the instrument [`Registry`],
+//! exact-decimal L2 books and their venue sync procedures, frame parsers and capture readers.
+//!
+//! Must never: round a venue price or quantity through `f64` on the way into a book, allocate per
+//! frame on the hot path, panic on anything that came from outside, or know about sizing.
+
+pub mod event;
+pub mod registry;
+
+pub use event::{flags, EventKind, MarketEvent, PxQty, Side};
+pub use registry::{Instrument, InstrumentId, Market, Registry};

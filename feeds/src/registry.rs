@@ -1,0 +1,123 @@
+//! Instrument registry: symbol ↔ dense id, with each instrument's decimal scales.
+
+use std::collections::HashMap;
+
+/// Dense instrument id, index into the registry.
+#[repr(transparent)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct InstrumentId(pub u32);
+
+/// Which venue and market an instrument trades on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Market {
+    /// Binance spot (`U == previous u + 1` continuity).
+    BinanceSpot,
+    /// Binance USD-M futures (`pu == previous u`).
+    BinanceUsdM,
+    /// Binance COIN-M futures (`pu == previous u`).
+    BinanceCoinM,
+    /// Deribit (options, futures, perpetuals).
+    Deribit,
+}
+
+/// Static facts about one instrument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Instrument {
+    /// Dense id.
+    pub id: InstrumentId,
+    /// Venue symbol, uppercase as the venue spells it in payloads (`BTCUSDT`).
+    pub symbol: String,
+    /// Venue and market.
+    pub market: Market,
+    /// Decimal places of price mantissas: price = mantissa × 10^-`px_scale`.
+    pub px_scale: u8,
+    /// Decimal places of quantity mantissas.
+    pub qty_scale: u8,
+}
+
+impl Instrument {
+    /// Price mantissa → `f64`, for the kernel's edge (never on the way into a book).
+    #[must_use]
+    pub fn px_f64(&self, mantissa: i64) -> f64 {
+        mantissa as f64 / POW10[self.px_scale as usize] as f64
+    }
+
+    /// Quantity mantissa → `f64`.
+    #[must_use]
+    pub fn qty_f64(&self, mantissa: i64) -> f64 {
+        mantissa as f64 / POW10[self.qty_scale as usize] as f64
+    }
+}
+
+/// Powers of ten that fit an `i64` mantissa.
+pub const POW10: [i64; 19] = {
+    let mut t = [1i64; 19];
+    let mut i = 1;
+    while i < 19 {
+        t[i] = t[i - 1] * 10;
+        i += 1;
+    }
+    t
+};
+
+/// Symbol ↔ id map. Built at start-up; lookups on the hot path do not allocate.
+#[derive(Debug, Default, Clone)]
+pub struct Registry {
+    instruments: Vec<Instrument>,
+    by_symbol: HashMap<String, InstrumentId>,
+}
+
+impl Registry {
+    /// An empty registry.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Register `symbol` (or return its existing id). Scales above 18 are clamped to 18.
+    pub fn register(&mut self, symbol: &str, market: Market, px_scale: u8, qty_scale: u8) -> InstrumentId {
+        if let Some(id) = self.by_symbol.get(symbol) {
+            return *id;
+        }
+        let id = InstrumentId(self.instruments.len() as u32);
+        self.instruments.push(Instrument {
+            id,
+            symbol: symbol.to_owned(),
+            market,
+            px_scale: px_scale.min(18),
+            qty_scale: qty_scale.min(18),
+        });
+        self.by_symbol.insert(symbol.to_owned(), id);
+        id
+    }
+
+    /// Id of `symbol`, if registered. Does not allocate.
+    #[must_use]
+    pub fn id(&self, symbol: &str) -> Option<InstrumentId> {
+        self.by_symbol.get(symbol).copied()
+    }
+
+    /// The instrument with `id`.
+    #[must_use]
+    pub fn get(&self, id: InstrumentId) -> Option<&Instrument> {
+        self.instruments.get(id.0 as usize)
+    }
+
+    /// All instruments, by id.
+    #[must_use]
+    pub fn instruments(&self) -> &[Instrument] {
+        &self.instruments
+    }
+
+    /// Number of instruments.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.instruments.len()
+    }
+
+    /// Whether nothing is registered.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.instruments.is_empty()
+    }
+}

@@ -1,0 +1,9 @@
+//! `risk-core`: Ballast's pure math — option Greeks and implied volatility (SIMD with scalar
+//! twins), volatility forecasts, and the sizing models and constraints the kernel thread calls on
+//! every tick.
+//!
+//! Must never: allocate inside a per-tick kernel, perform I/O, spawn or block on threads, or read a
+//! clock. Inputs and outputs are plain numbers in documented units.
+
+pub mod vol;
+pub mod vol_target;
