@@ -25,7 +25,38 @@ impl Ewma {
         if !(lambda > 0.0 && lambda < 1.0) {
             return None;
         }
-        Some(Self { lambda, warmup: warmup.max(1), n: 0, sum_sq: 0.0, var: 0.0 })
+        Some(Self {
+            lambda,
+            warmup: warmup.max(1),
+            n: 0,
+            sum_sq: 0.0,
+            var: 0.0,
+        })
+    }
+
+    /// An EWMA with decay `lambda` already seeded with `variance` (no warm-up): e.g. the
+    /// `arch` package's backcast ([`crate::vol::garch::backcast`]) so that the recursion matches
+    /// its `EWMAVariance`. Returns `None` for a λ outside (0, 1) or a negative or non-finite
+    /// variance.
+    #[must_use]
+    pub fn seeded(lambda: f64, variance: f64) -> Option<Self> {
+        if !(lambda > 0.0 && lambda < 1.0) || !(variance >= 0.0 && variance.is_finite()) {
+            return None;
+        }
+        Some(Self {
+            lambda,
+            warmup: 0,
+            n: 0,
+            sum_sq: 0.0,
+            var: variance,
+        })
+    }
+
+    /// Variance `h` steps ahead: EWMA forecasts are flat, so this is [`Ewma::variance`] for
+    /// every `h`.
+    #[must_use]
+    pub fn forecast(&self, _h: u32) -> Option<f64> {
+        self.variance()
     }
 
     /// Feed one return (e.g. a log return of the mid price). Non-finite returns are ignored and
@@ -81,6 +112,17 @@ mod tests {
         e.update(0.02);
         let want = 0.9 * seed + 0.1 * 0.0004;
         assert!((e.variance().unwrap() - want).abs() < 1e-18);
+    }
+
+    #[test]
+    fn seeded_starts_recursing_at_once() {
+        let mut e = Ewma::seeded(0.94, 2e-4).unwrap();
+        assert_eq!(e.variance(), Some(2e-4));
+        e.update(0.01);
+        let want = 0.94 * 2e-4 + 0.06 * 1e-4;
+        assert!((e.variance().unwrap() - want).abs() < 1e-18);
+        assert_eq!(e.forecast(7), e.variance());
+        assert!(Ewma::seeded(0.94, f64::NAN).is_none());
     }
 
     #[test]

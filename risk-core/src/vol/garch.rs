@@ -1,0 +1,1121 @@
+//! GARCH(1,1): `σ²ₜ = ω + α ε²ₜ₋₁ + β σ²ₜ₋₁`, `εₜ = rₜ − μ`, with Gaussian or standardized
+//! Student-t innovations.
+//!
+//! - [`Garch11`] is the per-tick filter: one fused multiply-add chain per return, no allocation,
+//!   plus closed-form h-step and aggregate forecasts.
+//! - [`fit`] is the maximum-likelihood fit (not per tick; it does not allocate either).
+//!
+//! # Variance initialization
+//! The recursion starts from the *backcast* of the `arch` Python package, so fits are comparable
+//! with it: `σ²₀ = ω + (α + β)·bc`, where `bc = Σᵢ wᵢ ε²ᵢ` over the first `τ = min(75, n)`
+//! residuals with weights `wᵢ ∝ 0.94ⁱ` normalized to sum to one ([`backcast`]). With a constant
+//! mean the backcast is taken from the residuals at the sample mean and held fixed while μ is
+//! estimated, as `arch` does.
+//!
+//! # Optimizer
+//! The likelihood is maximized over an unconstrained reparameterization that enforces
+//! `ω > 0, α ≥ 0, β ≥ 0, α + β < 1` (and `2.05 < ν < 500` for Student-t):
+//! `ω = s²·e^{x₀}`, `α + β = p_max·σ(x₁)`, `α = (α + β)·σ(x₂)`, `μ = s·x₃`,
+//! `ν = 2.05 + 497.95·σ(x₄)`, where `σ` is the logistic function and `s` the root mean square of
+//! the returns (so the fit is scale-invariant: returns are used as given, never rescaled in the
+//! output). BFGS with an Armijo backtracking line search and analytic gradients runs from the best
+//! three of a grid of starting points; a Nelder–Mead search takes over from the best point when
+//! BFGS stalls before its gradient tolerance, followed by another BFGS pass.
+
+use super::special::{digamma, ln_gamma};
+use crate::linalg;
+use thiserror::Error;
+
+/// Largest persistence α + β the fit may reach (strictly below one).
+pub const MAX_PERSISTENCE: f64 = 1.0 - 1e-9;
+/// Bounds of the Student-t degrees of freedom (those of the `arch` package).
+pub const NU_BOUNDS: (f64, f64) = (2.05, 500.0);
+
+const LN_2PI: f64 = 1.837_877_066_409_345_3;
+
+/// Why a GARCH computation refused its input.
+#[derive(Debug, Clone, Copy, PartialEq, Error)]
+pub enum GarchError {
+    /// ω ≤ 0, α or β < 0, α + β ≥ 1, or a non-finite parameter.
+    #[error(
+        "invalid GARCH(1,1) parameters: need omega > 0, alpha >= 0, beta >= 0, alpha + beta < 1"
+    )]
+    InvalidParameters,
+    /// A return is NaN or infinite.
+    #[error("return {index} is not finite")]
+    NonFinite {
+        /// Zero-based index of the return.
+        index: usize,
+    },
+    /// Fewer returns than the fit needs.
+    #[error("need at least {needed} returns, got {got}")]
+    TooFewObservations {
+        /// Minimum number.
+        needed: usize,
+        /// Number given.
+        got: usize,
+    },
+    /// All residuals are zero: there is no variance to model.
+    #[error("the returns have zero variance")]
+    ZeroVariance,
+    /// The optimizer found no finite likelihood from any starting point.
+    #[error("the likelihood could not be evaluated at any starting point")]
+    NoFiniteLikelihood,
+}
+
+/// GARCH(1,1) variance parameters, in the units of the squared returns.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Garch11Params {
+    /// Constant ω (variance per observation).
+    pub omega: f64,
+    /// ARCH coefficient α.
+    pub alpha: f64,
+    /// GARCH coefficient β.
+    pub beta: f64,
+}
+
+impl Garch11Params {
+    /// Validated parameters.
+    ///
+    /// # Errors
+    /// [`GarchError::InvalidParameters`] unless `ω > 0, α ≥ 0, β ≥ 0, α + β < 1`, all finite.
+    pub fn new(omega: f64, alpha: f64, beta: f64) -> Result<Self, GarchError> {
+        let p = Self { omega, alpha, beta };
+        if p.is_valid() {
+            Ok(p)
+        } else {
+            Err(GarchError::InvalidParameters)
+        }
+    }
+
+    fn is_valid(&self) -> bool {
+        self.omega.is_finite()
+            && self.omega > 0.0
+            && self.alpha >= 0.0
+            && self.beta >= 0.0
+            && self.alpha + self.beta < 1.0
+    }
+
+    /// Persistence α + β.
+    #[must_use]
+    pub fn persistence(&self) -> f64 {
+        self.alpha + self.beta
+    }
+
+    /// Long-run variance per observation `ω / (1 − α − β)`.
+    #[must_use]
+    pub fn unconditional_variance(&self) -> f64 {
+        self.omega / (1.0 - self.persistence())
+    }
+}
+
+/// Innovation distribution of the likelihood.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Innovation {
+    /// Standard normal.
+    #[default]
+    Normal,
+    /// Student-t standardized to unit variance, degrees of freedom ν estimated.
+    StudentT,
+}
+
+/// Mean of the returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MeanModel {
+    /// μ = 0: returns are the residuals.
+    #[default]
+    Zero,
+    /// A constant μ estimated jointly with the variance parameters.
+    Constant,
+}
+
+/// The per-tick GARCH(1,1) filter. Holds the one-step-ahead variance; each [`Garch11::update`]
+/// is O(1) and allocation-free.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Garch11 {
+    params: Garch11Params,
+    mu: f64,
+    var_next: f64,
+}
+
+impl Garch11 {
+    /// A filter with mean `mu` whose next-step variance is `var_next` (e.g. the backcast, the
+    /// unconditional variance, or [`GarchFit::variance_next`]).
+    ///
+    /// # Errors
+    /// [`GarchError::InvalidParameters`] for invalid parameters, a non-finite `mu`, or a
+    /// non-positive or non-finite `var_next`.
+    pub fn new(params: Garch11Params, mu: f64, var_next: f64) -> Result<Self, GarchError> {
+        if !params.is_valid() || !mu.is_finite() || !(var_next > 0.0 && var_next.is_finite()) {
+            return Err(GarchError::InvalidParameters);
+        }
+        Ok(Self {
+            params,
+            mu,
+            var_next,
+        })
+    }
+
+    /// Feed one return. Non-finite returns are ignored and reported as `false`, so the state
+    /// never becomes NaN.
+    #[inline]
+    pub fn update(&mut self, ret: f64) -> bool {
+        if !ret.is_finite() {
+            return false;
+        }
+        let e = ret - self.mu;
+        let p = &self.params;
+        self.var_next = p
+            .beta
+            .mul_add(self.var_next, p.alpha.mul_add(e * e, p.omega));
+        true
+    }
+
+    /// One-step-ahead variance forecast per observation.
+    #[inline]
+    #[must_use]
+    pub fn variance(&self) -> f64 {
+        self.var_next
+    }
+
+    /// The parameters.
+    #[must_use]
+    pub fn params(&self) -> Garch11Params {
+        self.params
+    }
+
+    /// The mean μ.
+    #[must_use]
+    pub fn mu(&self) -> f64 {
+        self.mu
+    }
+
+    /// Variance forecast `h ≥ 1` steps ahead: `σ̄² + (α + β)^{h−1} (σ²ₜ₊₁ − σ̄²)`. `h = 0` is
+    /// treated as 1.
+    #[must_use]
+    pub fn forecast(&self, h: u32) -> f64 {
+        let phi = self.params.persistence();
+        let vbar = self.params.unconditional_variance();
+        let k = h.max(1) - 1;
+        vbar + phi.powi(i32::try_from(k).unwrap_or(i32::MAX)) * (self.var_next - vbar)
+    }
+
+    /// Forecasts for h = 1..=out.len() written into `out` (no allocation).
+    pub fn forecast_into(&self, out: &mut [f64]) {
+        let phi = self.params.persistence();
+        let vbar = self.params.unconditional_variance();
+        let mut dev = self.var_next - vbar;
+        for o in out {
+            *o = vbar + dev;
+            dev *= phi;
+        }
+    }
+
+    /// Variance of the sum of the next `h` returns, `Σ_{i=1..h}` forecast(i), in closed form.
+    #[must_use]
+    pub fn aggregate_variance(&self, h: u32) -> f64 {
+        if h == 0 {
+            return 0.0;
+        }
+        let phi = self.params.persistence();
+        let vbar = self.params.unconditional_variance();
+        let hf = f64::from(h);
+        let geom = (1.0 - phi.powi(i32::try_from(h).unwrap_or(i32::MAX))) / (1.0 - phi);
+        hf * vbar + (self.var_next - vbar) * geom
+    }
+}
+
+/// The `arch` package's backcast: `Σ wᵢ ε²ᵢ` over the first `min(75, n)` residuals with
+/// weights `∝ 0.94ⁱ` summing to one. Returns 0 for an empty slice.
+#[must_use]
+pub fn backcast(resids: &[f64]) -> f64 {
+    let tau = resids.len().min(75);
+    let mut w = 1.0;
+    let mut wsum = 0.0;
+    let mut acc = 0.0;
+    for &e in &resids[..tau] {
+        acc += w * e * e;
+        wsum += w;
+        w *= 0.94;
+    }
+    if wsum > 0.0 {
+        acc / wsum
+    } else {
+        0.0
+    }
+}
+
+/// Options of [`fit`].
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct FitOptions {
+    /// Mean model (zero by default).
+    pub mean: MeanModel,
+    /// Innovation distribution (normal by default).
+    pub innovation: Innovation,
+    /// Whether to compute standard errors (off by default).
+    pub std_errors: bool,
+}
+
+/// Standard errors of the estimates, in the units of the estimates.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StdErrors {
+    /// Of ω.
+    pub omega: f64,
+    /// Of α.
+    pub alpha: f64,
+    /// Of β.
+    pub beta: f64,
+    /// Of μ (constant mean only).
+    pub mu: Option<f64>,
+    /// Of ν (Student-t only).
+    pub nu: Option<f64>,
+}
+
+/// Both kinds of standard errors.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FitStdErrors {
+    /// From the inverse of the observed information (negative Hessian).
+    pub classic: StdErrors,
+    /// Bollerslev–Wooldridge sandwich `H⁻¹ J H⁻¹` (`arch`'s default "robust").
+    pub robust: StdErrors,
+}
+
+/// Result of a maximum-likelihood fit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GarchFit {
+    /// Estimated variance parameters.
+    pub params: Garch11Params,
+    /// Estimated mean (0 for [`MeanModel::Zero`]).
+    pub mu: f64,
+    /// Estimated Student-t degrees of freedom.
+    pub nu: Option<f64>,
+    /// Maximized log-likelihood (with all constants).
+    pub loglik: f64,
+    /// Number of returns.
+    pub n: usize,
+    /// Backcast used to start the recursion.
+    pub backcast: f64,
+    /// Conditional variance for the step after the last return.
+    pub variance_next: f64,
+    /// Standard errors, when asked for and the Hessian is negative definite.
+    pub std_errors: Option<FitStdErrors>,
+    /// Whether the gradient tolerance was met.
+    pub converged: bool,
+    /// Optimizer iterations spent (all starts).
+    pub iterations: u32,
+}
+
+impl GarchFit {
+    /// The per-tick filter positioned after the last fitted return.
+    #[must_use]
+    pub fn filter(&self) -> Garch11 {
+        Garch11 {
+            params: self.params,
+            mu: self.mu,
+            var_next: self.variance_next,
+        }
+    }
+
+    /// Variance forecast `h` steps after the last return.
+    #[must_use]
+    pub fn forecast(&self, h: u32) -> f64 {
+        self.filter().forecast(h)
+    }
+}
+
+/// Full log-likelihood of `returns` under GARCH(1,1) with mean `mu`, started from `backcast`.
+/// `nu = None` is the normal likelihood, `Some(ν)` the standardized Student-t. Returns NaN if a
+/// conditional variance is not positive.
+#[must_use]
+pub fn loglikelihood(
+    params: &Garch11Params,
+    mu: f64,
+    nu: Option<f64>,
+    returns: &[f64],
+    backcast: f64,
+) -> f64 {
+    let theta = [
+        params.omega,
+        params.alpha,
+        params.beta,
+        mu,
+        nu.unwrap_or(0.0),
+    ];
+    let prob = Problem {
+        r: returns,
+        inv_scale: 1.0,
+        bc: backcast,
+        mean_free: false,
+        t_dist: nu.is_some(),
+    };
+    prob.eval(&theta, None, None)
+}
+
+/// Maximum-likelihood fit of GARCH(1,1) to `returns` (used as given, no rescaling).
+///
+/// # Errors
+/// [`GarchError::TooFewObservations`] for fewer than 10 returns, [`GarchError::NonFinite`] for
+/// a NaN/inf return, [`GarchError::ZeroVariance`] when every residual is zero,
+/// [`GarchError::NoFiniteLikelihood`] if no start gives a finite likelihood.
+pub fn fit(returns: &[f64], opts: &FitOptions) -> Result<GarchFit, GarchError> {
+    const MIN_N: usize = 10;
+    let n = returns.len();
+    if n < MIN_N {
+        return Err(GarchError::TooFewObservations {
+            needed: MIN_N,
+            got: n,
+        });
+    }
+    if let Some(index) = returns.iter().position(|r| !r.is_finite()) {
+        return Err(GarchError::NonFinite { index });
+    }
+    let nf = n as f64;
+    let mean = match opts.mean {
+        MeanModel::Zero => 0.0,
+        MeanModel::Constant => returns.iter().sum::<f64>() / nf,
+    };
+    let mean_sq = returns.iter().map(|r| (r - mean) * (r - mean)).sum::<f64>() / nf;
+    if !(mean_sq > 0.0) || !mean_sq.is_finite() {
+        return Err(GarchError::ZeroVariance);
+    }
+    let scale = mean_sq.sqrt();
+    let inv_scale = 1.0 / scale;
+    // Backcast of the scaled residuals at the starting mean.
+    let (mut acc, mut wsum, mut w) = (0.0, 0.0, 1.0);
+    for &r in &returns[..n.min(75)] {
+        let e = (r - mean) * inv_scale;
+        acc += w * e * e;
+        wsum += w;
+        w *= 0.94;
+    }
+    let bc_scaled = acc / wsum;
+    let prob = Problem {
+        r: returns,
+        inv_scale,
+        bc: bc_scaled,
+        mean_free: opts.mean == MeanModel::Constant,
+        t_dist: opts.innovation == Innovation::StudentT,
+    };
+    let k = prob.dim();
+    let mu0 = mean * inv_scale;
+
+    // Grid of starts (variance 1 in scaled units), ranked by likelihood.
+    let mut starts: [(f64, [f64; 5]); 12] = [(f64::NEG_INFINITY, [0.0; 5]); 12];
+    let mut idx = 0;
+    for &alpha in &[0.01, 0.05, 0.1, 0.2] {
+        for &p in &[0.5, 0.9, 0.98] {
+            let theta = [1.0 - p, alpha, p - alpha, mu0, 8.0];
+            let ll = prob.eval(&theta, None, None);
+            starts[idx] = (
+                if ll.is_finite() {
+                    ll
+                } else {
+                    f64::NEG_INFINITY
+                },
+                theta,
+            );
+            idx += 1;
+        }
+    }
+    starts.sort_by(|a, b| b.0.total_cmp(&a.0));
+    if !starts[0].0.is_finite() {
+        return Err(GarchError::NoFiniteLikelihood);
+    }
+
+    let mut best: Option<(f64, [f64; 5], bool)> = None;
+    let mut iterations = 0;
+    for (ll0, theta0) in starts.iter().take(3) {
+        if !ll0.is_finite() {
+            continue;
+        }
+        let x0 = prob.to_x(theta0);
+        let mut out = bfgs(&prob, x0, k, 500);
+        iterations += out.iterations;
+        if !out.converged && out.f.is_finite() {
+            let x_nm = nelder_mead(&prob, out.x, k, 4000);
+            let again = bfgs(&prob, x_nm, k, 500);
+            iterations += again.iterations;
+            if again.f <= out.f {
+                out = again;
+            }
+        }
+        if out.f.is_finite() && best.is_none_or(|(f, _, _)| out.f < f) {
+            best = Some((out.f, out.x, out.converged));
+        }
+    }
+    let (_, x_best, converged) = best.ok_or(GarchError::NoFiniteLikelihood)?;
+    let theta = prob.to_theta(&x_best);
+    let ll_scaled = prob.eval(&theta, None, None);
+    let loglik = ll_scaled - nf * scale.ln();
+
+    let s2 = scale * scale;
+    let params = Garch11Params {
+        omega: theta[0] * s2,
+        alpha: theta[1],
+        beta: theta[2],
+    };
+    let mu = if prob.mean_free {
+        theta[3] * scale
+    } else {
+        0.0
+    };
+    let nu = prob.t_dist.then_some(theta[4]);
+    // Filter through the sample (original units) for the next-step variance.
+    let bc = bc_scaled * s2;
+    let mut var = params.omega + (params.alpha + params.beta) * bc;
+    for &r in returns {
+        let e = r - mu;
+        var = params.omega + params.alpha * e * e + params.beta * var;
+    }
+    let std_errors = if opts.std_errors {
+        prob.std_errors(&theta, scale)
+    } else {
+        None
+    };
+    Ok(GarchFit {
+        params,
+        mu,
+        nu,
+        loglik,
+        n,
+        backcast: bc,
+        variance_next: var,
+        std_errors,
+        converged,
+        iterations,
+    })
+}
+
+/// The likelihood in scaled units: `yₜ = rₜ / s`.
+struct Problem<'a> {
+    r: &'a [f64],
+    inv_scale: f64,
+    bc: f64,
+    mean_free: bool,
+    t_dist: bool,
+}
+
+fn logistic(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+fn logit(p: f64) -> f64 {
+    let p = p.clamp(1e-12, 1.0 - 1e-12);
+    (p / (1.0 - p)).ln()
+}
+
+const NU_SPAN: f64 = NU_BOUNDS.1 - NU_BOUNDS.0;
+
+impl Problem<'_> {
+    fn dim(&self) -> usize {
+        3 + usize::from(self.mean_free) + usize::from(self.t_dist)
+    }
+
+    /// Index in x of μ and ν.
+    fn slots(&self) -> (Option<usize>, Option<usize>) {
+        let mu = self.mean_free.then_some(3);
+        let nu = self.t_dist.then_some(3 + usize::from(self.mean_free));
+        (mu, nu)
+    }
+
+    fn to_theta(&self, x: &[f64; 5]) -> [f64; 5] {
+        let p = MAX_PERSISTENCE * logistic(x[1]);
+        let a = logistic(x[2]);
+        let (mu_i, nu_i) = self.slots();
+        [
+            x[0].exp(),
+            p * a,
+            p * (1.0 - a),
+            mu_i.map_or(0.0, |i| x[i]),
+            nu_i.map_or(0.0, |i| NU_BOUNDS.0 + NU_SPAN * logistic(x[i])),
+        ]
+    }
+
+    fn to_x(&self, theta: &[f64; 5]) -> [f64; 5] {
+        let p = theta[1] + theta[2];
+        let mut x = [
+            theta[0].ln(),
+            logit(p / MAX_PERSISTENCE),
+            logit(theta[1] / p),
+            0.0,
+            0.0,
+        ];
+        let (mu_i, nu_i) = self.slots();
+        if let Some(i) = mu_i {
+            x[i] = theta[3];
+        }
+        if let Some(i) = nu_i {
+            x[i] = logit((theta[4] - NU_BOUNDS.0) / NU_SPAN);
+        }
+        x
+    }
+
+    /// Objective −ℓ/n in x space, with its gradient.
+    fn objective(&self, x: &[f64; 5], grad: Option<&mut [f64; 5]>) -> f64 {
+        let theta = self.to_theta(x);
+        let nf = self.r.len() as f64;
+        let Some(g) = grad else {
+            return -self.eval(&theta, None, None) / nf;
+        };
+        let mut gt = [0.0; 5];
+        let ll = self.eval(&theta, Some(&mut gt), None);
+        // Chain rule through the reparameterization.
+        let sp = logistic(x[1]);
+        let a = logistic(x[2]);
+        let p = MAX_PERSISTENCE * sp;
+        let dp = MAX_PERSISTENCE * sp * (1.0 - sp);
+        let da = a * (1.0 - a);
+        *g = [0.0; 5];
+        g[0] = gt[0] * theta[0];
+        g[1] = gt[1] * dp * a + gt[2] * dp * (1.0 - a);
+        g[2] = (gt[1] - gt[2]) * p * da;
+        let (mu_i, nu_i) = self.slots();
+        if let Some(i) = mu_i {
+            g[i] = gt[3];
+        }
+        if let Some(i) = nu_i {
+            let s = logistic(x[i]);
+            g[i] = gt[4] * NU_SPAN * s * (1.0 - s);
+        }
+        for gi in g.iter_mut() {
+            *gi = -*gi / nf;
+        }
+        -ll / nf
+    }
+
+    /// Log-likelihood at natural parameters θ = [ω, α, β, μ, ν] (scaled units); optionally its
+    /// gradient in θ and the sum of outer products of per-observation scores.
+    fn eval(
+        &self,
+        th: &[f64; 5],
+        mut grad: Option<&mut [f64; 5]>,
+        mut opg: Option<&mut [[f64; 5]; 5]>,
+    ) -> f64 {
+        let [w, a, b, mu, nu] = *th;
+        if !(th.iter().all(|v| v.is_finite())) || (self.t_dist && !(nu > 2.0)) {
+            return f64::NAN;
+        }
+        let n = self.r.len();
+        let nf = n as f64;
+        let want_grad = grad.is_some() || opg.is_some();
+        let mut h = w + (a + b) * self.bc;
+        let mut dh = [1.0, self.bc, self.bc, 0.0];
+        let mut ll = 0.0;
+        let mut gsum = [0.0; 5];
+        let (c_nu, half_nu1, inv_nu2, dconst_nu) = if self.t_dist {
+            (
+                ln_gamma(0.5 * (nu + 1.0))
+                    - ln_gamma(0.5 * nu)
+                    - 0.5 * (std::f64::consts::PI * (nu - 2.0)).ln(),
+                0.5 * (nu + 1.0),
+                1.0 / (nu - 2.0),
+                0.5 * digamma(0.5 * (nu + 1.0)) - 0.5 * digamma(0.5 * nu) - 0.5 / (nu - 2.0),
+            )
+        } else {
+            (0.0, 0.0, 0.0, 0.0)
+        };
+        for &ri in self.r {
+            if !(h > 0.0) {
+                return f64::NAN;
+            }
+            let e = ri * self.inv_scale - mu;
+            let e2 = e * e;
+            let inv_h = 1.0 / h;
+            let (dl_dh, dl_dmu, dl_dnu);
+            if self.t_dist {
+                let z = e2 * inv_h * inv_nu2;
+                let l1z = z.ln_1p();
+                ll += -0.5 * h.ln() - half_nu1 * l1z;
+                if want_grad {
+                    let q = z / (1.0 + z);
+                    dl_dh = inv_h * (-0.5 + half_nu1 * q);
+                    dl_dmu = 2.0 * half_nu1 * e * inv_h * inv_nu2 / (1.0 + z);
+                    dl_dnu = dconst_nu - 0.5 * l1z + half_nu1 * q * inv_nu2;
+                } else {
+                    (dl_dh, dl_dmu, dl_dnu) = (0.0, 0.0, 0.0);
+                }
+            } else {
+                ll += -0.5 * (h.ln() + e2 * inv_h);
+                dl_dh = -0.5 * inv_h * (1.0 - e2 * inv_h);
+                dl_dmu = e * inv_h;
+                dl_dnu = 0.0;
+            }
+            if want_grad {
+                let s = [
+                    dl_dh * dh[0],
+                    dl_dh * dh[1],
+                    dl_dh * dh[2],
+                    dl_dh * dh[3] + dl_dmu,
+                    dl_dnu,
+                ];
+                for k in 0..5 {
+                    gsum[k] += s[k];
+                }
+                if let Some(o) = opg.as_deref_mut() {
+                    for i in 0..5 {
+                        for j in 0..5 {
+                            o[i][j] += s[i] * s[j];
+                        }
+                    }
+                }
+                dh = [
+                    1.0 + b * dh[0],
+                    e2 + b * dh[1],
+                    h + b * dh[2],
+                    -2.0 * a * e + b * dh[3],
+                ];
+            }
+            h = w + a * e2 + b * h;
+        }
+        if !self.mean_free {
+            gsum[3] = 0.0;
+        }
+        if let Some(g) = grad.as_deref_mut() {
+            *g = gsum;
+        }
+        if self.t_dist {
+            ll + nf * c_nu
+        } else {
+            ll - 0.5 * nf * LN_2PI
+        }
+    }
+
+    /// Classic and robust standard errors in original units.
+    fn std_errors(&self, theta: &[f64; 5], scale: f64) -> Option<FitStdErrors> {
+        // Free natural parameters: ω, α, β, [μ], [ν].
+        let mut free = [0usize; 5];
+        let mut k = 3;
+        free[..3].copy_from_slice(&[0, 1, 2]);
+        if self.mean_free {
+            free[k] = 3;
+            k += 1;
+        }
+        if self.t_dist {
+            free[k] = 4;
+            k += 1;
+        }
+        let mut opg = [[0.0; 5]; 5];
+        let mut g0 = [0.0; 5];
+        self.eval(theta, Some(&mut g0), Some(&mut opg));
+        // Numerical Hessian from central differences of the analytic gradient.
+        let mut hess = [0.0; 25];
+        for (cj, &j) in free[..k].iter().enumerate() {
+            let step = 1e-5 * theta[j].abs().max(1e-4);
+            let (mut tp, mut tm) = (*theta, *theta);
+            tp[j] += step;
+            tm[j] -= step;
+            let (mut gp, mut gm) = ([0.0; 5], [0.0; 5]);
+            let lp = self.eval(&tp, Some(&mut gp), None);
+            let lm = self.eval(&tm, Some(&mut gm), None);
+            if !(lp.is_finite() && lm.is_finite()) {
+                return None;
+            }
+            for (ci, &i) in free[..k].iter().enumerate() {
+                hess[ci * k + cj] = -(gp[i] - gm[i]) / (2.0 * step);
+            }
+        }
+        // Symmetrize the observed information and invert it through Cholesky.
+        for i in 0..k {
+            for j in 0..i {
+                let m = 0.5 * (hess[i * k + j] + hess[j * k + i]);
+                hess[i * k + j] = m;
+                hess[j * k + i] = m;
+            }
+        }
+        let mut l = [0.0; 25];
+        linalg::cholesky(&hess[..k * k], k, &mut l[..k * k]).ok()?;
+        let mut inv = [0.0; 25];
+        for c in 0..k {
+            let mut e = [0.0; 5];
+            e[c] = 1.0;
+            linalg::cholesky_solve(&l[..k * k], k, &mut e[..k]).ok()?;
+            for r in 0..k {
+                inv[r * k + c] = e[r];
+            }
+        }
+        // Sandwich H⁻¹ J H⁻¹.
+        let mut robust = [0.0; 25];
+        for i in 0..k {
+            for j in 0..k {
+                let mut s = 0.0;
+                for a in 0..k {
+                    for b in 0..k {
+                        s += inv[i * k + a] * opg[free[a]][free[b]] * inv[b * k + j];
+                    }
+                }
+                robust[i * k + j] = s;
+            }
+        }
+        // Back to original units: ω scales by s², μ by s.
+        let unit = |j: usize| match j {
+            0 => scale * scale,
+            3 => scale,
+            _ => 1.0,
+        };
+        let pick = |m: &[f64; 25]| {
+            let mut se = [None; 5];
+            for (c, &j) in free[..k].iter().enumerate() {
+                let v = m[c * k + c];
+                se[j] = (v >= 0.0).then(|| v.sqrt() * unit(j));
+            }
+            Some(StdErrors {
+                omega: se[0]?,
+                alpha: se[1]?,
+                beta: se[2]?,
+                mu: se[3],
+                nu: se[4],
+            })
+        };
+        Some(FitStdErrors {
+            classic: pick(&inv)?,
+            robust: pick(&robust)?,
+        })
+    }
+}
+
+struct OptOut {
+    x: [f64; 5],
+    f: f64,
+    converged: bool,
+    iterations: u32,
+}
+
+/// BFGS on the first `k` coordinates with Armijo backtracking.
+fn bfgs(prob: &Problem<'_>, x0: [f64; 5], k: usize, max_iter: u32) -> OptOut {
+    let mut x = x0;
+    let mut g = [0.0; 5];
+    let mut f = prob.objective(&x, Some(&mut g));
+    if !f.is_finite() {
+        return OptOut {
+            x,
+            f: f64::INFINITY,
+            converged: false,
+            iterations: 0,
+        };
+    }
+    let mut hinv = [[0.0; 5]; 5];
+    for (i, row) in hinv.iter_mut().enumerate().take(k) {
+        row[i] = 1.0;
+    }
+    let gtol = 1e-9;
+    let mut converged = false;
+    let mut it = 0;
+    let mut small_steps = 0;
+    while it < max_iter {
+        it += 1;
+        if g[..k].iter().all(|v| v.abs() < gtol) {
+            converged = true;
+            break;
+        }
+        let mut d = [0.0; 5];
+        for i in 0..k {
+            d[i] = -(0..k).map(|j| hinv[i][j] * g[j]).sum::<f64>();
+        }
+        let mut slope: f64 = (0..k).map(|i| d[i] * g[i]).sum();
+        if !(slope < 0.0) {
+            for (i, row) in hinv.iter_mut().enumerate().take(k) {
+                *row = [0.0; 5];
+                row[i] = 1.0;
+            }
+            for i in 0..k {
+                d[i] = -g[i];
+            }
+            slope = -(0..k).map(|i| g[i] * g[i]).sum::<f64>();
+        }
+        // Keep a step from throwing the parameters into overflow.
+        let dmax = d[..k].iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+        let mut t = if dmax > 5.0 { 5.0 / dmax } else { 1.0 };
+        let mut accepted = None;
+        for _ in 0..60 {
+            let mut xn = x;
+            for i in 0..k {
+                xn[i] = x[i] + t * d[i];
+            }
+            let mut gn = [0.0; 5];
+            let fn_ = prob.objective(&xn, Some(&mut gn));
+            if fn_.is_finite() && fn_ <= f + 1e-4 * t * slope {
+                accepted = Some((xn, fn_, gn));
+                break;
+            }
+            t *= 0.5;
+        }
+        let Some((xn, fnew, gn)) = accepted else {
+            break;
+        };
+        let mut s = [0.0; 5];
+        let mut y = [0.0; 5];
+        for i in 0..k {
+            s[i] = xn[i] - x[i];
+            y[i] = gn[i] - g[i];
+        }
+        let sy: f64 = (0..k).map(|i| s[i] * y[i]).sum();
+        let ss: f64 = (0..k).map(|i| s[i] * s[i]).sum();
+        let yy: f64 = (0..k).map(|i| y[i] * y[i]).sum();
+        if sy > 1e-12 * (ss * yy).sqrt() {
+            if it == 1 {
+                // Scale the initial inverse Hessian (Nocedal & Wright 6.20).
+                let gamma = sy / yy;
+                for (i, row) in hinv.iter_mut().enumerate().take(k) {
+                    row[i] = gamma;
+                }
+            }
+            // H ← (I − ρ s yᵀ) H (I − ρ y sᵀ) + ρ s sᵀ.
+            let rho = 1.0 / sy;
+            let mut hy = [0.0; 5];
+            for i in 0..k {
+                hy[i] = (0..k).map(|j| hinv[i][j] * y[j]).sum();
+            }
+            let yhy: f64 = (0..k).map(|i| y[i] * hy[i]).sum();
+            for i in 0..k {
+                for j in 0..k {
+                    hinv[i][j] += -rho * (hy[i] * s[j] + s[i] * hy[j])
+                        + (rho * rho * yhy + rho) * s[i] * s[j];
+                }
+            }
+        }
+        let df = f - fnew;
+        x = xn;
+        f = fnew;
+        g = gn;
+        if df.abs() <= 1e-16 * f.abs().max(1.0) {
+            small_steps += 1;
+            if small_steps >= 5 {
+                break;
+            }
+        } else {
+            small_steps = 0;
+        }
+    }
+    if !converged && g[..k].iter().all(|v| v.abs() < gtol) {
+        converged = true;
+    }
+    // A flat optimum (a coordinate pushed to its boundary, where the gradient vanishes
+    // asymptotically) also counts once the gradient is tiny relative to the objective.
+    if !converged && g[..k].iter().all(|v| v.abs() < 1e-7) {
+        converged = true;
+    }
+    OptOut {
+        x,
+        f,
+        converged,
+        iterations: it,
+    }
+}
+
+/// Nelder–Mead on the first `k` coordinates (standard coefficients 1, 2, ½, ½).
+fn nelder_mead(prob: &Problem<'_>, x0: [f64; 5], k: usize, max_evals: u32) -> [f64; 5] {
+    let eval = |x: &[f64; 5]| {
+        let f = prob.objective(x, None);
+        if f.is_finite() {
+            f
+        } else {
+            f64::INFINITY
+        }
+    };
+    let mut simplex = [[0.0; 5]; 6];
+    let mut fv = [f64::INFINITY; 6];
+    simplex[0] = x0;
+    fv[0] = eval(&x0);
+    for i in 0..k {
+        let mut p = x0;
+        p[i] += if p[i].abs() > 1e-3 {
+            0.1 * p[i].abs().max(0.25)
+        } else {
+            0.25
+        };
+        simplex[i + 1] = p;
+        fv[i + 1] = eval(&p);
+    }
+    let mut evals = k as u32 + 1;
+    while evals < max_evals {
+        // Order.
+        let mut order = [0usize, 1, 2, 3, 4, 5];
+        order[..=k].sort_by(|&a, &b| fv[a].total_cmp(&fv[b]));
+        let (best, worst, second) = (order[0], order[k], order[k - 1]);
+        if (fv[worst] - fv[best]).abs() <= 1e-15 * fv[best].abs().max(1.0) {
+            break;
+        }
+        let mut c = [0.0; 5];
+        for &i in &order[..k] {
+            for j in 0..k {
+                c[j] += simplex[i][j] / k as f64;
+            }
+        }
+        let along = |t: f64| {
+            let mut p = [0.0; 5];
+            for j in 0..k {
+                p[j] = c[j] + t * (simplex[worst][j] - c[j]);
+            }
+            p
+        };
+        let xr = along(-1.0);
+        let fr = eval(&xr);
+        evals += 1;
+        if fr < fv[best] {
+            let xe = along(-2.0);
+            let fe = eval(&xe);
+            evals += 1;
+            if fe < fr {
+                simplex[worst] = xe;
+                fv[worst] = fe;
+            } else {
+                simplex[worst] = xr;
+                fv[worst] = fr;
+            }
+        } else if fr < fv[second] {
+            simplex[worst] = xr;
+            fv[worst] = fr;
+        } else {
+            let xc = if fr < fv[worst] {
+                along(-0.5)
+            } else {
+                along(0.5)
+            };
+            let fc = eval(&xc);
+            evals += 1;
+            if fc < fv[worst].min(fr) {
+                simplex[worst] = xc;
+                fv[worst] = fc;
+            } else {
+                for &i in &order[1..=k] {
+                    for j in 0..k {
+                        simplex[i][j] = simplex[best][j] + 0.5 * (simplex[i][j] - simplex[best][j]);
+                    }
+                    fv[i] = eval(&simplex[i]);
+                    evals += 1;
+                }
+            }
+        }
+    }
+    let mut bi = 0;
+    for i in 1..=k {
+        if fv[i] < fv[bi] {
+            bi = i;
+        }
+    }
+    simplex[bi]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    fn simulate(n: usize, omega: f64, alpha: f64, beta: f64, seed: u64) -> Vec<f64> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut h = omega / (1.0 - alpha - beta);
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            // Box–Muller.
+            let u1: f64 = rng.gen_range(f64::EPSILON..1.0);
+            let u2: f64 = rng.gen();
+            let z = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
+            let r = h.sqrt() * z;
+            out.push(r);
+            h = omega + alpha * r * r + beta * h;
+        }
+        out
+    }
+
+    #[test]
+    fn online_update_and_forecasts_are_consistent() {
+        let p = Garch11Params::new(1e-6, 0.08, 0.9).unwrap();
+        let mut g = Garch11::new(p, 0.0, 4e-5).unwrap();
+        assert!(g.update(0.01));
+        let v1 = 1e-6 + 0.08 * 1e-4 + 0.9 * 4e-5;
+        assert!((g.variance() - v1).abs() < 1e-18);
+        assert!(!g.update(f64::NAN));
+        assert_eq!(g.forecast(1), g.variance());
+        let mut f = [0.0; 6];
+        g.forecast_into(&mut f);
+        let mut sum = 0.0;
+        for (h, fh) in f.iter().enumerate() {
+            assert!((g.forecast(h as u32 + 1) - fh).abs() < 1e-18);
+            sum += fh;
+        }
+        assert!((g.aggregate_variance(6) - sum).abs() < 1e-16);
+        assert!((g.forecast(10_000) - p.unconditional_variance()).abs() < 1e-12);
+        assert!(Garch11Params::new(1e-6, 0.5, 0.5).is_err());
+        assert!(Garch11Params::new(0.0, 0.1, 0.5).is_err());
+    }
+
+    #[test]
+    fn gradient_matches_finite_differences() {
+        let r = simulate(800, 0.05, 0.1, 0.85, 7);
+        for (mean_free, t_dist) in [(false, false), (true, false), (true, true)] {
+            let prob = Problem {
+                r: &r,
+                inv_scale: 0.9,
+                bc: 1.1,
+                mean_free,
+                t_dist,
+            };
+            let x = prob.to_x(&[0.06, 0.08, 0.87, 0.02, 7.0]);
+            let mut g = [0.0; 5];
+            prob.objective(&x, Some(&mut g));
+            for i in 0..prob.dim() {
+                let h = 1e-6;
+                let (mut xp, mut xm) = (x, x);
+                xp[i] += h;
+                xm[i] -= h;
+                let fd = (prob.objective(&xp, None) - prob.objective(&xm, None)) / (2.0 * h);
+                assert!(
+                    (fd - g[i]).abs() < 1e-7 * (1.0 + fd.abs()),
+                    "i={i} fd={fd} g={}",
+                    g[i]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn fit_recovers_simulated_parameters_and_is_scale_equivariant() {
+        let r = simulate(5000, 0.02, 0.08, 0.9, 11);
+        let f = fit(
+            &r,
+            &FitOptions {
+                std_errors: true,
+                ..FitOptions::default()
+            },
+        )
+        .unwrap();
+        assert!(f.converged);
+        assert!((f.params.alpha - 0.08).abs() < 0.03, "{f:?}");
+        assert!((f.params.beta - 0.9).abs() < 0.04, "{f:?}");
+        let se = f.std_errors.unwrap();
+        assert!(se.robust.alpha > 0.0 && se.classic.beta > 0.0);
+        // The loglik at the optimum beats nearby points.
+        for (da, db) in [(0.002, 0.0), (-0.002, 0.0), (0.0, 0.002), (0.0, -0.002)] {
+            let p = Garch11Params {
+                alpha: f.params.alpha + da,
+                beta: f.params.beta + db,
+                ..f.params
+            };
+            assert!(loglikelihood(&p, 0.0, None, &r, f.backcast) < f.loglik);
+        }
+        let scaled: Vec<f64> = r.iter().map(|x| x * 0.01).collect();
+        let g = fit(&scaled, &FitOptions::default()).unwrap();
+        assert!((g.params.alpha - f.params.alpha).abs() < 1e-6);
+        assert!((g.params.omega / 1e-4 - f.params.omega).abs() < 1e-6 * f.params.omega);
+        assert!((g.loglik - (f.loglik - 5000.0 * 0.01_f64.ln())).abs() < 1e-6);
+    }
+
+    #[test]
+    fn fit_rejects_bad_input() {
+        assert!(matches!(
+            fit(&[0.1; 5], &FitOptions::default()),
+            Err(GarchError::TooFewObservations { .. })
+        ));
+        assert!(matches!(
+            fit(&[0.0; 50], &FitOptions::default()),
+            Err(GarchError::ZeroVariance)
+        ));
+        let mut r = vec![0.01; 50];
+        r[7] = f64::NAN;
+        assert!(matches!(
+            fit(&r, &FitOptions::default()),
+            Err(GarchError::NonFinite { index: 7 })
+        ));
+    }
+}
