@@ -4,8 +4,16 @@
 //! Must never: round a venue price or quantity through `f64` on the way into a book, allocate per
 //! frame on the hot path, panic on anything that came from outside, or know about sizing.
 
+pub mod binance;
+pub mod book;
+pub mod capture;
+pub mod decimal;
 pub mod event;
 pub mod registry;
 
+pub use binance::{BinanceFeed, FeedStats, FrameError};
+pub use book::L2Book;
+pub use capture::{CaptureError, CaptureReader, MalformedLine, MalformedReason};
+pub use decimal::{parse_decimal, write_decimal, DecimalError};
 pub use event::{flags, EventKind, MarketEvent, PxQty, Side};
 pub use registry::{Instrument, InstrumentId, Market, Registry};
