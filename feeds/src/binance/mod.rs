@@ -59,10 +59,11 @@ pub enum FrameError {
         /// What was wrong with it.
         error: DecimalError,
     },
-    /// A REST snapshot body (no symbol) arrived and it is unclear which instrument it belongs to.
+    /// A REST snapshot body (no symbol) arrived, several instruments await one and no target
+    /// was set.
     #[error("REST depth snapshot without symbol and {awaiting} instruments awaiting one (use set_snapshot_target)")]
     SnapshotTarget {
-        /// Number of candidate instruments (0 or more than 1).
+        /// Number of candidate instruments (more than 1).
         awaiting: u32,
     },
     /// Frame longer than 4 GiB.
@@ -101,7 +102,7 @@ pub struct FeedStats {
     pub resyncs: u64,
     /// Snapshots applied.
     pub snapshots: u64,
-    /// Snapshots ignored because the book was already valid.
+    /// Snapshots ignored because the book was already valid (or no instrument awaited one).
     pub snapshots_ignored: u64,
     /// Snapshots that could not bridge to the buffered diffs (too old), dropped.
     pub snapshots_stale: u64,
@@ -251,8 +252,8 @@ impl BinanceFeed {
 
     /// The instrument the next bare REST depth snapshot (which carries no symbol) applies to. Used
     /// once. Without it, a snapshot goes to the one instrument awaiting a snapshot (among those
-    /// that have seen depth diffs, else among all registered ones), and is rejected when there
-    /// are several.
+    /// that have seen depth diffs, else among all registered ones); it is ignored when none awaits
+    /// one and rejected when several do.
     pub fn set_snapshot_target(&mut self, id: InstrumentId) {
         self.snapshot_target = Some(id);
     }
@@ -498,7 +499,11 @@ impl BinanceFeed {
                 Ok(())
             }
             Parsed::Snapshot { last_update_id, event_ms } => {
-                let id = self.resolve_snapshot_target()?;
+                let Some(id) = self.resolve_snapshot_target()? else {
+                    // No instrument awaits a snapshot: nothing to do with it.
+                    self.stats.snapshots_ignored += 1;
+                    return Ok(());
+                };
                 let (ps, qs) = (self.states[id.0 as usize].px_scale, self.states[id.0 as usize].qty_scale);
                 let dec = self.parse_levels(frame, ps, qs, ["bids", "asks"])?;
                 self.snapshot_target = None;
@@ -545,10 +550,11 @@ impl BinanceFeed {
         }
     }
 
-    fn resolve_snapshot_target(&self) -> Result<InstrumentId, FrameError> {
+    /// The instrument a bare snapshot belongs to; `None` when no instrument awaits one.
+    fn resolve_snapshot_target(&self) -> Result<Option<InstrumentId>, FrameError> {
         if let Some(id) = self.snapshot_target {
             if (id.0 as usize) < self.states.len() {
-                return Ok(id);
+                return Ok(Some(id));
             }
         }
         let pick = |f: &dyn Fn(&InstState) -> bool| {
@@ -558,9 +564,10 @@ impl BinanceFeed {
             (first, n)
         };
         match pick(&|s| s.sync != Sync::Valid && s.seen_depth) {
-            (Some(id), 1) => Ok(id),
+            (Some(id), 1) => Ok(Some(id)),
             (_, 0) => match pick(&|s| s.sync != Sync::Valid) {
-                (Some(id), 1) => Ok(id),
+                (Some(id), 1) => Ok(Some(id)),
+                (_, 0) => Ok(None),
                 (_, n) => Err(FrameError::SnapshotTarget { awaiting: n }),
             },
             (_, n) => Err(FrameError::SnapshotTarget { awaiting: n }),
