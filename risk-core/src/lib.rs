@@ -8,3 +8,4 @@
 pub mod linalg;
 pub mod vol;
 pub mod vol_target;
+pub mod risk_parity;
