@@ -5,6 +5,7 @@
 //! Must never: allocate inside a per-tick kernel, perform I/O, spawn or block on threads, or read a
 //! clock. Inputs and outputs are plain numbers in documented units.
 
+pub mod greeks;
 pub mod linalg;
 pub mod vol;
 pub mod vol_target;

@@ -1,0 +1,289 @@
+//! The one audited place where the Greeks code touches SIMD: a small [`Lane`] trait implemented
+//! for `f64` (the scalar twin) and `wide::f64x4` (four lanes of AVX2).
+//!
+//! All arithmetic in `greeks` is written once, generically over [`Lane`], so the scalar twin and
+//! the vector kernel execute the same operations in the same order (FMA where the code says
+//! `mul_add`, correctly rounded `+ - * / sqrt` elsewhere) and give bit-identical results. The only
+//! differences are in control flow: the scalar twin branches where the vector code blends.
+//!
+//! No `unsafe` here: bit casts go through `bytemuck` (both types are `Pod`).
+
+use core::ops::{Add, Div, Mul, Sub};
+use wide::{f64x4, i64x4, u64x4, CmpEq, CmpGe, CmpGt, CmpLe, CmpLt};
+
+/// A lane type: `f64` or `f64x4`. Comparison results are masks ([`Lane::Mask`]).
+pub(crate) trait Lane:
+    Copy + Add<Output = Self> + Sub<Output = Self> + Mul<Output = Self> + Div<Output = Self>
+{
+    /// `bool` for `f64`, an all-ones/all-zeros `f64x4` for vectors.
+    type Mask: Copy;
+    /// Number of lanes.
+    const LANES: usize;
+    /// Broadcast a constant.
+    fn splat(v: f64) -> Self;
+    /// `self * b + c` with one rounding (FMA).
+    fn mul_add(self, b: Self, c: Self) -> Self;
+    /// `-self` (sign flip, exact; `-0.0` for `0.0`).
+    fn neg(self) -> Self;
+    /// Correctly rounded square root.
+    fn sqrt(self) -> Self;
+    /// Absolute value.
+    fn abs(self) -> Self;
+    /// Round to nearest, ties to even.
+    fn round_even(self) -> Self;
+    /// Lane-wise `self < o`.
+    fn lt(self, o: Self) -> Self::Mask;
+    /// Lane-wise `self <= o`.
+    fn le(self, o: Self) -> Self::Mask;
+    /// Lane-wise `self > o`.
+    fn gt(self, o: Self) -> Self::Mask;
+    /// Lane-wise `self >= o`.
+    fn ge(self, o: Self) -> Self::Mask;
+    /// Lane-wise `self == o`.
+    fn eq(self, o: Self) -> Self::Mask;
+    /// `m ? t : f` per lane.
+    fn select(m: Self::Mask, t: Self, f: Self) -> Self;
+    /// Mask conjunction.
+    fn and(a: Self::Mask, b: Self::Mask) -> Self::Mask;
+    /// Mask disjunction.
+    fn or(a: Self::Mask, b: Self::Mask) -> Self::Mask;
+    /// Mask negation.
+    fn not(a: Self::Mask) -> Self::Mask;
+    /// Whether any lane of the mask is set.
+    fn any(m: Self::Mask) -> bool;
+    /// Whether every lane of the mask is set.
+    fn all(m: Self::Mask) -> bool;
+    /// Smaller of two values (operands are never NaN where this is used).
+    fn min(self, o: Self) -> Self;
+    /// Larger of two values (operands are never NaN where this is used).
+    fn max(self, o: Self) -> Self;
+    /// `2^k` for an integer-valued `k` in `[-1022, 1023]`.
+    fn pow2i(k: Self) -> Self;
+    /// For a positive normal `self`: `(e, m)` with `self = m · 2^e`, `m ∈ [1, 2)`, `e` an
+    /// integer-valued float.
+    fn exponent_mantissa(self) -> (Self, Self);
+}
+
+impl Lane for f64 {
+    type Mask = bool;
+    const LANES: usize = 1;
+    #[inline(always)]
+    fn splat(v: f64) -> Self {
+        v
+    }
+    #[inline(always)]
+    fn mul_add(self, b: Self, c: Self) -> Self {
+        f64::mul_add(self, b, c)
+    }
+    #[inline(always)]
+    fn neg(self) -> Self {
+        -self
+    }
+    #[inline(always)]
+    fn sqrt(self) -> Self {
+        f64::sqrt(self)
+    }
+    #[inline(always)]
+    fn abs(self) -> Self {
+        f64::abs(self)
+    }
+    #[inline(always)]
+    fn round_even(self) -> Self {
+        f64::round_ties_even(self)
+    }
+    #[inline(always)]
+    fn lt(self, o: Self) -> bool {
+        self < o
+    }
+    #[inline(always)]
+    fn le(self, o: Self) -> bool {
+        self <= o
+    }
+    #[inline(always)]
+    fn gt(self, o: Self) -> bool {
+        self > o
+    }
+    #[inline(always)]
+    fn ge(self, o: Self) -> bool {
+        self >= o
+    }
+    #[inline(always)]
+    fn eq(self, o: Self) -> bool {
+        self == o
+    }
+    #[inline(always)]
+    fn select(m: bool, t: Self, f: Self) -> Self {
+        if m {
+            t
+        } else {
+            f
+        }
+    }
+    #[inline(always)]
+    fn and(a: bool, b: bool) -> bool {
+        a & b
+    }
+    #[inline(always)]
+    fn or(a: bool, b: bool) -> bool {
+        a | b
+    }
+    #[inline(always)]
+    fn not(a: bool) -> bool {
+        !a
+    }
+    #[inline(always)]
+    fn any(m: bool) -> bool {
+        m
+    }
+    #[inline(always)]
+    fn all(m: bool) -> bool {
+        m
+    }
+    #[inline(always)]
+    fn min(self, o: Self) -> Self {
+        // Same semantics as `vminpd` (returns `o` unless `self < o`).
+        if self < o {
+            self
+        } else {
+            o
+        }
+    }
+    #[inline(always)]
+    fn max(self, o: Self) -> Self {
+        // Same semantics as `vmaxpd` (returns `o` unless `self > o`).
+        if self > o {
+            self
+        } else {
+            o
+        }
+    }
+    #[inline(always)]
+    fn pow2i(k: Self) -> Self {
+        f64::from_bits(((k as i64 + 1023) as u64) << 52)
+    }
+    #[inline(always)]
+    fn exponent_mantissa(self) -> (Self, Self) {
+        let bits = self.to_bits();
+        let e = ((bits >> 52) & 0x7ff) as i64 - 1023;
+        let m = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000);
+        (e as f64, m)
+    }
+}
+
+/// 2^52 + 2^51: adding it to an integer-valued double of magnitude < 2^51 leaves the integer in
+/// the low mantissa bits.
+const MAGIC_I: f64 = 6_755_399_441_055_744.0;
+
+impl Lane for f64x4 {
+    type Mask = f64x4;
+    const LANES: usize = 4;
+    #[inline(always)]
+    fn splat(v: f64) -> Self {
+        f64x4::splat(v)
+    }
+    #[inline(always)]
+    fn mul_add(self, b: Self, c: Self) -> Self {
+        f64x4::mul_add(self, b, c)
+    }
+    #[inline(always)]
+    fn neg(self) -> Self {
+        self ^ f64x4::splat(-0.0)
+    }
+    #[inline(always)]
+    fn sqrt(self) -> Self {
+        f64x4::sqrt(self)
+    }
+    #[inline(always)]
+    fn abs(self) -> Self {
+        f64x4::abs(self)
+    }
+    #[inline(always)]
+    fn round_even(self) -> Self {
+        f64x4::round(self)
+    }
+    #[inline(always)]
+    fn lt(self, o: Self) -> Self {
+        self.cmp_lt(o)
+    }
+    #[inline(always)]
+    fn le(self, o: Self) -> Self {
+        self.cmp_le(o)
+    }
+    #[inline(always)]
+    fn gt(self, o: Self) -> Self {
+        self.cmp_gt(o)
+    }
+    #[inline(always)]
+    fn ge(self, o: Self) -> Self {
+        self.cmp_ge(o)
+    }
+    #[inline(always)]
+    fn eq(self, o: Self) -> Self {
+        self.cmp_eq(o)
+    }
+    #[inline(always)]
+    fn select(m: Self, t: Self, f: Self) -> Self {
+        m.blend(t, f)
+    }
+    #[inline(always)]
+    fn and(a: Self, b: Self) -> Self {
+        a & b
+    }
+    #[inline(always)]
+    fn or(a: Self, b: Self) -> Self {
+        a | b
+    }
+    #[inline(always)]
+    fn not(a: Self) -> Self {
+        !a
+    }
+    #[inline(always)]
+    fn any(m: Self) -> bool {
+        m.any()
+    }
+    #[inline(always)]
+    fn all(m: Self) -> bool {
+        m.all()
+    }
+    #[inline(always)]
+    fn min(self, o: Self) -> Self {
+        // Blend on an explicit comparison so that the semantics match the scalar twin exactly.
+        self.cmp_lt(o).blend(self, o)
+    }
+    #[inline(always)]
+    fn max(self, o: Self) -> Self {
+        self.cmp_gt(o).blend(self, o)
+    }
+    #[inline(always)]
+    fn pow2i(k: Self) -> Self {
+        // k + 1023 as an integer in the low mantissa bits, then shifted into the exponent field.
+        let biased = k + f64x4::splat(MAGIC_I + 1023.0);
+        let bits: i64x4 = bytemuck::cast(biased);
+        bytemuck::cast(bits << 52)
+    }
+    #[inline(always)]
+    fn exponent_mantissa(self) -> (Self, Self) {
+        let bits: u64x4 = bytemuck::cast(self);
+        // Exponent field as an integer, converted to f64 by the 2^52 trick.
+        let ebits = (bits >> 52) & u64x4::splat(0x7ff);
+        let two52: u64x4 = bytemuck::cast(f64x4::splat(4_503_599_627_370_496.0));
+        let ef: f64x4 = bytemuck::cast(ebits | two52);
+        let e = ef - f64x4::splat(4_503_599_627_370_496.0 + 1023.0);
+        let mbits =
+            (bits & u64x4::splat(0x000f_ffff_ffff_ffff)) | u64x4::splat(0x3ff0_0000_0000_0000);
+        (e, bytemuck::cast(mbits))
+    }
+}
+
+/// Load four lanes from a slice at `i` (caller guarantees `i + 4 <= s.len()`).
+#[inline(always)]
+pub(crate) fn load4(s: &[f64], i: usize) -> f64x4 {
+    let a: [f64; 4] = s[i..i + 4].try_into().unwrap_or([f64::NAN; 4]);
+    f64x4::new(a)
+}
+
+/// Store four lanes into a slice at `i` (caller guarantees `i + 4 <= s.len()`).
+#[inline(always)]
+pub(crate) fn store4(s: &mut [f64], i: usize, v: f64x4) {
+    s[i..i + 4].copy_from_slice(&v.to_array());
+}
