@@ -17,7 +17,7 @@ pub enum CaptureError {
     #[error("no capture files given")]
     NoFiles,
     /// A file could not be opened or its first bytes read.
-    #[error("cannot open capture {path}: {source}")]
+    #[error("cannot open capture {}", path.display())]
     Open {
         /// The file.
         path: PathBuf,
@@ -26,7 +26,7 @@ pub enum CaptureError {
     },
     /// A read failed (other than a corrupt or truncated gzip stream, which is reported as a
     /// malformed line).
-    #[error("cannot read capture {path} after line {line_no}: {source}")]
+    #[error("cannot read capture {} after line {line_no}", path.display())]
     Read {
         /// The file.
         path: PathBuf,
