@@ -236,6 +236,8 @@ impl BinanceFeed {
             spans: LevelSpans {
                 bids: Vec::with_capacity(crate::book::DEFAULT_LEVEL_CAPACITY),
                 asks: Vec::with_capacity(crate::book::DEFAULT_LEVEL_CAPACITY),
+                text: Vec::new(),
+                in_text: false,
             },
             scratch_bids: Vec::with_capacity(crate::book::DEFAULT_LEVEL_CAPACITY),
             scratch_asks: Vec::with_capacity(crate::book::DEFAULT_LEVEL_CAPACITY),
@@ -398,13 +400,14 @@ impl BinanceFeed {
         let mut dec = Decimals { px_decimals: 0, qty_decimals: 0 };
         self.scratch_bids.clear();
         self.scratch_asks.clear();
+        let text: &[u8] = if self.spans.in_text { &self.spans.text } else { frame };
         for (spans, out, field) in
             [(&self.spans.bids, &mut self.scratch_bids, names[0]), (&self.spans.asks, &mut self.scratch_asks, names[1])]
         {
             for s in spans {
-                let px = parse_decimal(&frame[s[0] as usize..s[1] as usize], px_scale)
+                let px = parse_decimal(&text[s[0] as usize..s[1] as usize], px_scale)
                     .map_err(|error| FrameError::Decimal { field, error })?;
-                let qty = parse_decimal(&frame[s[2] as usize..s[3] as usize], qty_scale)
+                let qty = parse_decimal(&text[s[2] as usize..s[3] as usize], qty_scale)
                     .map_err(|error| FrameError::Decimal { field, error })?;
                 dec.px_decimals = dec.px_decimals.max(px.decimals);
                 dec.qty_decimals = dec.qty_decimals.max(qty.decimals);
@@ -421,14 +424,15 @@ impl BinanceFeed {
                 Ok(())
             }
             Parsed::BookTicker { symbol, update_id, event_ms, bid_px, bid_qty, ask_px, ask_qty } => {
-                let (id, ps, qs) = self.scales(symbol);
+                let (id, ps, qs) = self.scales(&symbol);
                 let d = |s: &[u8], scale: u8, field: &'static str| {
                     parse_decimal(s, scale).map_err(|error| FrameError::Decimal { field, error })
                 };
-                let (bp, bq, ap, aq) = (d(bid_px, ps, "b")?, d(bid_qty, qs, "B")?, d(ask_px, ps, "a")?, d(ask_qty, qs, "A")?);
+                let (bp, bq, ap, aq) =
+                    (d(&bid_px, ps, "b")?, d(&bid_qty, qs, "B")?, d(&ask_px, ps, "a")?, d(&ask_qty, qs, "A")?);
                 let id = match id {
                     Some(id) => id,
-                    None => self.register(symbol, false),
+                    None => self.register(&symbol, false),
                 };
                 self.stats.book_tickers += 1;
                 let st = &mut self.states[id.0 as usize];
@@ -444,12 +448,12 @@ impl BinanceFeed {
                 Ok(())
             }
             Parsed::Trade { symbol, event_ms, id: trade_id, px, qty, buyer_is_maker } => {
-                let (id, ps, qs) = self.scales(symbol);
-                let p = parse_decimal(px, ps).map_err(|error| FrameError::Decimal { field: "p", error })?;
-                let q = parse_decimal(qty, qs).map_err(|error| FrameError::Decimal { field: "q", error })?;
+                let (id, ps, qs) = self.scales(&symbol);
+                let p = parse_decimal(&px, ps).map_err(|error| FrameError::Decimal { field: "p", error })?;
+                let q = parse_decimal(&qty, qs).map_err(|error| FrameError::Decimal { field: "q", error })?;
                 let id = match id {
                     Some(id) => id,
-                    None => self.register(symbol, false),
+                    None => self.register(&symbol, false),
                 };
                 self.stats.trades += 1;
                 let st = &mut self.states[id.0 as usize];
@@ -465,11 +469,11 @@ impl BinanceFeed {
                 Ok(())
             }
             Parsed::Depth { symbol, event_ms, first_id, final_id, prev_final_id } => {
-                let (id, ps, qs) = self.scales(symbol);
+                let (id, ps, qs) = self.scales(&symbol);
                 let dec = self.parse_levels(frame, ps, qs, ["b", "a"])?;
                 let id = match id {
                     Some(id) => id,
-                    None => self.register(symbol, prev_final_id.is_some()),
+                    None => self.register(&symbol, prev_final_id.is_some()),
                 };
                 self.stats.diffs += 1;
                 let st = &mut self.states[id.0 as usize];

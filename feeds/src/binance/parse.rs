@@ -1,6 +1,8 @@
 //! The parsed, not yet normalized form of a Binance frame, shared by the scanner and the serde
 //! parser so both feed the same normalization code.
 
+use std::borrow::Cow;
+
 /// What a payload is, decided from the same three keys by both parsers: `lastUpdateId` present →
 /// REST snapshot; else by `e`; a payload without `e` but with `u` is a spot `bookTicker`;
 /// anything else (klines, subscription replies, …) is ignored.
@@ -31,45 +33,50 @@ impl Kind {
     }
 }
 
-/// Byte offsets `[px_start, px_end, qty_start, qty_end]` of each level's strings in the frame,
-/// bids and asks. Reused across frames (no allocation once grown).
+/// Byte offsets `[px_start, px_end, qty_start, qty_end]` of each level's strings, bids and asks:
+/// into the frame (scanner) or into `text` when `in_text` (serde fallback, which copies the
+/// possibly unescaped strings there). Reused across frames (no allocation once grown).
 #[derive(Debug, Default)]
 pub(crate) struct LevelSpans {
     pub(crate) bids: Vec<[u32; 4]>,
     pub(crate) asks: Vec<[u32; 4]>,
+    pub(crate) text: Vec<u8>,
+    pub(crate) in_text: bool,
 }
 
 impl LevelSpans {
     pub(crate) fn clear(&mut self) {
         self.bids.clear();
         self.asks.clear();
+        self.text.clear();
+        self.in_text = false;
     }
 }
 
 /// One parsed frame. Decimal strings are still raw bytes: they become mantissas once the
 /// instrument (and so its scale) is known.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Parsed<'a> {
     BookTicker {
-        symbol: &'a str,
+        symbol: Cow<'a, str>,
         update_id: u64,
         event_ms: Option<u64>,
-        bid_px: &'a [u8],
-        bid_qty: &'a [u8],
-        ask_px: &'a [u8],
-        ask_qty: &'a [u8],
+        bid_px: Cow<'a, [u8]>,
+        bid_qty: Cow<'a, [u8]>,
+        ask_px: Cow<'a, [u8]>,
+        ask_qty: Cow<'a, [u8]>,
     },
     Trade {
-        symbol: &'a str,
+        symbol: Cow<'a, str>,
         event_ms: u64,
         id: u64,
-        px: &'a [u8],
-        qty: &'a [u8],
+        px: Cow<'a, [u8]>,
+        qty: Cow<'a, [u8]>,
         buyer_is_maker: bool,
     },
     /// Levels in [`LevelSpans`].
     Depth {
-        symbol: &'a str,
+        symbol: Cow<'a, str>,
         event_ms: u64,
         first_id: u64,
         final_id: u64,

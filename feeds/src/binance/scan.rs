@@ -7,6 +7,8 @@
 //! missing fields, nesting deeper than 32. The caller then runs the serde parser, which is the
 //! reference, so the scanner only ever has to agree with serde on frames it accepts.
 
+use std::borrow::Cow;
+
 use super::parse::{Kind, LevelSpans, Parsed};
 
 const MAX_DEPTH: u32 = 32;
@@ -322,12 +324,12 @@ fn payload<'a>(c: &mut Cur<'a>, spans: &mut LevelSpans) -> Option<Parsed<'a>> {
     };
     let kind = Kind::decide(s.last_update_id != Val::Absent, e, s.u != Val::Absent);
     let st = |v: Val| match v {
-        Val::Str(a, b) => Some(&f[a..b]),
+        Val::Str(a, b) => Some(Cow::Borrowed(&f[a..b])),
         _ => None,
     };
     let sym = |v: Val| match v {
         // ASCII-only by construction of `string`.
-        Val::Str(a, b) => std::str::from_utf8(&f[a..b]).ok(),
+        Val::Str(a, b) => std::str::from_utf8(&f[a..b]).ok().map(Cow::Borrowed),
         _ => None,
     };
     let num = |v: Val| match v {
