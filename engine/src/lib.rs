@@ -2,4 +2,16 @@
 //! adapters and latency histograms.
 //!
 //! Must never (on the hot path, after start-up): allocate, lock, log, or make a syscall other than
-//! the socket's.
+//! the socket's. Reads time only through [`clock`].
+
+pub mod clock;
+pub mod config;
+pub mod kernel;
+pub mod latency;
+pub mod order;
+pub mod pipeline;
+pub mod probe;
+pub mod sizer;
+pub mod source;
+pub mod synth;
+pub mod topology;

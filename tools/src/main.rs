@@ -18,7 +18,13 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    // subcommands: one variant per file in cmd/
+    /// Run the main job on the built-in synthetic market (no data, no network).
+    Demo(cmd::demo::DemoArgs),
+    /// Replay captured frames through the whole pipeline.
+    Replay(cmd::replay::ReplayArgs),
+    /// Rebuild one symbol's exact L2 book from captured Binance frames; print its top of book
+    /// after every applied depth diff as CSV.
+    Book(cmd::book::BookArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -27,7 +33,11 @@ fn main() -> std::process::ExitCode {
         return std::process::ExitCode::from(2);
     }
     let cli = Cli::parse();
-    let result: anyhow::Result<()> = match cli.command {};
+    let result: anyhow::Result<()> = match cli.command {
+        Command::Demo(a) => cmd::demo::run(a),
+        Command::Replay(a) => cmd::replay::run(a),
+        Command::Book(a) => cmd::book::run(a),
+    };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -1,1 +1,6 @@
-//! Subcommands.
+//! Subcommands, one file each.
+
+pub mod book;
+pub mod demo;
+pub mod replay;
+pub mod run_common;

@@ -1,0 +1,114 @@
+//! Resize orders, fills, and the reasons that explain an order's size. All plain `Copy` data that
+//! crosses the rings.
+
+use feeds::{InstrumentId, Side};
+
+/// Which model set a target position.
+#[repr(u8)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// Volatility targeting from the EWMA forecast.
+    VolTarget = 1,
+    /// Flatten: the model declined to hold a position (e.g. the book went invalid while positioned
+    /// is NOT a reason to trade; this is an explicit model decision such as a zero target).
+    Flatten = 2,
+}
+
+impl Reason {
+    /// Stable lowercase name used in CSV and reports.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::VolTarget => "vol_target",
+            Self::Flatten => "flatten",
+        }
+    }
+}
+
+/// Which constraint bound the size (or `Model` when the model's own value stood).
+#[repr(u8)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Binding {
+    /// The model's value stood.
+    Model = 0,
+    /// Capped by the maximum leverage.
+    MaxLeverage = 1,
+    /// Raised to the minimum leverage.
+    MinLeverage = 2,
+    /// Cut to what the touch displays (paper adapter fills at most the displayed quantity).
+    TouchLiquidity = 3,
+    /// Rounded down to the lot size.
+    LotRounding = 4,
+}
+
+impl Binding {
+    /// Stable lowercase name used in CSV and reports.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Model => "model",
+            Self::MaxLeverage => "max_leverage",
+            Self::MinLeverage => "min_leverage",
+            Self::TouchLiquidity => "touch_liquidity",
+            Self::LotRounding => "lot_rounding",
+        }
+    }
+}
+
+/// A resize order: `target − (position + working)` rounded to lots, as a marketable limit
+/// (immediate-or-cancel) at the touch.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Order {
+    /// Engine-assigned, strictly increasing.
+    pub id: u64,
+    /// Receive time (capture or wire) of the market event that triggered the decision, ns.
+    pub recv_ns: u64,
+    /// Raw clock reading when the triggering frame was ingested (tick-to-order start).
+    pub t_ingest: u64,
+    /// Raw clock reading when the kernel pushed the order.
+    pub t_push: u64,
+    /// Instrument.
+    pub instrument: InstrumentId,
+    /// Buy or sell.
+    pub side: Side,
+    /// Model that set the target.
+    pub reason: Reason,
+    /// Constraint that bound the size.
+    pub binding: Binding,
+    /// Quantity mantissa at the instrument's `qty_scale` (> 0).
+    pub qty: i64,
+    /// Limit price mantissa at the instrument's `px_scale` (the opposite touch).
+    pub limit_px: i64,
+    /// Quantity displayed at the limit price when the kernel decided (what the paper adapter may
+    /// fill), mantissa.
+    pub touch_qty: i64,
+    /// Target position, base units.
+    pub target_qty: f64,
+    /// Position before this order, base units.
+    pub position_qty: f64,
+    /// Working (unfilled, in flight) quantity before this order, signed base units.
+    pub working_qty: f64,
+    /// Annualized volatility forecast that produced the target.
+    pub vol_forecast: f64,
+}
+
+/// An execution report: how much of an order filled; the remainder is cancelled (IOC).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fill {
+    /// The order.
+    pub order_id: u64,
+    /// Instrument.
+    pub instrument: InstrumentId,
+    /// Side of the order.
+    pub side: Side,
+    /// Filled quantity mantissa (0 = nothing filled, all cancelled).
+    pub qty: i64,
+    /// Fill price mantissa.
+    pub px: i64,
+    /// Quantity cancelled (order qty − filled), mantissa.
+    pub cancelled_qty: i64,
+    /// Raw clock reading when the adapter produced the report.
+    pub t_report: u64,
+}

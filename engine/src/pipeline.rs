@@ -1,0 +1,711 @@
+//! The pipeline: feed stage → `rtrb` ring → kernel stage → `rtrb` ring → execution stage, and a
+//! fills ring back to the kernel. Stages are pollable state machines; a [`Topology`] decides which
+//! thread runs which stages (and on which core), so the same code runs single-threaded
+//! (deterministic replays and tests) or on pinned threads.
+//!
+//! Back-pressure: with [`Backpressure::Block`] (replays) the feed waits for room and nothing is
+//! dropped; with [`Backpressure::Conflate`] (live) a best-bid/offer event that finds the ring full
+//! replaces the pending one of its instrument (counted as conflated); every other event kind still
+//! waits. Orders and fills are never dropped: a full ring keeps them queued in the stage.
+//!
+//! Determinism: with `exec_sync` (the simulated-execution clock of replays) the kernel takes no new
+//! market event while an order of its own awaits its execution report, exactly as if the paper
+//! venue answered in zero event time. With `Block` back-pressure the orders then depend only on the
+//! input, whatever the topology.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use crossbeam_utils::CachePadded;
+use feeds::{BinanceFeed, EventKind, FeedStats, MarketEvent};
+use rtrb::{Consumer, Producer, RingBuffer};
+
+use crate::clock::Clock;
+use crate::kernel::{Kernel, KernelStats, PaperAdapter};
+use crate::latency::{Hop, HopHistograms};
+use crate::order::{Fill, Order};
+use crate::probe;
+use crate::sizer::Sizer;
+use crate::source::FrameSource;
+use crate::topology::{available_cores, Stage, Topology};
+
+/// What the feed does when the kernel falls behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backpressure {
+    /// Wait for room; lose nothing (replays, deterministic runs).
+    Block,
+    /// Replace a pending best-bid/offer of the same instrument (counted); other events wait.
+    Conflate,
+}
+
+/// Pace of a replay.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Speed {
+    /// As fast as the pipeline goes.
+    Max,
+    /// Receive-time gaps divided by this factor (1.0 = real time).
+    Factor(f64),
+}
+
+/// How an idle thread waits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    /// Spin with `pause` (only for a thread alone on its core).
+    Spin,
+    /// Spin briefly, then yield the core.
+    SpinYield,
+    /// Spin, yield, then sleep 50 µs at a time (lowest CPU use).
+    SpinPark,
+}
+
+/// Pipeline configuration.
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    /// Stage placement.
+    pub topology: Topology,
+    /// Slots of the feed→kernel ring.
+    pub event_ring: usize,
+    /// Slots of the kernel→execution and fills rings.
+    pub order_ring: usize,
+    /// Feed behaviour when the event ring is full.
+    pub backpressure: Backpressure,
+    /// Replay pace.
+    pub speed: Speed,
+    /// Simulated-execution clock: no new market event while an order awaits its report.
+    pub exec_sync: bool,
+    /// Idle wait; `None` picks `Spin` when every thread has a core to itself, else `SpinYield`.
+    pub wait: Option<Wait>,
+    /// Events after which a stage marks its thread steady ([`probe::STEADY`]).
+    pub warmup_events: u64,
+    /// Largest instrument id + 1 the conflation table holds.
+    pub max_instruments: usize,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        Self {
+            topology: Topology::single(),
+            event_ring: 4096,
+            order_ring: 1024,
+            backpressure: Backpressure::Block,
+            speed: Speed::Max,
+            exec_sync: true,
+            wait: None,
+            warmup_events: 1000,
+            max_instruments: 1024,
+        }
+    }
+}
+
+/// An event on the feed→kernel ring with its timestamps (raw clock readings).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct Envelope {
+    /// The event.
+    pub ev: MarketEvent,
+    /// When its frame was ingested.
+    pub t_ingest: u64,
+    /// When it was pushed on the ring.
+    pub t_push: u64,
+}
+
+const _: () = assert!(std::mem::size_of::<Envelope>() == 128);
+
+/// Counters of the feed stage.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FeedStageStats {
+    /// Frames read from the source.
+    pub frames: u64,
+    /// Frames the parser rejected (counted and skipped).
+    pub rejected: u64,
+    /// Malformed source lines (counted and skipped by the source).
+    pub malformed_lines: u64,
+    /// Events pushed to the kernel.
+    pub events: u64,
+    /// Best-bid/offer events replaced by a newer one under conflation.
+    pub conflated: u64,
+    /// Adapter counters (diffs, gaps, resyncs...).
+    pub adapter: FeedStats,
+}
+
+/// Everything a run produced.
+#[derive(Debug)]
+pub struct RunReport {
+    /// Topology actually used.
+    pub topology: Topology,
+    /// Warnings raised while fitting the topology or pinning.
+    pub warnings: Vec<String>,
+    /// Feed counters.
+    pub feed: FeedStageStats,
+    /// Kernel counters.
+    pub kernel: KernelStats,
+    /// Paper adapter counters.
+    pub adapter: PaperAdapter,
+    /// Every order, in order.
+    pub orders: Vec<Order>,
+    /// Every execution report, in order.
+    pub fills: Vec<Fill>,
+    /// Merged latency histograms.
+    pub latency: HopHistograms,
+    /// Wall time of the run, ns.
+    pub elapsed_ns: u64,
+    /// An unrecoverable source error, if the run ended on one.
+    pub source_error: Option<String>,
+    /// Final state of every instrument the kernel held.
+    pub instruments: Vec<InstrumentResult>,
+}
+
+/// Final state of one instrument.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct InstrumentResult {
+    /// The instrument.
+    pub id: feeds::InstrumentId,
+    /// Filled position, quantity mantissa.
+    pub position: i64,
+    /// Mark-to-mid PnL in quote units.
+    pub pnl: f64,
+    /// Last mid price seen by the kernel.
+    pub last_mid_px: Option<f64>,
+}
+
+struct Shared {
+    /// Set by the feed after its last push (Release); read by the kernel before its emptiness check
+    /// (Acquire) so the final events are seen.
+    feed_done: CachePadded<AtomicBool>,
+    /// Set by the kernel once it has processed everything and has no order outstanding (Release);
+    /// read by the execution stage (Acquire) before its emptiness check.
+    kernel_done: CachePadded<AtomicBool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Progress {
+    Busy,
+    Idle,
+    Done,
+}
+
+struct FeedStage<'c, S> {
+    source: S,
+    feed: BinanceFeed,
+    tx: Producer<Envelope>,
+    clock: &'c Clock,
+    hist: HopHistograms,
+    staged: Vec<MarketEvent>,
+    staged_pos: usize,
+    staged_ingest: u64,
+    pending_bbo: Vec<Option<Envelope>>,
+    pending_count: usize,
+    backpressure: Backpressure,
+    speed: Speed,
+    start: Option<(u64, u64)>,
+    stats: FeedStageStats,
+    warmup: u64,
+    done: bool,
+    error: Option<String>,
+}
+
+impl<S: FrameSource> FeedStage<'_, S> {
+    fn push_one(&mut self, ev: MarketEvent, t_ingest: u64) -> bool {
+        let env = Envelope {
+            ev,
+            t_ingest,
+            t_push: self.clock.raw(),
+        };
+        match self.tx.push(env) {
+            Ok(()) => {
+                self.stats.events += 1;
+                true
+            }
+            Err(rtrb::PushError::Full(env)) => {
+                let slot = ev.instrument.0 as usize;
+                if self.backpressure == Backpressure::Conflate
+                    && ev.kind == EventKind::Bbo
+                    && slot < self.pending_bbo.len()
+                {
+                    if self.pending_bbo[slot].replace(env).is_some() {
+                        self.stats.conflated += 1;
+                    } else {
+                        self.pending_count += 1;
+                    }
+                    true
+                } else {
+                    false
+                }
+            }
+        }
+    }
+
+    /// Pushes conflated BBOs; true when none is left.
+    fn flush_pending(&mut self) -> bool {
+        if self.pending_count == 0 {
+            return true;
+        }
+        for i in 0..self.pending_bbo.len() {
+            if let Some(env) = self.pending_bbo[i] {
+                let env = Envelope {
+                    t_push: self.clock.raw(),
+                    ..env
+                };
+                if self.tx.push(env).is_err() {
+                    return false;
+                }
+                self.stats.events += 1;
+                self.pending_bbo[i] = None;
+                self.pending_count -= 1;
+            }
+        }
+        true
+    }
+
+    /// Pushes staged events; true when all went.
+    fn flush_staged(&mut self) -> bool {
+        while self.staged_pos < self.staged.len() {
+            let ev = self.staged[self.staged_pos];
+            if ev.kind != EventKind::Bbo && !self.flush_pending() {
+                return false;
+            }
+            if !self.push_one(ev, self.staged_ingest) {
+                return false;
+            }
+            self.staged_pos += 1;
+        }
+        self.staged.clear();
+        self.staged_pos = 0;
+        true
+    }
+
+    fn poll(&mut self, sh: &Shared) -> Progress {
+        if self.done {
+            return Progress::Done;
+        }
+        if !self.flush_staged() {
+            return Progress::Idle;
+        }
+        let Self {
+            source,
+            feed,
+            staged,
+            stats,
+            clock,
+            start,
+            speed,
+            hist,
+            error,
+            ..
+        } = self;
+        let t_ingest = match source.next_frame() {
+            Ok(Some((recv_ns, frame))) => {
+                pace(clock, start, *speed, recv_ns);
+                let t_ingest = clock.raw();
+                stats.frames += 1;
+                if feed
+                    .on_frame(recv_ns, frame, &mut |ev| staged.push(ev))
+                    .is_err()
+                {
+                    stats.rejected += 1;
+                }
+                hist.record(Hop::Parse, clock.delta_ns(t_ingest, clock.raw()));
+                Some(t_ingest)
+            }
+            Ok(None) => None,
+            Err(e) => {
+                *error = Some(e.to_string());
+                None
+            }
+        };
+        let Some(t_ingest) = t_ingest else {
+            if !self.flush_pending() {
+                return Progress::Idle;
+            }
+            self.stats.malformed_lines = self.source.malformed();
+            self.stats.adapter = self.feed.stats();
+            self.done = true;
+            // Release: pairs with the kernel's Acquire load in `KernelStage::poll`; every event pushed
+            // above is visible once `feed_done` is.
+            sh.feed_done.store(true, Ordering::Release);
+            return Progress::Done;
+        };
+        self.staged_ingest = t_ingest;
+        if self.stats.frames == self.warmup {
+            probe::set_steady();
+        }
+        self.flush_staged();
+        Progress::Busy
+    }
+}
+
+/// Waits until the frame received at `recv_ns` is due under `speed` (relative to the first frame).
+fn pace(clock: &Clock, start: &mut Option<(u64, u64)>, speed: Speed, recv_ns: u64) {
+    let Speed::Factor(f) = speed else { return };
+    let now = clock.raw();
+    let (t0, r0) = *start.get_or_insert((now, recv_ns));
+    let due_ns = (recv_ns.saturating_sub(r0) as f64 / f) as u64;
+    loop {
+        let el = clock.delta_ns(t0, clock.raw());
+        if el >= due_ns {
+            return;
+        }
+        let left = due_ns - el;
+        if left > 2_000_000 {
+            std::thread::sleep(Duration::from_nanos(left - 1_000_000));
+        } else {
+            std::hint::spin_loop();
+        }
+    }
+}
+
+struct KernelStage<'c, Z> {
+    kernel: Kernel<Z>,
+    rx: Consumer<Envelope>,
+    orders_tx: Producer<Order>,
+    fills_rx: Consumer<Fill>,
+    pending_orders: VecDeque<Order>,
+    clock: &'c Clock,
+    hist: HopHistograms,
+    exec_sync: bool,
+    warmup: u64,
+    seen: u64,
+    done: bool,
+}
+
+impl<Z: Sizer> KernelStage<'_, Z> {
+    fn flush_orders(&mut self) {
+        while let Some(o) = self.pending_orders.front() {
+            if self.orders_tx.push(*o).is_err() {
+                return;
+            }
+            self.pending_orders.pop_front();
+        }
+    }
+
+    fn poll(&mut self, sh: &Shared) -> Progress {
+        if self.done {
+            return Progress::Done;
+        }
+        let mut progress = false;
+        self.flush_orders();
+        while let Ok(f) = self.fills_rx.pop() {
+            self.hist.record(
+                Hop::FillToKernel,
+                self.clock.delta_ns(f.t_report, self.clock.raw()),
+            );
+            self.kernel.on_fill(&f);
+            progress = true;
+        }
+        if self.pending_orders.is_empty() {
+            for _ in 0..64 {
+                if self.exec_sync && self.kernel.outstanding() > 0 {
+                    break;
+                }
+                let Ok(env) = self.rx.pop() else { break };
+                let t_pop = self.clock.raw();
+                self.hist
+                    .record(Hop::FeedToKernel, self.clock.delta_ns(env.t_push, t_pop));
+                let Self {
+                    kernel,
+                    orders_tx,
+                    pending_orders,
+                    clock,
+                    ..
+                } = self;
+                kernel.on_event(&env.ev, env.t_ingest, &mut |mut o| {
+                    o.t_push = clock.raw();
+                    if let Err(rtrb::PushError::Full(o)) = orders_tx.push(o) {
+                        pending_orders.push_back(o);
+                    }
+                });
+                self.hist
+                    .record(Hop::Kernel, self.clock.delta_ns(t_pop, self.clock.raw()));
+                self.seen += 1;
+                if self.seen == self.warmup {
+                    probe::set_steady();
+                }
+                progress = true;
+            }
+        }
+        if progress {
+            return Progress::Busy;
+        }
+        // Acquire: pairs with the feed's Release store; after it, an empty ring means all events
+        // were consumed.
+        let feed_done = sh.feed_done.load(Ordering::Acquire);
+        if feed_done
+            && self.rx.is_empty()
+            && self.kernel.outstanding() == 0
+            && self.pending_orders.is_empty()
+        {
+            self.done = true;
+            // Release: pairs with the execution stage's Acquire load; every order pushed is visible.
+            sh.kernel_done.store(true, Ordering::Release);
+            return Progress::Done;
+        }
+        Progress::Idle
+    }
+}
+
+struct ExecStage<'c> {
+    adapter: PaperAdapter,
+    rx: Consumer<Order>,
+    fills_tx: Producer<Fill>,
+    pending_fills: VecDeque<Fill>,
+    clock: &'c Clock,
+    hist: HopHistograms,
+    orders: Vec<Order>,
+    fills: Vec<Fill>,
+    done: bool,
+}
+
+impl ExecStage<'_> {
+    fn poll(&mut self, sh: &Shared) -> Progress {
+        if self.done {
+            return Progress::Done;
+        }
+        let mut progress = false;
+        while let Some(f) = self.pending_fills.front() {
+            if self.fills_tx.push(*f).is_err() {
+                break;
+            }
+            self.pending_fills.pop_front();
+            progress = true;
+        }
+        while let Ok(o) = self.rx.pop() {
+            let t = self.clock.raw();
+            self.hist
+                .record(Hop::KernelToExec, self.clock.delta_ns(o.t_push, t));
+            self.hist
+                .record(Hop::TickToOrder, self.clock.delta_ns(o.t_ingest, t));
+            let fill = self.adapter.submit(&o, self.clock.raw());
+            self.orders.push(o);
+            self.fills.push(fill);
+            if let Err(rtrb::PushError::Full(f)) = self.fills_tx.push(fill) {
+                self.pending_fills.push_back(f);
+            }
+            progress = true;
+        }
+        if progress {
+            return Progress::Busy;
+        }
+        // Acquire: pairs with the kernel's Release store of `kernel_done`.
+        if sh.kernel_done.load(Ordering::Acquire)
+            && self.rx.is_empty()
+            && self.pending_fills.is_empty()
+        {
+            self.done = true;
+            return Progress::Done;
+        }
+        Progress::Idle
+    }
+}
+
+enum StageRef<'a, 'c, S, Z> {
+    Feed(&'a mut FeedStage<'c, S>),
+    Kernel(&'a mut KernelStage<'c, Z>),
+    Exec(&'a mut ExecStage<'c>),
+}
+
+impl<S: FrameSource, Z: Sizer> StageRef<'_, '_, S, Z> {
+    fn poll(&mut self, sh: &Shared) -> Progress {
+        match self {
+            Self::Feed(s) => s.poll(sh),
+            Self::Kernel(s) => s.poll(sh),
+            Self::Exec(s) => s.poll(sh),
+        }
+    }
+
+    fn bit(&self) -> u8 {
+        match self {
+            Self::Feed(_) => probe::FEED,
+            Self::Kernel(_) => probe::KERNEL,
+            Self::Exec(_) => probe::EXEC,
+        }
+    }
+}
+
+fn run_thread<S: FrameSource, Z: Sizer>(
+    stages: &mut [StageRef<'_, '_, S, Z>],
+    sh: &Shared,
+    wait: Wait,
+) {
+    probe::set(stages.iter().fold(0, |b, s| b | s.bit()));
+    let mut idle: u32 = 0;
+    loop {
+        let mut all_done = true;
+        let mut busy = false;
+        for s in stages.iter_mut() {
+            match s.poll(sh) {
+                Progress::Busy => {
+                    busy = true;
+                    all_done = false;
+                }
+                Progress::Idle => all_done = false,
+                Progress::Done => {}
+            }
+        }
+        if all_done {
+            return;
+        }
+        if busy {
+            idle = 0;
+            continue;
+        }
+        idle = idle.saturating_add(1);
+        match wait {
+            Wait::Spin => std::hint::spin_loop(),
+            Wait::SpinYield | Wait::SpinPark if idle < 64 => std::hint::spin_loop(),
+            Wait::SpinYield => std::thread::yield_now(),
+            Wait::SpinPark if idle < 256 => std::thread::yield_now(),
+            Wait::SpinPark => std::thread::sleep(Duration::from_micros(50)),
+        }
+    }
+}
+
+/// Runs `source` through feed → kernel → paper execution under `cfg` until the source ends and every
+/// order has its report.
+///
+/// # Panics
+/// Only if a stage thread panicked (a bug; nothing from outside can cause one).
+pub fn run<S: FrameSource, Z: Sizer>(
+    cfg: &PipelineConfig,
+    source: S,
+    feed: BinanceFeed,
+    kernel: Kernel<Z>,
+    clock: &Clock,
+) -> RunReport {
+    let cores = available_cores();
+    let (topology, mut warnings) = cfg.topology.fit(&cores);
+    let wait = cfg.wait.unwrap_or(if topology.dedicated_cores(&cores) {
+        Wait::Spin
+    } else {
+        Wait::SpinYield
+    });
+    let (ev_tx, ev_rx) = RingBuffer::<Envelope>::new(cfg.event_ring.max(2));
+    let (ord_tx, ord_rx) = RingBuffer::<Order>::new(cfg.order_ring.max(2));
+    let (fill_tx, fill_rx) = RingBuffer::<Fill>::new(cfg.order_ring.max(2));
+    let mut feed_st = FeedStage {
+        source,
+        feed,
+        tx: ev_tx,
+        clock,
+        hist: HopHistograms::new(),
+        staged: Vec::with_capacity(4096),
+        staged_pos: 0,
+        staged_ingest: 0,
+        pending_bbo: vec![None; cfg.max_instruments],
+        pending_count: 0,
+        backpressure: cfg.backpressure,
+        speed: cfg.speed,
+        start: None,
+        stats: FeedStageStats::default(),
+        warmup: cfg.warmup_events,
+        done: false,
+        error: None,
+    };
+    let mut kernel_st = KernelStage {
+        kernel,
+        rx: ev_rx,
+        orders_tx: ord_tx,
+        fills_rx: fill_rx,
+        pending_orders: VecDeque::with_capacity(1024),
+        clock,
+        hist: HopHistograms::new(),
+        exec_sync: cfg.exec_sync,
+        warmup: cfg.warmup_events,
+        seen: 0,
+        done: false,
+    };
+    let mut exec_st = ExecStage {
+        adapter: PaperAdapter::default(),
+        rx: ord_rx,
+        fills_tx: fill_tx,
+        pending_fills: VecDeque::with_capacity(1024),
+        clock,
+        hist: HopHistograms::new(),
+        orders: Vec::with_capacity(1 << 16),
+        fills: Vec::with_capacity(1 << 16),
+        done: false,
+    };
+    let sh = Shared {
+        feed_done: CachePadded::new(AtomicBool::new(false)),
+        kernel_done: CachePadded::new(AtomicBool::new(false)),
+    };
+    let t0 = std::time::Instant::now();
+    {
+        let mut feed_ref = Some(StageRef::Feed(&mut feed_st));
+        let mut kernel_ref = Some(StageRef::Kernel(&mut kernel_st));
+        let mut exec_ref = Some(StageRef::Exec(&mut exec_st));
+        let mut groups: Vec<(Option<usize>, Vec<StageRef<'_, '_, S, Z>>)> = Vec::new();
+        for t in &topology.threads {
+            let stages = t
+                .stages
+                .iter()
+                .filter_map(|s| match s {
+                    Stage::Feed => feed_ref.take(),
+                    Stage::Kernel => kernel_ref.take(),
+                    Stage::Exec => exec_ref.take(),
+                })
+                .collect();
+            groups.push((t.core, stages));
+        }
+        if topology.single {
+            for (_, stages) in &mut groups {
+                run_thread(stages, &sh, wait);
+            }
+        } else {
+            let pin_failures = std::thread::scope(|scope| {
+                let handles: Vec<_> = groups
+                    .into_iter()
+                    .map(|(core, mut stages)| {
+                        let sh = &sh;
+                        let name = stages.iter().map(|s| match s {
+                            StageRef::Feed(_) => "feed",
+                            StageRef::Kernel(_) => "kernel",
+                            StageRef::Exec(_) => "exec",
+                        }).collect::<Vec<_>>().join("+");
+                        std::thread::Builder::new()
+                            .name(format!("ballast-{name}"))
+                            .spawn_scoped(scope, move || {
+                                let pinned = core.is_none_or(|id| core_affinity::set_for_current(core_affinity::CoreId { id }));
+                                run_thread(&mut stages, sh, wait);
+                                (!pinned).then(|| format!("could not pin the {name} thread to core {}; it ran unpinned", core.unwrap_or_default()))
+                            })
+                            .expect("spawning a pipeline thread")
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .filter_map(|h| h.join().expect("pipeline thread panicked"))
+                    .collect::<Vec<_>>()
+            });
+            warnings.extend(pin_failures);
+        }
+    }
+    let elapsed_ns = u64::try_from(t0.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    let mut latency = feed_st.hist;
+    latency.merge(&kernel_st.hist);
+    latency.merge(&exec_st.hist);
+    let k = &kernel_st.kernel;
+    let instruments = k
+        .instruments()
+        .iter()
+        .map(|i| InstrumentResult {
+            id: i.id,
+            position: k.position(i.id),
+            pnl: k.pnl(i.id),
+            last_mid_px: k.last_mid(i.id),
+        })
+        .collect();
+    RunReport {
+        instruments,
+        topology,
+        warnings,
+        feed: feed_st.stats,
+        kernel: kernel_st.kernel.stats(),
+        adapter: exec_st.adapter,
+        orders: exec_st.orders,
+        fills: exec_st.fills,
+        latency,
+        elapsed_ns,
+        source_error: feed_st.error,
+    }
+}

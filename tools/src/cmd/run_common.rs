@@ -1,0 +1,238 @@
+//! What `demo` and `replay` share: building the pipeline from a resolved configuration, writing the
+//! orders CSV and histogram files, and printing the summary.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use anyhow::{bail, Context};
+use engine::clock::Clock;
+use engine::config::Resolved;
+use engine::kernel::Kernel;
+use engine::latency::{percentile_distribution, table, HOPS};
+use engine::pipeline::{run, RunReport, Speed};
+use engine::sizer::VolTargetSizer;
+use engine::source::FrameSource;
+use engine::topology::Topology;
+use feeds::registry::POW10;
+use feeds::{BinanceFeed, InstrumentId, Registry};
+
+/// Parses `--speed`: `max`, `realtime` or a positive factor.
+pub fn parse_speed(s: &str) -> anyhow::Result<Speed> {
+    match s {
+        "max" => Ok(Speed::Max),
+        "realtime" => Ok(Speed::Factor(1.0)),
+        f => match f.parse::<f64>() {
+            Ok(x) if x.is_finite() && x > 0.0 => Ok(Speed::Factor(x)),
+            _ => bail!("--speed `{f}`: expected `max`, `realtime` or a positive factor such as 10"),
+        },
+    }
+}
+
+/// Result of one run plus what is needed to print it.
+pub struct Outcome {
+    pub report: RunReport,
+    pub registry: Registry,
+    pub id: InstrumentId,
+    pub position_qty: f64,
+    pub pnl: f64,
+    pub vol_forecast: Option<f64>,
+    pub last_mid_px: Option<f64>,
+}
+
+/// Runs `source` through the pipeline under `res` (topology overridden by `topology` if given).
+pub fn execute<S: FrameSource>(
+    res: &Resolved,
+    topology: Option<&str>,
+    speed: Speed,
+    source: S,
+    clock: &Clock,
+) -> anyhow::Result<Outcome> {
+    let mut pcfg = res.pipeline.clone();
+    if let Some(t) = topology {
+        pcfg.topology = match t {
+            "auto" => Topology::auto(&engine::topology::available_cores()),
+            s => Topology::parse(s)?,
+        };
+    }
+    pcfg.speed = speed;
+    let mut registry = Registry::new();
+    let id = registry.register(&res.symbol, res.market, res.px_scale, res.qty_scale);
+    let mut feed = BinanceFeed::new(registry.clone());
+    feed.set_snapshot_target(id);
+    let sizer = VolTargetSizer::new(id, res.sizing).context("sizing configuration")?;
+    let kernel = Kernel::new(&registry, res.kernel, sizer);
+    let report = run(&pcfg, source, feed, kernel, clock);
+    let inst = registry
+        .get(id)
+        .context("instrument registered above")?
+        .clone();
+    let res_i = report.instruments.iter().find(|r| r.id == id).copied();
+    let position_qty = inst.qty_f64(res_i.map_or(0, |r| r.position));
+    let pnl = res_i.map_or(0.0, |r| r.pnl);
+    let last_mid_px = res_i.and_then(|r| r.last_mid_px);
+    let vol_forecast = report.orders.last().map(|o| o.vol_forecast);
+    Ok(Outcome {
+        report,
+        registry,
+        id,
+        position_qty,
+        pnl,
+        vol_forecast,
+        last_mid_px,
+    })
+}
+
+/// Writes every order (with its execution report) as CSV.
+pub fn write_orders(path: &Path, o: &Outcome) -> anyhow::Result<()> {
+    let file = File::create(path)
+        .with_context(|| format!("cannot create --orders-out {}", path.display()))?;
+    let mut w = BufWriter::new(file);
+    writeln!(
+        w,
+        "order_id,recv_ns,symbol,side,qty,limit_px,touch_qty,reason,binding,target_qty,position_qty,working_qty,vol_forecast,fill_qty,fill_px,cancelled_qty"
+    )?;
+    let mut buf = Vec::with_capacity(256);
+    for (ord, fill) in o.report.orders.iter().zip(&o.report.fills) {
+        let inst = o
+            .registry
+            .get(ord.instrument)
+            .context("order for an unregistered instrument")?;
+        buf.clear();
+        let dec = |b: &mut Vec<u8>, m: i64, s: u8| feeds::decimal::write_decimal(b, m, s, s);
+        write!(
+            buf,
+            "{},{},{},{},",
+            ord.id,
+            ord.recv_ns,
+            inst.symbol,
+            if ord.side == feeds::Side::Buy {
+                "buy"
+            } else {
+                "sell"
+            }
+        )?;
+        dec(&mut buf, ord.qty, inst.qty_scale);
+        buf.push(b',');
+        dec(&mut buf, ord.limit_px, inst.px_scale);
+        buf.push(b',');
+        dec(&mut buf, ord.touch_qty, inst.qty_scale);
+        write!(
+            buf,
+            ",{},{},{},{},{},{},",
+            ord.reason.as_str(),
+            ord.binding.as_str(),
+            ryu::Buffer::new().format(ord.target_qty),
+            ryu::Buffer::new().format(ord.position_qty),
+            ryu::Buffer::new().format(ord.working_qty),
+            ryu::Buffer::new().format(ord.vol_forecast),
+        )?;
+        dec(&mut buf, fill.qty, inst.qty_scale);
+        buf.push(b',');
+        dec(&mut buf, fill.px, inst.px_scale);
+        buf.push(b',');
+        dec(&mut buf, fill.cancelled_qty, inst.qty_scale);
+        buf.push(b'\n');
+        w.write_all(&buf)?;
+    }
+    w.flush()
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+/// Writes one `.hgrm` file per non-empty hop into `dir` (created if missing).
+pub fn write_hgrm(dir: &Path, report: &RunReport) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create --hgrm-out {}", dir.display()))?;
+    for hop in HOPS {
+        let h = report.latency.get(hop);
+        if h.is_empty() {
+            continue;
+        }
+        let path = dir.join(format!("{}.hgrm", hop.name()));
+        std::fs::write(&path, percentile_distribution(h, 1000.0))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Prints the summary and latency table.
+pub fn print_summary(title: &str, o: &Outcome, clock: &Clock) {
+    let r = &o.report;
+    let secs = r.elapsed_ns as f64 / 1e9;
+    println!("== {title} ==");
+    println!("topology          {}", r.topology);
+    for w in &r.warnings {
+        println!("warning           {w}");
+    }
+    println!(
+        "frames            {} in {:.3} s ({:.0} frames/s)",
+        r.feed.frames,
+        secs,
+        r.feed.frames as f64 / secs.max(1e-9)
+    );
+    println!(
+        "events            {} to the kernel ({} bbo, {} trades), {} conflated",
+        r.feed.events, r.kernel.bbo, r.kernel.trades, r.feed.conflated
+    );
+    println!(
+        "book              {} diffs applied, {} stale dropped, {} gaps, {} resyncs, {} snapshots",
+        r.feed.adapter.diffs_applied,
+        r.feed.adapter.diffs_dropped_stale,
+        r.feed.adapter.gaps,
+        r.feed.adapter.resyncs,
+        r.feed.adapter.snapshots
+    );
+    println!(
+        "bad input         {} malformed lines, {} rejected frames, {} ignored frames",
+        r.feed.malformed_lines, r.feed.rejected, r.feed.adapter.ignored
+    );
+    println!(
+        "kernel            {} decisions, {} ticks skipped on an invalid book, {} crossed, {} below min size",
+        r.kernel.decisions, r.kernel.skipped_invalid, r.kernel.skipped_crossed, r.kernel.below_min
+    );
+    let inst = o.registry.get(o.id);
+    let qs = inst.map_or(8, |i| i.qty_scale);
+    let filled = r.adapter.filled_qty as f64 / POW10[qs as usize] as f64;
+    let cancelled = r.adapter.cancelled_qty as f64 / POW10[qs as usize] as f64;
+    println!(
+        "orders            {} ({} fills, {filled} filled, {cancelled} cancelled at the touch)",
+        r.orders.len(),
+        r.fills.iter().filter(|f| f.qty > 0).count()
+    );
+    let mut by_binding = std::collections::BTreeMap::new();
+    for ord in &r.orders {
+        *by_binding
+            .entry((ord.reason.as_str(), ord.binding.as_str()))
+            .or_insert(0u64) += 1;
+    }
+    for ((reason, binding), n) in by_binding {
+        println!("  reason {reason:<12} bound by {binding:<16} {n}");
+    }
+    println!(
+        "final position    {} {} (mid {})",
+        o.position_qty,
+        inst.map_or("", |i| i.symbol.as_str()),
+        o.last_mid_px.map_or("-".to_string(), |m| format!("{m:.2}"))
+    );
+    println!(
+        "pnl               {:.2} (quote, marked to the last mid)",
+        o.pnl
+    );
+    if let Some(v) = o.vol_forecast {
+        println!(
+            "vol forecast      {:.1} % annualized at the last order",
+            v * 100.0
+        );
+    }
+    if let Some(e) = &r.source_error {
+        println!("source error      {e}");
+    }
+    let cost = clock.measure_cost(200_000);
+    println!(
+        "clock             TSC via quanta {:.1} ns/read (Instant::now {:.1} ns/read)",
+        cost.raw_ns, cost.instant_ns
+    );
+    println!();
+    print!("{}", table(&r.latency));
+}
