@@ -1,0 +1,812 @@
+//! Sizing policy: a base model followed by a chain of constraints, with an explanation of every
+//! decision — the target position, which step bound it and each step's value — so that every
+//! order can say why it has its size.
+//!
+//! # Evaluation
+//! 1. The base model gives a signed target position `t₀` in instrument units (base units for a
+//!    linear contract, quote face value for an inverse one; see [`crate::margin`]).
+//! 2. Each constraint, in chain order, either gives an interval `[lo, hi]` of allowed target
+//!    positions and clamps the running target into it (leverage, notional, Greeks, liquidation
+//!    buffer, liquidity, pool), or adjusts it (minimum trade size, lot rounding).
+//! 3. The step that last changed the target is the *binding* step; the last interval step that
+//!    changed it is the binding *limit* (rounding can move the target after it).
+//!
+//! Every step's interval and the target before and after it are recorded in a fixed-capacity
+//! array: [`SizingPolicy::evaluate`] allocates nothing and never returns NaN — invalid inputs are
+//! a [`PolicyError`] (decline to size), not a number.
+
+use crate::greeks_limits::{abs_limit_interval, PortfolioGreeks};
+use crate::liquidity::{max_qty_unchecked, pool_cap_notional, Level, SqrtImpact, TradeSide};
+use crate::margin::{max_safe_qty, Contract, MarginTiers, SafeSizeSpec, Side};
+use crate::vol_target::VolTarget;
+use thiserror::Error;
+
+/// Most constraints in a chain.
+pub const MAX_CONSTRAINTS: usize = 16;
+
+/// The model that proposes a position before constraints.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum BaseModel {
+    /// A fixed signed position in instrument units.
+    Fixed {
+        /// Position (instrument units, signed).
+        qty: f64,
+    },
+    /// Fractional continuous Kelly on the instrument: notional = `c (μ − r) / σ²` × capital,
+    /// with μ, r and σ annualized ([`SizingInputs::expected_return`], [`SizingInputs::rf`],
+    /// [`SizingInputs::forecast_vol`]).
+    Kelly {
+        /// Kelly fraction `c ∈ (0, 1]`.
+        fraction: f64,
+    },
+    /// Volatility targeting: notional = leverage × capital × direction, the leverage from
+    /// [`VolTarget::leverage`]; inside the hysteresis band the current position is kept.
+    VolTarget(VolTarget),
+    /// A risk-parity weight computed off the tick (see [`crate::risk_parity`]): notional =
+    /// `weight × leverage × capital × direction`.
+    RiskParity {
+        /// Weight of this instrument in the risk-parity portfolio.
+        weight: f64,
+        /// Gross leverage of the portfolio.
+        leverage: f64,
+    },
+}
+
+/// One step of the chain.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Constraint {
+    /// `|notional| ≤ max × capital`.
+    MaxLeverage {
+        /// Largest leverage (multiple of capital).
+        max: f64,
+    },
+    /// `|notional| ≤ max` (quote).
+    MaxNotional {
+        /// Largest notional in quote.
+        max: f64,
+    },
+    /// `|Δ_other + q δ_unit| ≤ max_abs` for the underlying's delta.
+    DeltaLimit {
+        /// Largest |delta| of the underlying, in underlying units.
+        max_abs: f64,
+    },
+    /// `|Γ_other + q γ_unit| ≤ max_abs`.
+    GammaLimit {
+        /// Largest |gamma|.
+        max_abs: f64,
+    },
+    /// `|V_other + q v_unit| ≤ max_abs` (per vol point).
+    VegaLimit {
+        /// Largest |vega| per vol point.
+        max_abs: f64,
+    },
+    /// The liquidation price stays `k σ √horizon` away from the mark and the margin ratio at
+    /// the mark stays ≤ `max_margin_ratio` ([`max_safe_qty`]), the position treated as opened at
+    /// the mark with [`SizingInputs::collateral`].
+    LiquidationBuffer {
+        /// Maintenance-margin brackets.
+        tiers: MarginTiers,
+        /// Standard deviations of buffer.
+        k: f64,
+        /// Horizon in years (σ is annualized), e.g. 1/365 for a day.
+        horizon_years: f64,
+        /// Highest margin ratio at the mark, in (0, 1].
+        max_margin_ratio: f64,
+    },
+    /// The trade `target − current` stays within `max_slippage_bps` of the mid: by walking the
+    /// L2 book when one is given, else by the square-root impact model; the allowed trade is
+    /// multiplied by the order-flow multipliers of the inputs.
+    Liquidity {
+        /// Slippage limit of the average fill, in bps of the mid.
+        max_slippage_bps: f64,
+        /// Fallback model when [`SizingInputs::book`] is `None` (no book and no model: the
+        /// trade is not allowed).
+        impact: Option<SqrtImpact>,
+    },
+    /// `|notional| ≤` the pool cap ([`pool_cap_notional`]) from
+    /// [`SizingInputs::pool_liquidity`] and [`SizingInputs::open_interest`].
+    PoolCap {
+        /// Largest share of the pool's available liquidity.
+        max_share: f64,
+        /// Open-interest limit of the side (quote), if the venue publishes one.
+        oi_limit: Option<f64>,
+    },
+    /// A trade smaller than `min_qty` is not made (the current position is kept).
+    MinTradeSize {
+        /// Smallest trade, instrument units.
+        min_qty: f64,
+    },
+    /// Round the target toward zero to a multiple of `lot` (never increases |target|).
+    LotRounding {
+        /// Lot size, instrument units.
+        lot: f64,
+    },
+}
+
+/// The kind of a step, for reporting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConstraintKind {
+    /// [`Constraint::MaxLeverage`].
+    MaxLeverage,
+    /// [`Constraint::MaxNotional`].
+    MaxNotional,
+    /// [`Constraint::DeltaLimit`].
+    DeltaLimit,
+    /// [`Constraint::GammaLimit`].
+    GammaLimit,
+    /// [`Constraint::VegaLimit`].
+    VegaLimit,
+    /// [`Constraint::LiquidationBuffer`].
+    LiquidationBuffer,
+    /// [`Constraint::Liquidity`].
+    Liquidity,
+    /// [`Constraint::PoolCap`].
+    PoolCap,
+    /// [`Constraint::MinTradeSize`].
+    MinTradeSize,
+    /// [`Constraint::LotRounding`].
+    LotRounding,
+}
+
+impl ConstraintKind {
+    /// A short snake-case name (for logs and order tags).
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::MaxLeverage => "max_leverage",
+            Self::MaxNotional => "max_notional",
+            Self::DeltaLimit => "delta_limit",
+            Self::GammaLimit => "gamma_limit",
+            Self::VegaLimit => "vega_limit",
+            Self::LiquidationBuffer => "liquidation_buffer",
+            Self::Liquidity => "liquidity",
+            Self::PoolCap => "pool_cap",
+            Self::MinTradeSize => "min_trade_size",
+            Self::LotRounding => "lot_rounding",
+        }
+    }
+
+    /// Whether the step is an interval limit (as opposed to an adjustment).
+    #[must_use]
+    pub fn is_limit(self) -> bool {
+        !matches!(self, Self::MinTradeSize | Self::LotRounding)
+    }
+}
+
+impl Constraint {
+    /// Its kind.
+    #[must_use]
+    pub fn kind(&self) -> ConstraintKind {
+        match self {
+            Self::MaxLeverage { .. } => ConstraintKind::MaxLeverage,
+            Self::MaxNotional { .. } => ConstraintKind::MaxNotional,
+            Self::DeltaLimit { .. } => ConstraintKind::DeltaLimit,
+            Self::GammaLimit { .. } => ConstraintKind::GammaLimit,
+            Self::VegaLimit { .. } => ConstraintKind::VegaLimit,
+            Self::LiquidationBuffer { .. } => ConstraintKind::LiquidationBuffer,
+            Self::Liquidity { .. } => ConstraintKind::Liquidity,
+            Self::PoolCap { .. } => ConstraintKind::PoolCap,
+            Self::MinTradeSize { .. } => ConstraintKind::MinTradeSize,
+            Self::LotRounding { .. } => ConstraintKind::LotRounding,
+        }
+    }
+}
+
+/// A bid and an ask side, best first.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BookView<'a> {
+    /// Bids, descending prices.
+    pub bids: &'a [Level],
+    /// Asks, ascending prices.
+    pub asks: &'a [Level],
+}
+
+/// Everything a policy reads on a tick.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SizingInputs<'a> {
+    /// Account equity in quote.
+    pub capital: f64,
+    /// Margin collateral for the liquidation buffer (quote for linear, coin for inverse; for
+    /// cross margin see [`crate::margin::MarginMode::effective_collateral`]).
+    pub collateral: f64,
+    /// Mark price.
+    pub mark_px: f64,
+    /// Current position, instrument units (signed).
+    pub current_qty: f64,
+    /// Direction of the signal for vol-target and risk-parity bases (its sign is used).
+    pub direction: f64,
+    /// Annualized expected return μ (Kelly).
+    pub expected_return: f64,
+    /// Annualized risk-free rate r (Kelly).
+    pub rf: f64,
+    /// Annualized volatility forecast σ.
+    pub forecast_vol: f64,
+    /// Greeks of the underlying excluding this instrument.
+    pub other_greeks: PortfolioGreeks,
+    /// Greeks of one unit of this instrument (delta 1 for the underlying itself).
+    pub unit_greeks: PortfolioGreeks,
+    /// The L2 book, if known.
+    pub book: Option<BookView<'a>>,
+    /// Order-flow multiplier for buys, in [0, 1] (1 = no signal).
+    pub flow_multiplier_buy: f64,
+    /// Order-flow multiplier for sells, in [0, 1].
+    pub flow_multiplier_sell: f64,
+    /// Available liquidity of the venue's pool (quote).
+    pub pool_liquidity: f64,
+    /// Open interest of the side (quote).
+    pub open_interest: f64,
+}
+
+impl Default for SizingInputs<'_> {
+    fn default() -> Self {
+        Self {
+            capital: 0.0,
+            collateral: 0.0,
+            mark_px: 0.0,
+            current_qty: 0.0,
+            direction: 1.0,
+            expected_return: 0.0,
+            rf: 0.0,
+            forecast_vol: 0.0,
+            other_greeks: PortfolioGreeks::default(),
+            unit_greeks: PortfolioGreeks {
+                delta: 1.0,
+                gamma: 0.0,
+                vega_per_vol_point: 0.0,
+            },
+            book: None,
+            flow_multiplier_buy: 1.0,
+            flow_multiplier_sell: 1.0,
+            pool_liquidity: 0.0,
+            open_interest: 0.0,
+        }
+    }
+}
+
+/// Why a policy declined to size (small and `Copy`: it crosses the hot path).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum PolicyError {
+    /// More than [`MAX_CONSTRAINTS`] steps.
+    #[error("more than {MAX_CONSTRAINTS} constraints")]
+    TooManyConstraints,
+    /// A policy parameter is invalid (step index, or `None` for the base model).
+    #[error("invalid parameter in step {0:?}")]
+    BadParameter(Option<u8>),
+    /// An input needed by the base model or a step is missing, non-finite or non-positive.
+    #[error("invalid input: {0}")]
+    BadInput(&'static str),
+}
+
+/// What one step saw and did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepRecord {
+    /// The step's kind.
+    pub kind: ConstraintKind,
+    /// Lowest allowed target (−∞ when unbounded below; for adjustments, the target before).
+    pub lo: f64,
+    /// Highest allowed target (+∞ when unbounded above; for adjustments, the target after).
+    pub hi: f64,
+    /// Target before the step.
+    pub before: f64,
+    /// Target after the step.
+    pub after: f64,
+}
+
+impl StepRecord {
+    /// Whether the step changed the target.
+    #[must_use]
+    pub fn changed(&self) -> bool {
+        self.after != self.before
+    }
+}
+
+/// Which step set the final size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Binding {
+    /// No step changed the base model's target.
+    Base,
+    /// Step `index` of the chain (the last one that changed the target).
+    Constraint {
+        /// Zero-based position in the chain.
+        index: u8,
+        /// Its kind.
+        kind: ConstraintKind,
+    },
+}
+
+/// A sizing decision with its explanation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Decision {
+    /// Target position, instrument units (signed, finite).
+    pub target_qty: f64,
+    /// The base model's proposal.
+    pub base_qty: f64,
+    /// Whether the vol-target hysteresis kept the current position as the base.
+    pub base_held: bool,
+    /// The step that last changed the target.
+    pub binding: Binding,
+    /// The last interval limit that changed the target (rounding may act after it).
+    pub binding_limit: Binding,
+    steps: [StepRecord; MAX_CONSTRAINTS],
+    n_steps: u8,
+}
+
+impl Decision {
+    /// The record of every step, in chain order.
+    #[must_use]
+    pub fn steps(&self) -> &[StepRecord] {
+        &self.steps[..usize::from(self.n_steps)]
+    }
+
+    /// The trade to send: `target − current`.
+    #[must_use]
+    pub fn trade_qty(&self, current_qty: f64) -> f64 {
+        self.target_qty - current_qty
+    }
+}
+
+/// A base model and its constraint chain (fixed capacity, `Copy`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SizingPolicy {
+    /// Contract type of the instrument (sets the units, see the module docs).
+    pub contract: Contract,
+    /// The base model.
+    pub base: BaseModel,
+    chain: [Option<Constraint>; MAX_CONSTRAINTS],
+    len: u8,
+}
+
+const EMPTY_STEP: StepRecord = StepRecord {
+    kind: ConstraintKind::MaxLeverage,
+    lo: 0.0,
+    hi: 0.0,
+    before: 0.0,
+    after: 0.0,
+};
+
+fn pos(x: f64) -> bool {
+    x > 0.0 && x.is_finite()
+}
+
+fn nonneg(x: f64) -> bool {
+    x >= 0.0 && x.is_finite()
+}
+
+impl SizingPolicy {
+    /// A policy with validated parameters.
+    ///
+    /// # Errors
+    /// [`PolicyError::TooManyConstraints`], [`PolicyError::BadParameter`] for a non-positive
+    /// limit, lot or leverage, a Kelly fraction outside (0, 1], a margin ratio outside (0, 1].
+    pub fn new(
+        contract: Contract,
+        base: BaseModel,
+        chain: &[Constraint],
+    ) -> Result<Self, PolicyError> {
+        if chain.len() > MAX_CONSTRAINTS {
+            return Err(PolicyError::TooManyConstraints);
+        }
+        let base_ok = match base {
+            BaseModel::Fixed { qty } => qty.is_finite(),
+            BaseModel::Kelly { fraction } => fraction > 0.0 && fraction <= 1.0,
+            BaseModel::VolTarget(v) => {
+                pos(v.target_vol)
+                    && nonneg(v.min_leverage)
+                    && v.max_leverage.is_finite()
+                    && v.max_leverage >= v.min_leverage
+                    && nonneg(v.band)
+            }
+            BaseModel::RiskParity { weight, leverage } => nonneg(weight) && nonneg(leverage),
+        };
+        if !base_ok {
+            return Err(PolicyError::BadParameter(None));
+        }
+        let mut arr = [None; MAX_CONSTRAINTS];
+        for (i, c) in chain.iter().enumerate() {
+            let ok = match *c {
+                Constraint::MaxLeverage { max } | Constraint::MaxNotional { max } => nonneg(max),
+                Constraint::DeltaLimit { max_abs }
+                | Constraint::GammaLimit { max_abs }
+                | Constraint::VegaLimit { max_abs } => nonneg(max_abs),
+                Constraint::LiquidationBuffer {
+                    k,
+                    horizon_years,
+                    max_margin_ratio,
+                    ..
+                } => {
+                    nonneg(k)
+                        && nonneg(horizon_years)
+                        && max_margin_ratio > 0.0
+                        && max_margin_ratio <= 1.0
+                }
+                Constraint::Liquidity {
+                    max_slippage_bps,
+                    impact,
+                } => {
+                    nonneg(max_slippage_bps)
+                        && impact
+                            .is_none_or(|m| pos(m.adv_qty) && nonneg(m.y) && nonneg(m.daily_vol))
+                }
+                Constraint::PoolCap {
+                    max_share,
+                    oi_limit,
+                } => nonneg(max_share) && oi_limit.is_none_or(nonneg),
+                Constraint::MinTradeSize { min_qty } => nonneg(min_qty),
+                Constraint::LotRounding { lot } => pos(lot),
+            };
+            if !ok {
+                return Err(PolicyError::BadParameter(u8::try_from(i).ok()));
+            }
+            arr[i] = Some(*c);
+        }
+        // chain.len() ≤ 16 was checked above.
+        let len = u8::try_from(chain.len()).map_err(|_| PolicyError::TooManyConstraints)?;
+        Ok(Self {
+            contract,
+            base,
+            chain: arr,
+            len,
+        })
+    }
+
+    /// The chain.
+    pub fn constraints(&self) -> impl Iterator<Item = &Constraint> {
+        self.chain[..usize::from(self.len)].iter().flatten()
+    }
+
+    /// The same policy without step `index` (for what-if analysis and tests).
+    #[must_use]
+    pub fn without(&self, index: usize) -> Self {
+        let mut out = *self;
+        let n = usize::from(self.len);
+        if index < n {
+            out.chain[index..n].rotate_left(1);
+            out.chain[n - 1] = None;
+            out.len -= 1;
+        }
+        out
+    }
+
+    /// Quote notional of `qty` instrument units at `mark_px`.
+    #[inline]
+    fn notional_per_unit(&self, mark_px: f64) -> f64 {
+        match self.contract {
+            Contract::Linear => mark_px,
+            Contract::Inverse => 1.0,
+        }
+    }
+
+    fn base_qty(&self, x: &SizingInputs<'_>) -> Result<(f64, bool), PolicyError> {
+        let npu = self.notional_per_unit(x.mark_px);
+        let dir = if x.direction > 0.0 {
+            1.0
+        } else if x.direction < 0.0 {
+            -1.0
+        } else {
+            0.0
+        };
+        let (q, held) = match self.base {
+            BaseModel::Fixed { qty } => (qty, false),
+            BaseModel::Kelly { fraction } => {
+                if !pos(x.forecast_vol) {
+                    return Err(PolicyError::BadInput("forecast_vol"));
+                }
+                if !x.expected_return.is_finite() || !x.rf.is_finite() {
+                    return Err(PolicyError::BadInput("expected_return"));
+                }
+                let f = fraction * (x.expected_return - x.rf) / (x.forecast_vol * x.forecast_vol);
+                (f * x.capital / npu, false)
+            }
+            BaseModel::VolTarget(vt) => {
+                let (lev, _) = vt
+                    .leverage(x.forecast_vol)
+                    .ok_or(PolicyError::BadInput("forecast_vol"))?;
+                let q = dir * lev * x.capital / npu;
+                let cur_lev = x.current_qty * npu / x.capital;
+                if vt.outside_band(cur_lev, dir * lev) {
+                    (q, false)
+                } else {
+                    (x.current_qty, true)
+                }
+            }
+            BaseModel::RiskParity { weight, leverage } => {
+                (dir * weight * leverage * x.capital / npu, false)
+            }
+        };
+        if q.is_finite() {
+            Ok((q, held))
+        } else {
+            Err(PolicyError::BadInput("base model"))
+        }
+    }
+
+    /// Interval of allowed targets of an interval limit.
+    fn interval(
+        &self,
+        c: &Constraint,
+        x: &SizingInputs<'_>,
+        npu: f64,
+    ) -> Result<(f64, f64), PolicyError> {
+        const INF: f64 = f64::INFINITY;
+        let sym = |cap_notional: f64| {
+            let q = cap_notional / npu;
+            (-q, q)
+        };
+        Ok(match *c {
+            Constraint::MaxLeverage { max } => sym(max * x.capital),
+            Constraint::MaxNotional { max } => sym(max),
+            Constraint::DeltaLimit { max_abs } => {
+                greek_interval(x.unit_greeks.delta, x.other_greeks.delta, max_abs)
+            }
+            Constraint::GammaLimit { max_abs } => {
+                greek_interval(x.unit_greeks.gamma, x.other_greeks.gamma, max_abs)
+            }
+            Constraint::VegaLimit { max_abs } => greek_interval(
+                x.unit_greeks.vega_per_vol_point,
+                x.other_greeks.vega_per_vol_point,
+                max_abs,
+            ),
+            Constraint::LiquidationBuffer {
+                tiers,
+                k,
+                horizon_years,
+                max_margin_ratio,
+            } => {
+                if !pos(x.collateral) {
+                    return Err(PolicyError::BadInput("collateral"));
+                }
+                if !pos(x.forecast_vol) {
+                    return Err(PolicyError::BadInput("forecast_vol"));
+                }
+                let mut spec = SafeSizeSpec {
+                    contract: self.contract,
+                    side: Side::Long,
+                    mark_px: x.mark_px,
+                    collateral: x.collateral,
+                    sigma: x.forecast_vol,
+                    horizon: horizon_years,
+                    k,
+                    max_margin_ratio,
+                };
+                let long = max_safe_qty(&spec, &tiers)
+                    .map_err(|_| PolicyError::BadInput("margin"))?
+                    .qty;
+                spec.side = Side::Short;
+                let short = max_safe_qty(&spec, &tiers)
+                    .map_err(|_| PolicyError::BadInput("margin"))?
+                    .qty;
+                (-short, long)
+            }
+            Constraint::Liquidity {
+                max_slippage_bps,
+                impact,
+            } => {
+                let (buy, sell) = match (x.book, impact) {
+                    (Some(b), _) => {
+                        let (Some(bb), Some(ba)) = (b.bids.first(), b.asks.first()) else {
+                            return Ok((x.current_qty, x.current_qty));
+                        };
+                        let mid = 0.5 * (bb.px + ba.px);
+                        (
+                            max_qty_unchecked(b.asks, mid, TradeSide::Buy, max_slippage_bps),
+                            max_qty_unchecked(b.bids, mid, TradeSide::Sell, max_slippage_bps),
+                        )
+                    }
+                    (None, Some(m)) => {
+                        let q = m.max_qty(max_slippage_bps);
+                        (q, q)
+                    }
+                    (None, None) => (0.0, 0.0),
+                };
+                let mb = x.flow_multiplier_buy.clamp(0.0, 1.0);
+                let ms = x.flow_multiplier_sell.clamp(0.0, 1.0);
+                if !(mb.is_finite() && ms.is_finite()) {
+                    return Err(PolicyError::BadInput("flow multiplier"));
+                }
+                (x.current_qty - sell * ms, x.current_qty + buy * mb)
+            }
+            Constraint::PoolCap {
+                max_share,
+                oi_limit,
+            } => sym(pool_cap_notional(
+                x.pool_liquidity,
+                max_share,
+                oi_limit,
+                x.open_interest,
+                x.current_qty * npu,
+            )),
+            Constraint::MinTradeSize { .. } | Constraint::LotRounding { .. } => (-INF, INF),
+        })
+    }
+
+    /// Evaluate the policy on one tick. O(chain length + book levels + margin brackets), no
+    /// allocation.
+    ///
+    /// # Errors
+    /// [`PolicyError::BadInput`] when an input the base model or a step needs is missing or not
+    /// finite (capital, mark, volatility, collateral): the caller keeps its position.
+    pub fn evaluate(&self, x: &SizingInputs<'_>) -> Result<Decision, PolicyError> {
+        if !pos(x.capital) {
+            return Err(PolicyError::BadInput("capital"));
+        }
+        if !pos(x.mark_px) {
+            return Err(PolicyError::BadInput("mark_px"));
+        }
+        if !x.current_qty.is_finite() {
+            return Err(PolicyError::BadInput("current_qty"));
+        }
+        let npu = self.notional_per_unit(x.mark_px);
+        let (base_qty, base_held) = self.base_qty(x)?;
+        let mut t = base_qty;
+        let mut steps = [EMPTY_STEP; MAX_CONSTRAINTS];
+        let mut binding = Binding::Base;
+        let mut binding_limit = Binding::Base;
+        let n = usize::from(self.len);
+        for (i, c) in self.chain[..n].iter().flatten().enumerate() {
+            let kind = c.kind();
+            let before = t;
+            let (lo, hi) = match *c {
+                Constraint::MinTradeSize { min_qty } => {
+                    if (t - x.current_qty).abs() < min_qty {
+                        t = x.current_qty;
+                    }
+                    (before, t)
+                }
+                Constraint::LotRounding { lot } => {
+                    let units = (t.abs() / lot + 1e-9).floor();
+                    t = (units * lot).copysign(t);
+                    if t == 0.0 {
+                        t = 0.0; // no negative zero
+                    }
+                    (before, t)
+                }
+                _ => {
+                    let (lo, hi) = self.interval(c, x, npu)?;
+                    if lo.is_nan() || hi.is_nan() {
+                        return Err(PolicyError::BadInput(kind.name()));
+                    }
+                    // An empty interval (lo > hi) means the limit cannot be met by this
+                    // instrument; the target then goes as close as it can: the nearer end.
+                    t = if lo <= hi {
+                        t.clamp(lo, hi)
+                    } else if (t - hi).abs() <= (t - lo).abs() {
+                        hi
+                    } else {
+                        lo
+                    };
+                    (lo, hi)
+                }
+            };
+            if t != before {
+                // `i < n ≤ MAX_CONSTRAINTS = 16` fits in u8.
+                let b = Binding::Constraint {
+                    index: i as u8,
+                    kind,
+                };
+                binding = b;
+                if kind.is_limit() {
+                    binding_limit = b;
+                }
+            }
+            steps[i] = StepRecord {
+                kind,
+                lo,
+                hi,
+                before,
+                after: t,
+            };
+        }
+        if !t.is_finite() {
+            return Err(PolicyError::BadInput("target"));
+        }
+        Ok(Decision {
+            target_qty: t,
+            base_qty,
+            base_held,
+            binding,
+            binding_limit,
+            steps,
+            n_steps: self.len,
+        })
+    }
+}
+
+fn greek_interval(unit: f64, other: f64, max_abs: f64) -> (f64, f64) {
+    // A unit with no exposure to the Greek cannot fix (or worsen) it: unbounded.
+    match abs_limit_interval(unit, other, max_abs) {
+        Some(iv) => iv,
+        None => (f64::NEG_INFINITY, f64::INFINITY),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inputs() -> SizingInputs<'static> {
+        SizingInputs {
+            capital: 100_000.0,
+            collateral: 100_000.0,
+            mark_px: 50_000.0,
+            expected_return: 0.3,
+            forecast_vol: 0.6,
+            ..SizingInputs::default()
+        }
+    }
+
+    #[test]
+    fn kelly_capped_by_leverage_then_rounded() {
+        let p = SizingPolicy::new(
+            Contract::Linear,
+            BaseModel::Kelly { fraction: 1.0 },
+            &[
+                Constraint::MaxLeverage { max: 0.5 },
+                Constraint::LotRounding { lot: 0.001 },
+            ],
+        )
+        .unwrap();
+        let d = p.evaluate(&inputs()).unwrap();
+        // Kelly: 0.3 / 0.36 = 0.8333 × 100 000 / 50 000 = 1.6667 BTC; cap 0.5× → 1.0 BTC.
+        assert!((d.base_qty - 0.3 / 0.36 * 2.0).abs() < 1e-12);
+        assert!((d.target_qty - 1.0).abs() < 1e-12);
+        assert_eq!(
+            d.binding,
+            Binding::Constraint {
+                index: 0,
+                kind: ConstraintKind::MaxLeverage
+            }
+        );
+        assert_eq!(d.binding_limit, d.binding);
+        assert_eq!(d.steps().len(), 2);
+    }
+
+    #[test]
+    fn nan_inputs_decline() {
+        let p =
+            SizingPolicy::new(Contract::Linear, BaseModel::Kelly { fraction: 0.5 }, &[]).unwrap();
+        let mut x = inputs();
+        x.forecast_vol = f64::NAN;
+        assert_eq!(p.evaluate(&x), Err(PolicyError::BadInput("forecast_vol")));
+        x.forecast_vol = 0.5;
+        x.mark_px = 0.0;
+        assert_eq!(p.evaluate(&x), Err(PolicyError::BadInput("mark_px")));
+    }
+
+    #[test]
+    fn min_trade_keeps_position_and_binds() {
+        let p = SizingPolicy::new(
+            Contract::Linear,
+            BaseModel::Fixed { qty: 1.0004 },
+            &[Constraint::MinTradeSize { min_qty: 0.001 }],
+        )
+        .unwrap();
+        let mut x = inputs();
+        x.current_qty = 1.0;
+        let d = p.evaluate(&x).unwrap();
+        assert_eq!(d.target_qty, 1.0);
+        assert_eq!(
+            d.binding,
+            Binding::Constraint {
+                index: 0,
+                kind: ConstraintKind::MinTradeSize
+            }
+        );
+        assert_eq!(d.binding_limit, Binding::Base);
+    }
+
+    #[test]
+    fn without_drops_a_step() {
+        let p = SizingPolicy::new(
+            Contract::Linear,
+            BaseModel::Fixed { qty: 3.0 },
+            &[
+                Constraint::MaxNotional { max: 100_000.0 },
+                Constraint::MaxLeverage { max: 10.0 },
+            ],
+        )
+        .unwrap();
+        assert_eq!(p.evaluate(&inputs()).unwrap().target_qty, 2.0);
+        assert_eq!(p.without(0).evaluate(&inputs()).unwrap().target_qty, 3.0);
+        assert_eq!(p.without(0).constraints().count(), 1);
+    }
+}
