@@ -6,7 +6,12 @@
 //! clock. Inputs and outputs are plain numbers in documented units.
 
 pub mod greeks;
+pub mod greeks_limits;
+pub mod kelly;
 pub mod linalg;
+pub mod liquidity;
+pub mod margin;
+pub mod policy;
+pub mod risk_parity;
 pub mod vol;
 pub mod vol_target;
-pub mod risk_parity;
