@@ -254,9 +254,6 @@ fn implied_vol_matches_arbitrary_precision_inversion() {
         let e = ulp_rel(got, want);
         if tv_rel >= 1e-8 {
             n_hi += 1;
-            if e > worst_hi {
-                eprintln!("hi {e:e} {o:?} tv_rel {tv_rel:e} want {want} got {got}");
-            }
             worst_hi = worst_hi.max(e);
         } else {
             n_lo += 1;

@@ -19,11 +19,11 @@
 //! [`LaneStatus::BelowIntrinsic`]; at or above S·e^{−qT} (call) or K·e^{−rT} (put) NaN and
 //! [`LaneStatus::AboveMaximum`]; exactly intrinsic gives σ = 0 and [`LaneStatus::Intrinsic`].
 
-use super::elementary::{exp, exp_neg_half_sq, ln};
+use super::elementary::{dd_add, dd_mul, exp, exp_dd, exp_neg_half_sq, ln, two_prod};
 use super::kernel::ln_ratio;
 use super::lanes::{load4, store4, Lane};
 use super::normal::{ncdf_g, CodyLane, FRAC_1_SQRT_2PI};
-use super::{GreeksError, LaneStatus, Model, OptionKind};
+use super::{magnitudes_ok, magnitudes_ok_x4, GreeksError, LaneStatus, Model, OptionKind};
 use wide::f64x4;
 
 /// Maximum solver iterations (typically 2–4 are used).
@@ -99,25 +99,28 @@ struct Prep<T> {
 
 #[inline(always)]
 fn prep<T: Lane, const B76: bool>(s: T, k: T, t: T, r: T, q: T, omega: T, price: T) -> Prep<T> {
-    let dr = exp((r * t).neg());
-    let dq = if B76 { dr } else { exp((q * t).neg()) };
+    // Discount factors as double-doubles so that the intrinsic value, and hence a small time
+    // value of an in-the-money option, is exact to far beyond 53 bits.
+    let (rth, rtl) = two_prod(r, t);
+    let dr = exp_dd(rth.neg(), rtl.neg());
+    let dq = if B76 {
+        dr
+    } else {
+        let (qth, qtl) = two_prod(q, t);
+        exp_dd(qth.neg(), qtl.neg())
+    };
     let mut x = ln_ratio(s, k);
     if !B76 {
         x = (r - q).mul_add(t, x);
     }
-    // Exact products a = ah + al, b = bh + bl.
-    let ah = s * dq;
-    let al = s.mul_add(dq, ah.neg());
-    let bh = k * dr;
-    let bl = k.mul_add(dr, bh.neg());
-    // Exact sum ah − bh = sh + se (two-sum), then the low parts.
-    let sh = ah - bh;
-    let bb = sh - ah;
-    let se = (ah - (sh - bb)) + (bh + bb).neg();
-    let sl = se + (al - bl);
+    let zero = T::splat(0.0);
+    let (ah, al) = dd_mul((s, zero), dq);
+    let (bh, bl) = dd_mul((k, zero), dr);
+    // Forward intrinsic a − b (double-double).
+    let (sh, sl) = dd_add((ah, al), (bh.neg(), bl.neg()));
     let wsh = omega * sh;
     let itm = T::gt(wsh, T::splat(0.0));
-    let tv_itm = (price - wsh) - omega * sl;
+    let tv_itm = dd_add((price, zero), (wsh.neg(), (omega * sl).neg())).0;
     let tv = T::select(itm, tv_itm, price);
     let xt = x.abs().neg();
     let e = exp(T::splat(0.5) * xt);
@@ -232,6 +235,8 @@ fn classify<const B76: bool>(s: f64, k: f64, t: f64, r: f64, q: f64, price: f64)
         LaneStatus::BadRate
     } else if !(price.is_finite() && price >= 0.0) {
         LaneStatus::BadPrice
+    } else if !magnitudes_ok(s, k) {
+        LaneStatus::OutOfRange
     } else {
         LaneStatus::Ok
     }
@@ -384,7 +389,8 @@ fn run_simd<const B76: bool>(inp: &IvInputs, vol: &mut [f64], status: &mut [Lane
             & r.abs().cmp_lt(inf)
             & q.abs().cmp_lt(inf)
             & price.cmp_ge(zero)
-            & price.cmp_lt(inf);
+            & price.cmp_lt(inf)
+            & magnitudes_ok_x4(s, k);
         let mut done = false;
         if valid.all() {
             let p = prep::<f64x4, B76>(s, k, t, r, q, omega, price);

@@ -80,7 +80,8 @@ pub(crate) fn bs_kernel<T: CodyLane, const TIER: u8, const B76: bool>(i: KIn<T>)
     }
     let n1 = ncdf_g(i.omega * d1, g1);
     let n2 = ncdf_g(i.omega * d2, g2);
-    let price = i.omega * a.mul_add(n1, (b * n2).neg());
+    // Never below zero (rounding of the two terms far out of the money).
+    let price = (i.omega * a.mul_add(n1, (b * n2).neg())).max(zero);
     let mut o = KOut {
         price,
         delta: zero,

@@ -17,8 +17,6 @@ pub(crate) trait Lane:
 {
     /// `bool` for `f64`, an all-ones/all-zeros `f64x4` for vectors.
     type Mask: Copy;
-    /// Number of lanes.
-    const LANES: usize;
     /// Broadcast a constant.
     fn splat(v: f64) -> Self;
     /// `self * b + c` with one rounding (FMA).
@@ -45,14 +43,10 @@ pub(crate) trait Lane:
     fn select(m: Self::Mask, t: Self, f: Self) -> Self;
     /// Mask conjunction.
     fn and(a: Self::Mask, b: Self::Mask) -> Self::Mask;
-    /// Mask disjunction.
-    fn or(a: Self::Mask, b: Self::Mask) -> Self::Mask;
     /// Mask negation.
     fn not(a: Self::Mask) -> Self::Mask;
     /// Whether any lane of the mask is set.
     fn any(m: Self::Mask) -> bool;
-    /// Whether every lane of the mask is set.
-    fn all(m: Self::Mask) -> bool;
     /// Smaller of two values (operands are never NaN where this is used).
     fn min(self, o: Self) -> Self;
     /// Larger of two values (operands are never NaN where this is used).
@@ -66,7 +60,6 @@ pub(crate) trait Lane:
 
 impl Lane for f64 {
     type Mask = bool;
-    const LANES: usize = 1;
     #[inline(always)]
     fn splat(v: f64) -> Self {
         v
@@ -124,19 +117,11 @@ impl Lane for f64 {
         a & b
     }
     #[inline(always)]
-    fn or(a: bool, b: bool) -> bool {
-        a | b
-    }
-    #[inline(always)]
     fn not(a: bool) -> bool {
         !a
     }
     #[inline(always)]
     fn any(m: bool) -> bool {
-        m
-    }
-    #[inline(always)]
-    fn all(m: bool) -> bool {
         m
     }
     #[inline(always)]
@@ -176,7 +161,6 @@ const MAGIC_I: f64 = 6_755_399_441_055_744.0;
 
 impl Lane for f64x4 {
     type Mask = f64x4;
-    const LANES: usize = 4;
     #[inline(always)]
     fn splat(v: f64) -> Self {
         f64x4::splat(v)
@@ -230,20 +214,12 @@ impl Lane for f64x4 {
         a & b
     }
     #[inline(always)]
-    fn or(a: Self, b: Self) -> Self {
-        a | b
-    }
-    #[inline(always)]
     fn not(a: Self) -> Self {
         !a
     }
     #[inline(always)]
     fn any(m: Self) -> bool {
         m.any()
-    }
-    #[inline(always)]
-    fn all(m: Self) -> bool {
-        m.all()
     }
     #[inline(always)]
     fn min(self, o: Self) -> Self {

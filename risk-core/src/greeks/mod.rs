@@ -119,6 +119,9 @@ pub enum LaneStatus {
     BelowIntrinsic = 8,
     /// Price at or above the no-arbitrage upper bound (S·e^{−qT} for a call, K·e^{−rT} for a put).
     AboveMaximum = 9,
+    /// Finite inputs outside the range evaluated in doubles: underlying or strike outside
+    /// [1e-250, 1e250], or σ√T above 1e3.
+    OutOfRange = 10,
 }
 
 impl LaneStatus {
@@ -143,6 +146,7 @@ impl LaneStatus {
             LaneStatus::BadPrice => "bad_price",
             LaneStatus::BelowIntrinsic => "below_intrinsic",
             LaneStatus::AboveMaximum => "above_maximum",
+            LaneStatus::OutOfRange => "out_of_range",
         }
     }
 }
@@ -252,6 +256,27 @@ pub struct BatchOutputs<'a> {
 
 /// Smallest σ√T treated as a diffusion; below it the lane takes the σ√T → 0 limit.
 const V_MIN: f64 = 1e-100;
+/// Largest σ√T evaluated.
+pub(crate) const V_MAX: f64 = 1e3;
+/// Underlying and strike must lie in [`MAG_MIN`, `MAG_MAX`] so that S/K and the products stay
+/// comfortably inside the double range.
+pub(crate) const MAG_MIN: f64 = 1e-250;
+/// See [`MAG_MIN`].
+pub(crate) const MAG_MAX: f64 = 1e250;
+
+/// Magnitude test shared by all entry points (finite, positive S and K assumed).
+#[inline(always)]
+pub(crate) fn magnitudes_ok(s: f64, k: f64) -> bool {
+    (MAG_MIN..=MAG_MAX).contains(&s) && (MAG_MIN..=MAG_MAX).contains(&k)
+}
+
+/// Vector form of [`magnitudes_ok`].
+#[inline(always)]
+pub(crate) fn magnitudes_ok_x4(s: f64x4, k: f64x4) -> f64x4 {
+    use wide::{CmpGe, CmpLe};
+    let (lo, hi) = (f64x4::splat(MAG_MIN), f64x4::splat(MAG_MAX));
+    s.cmp_ge(lo) & s.cmp_le(hi) & k.cmp_ge(lo) & k.cmp_le(hi)
+}
 
 /// Validation of one lane: `Ok` (diffusion), `Intrinsic` (degenerate limit) or an error code.
 #[inline(always)]
@@ -267,6 +292,8 @@ fn classify(s: f64, k: f64, t: f64, sig: f64, r: f64, q: f64) -> LaneStatus {
     } else if !((r * t).abs() <= 700.0 && (q * t).abs() <= 700.0 && r.is_finite() && q.is_finite())
     {
         LaneStatus::BadRate
+    } else if !magnitudes_ok(s, k) || sig * t.sqrt() > V_MAX {
+        LaneStatus::OutOfRange
     } else if sig * t.sqrt() < V_MIN {
         LaneStatus::Intrinsic
     } else {
@@ -288,6 +315,8 @@ fn all_ok_x4(s: f64x4, k: f64x4, t: f64x4, sig: f64x4, r: f64x4, q: f64x4) -> bo
         & t.cmp_lt(inf)
         & sig.cmp_lt(inf)
         & (sig * t.sqrt()).cmp_ge(f64x4::splat(V_MIN))
+        & (sig * t.sqrt()).cmp_le(f64x4::splat(V_MAX))
+        & magnitudes_ok_x4(s, k)
         & (r * t).abs().cmp_le(lim)
         & (q * t).abs().cmp_le(lim)
         & r.abs().cmp_lt(inf)

@@ -33,7 +33,9 @@ const Y_MIDDLE: f64 = 4.0;
 /// Clamp for the outer region: erfc(30) = 0 in doubles, and the clamp keeps w⁶ finite.
 const Y_CLAMP: f64 = 30.0;
 
+// Coefficients as published by Cody (1969) / CALERF, digits kept as printed.
 // Cody (1969), CALERF: erf on |x| ≤ 0.46875.
+#[allow(clippy::excessive_precision)] // published digits
 const A: [f64; 5] = [
     3.161_123_743_870_565_6,
     113.864_154_151_050_16,
@@ -41,6 +43,7 @@ const A: [f64; 5] = [
     3_209.377_589_138_469_5,
     0.185_777_706_184_603_15,
 ];
+#[allow(clippy::excessive_precision)] // published digits
 const B: [f64; 4] = [
     23.601_290_952_344_122,
     244.024_637_934_444_17,
@@ -48,6 +51,7 @@ const B: [f64; 4] = [
     2_844.236_833_439_170_6,
 ];
 // erfc·e^{x²} on 0.46875 < x ≤ 4.
+#[allow(clippy::excessive_precision)] // published digits
 const C: [f64; 9] = [
     0.564_188_496_988_670_1,
     8.883_149_794_388_376,
@@ -59,6 +63,7 @@ const C: [f64; 9] = [
     1_230.339_354_797_997_2,
     2.153_115_354_744_038_5e-8,
 ];
+#[allow(clippy::excessive_precision)] // published digits
 const D: [f64; 8] = [
     15.744_926_110_709_835,
     117.693_950_891_312_5,
@@ -70,6 +75,7 @@ const D: [f64; 8] = [
     1_230.339_354_803_749_5,
 ];
 // erfc·x·e^{x²} − 1/√π on x > 4, in z = 1/x².
+#[allow(clippy::excessive_precision)] // published digits
 const P: [f64; 6] = [
     0.305_326_634_961_232_36,
     0.360_344_899_949_804_45,
@@ -78,6 +84,7 @@ const P: [f64; 6] = [
     6.587_491_615_298_378e-4,
     0.016_315_387_137_302_097,
 ];
+#[allow(clippy::excessive_precision)] // published digits
 const Q: [f64; 5] = [
     2.568_520_192_289_822,
     1.872_952_849_923_460_4,

@@ -1,0 +1,580 @@
+//! Property tests of `risk_core::greeks`: SIMD equals the scalar twin bit for bit (seeded random
+//! batches and edge cases), put-call parity, every Greek equals a high-order finite difference of
+//! the price, IV(price(σ)) = σ, and no input makes anything panic.
+
+use proptest::prelude::*;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use risk_core::greeks::{
+    erfc, erfc_x4, greeks, greeks_batch, greeks_batch_scalar, implied_vol, implied_vol_batch,
+    implied_vol_batch_scalar, norm_cdf, norm_cdf_x4, BatchInputs, BatchOutputs, Greeks,
+    GreeksError, IvInputs, IvOption, LaneStatus, Model, OptionInputs, OptionKind, Tier,
+};
+use wide::f64x4;
+
+const SPECIAL: [f64; 14] = [
+    0.0,
+    -0.0,
+    1e-300,
+    5e-324,
+    -1.0,
+    1e300,
+    f64::MAX,
+    f64::NAN,
+    f64::INFINITY,
+    f64::NEG_INFINITY,
+    1e-12,
+    0.5,
+    1.0,
+    100.0,
+];
+
+struct Batch {
+    s: Vec<f64>,
+    k: Vec<f64>,
+    t: Vec<f64>,
+    vol: Vec<f64>,
+    r: Vec<f64>,
+    q: Vec<f64>,
+    call: Vec<bool>,
+}
+
+impl Batch {
+    fn inputs(&self, model: Model) -> BatchInputs<'_> {
+        BatchInputs {
+            model,
+            underlying: &self.s,
+            strike: &self.k,
+            t_years: &self.t,
+            vol: &self.vol,
+            rate: &self.r,
+            carry_q: &self.q,
+            is_call: &self.call,
+        }
+    }
+}
+
+/// A seeded batch: mostly ordinary options over wide moneyness and σ√T, with special values
+/// sprinkled into every input.
+fn random_batch(seed: u64, n: usize) -> Batch {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut b = Batch {
+        s: vec![],
+        k: vec![],
+        t: vec![],
+        vol: vec![],
+        r: vec![],
+        q: vec![],
+        call: vec![],
+    };
+    for _ in 0..n {
+        let s = 100.0 * (rng.gen_range(-4.0..4.0f64)).exp();
+        let t = (rng.gen_range(-9.0..3.0f64)).exp();
+        let vol = (rng.gen_range(-7.0..2.0f64)).exp();
+        let z = rng.gen_range(-12.0..12.0);
+        let k = s * (z * vol * t.sqrt()).exp();
+        let mut v = [
+            s,
+            k,
+            t,
+            vol,
+            rng.gen_range(-0.05..0.2),
+            rng.gen_range(-0.05..0.1),
+        ];
+        if rng.gen_bool(0.05) {
+            let i = rng.gen_range(0..6);
+            v[i] = SPECIAL[rng.gen_range(0..SPECIAL.len())];
+        }
+        b.s.push(v[0]);
+        b.k.push(v[1]);
+        b.t.push(v[2]);
+        b.vol.push(v[3]);
+        b.r.push(v[4]);
+        b.q.push(v[5]);
+        b.call.push(rng.gen_bool(0.5));
+    }
+    b
+}
+
+fn same_bits(a: f64, b: f64) -> bool {
+    a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+}
+
+fn run(
+    f: fn(&BatchInputs, Tier, &mut BatchOutputs) -> Result<(), GreeksError>,
+    inp: &BatchInputs,
+    tier: Tier,
+) -> (Vec<Vec<f64>>, Vec<LaneStatus>) {
+    let n = inp.strike.len();
+    let mut o = vec![vec![0.0; n]; 8];
+    let mut st = vec![LaneStatus::Ok; n];
+    {
+        let [p, d, g, v, th, rh, va, vo] = &mut o[..] else {
+            unreachable!()
+        };
+        let mut out = BatchOutputs {
+            price: p,
+            delta: d,
+            gamma: g,
+            vega: v,
+            theta: th,
+            rho: rh,
+            vanna: va,
+            volga: vo,
+            status: &mut st,
+        };
+        f(inp, tier, &mut out).expect("shapes");
+    }
+    (o, st)
+}
+
+#[test]
+fn simd_equals_scalar_bit_for_bit() {
+    for seed in 0..6 {
+        // Odd length: exercises the scalar tail too.
+        let b = random_batch(seed, 4099);
+        for model in [Model::Bsm, Model::Black76] {
+            for tier in [Tier::Price, Tier::PriceAnd4, Tier::All] {
+                let inp = b.inputs(model);
+                let (ov, sv) = run(greeks_batch, &inp, tier);
+                let (os, ss) = run(greeks_batch_scalar, &inp, tier);
+                assert_eq!(sv, ss);
+                for (i, (a, c)) in ov.iter().zip(&os).enumerate() {
+                    for j in 0..a.len() {
+                        assert!(
+                            same_bits(a[j], c[j]),
+                            "{model:?} {tier:?} output {i} lane {j}: {} vs {}",
+                            a[j],
+                            c[j]
+                        );
+                    }
+                }
+                // And the single-option API agrees with both.
+                if tier == Tier::All {
+                    for j in (0..b.s.len()).step_by(37) {
+                        let (g, st) = greeks(&OptionInputs {
+                            model,
+                            kind: if b.call[j] {
+                                OptionKind::Call
+                            } else {
+                                OptionKind::Put
+                            },
+                            underlying: b.s[j],
+                            strike: b.k[j],
+                            t_years: b.t[j],
+                            vol: b.vol[j],
+                            rate: b.r[j],
+                            carry_q: b.q[j],
+                        });
+                        assert_eq!(st, sv[j]);
+                        assert!(same_bits(g.price, ov[0][j]) && same_bits(g.volga, ov[7][j]));
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn normal_cdf_and_erfc_vector_equals_scalar() {
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let mut xs: Vec<f64> = (0..40_000).map(|_| rng.gen_range(-45.0..45.0)).collect();
+    xs.extend_from_slice(&SPECIAL);
+    xs.extend_from_slice(&[
+        -0.0,
+        0.46875 * std::f64::consts::SQRT_2,
+        4.0 * std::f64::consts::SQRT_2,
+        0.46875,
+        4.0,
+        -38.5,
+        27.0,
+    ]);
+    while xs.len() % 4 != 0 {
+        xs.push(1.0);
+    }
+    for c in xs.chunks(4) {
+        let v = f64x4::new([c[0], c[1], c[2], c[3]]);
+        let (n4, e4) = (norm_cdf_x4(v).to_array(), erfc_x4(v).to_array());
+        for i in 0..4 {
+            assert!(same_bits(n4[i], norm_cdf(c[i])), "Φ({})", c[i]);
+            assert!(same_bits(e4[i], erfc(c[i])), "erfc({})", c[i]);
+        }
+    }
+    // Limits and symmetry.
+    assert_eq!(norm_cdf(f64::NEG_INFINITY), 0.0);
+    assert_eq!(norm_cdf(f64::INFINITY), 1.0);
+    assert!(norm_cdf(f64::NAN).is_nan() && erfc(f64::NAN).is_nan());
+    assert_eq!(erfc(f64::INFINITY), 0.0);
+    assert_eq!(erfc(f64::NEG_INFINITY), 2.0);
+    assert_eq!(norm_cdf(0.0), 0.5);
+}
+
+#[test]
+fn edge_cases_have_defined_results() {
+    let base = OptionInputs {
+        model: Model::Bsm,
+        kind: OptionKind::Call,
+        underlying: 100.0,
+        strike: 90.0,
+        t_years: 0.5,
+        vol: 0.2,
+        rate: 0.03,
+        carry_q: 0.01,
+    };
+    let with = |f: &dyn Fn(&mut OptionInputs)| {
+        let mut o = base;
+        f(&mut o);
+        greeks(&o)
+    };
+    let all_nan = |g: &Greeks| {
+        [
+            g.price, g.delta, g.gamma, g.vega, g.theta, g.rho, g.vanna, g.volga,
+        ]
+        .iter()
+        .all(|x| x.is_nan())
+    };
+    for (bad, status) in [
+        (
+            with(&|o| o.underlying = f64::NAN),
+            LaneStatus::BadUnderlying,
+        ),
+        (with(&|o| o.underlying = -1.0), LaneStatus::BadUnderlying),
+        (with(&|o| o.underlying = 0.0), LaneStatus::BadUnderlying),
+        (with(&|o| o.strike = f64::INFINITY), LaneStatus::BadStrike),
+        (with(&|o| o.t_years = -1e-9), LaneStatus::BadTime),
+        (with(&|o| o.t_years = f64::NAN), LaneStatus::BadTime),
+        (with(&|o| o.vol = -0.1), LaneStatus::BadVol),
+        (with(&|o| o.vol = f64::INFINITY), LaneStatus::BadVol),
+        (with(&|o| o.rate = f64::NAN), LaneStatus::BadRate),
+        (
+            with(&|o| o.carry_q = f64::NEG_INFINITY),
+            LaneStatus::BadRate,
+        ),
+    ] {
+        assert_eq!(bad.1, status);
+        assert!(all_nan(&bad.0), "{status:?}: {:?}", bad.0);
+    }
+    // T = 0: intrinsic value, delta a step, no diffusion Greeks.
+    let (g, st) = with(&|o| o.t_years = 0.0);
+    assert_eq!(st, LaneStatus::Intrinsic);
+    assert_eq!(
+        (g.price, g.delta, g.gamma, g.vega, g.vanna, g.volga),
+        (10.0, 1.0, 0.0, 0.0, 0.0, 0.0)
+    );
+    let (g, _) = with(&|o| {
+        o.t_years = 0.0;
+        o.kind = OptionKind::Put;
+    });
+    assert_eq!((g.price, g.delta), (0.0, 0.0));
+    // σ = 0 with T > 0: discounted forward intrinsic.
+    let (g, st) = with(&|o| o.vol = 0.0);
+    assert_eq!(st, LaneStatus::Intrinsic);
+    let fwd_intr = 100.0 * (-0.01f64 * 0.5).exp() - 90.0 * (-0.03f64 * 0.5).exp();
+    assert!((g.price - fwd_intr).abs() < 1e-12);
+    // At the money at expiry: price 0, delta ½, the rest undefined.
+    let (g, st) = with(&|o| {
+        o.t_years = 0.0;
+        o.strike = 100.0;
+    });
+    assert_eq!(st, LaneStatus::Intrinsic);
+    assert_eq!((g.price, g.delta), (0.0, 0.5));
+    assert!(g.gamma.is_nan());
+    // Shapes are checked before anything is written.
+    let b = random_batch(1, 8);
+    let mut short = vec![0.0; 7];
+    let mut d = vec![0.0; 8];
+    let mut st = vec![LaneStatus::Ok; 8];
+    let e = greeks_batch(
+        &b.inputs(Model::Bsm),
+        Tier::Price,
+        &mut BatchOutputs {
+            price: &mut short,
+            delta: &mut [],
+            gamma: &mut [],
+            vega: &mut [],
+            theta: &mut [],
+            rho: &mut [],
+            vanna: &mut [],
+            volga: &mut [],
+            status: &mut st,
+        },
+    );
+    assert_eq!(
+        e,
+        Err(GreeksError::LengthMismatch {
+            field: "price",
+            got: 7,
+            expected: 8
+        })
+    );
+    let e = greeks_batch(
+        &b.inputs(Model::Bsm),
+        Tier::PriceAnd4,
+        &mut BatchOutputs {
+            price: &mut d,
+            delta: &mut [],
+            gamma: &mut [],
+            vega: &mut [],
+            theta: &mut [],
+            rho: &mut [],
+            vanna: &mut [],
+            volga: &mut [],
+            status: &mut st,
+        },
+    );
+    assert!(matches!(
+        e,
+        Err(GreeksError::LengthMismatch { field: "delta", .. })
+    ));
+}
+
+#[test]
+fn implied_vol_bounds_and_edge_cases() {
+    let o = IvOption {
+        model: Model::Bsm,
+        kind: OptionKind::Call,
+        underlying: 100.0,
+        strike: 90.0,
+        t_years: 0.5,
+        rate: 0.03,
+        carry_q: 0.01,
+        price: 12.0,
+    };
+    let iv = |f: &dyn Fn(&mut IvOption)| {
+        let mut x = o;
+        f(&mut x);
+        implied_vol(&x)
+    };
+    let (v, st) = iv(&|_| {});
+    assert_eq!(st, LaneStatus::Ok);
+    assert!(v > 0.0 && v < 1.0);
+    let fwd_intr = 100.0 * (-0.01f64 * 0.5).exp() - 90.0 * (-0.03f64 * 0.5).exp();
+    for (f, want) in [
+        (
+            iv(&|x| x.price = fwd_intr - 1e-9),
+            LaneStatus::BelowIntrinsic,
+        ),
+        (iv(&|x| x.price = 100.0), LaneStatus::AboveMaximum),
+        (iv(&|x| x.price = 1e6), LaneStatus::AboveMaximum),
+        (iv(&|x| x.price = -1.0), LaneStatus::BadPrice),
+        (iv(&|x| x.price = f64::NAN), LaneStatus::BadPrice),
+        (iv(&|x| x.t_years = 0.0), LaneStatus::BadTime),
+        (iv(&|x| x.strike = -5.0), LaneStatus::BadStrike),
+        (
+            iv(&|x| x.underlying = f64::INFINITY),
+            LaneStatus::BadUnderlying,
+        ),
+        (iv(&|x| x.rate = f64::NAN), LaneStatus::BadRate),
+        (
+            iv(&|x| {
+                x.kind = OptionKind::Put;
+                x.price = 0.0
+            }),
+            LaneStatus::Intrinsic,
+        ),
+    ] {
+        assert_eq!(f.1, want);
+        if want == LaneStatus::Intrinsic {
+            assert_eq!(f.0, 0.0);
+        } else {
+            assert!(f.0.is_nan());
+        }
+    }
+}
+
+/// Price as a function of the perturbed inputs.
+fn price(o: &OptionInputs) -> f64 {
+    greeks(o).0.price
+}
+
+/// 8th-order central first derivative of f at x with step h.
+fn d1(f: &dyn Fn(f64) -> f64, x: f64, h: f64) -> f64 {
+    let c = [4.0 / 5.0, -1.0 / 5.0, 4.0 / 105.0, -1.0 / 280.0];
+    (1..=4)
+        .map(|i| c[i - 1] * (f(x + i as f64 * h) - f(x - i as f64 * h)))
+        .sum::<f64>()
+        / h
+}
+
+/// 8th-order central second derivative.
+fn d2(f: &dyn Fn(f64) -> f64, x: f64, h: f64) -> f64 {
+    let c = [8.0 / 5.0, -1.0 / 5.0, 8.0 / 315.0, -1.0 / 560.0];
+    let c0 = -205.0 / 72.0;
+    (c0 * f(x)
+        + (1..=4)
+            .map(|i| c[i - 1] * (f(x + i as f64 * h) + f(x - i as f64 * h)))
+            .sum::<f64>())
+        / (h * h)
+}
+
+fn opt() -> impl Strategy<Value = OptionInputs> {
+    (
+        prop::bool::ANY,
+        prop::bool::ANY,
+        -2.0..2.0f64, // ln S/100
+        -2.5..2.5f64, // moneyness in σ√T
+        -4.0..1.0f64, // ln T
+        0.05..2.0f64, // σ√T
+        -0.02..0.1f64,
+        -0.02..0.06f64,
+    )
+        .prop_map(|(b76, call, ls, z, lt, v, r, q)| {
+            let s = 100.0 * ls.exp();
+            let t = lt.exp();
+            let vol = v / t.sqrt();
+            OptionInputs {
+                model: if b76 { Model::Black76 } else { Model::Bsm },
+                kind: if call {
+                    OptionKind::Call
+                } else {
+                    OptionKind::Put
+                },
+                underlying: s,
+                strike: s * (z * v).exp(),
+                t_years: t,
+                vol,
+                rate: r,
+                carry_q: q,
+            }
+        })
+}
+
+fn close(what: &str, got: f64, fd: f64, rel: f64, abs: f64) -> Result<(), TestCaseError> {
+    prop_assert!(
+        (got - fd).abs() <= rel * got.abs().max(fd.abs()) + abs,
+        "{}: analytic {} vs finite difference {}",
+        what,
+        got,
+        fd
+    );
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 300,
+        failure_persistence: Some(Box::new(
+            proptest::test_runner::FileFailurePersistence::Direct("proptest-regressions/greeks_props.txt"),
+        )),
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn greeks_equal_finite_differences_of_the_price(o in opt()) {
+        let (g, st) = greeks(&o);
+        prop_assert_eq!(st, LaneStatus::Ok);
+        let s = o.underlying;
+        let at_s = |x: f64| price(&OptionInputs { underlying: x, ..o });
+        let at_vol = |x: f64| price(&OptionInputs { vol: x, ..o });
+        let at_t = |x: f64| price(&OptionInputs { t_years: x, ..o });
+        let at_r = |x: f64| price(&OptionInputs { rate: x, ..o });
+        let hs = s * 1e-3;
+        let hv = o.vol * 1e-3;
+        let ht = o.t_years * 1e-3;
+        close("delta", g.delta, d1(&at_s, s, hs), 1e-8, 1e-11)?;
+        close("gamma", g.gamma, d2(&at_s, s, hs), 1e-5, 1e-9 / s)?;
+        close("vega", g.vega, d1(&at_vol, o.vol, hv), 1e-8, 1e-11 * s)?;
+        close("theta", g.theta, -d1(&at_t, o.t_years, ht), 1e-7, 1e-10 * s)?;
+        // Black-76 rho holds F fixed, so the finite difference in r at fixed F is the right one.
+        close("rho", g.rho, d1(&at_r, o.rate, 1e-4), 1e-8, 1e-11 * s)?;
+        let delta_at_vol = |x: f64| greeks(&OptionInputs { vol: x, ..o }).0.delta;
+        let vanna_fd = d1(&|x| d1(&|y| price(&OptionInputs { underlying: y, vol: x, ..o }), s, hs), o.vol, hv);
+        close("vanna", g.vanna, vanna_fd, 1e-5, 1e-8)?;
+        close("vanna via delta", g.vanna, d1(&delta_at_vol, o.vol, hv), 1e-8, 1e-11)?;
+        close("volga", g.volga, d2(&at_vol, o.vol, hv), 1e-5, 1e-9 * s)?;
+    }
+
+    #[test]
+    fn put_call_parity(o in opt()) {
+        let c = greeks(&OptionInputs { kind: OptionKind::Call, ..o }).0;
+        let p = greeks(&OptionInputs { kind: OptionKind::Put, ..o }).0;
+        let q = if o.model == Model::Black76 { o.rate } else { o.carry_q };
+        let a = o.underlying * (-q * o.t_years).exp();
+        let b = o.strike * (-o.rate * o.t_years).exp();
+        let scale = a.max(b);
+        prop_assert!((c.price - p.price - (a - b)).abs() <= 4e-15 * scale, "{} {} {}", c.price, p.price, a - b);
+        prop_assert!((c.delta - p.delta - a / o.underlying).abs() <= 4e-16);
+        prop_assert_eq!(c.gamma, p.gamma);
+        prop_assert_eq!(c.vega, p.vega);
+    }
+
+    #[test]
+    fn implied_vol_inverts_the_price(o in opt()) {
+        let g = greeks(&o).0;
+        let (iv, st) = implied_vol(&IvOption {
+            model: o.model, kind: o.kind, underlying: o.underlying, strike: o.strike,
+            t_years: o.t_years, rate: o.rate, carry_q: o.carry_q, price: g.price,
+        });
+        prop_assert_eq!(st, LaneStatus::Ok);
+        // The price is rounded to a double, so σ is recovered to within that rounding's effect:
+        // |Δσ| ≤ ulp(price)·few / vega.
+        let tol = 8.0 * f64::EPSILON * g.price.abs() / g.vega + 1e-13 * o.vol;
+        prop_assert!((iv - o.vol).abs() <= tol, "iv {} vs σ {} (tol {:e})", iv, o.vol, tol);
+    }
+
+    #[test]
+    fn nothing_panics_on_arbitrary_inputs(
+        s in prop::num::f64::ANY, k in prop::num::f64::ANY, t in prop::num::f64::ANY,
+        vol in prop::num::f64::ANY, r in prop::num::f64::ANY, q in prop::num::f64::ANY,
+        p in prop::num::f64::ANY, call in prop::bool::ANY, b76 in prop::bool::ANY,
+    ) {
+        let model = if b76 { Model::Black76 } else { Model::Bsm };
+        let kind = if call { OptionKind::Call } else { OptionKind::Put };
+        let (g, st) = greeks(&OptionInputs { model, kind, underlying: s, strike: k, t_years: t, vol, rate: r, carry_q: q });
+        if st.is_ok() {
+            prop_assert!(!g.price.is_nan() && g.price >= 0.0, "{:?}", g);
+        } else {
+            prop_assert!(g.price.is_nan());
+        }
+        let (v, st) = implied_vol(&IvOption { model, kind, underlying: s, strike: k, t_years: t, rate: r, carry_q: q, price: p });
+        let iv_ok = if st.is_ok() { v >= 0.0 } else { v.is_nan() };
+        prop_assert!(iv_ok, "iv {} status {:?}", v, st);
+        // The batch paths agree with the scalar one on the same lane, repeated to fill a vector.
+        let four = |x: f64| vec![x; 5];
+        let inp = IvInputs { model, underlying: &four(s), strike: &four(k), t_years: &four(t), rate: &four(r), carry_q: &four(q), is_call: &[call; 5], price: &four(p) };
+        let (mut v1, mut s1, mut v2, mut s2) = (vec![0.0; 5], vec![LaneStatus::Ok; 5], vec![0.0; 5], vec![LaneStatus::Ok; 5]);
+        implied_vol_batch(&inp, &mut v1, &mut s1).expect("shapes");
+        implied_vol_batch_scalar(&inp, &mut v2, &mut s2).expect("shapes");
+        prop_assert_eq!(&s1, &s2);
+        for i in 0..5 {
+            prop_assert!(same_bits(v1[i], v2[i]));
+            prop_assert!(same_bits(v1[i], v));
+        }
+    }
+}
+
+#[test]
+fn implied_vol_simd_equals_scalar_on_a_chain() {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let n = 4099;
+    let b = random_batch(3, n);
+    // Prices from the kernel, perturbed a little (some fall outside the bounds on purpose).
+    let (o, _) = run(greeks_batch, &b.inputs(Model::Bsm), Tier::Price);
+    let price: Vec<f64> = o[0]
+        .iter()
+        .map(|p| p * (1.0 + rng.gen_range(-1e-3..1e-3)))
+        .collect();
+    let inp = IvInputs {
+        model: Model::Bsm,
+        underlying: &b.s,
+        strike: &b.k,
+        t_years: &b.t,
+        rate: &b.r,
+        carry_q: &b.q,
+        is_call: &b.call,
+        price: &price,
+    };
+    let (mut v1, mut s1, mut v2, mut s2) = (
+        vec![0.0; n],
+        vec![LaneStatus::Ok; n],
+        vec![0.0; n],
+        vec![LaneStatus::Ok; n],
+    );
+    implied_vol_batch(&inp, &mut v1, &mut s1).expect("shapes");
+    implied_vol_batch_scalar(&inp, &mut v2, &mut s2).expect("shapes");
+    assert_eq!(s1, s2);
+    for i in 0..n {
+        assert!(same_bits(v1[i], v2[i]), "lane {i}: {} vs {}", v1[i], v2[i]);
+    }
+    assert!(s1.iter().filter(|s| **s == LaneStatus::Ok).count() > n / 2);
+}
