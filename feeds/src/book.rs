@@ -1,102 +1,180 @@
-//! An exact-decimal L2 order book: price levels as integer mantissas, each side a pre-allocated
-//! sorted `Vec` with the touch at the end, so the common updates (near the touch) move few
-//! elements and nothing allocates per update once the capacity is reached.
+//! An exact-decimal L2 order book: price levels as integer mantissas. Each side is a list of
+//! sorted blocks of at most [`BLOCK_CAP`] levels (a one-level B+-tree, blocks recycled through a
+//! pool), so an update anywhere in a deep book moves at most one block's worth of levels and
+//! nothing allocates per update in steady state. The touch is the last level of the last block.
 
 use crate::event::{PxQty, Side};
 
-/// Levels a side pre-allocates: Binance snapshots carry up to 5000 a side, diffs add a few.
+/// Levels per side of the largest snapshots Binance serves (5000) with room to spare: the
+/// capacity the feed gives its per-frame scratch buffers.
 pub const DEFAULT_LEVEL_CAPACITY: usize = 8192;
 
-/// One side of a book. Sorted so that the best level is the last element: bids ascending by
-/// price, asks descending. Iteration from the touch outwards is `iter().rev()`.
+/// Levels a block holds before it splits in two.
+pub const BLOCK_CAP: usize = 128;
+/// Levels per block when a snapshot is loaded (room to grow before a split).
+const BLOCK_FILL: usize = BLOCK_CAP / 2;
+
+/// One side of a book. Levels are ordered by `key` ascending (bids: price ascending; asks: price
+/// descending), so the best level is the last of the last block and iteration from the touch
+/// outwards walks backwards.
 #[derive(Debug, Clone)]
 struct BookSide {
-    levels: Vec<PxQty>,
-    /// true for bids (best = highest price).
+    blocks: Vec<Vec<PxQty>>,
+    pool: Vec<Vec<PxQty>>,
+    /// Scratch for snapshot loading.
+    tmp: Vec<PxQty>,
+    /// true for bids.
     bid: bool,
+    len: usize,
 }
 
 impl BookSide {
-    fn new(bid: bool, capacity: usize) -> Self {
-        Self { levels: Vec::with_capacity(capacity), bid }
+    fn new(bid: bool, levels: usize) -> Self {
+        let mut s = Self { blocks: Vec::new(), pool: Vec::new(), tmp: Vec::new(), bid, len: 0 };
+        s.reserve(levels);
+        s
     }
 
-    /// Position of `px` (Ok) or where it would be inserted (Err), in storage order.
-    #[inline]
-    fn find(&self, px: i64) -> Result<usize, usize> {
-        let n = self.levels.len();
-        // Fast path: updates cluster at the touch, which is the end of the Vec.
-        if n > 0 {
-            let last = self.levels[n - 1].px;
-            if last == px {
-                return Ok(n - 1);
-            }
-            if self.better(px, last) {
-                return Err(n);
-            }
+    /// Make room for `levels` levels (plus splits) without further allocation.
+    fn reserve(&mut self, levels: usize) {
+        let want = 2 * levels.div_ceil(BLOCK_FILL) + 8;
+        let have = self.blocks.len() + self.pool.len();
+        for _ in have..want {
+            self.pool.push(Vec::with_capacity(BLOCK_CAP));
         }
-        if self.bid {
-            self.levels.binary_search_by(|l| l.px.cmp(&px))
-        } else {
-            self.levels.binary_search_by(|l| px.cmp(&l.px))
+        self.blocks.reserve(want.saturating_sub(self.blocks.len()));
+        if self.tmp.capacity() < levels {
+            self.tmp.reserve(levels - self.tmp.len());
         }
     }
 
-    /// Whether `a` is a better price than `b` on this side.
-    #[inline]
-    fn better(&self, a: i64, b: i64) -> bool {
+    /// Sort key: ascending towards the touch. `!px` is `-px - 1`: order-reversing, no overflow.
+    #[inline(always)]
+    fn key(&self, px: i64) -> i64 {
         if self.bid {
-            a > b
+            px
         } else {
-            a < b
+            !px
         }
+    }
+
+    fn take_block(&mut self) -> Vec<PxQty> {
+        self.pool.pop().unwrap_or_else(|| Vec::with_capacity(BLOCK_CAP))
     }
 
     #[inline]
     fn set(&mut self, px: i64, qty: i64) {
-        match self.find(px) {
+        let k = self.key(px);
+        let nb = self.blocks.len();
+        if nb == 0 {
+            if qty != 0 {
+                let mut b = self.take_block();
+                b.push(PxQty { px, qty });
+                self.blocks.push(b);
+                self.len = 1;
+            }
+            return;
+        }
+        // The block whose first key is <= k (the first block when k is below everything);
+        // the last block (the touch) is checked first.
+        let bi = if self.key(self.blocks[nb - 1][0].px) <= k {
+            nb - 1
+        } else {
+            self.blocks.partition_point(|b| self.key(b[0].px) <= k).saturating_sub(1)
+        };
+        let bid = self.bid;
+        let block = &mut self.blocks[bi];
+        let found = block.binary_search_by(|l| {
+            let lk = if bid { l.px } else { !l.px };
+            lk.cmp(&k)
+        });
+        match found {
             Ok(i) => {
-                if qty == 0 {
-                    self.levels.remove(i);
+                if qty != 0 {
+                    block[i].qty = qty;
                 } else {
-                    self.levels[i].qty = qty;
+                    block.remove(i);
+                    self.len -= 1;
+                    let left = block.len();
+                    if left == 0 {
+                        let b = self.blocks.remove(bi);
+                        self.pool.push(b);
+                    } else if left < BLOCK_CAP / 8 && bi > 0 && self.blocks[bi - 1].len() + left < BLOCK_CAP {
+                        // Merge a small block into its lower neighbour (its keys are all higher).
+                        let mut b = self.blocks.remove(bi);
+                        self.blocks[bi - 1].extend_from_slice(&b);
+                        b.clear();
+                        self.pool.push(b);
+                    }
                 }
             }
             Err(i) => {
-                if qty != 0 {
-                    self.levels.insert(i, PxQty { px, qty });
+                if qty == 0 {
+                    return;
+                }
+                block.insert(i, PxQty { px, qty });
+                self.len += 1;
+                if block.len() >= BLOCK_CAP {
+                    let mut nbk = self.take_block();
+                    let block = &mut self.blocks[bi];
+                    nbk.extend_from_slice(&block[BLOCK_CAP / 2..]);
+                    block.truncate(BLOCK_CAP / 2);
+                    self.blocks.insert(bi + 1, nbk);
                 }
             }
         }
     }
 
     fn best(&self) -> Option<PxQty> {
-        self.levels.last().copied()
+        self.blocks.last().and_then(|b| b.last()).copied()
+    }
+
+    fn clear(&mut self) {
+        while let Some(mut b) = self.blocks.pop() {
+            b.clear();
+            self.pool.push(b);
+        }
+        self.len = 0;
+    }
+
+    /// Levels from the touch outwards.
+    fn iter(&self) -> impl Iterator<Item = PxQty> + '_ {
+        self.blocks.iter().rev().flat_map(|b| b.iter().rev().copied())
     }
 
     /// Replace the side by `levels` (any order; a repeated price keeps its last quantity; zero
     /// quantities are dropped).
     fn load(&mut self, levels: &[PxQty]) {
-        self.levels.clear();
-        self.levels.extend_from_slice(levels);
+        self.clear();
+        self.reserve(levels.len());
+        let mut tmp = std::mem::take(&mut self.tmp);
+        tmp.clear();
+        tmp.extend_from_slice(levels);
+        // Stable: input order is kept among equal prices, so the last of each run wins.
         if self.bid {
-            self.levels.sort_by_key(|l| l.px);
+            tmp.sort_by_key(|l| l.px);
         } else {
-            self.levels.sort_by_key(|l| std::cmp::Reverse(l.px));
+            tmp.sort_by_key(|l| !l.px);
         }
-        // Stable sort keeps input order among equal prices: keep the last of each run.
         let mut w = 0usize;
-        for r in 0..self.levels.len() {
-            let l = self.levels[r];
-            if w > 0 && self.levels[w - 1].px == l.px {
-                self.levels[w - 1] = l;
+        for r in 0..tmp.len() {
+            let l = tmp[r];
+            if w > 0 && tmp[w - 1].px == l.px {
+                tmp[w - 1] = l;
             } else {
-                self.levels[w] = l;
+                tmp[w] = l;
                 w += 1;
             }
         }
-        self.levels.truncate(w);
-        self.levels.retain(|l| l.qty != 0);
+        tmp.truncate(w);
+        tmp.retain(|l| l.qty != 0);
+        for chunk in tmp.chunks(BLOCK_FILL) {
+            let mut b = self.take_block();
+            b.extend_from_slice(chunk);
+            self.blocks.push(b);
+        }
+        self.len = tmp.len();
+        self.tmp = tmp;
     }
 }
 
@@ -111,13 +189,14 @@ pub struct L2Book {
 }
 
 impl Default for L2Book {
+    /// An empty book that allocates its blocks when the first snapshot is loaded.
     fn default() -> Self {
-        Self::with_capacity(DEFAULT_LEVEL_CAPACITY)
+        Self::with_capacity(0)
     }
 }
 
 impl L2Book {
-    /// An empty, invalid book with room for `levels` levels a side before it allocates.
+    /// An empty, invalid book with room for about `levels` levels a side before it allocates.
     #[must_use]
     pub fn with_capacity(levels: usize) -> Self {
         Self { bids: BookSide::new(true, levels), asks: BookSide::new(false, levels), last_update_id: 0, valid: false }
@@ -150,18 +229,18 @@ impl L2Book {
 
     /// Bid levels from the touch outwards (descending price).
     pub fn bids(&self) -> impl Iterator<Item = PxQty> + '_ {
-        self.bids.levels.iter().rev().copied()
+        self.bids.iter()
     }
 
     /// Ask levels from the touch outwards (ascending price).
     pub fn asks(&self) -> impl Iterator<Item = PxQty> + '_ {
-        self.asks.levels.iter().rev().copied()
+        self.asks.iter()
     }
 
     /// Number of bid and ask levels.
     #[must_use]
     pub fn depth(&self) -> (usize, usize) {
-        (self.bids.levels.len(), self.asks.levels.len())
+        (self.bids.len, self.asks.len)
     }
 
     /// Set the quantity at `px` on `side` (`qty == 0` removes the level). `Side::None` is ignored.
@@ -176,6 +255,7 @@ impl L2Book {
 
     /// Replace the whole book by a snapshot at `last_update_id`. The book stays invalid until
     /// [`L2Book::set_valid`] (the sync procedure validates it once the bridging diff applies).
+    /// Allocates, when needed, room for twice the snapshot's depth so that later updates do not.
     pub fn load_snapshot(&mut self, bids: &[PxQty], asks: &[PxQty], last_update_id: u64) {
         self.bids.load(bids);
         self.asks.load(asks);
@@ -195,8 +275,8 @@ impl L2Book {
 
     /// Empty the book and mark it invalid (capacity is kept).
     pub fn clear(&mut self) {
-        self.bids.levels.clear();
-        self.asks.levels.clear();
+        self.bids.clear();
+        self.asks.clear();
         self.last_update_id = 0;
         self.valid = false;
     }
@@ -238,8 +318,54 @@ mod tests {
         assert_eq!(b.best_ask(), None);
     }
 
+    impl BookSide {
+        /// Structural invariants: non-empty blocks under the cap, keys strictly ascending across
+        /// blocks, no zero quantity, `len` consistent.
+        fn check(&self) {
+            let mut prev: Option<i64> = None;
+            let mut n = 0;
+            for b in &self.blocks {
+                assert!(!b.is_empty() && b.len() < BLOCK_CAP);
+                for l in b {
+                    let k = self.key(l.px);
+                    assert!(prev.is_none_or(|p| p < k));
+                    assert_ne!(l.qty, 0);
+                    prev = Some(k);
+                    n += 1;
+                }
+            }
+            assert_eq!(n, self.len);
+        }
+    }
+
     proptest! {
-        /// The sorted-Vec book equals a BTreeMap model after any sequence of updates.
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// Deep books: blocks split and merge, and the book still equals a BTreeMap model.
+        #[test]
+        fn deep_book_matches_model(
+            snap in proptest::collection::vec((0i64..3000, 1i64..5), 0..1500),
+            ops in proptest::collection::vec((0i64..3000, 0i64..3, any::<bool>()), 0..4000),
+        ) {
+            let mut book = L2Book::default();
+            let mut model: [BTreeMap<i64, i64>; 2] = [BTreeMap::new(), BTreeMap::new()];
+            let sb: Vec<PxQty> = snap.iter().map(|&(p, q)| pq(p, q)).collect();
+            for l in &sb { model[0].insert(l.px, l.qty); model[1].insert(l.px, l.qty); }
+            book.load_snapshot(&sb, &sb, 0);
+            for &(px, qty, bid) in &ops {
+                book.set(if bid { Side::Buy } else { Side::Sell }, px, qty);
+                let m = &mut model[usize::from(!bid)];
+                if qty == 0 { m.remove(&px); } else { m.insert(px, qty); }
+            }
+            book.bids.check();
+            book.asks.check();
+            prop_assert_eq!(book.bids().collect::<Vec<_>>(), model[0].iter().rev().map(|(&p, &q)| pq(p, q)).collect::<Vec<_>>());
+            prop_assert_eq!(book.asks().collect::<Vec<_>>(), model[1].iter().map(|(&p, &q)| pq(p, q)).collect::<Vec<_>>());
+            prop_assert_eq!(book.depth(), (model[0].len(), model[1].len()));
+        }
+    }
+
+    proptest! {
+        /// The book equals a BTreeMap model after any sequence of updates.
         #[test]
         fn matches_btreemap_model(
             snap in proptest::collection::vec((0i64..50, 0i64..5, any::<bool>()), 0..40),
@@ -263,6 +389,8 @@ mod tests {
             }
             prop_assert_eq!(book.bids().collect::<Vec<_>>(), model[0].iter().rev().map(|(&p, &q)| pq(p, q)).collect::<Vec<_>>());
             prop_assert_eq!(book.asks().collect::<Vec<_>>(), model[1].iter().map(|(&p, &q)| pq(p, q)).collect::<Vec<_>>());
+            book.bids.check();
+            book.asks.check();
         }
     }
 }
