@@ -4,6 +4,7 @@
 //! Must never (on the hot path, after start-up): allocate, lock, log, or make a syscall other than
 //! the socket's. Reads time only through [`clock`].
 
+pub mod c2c;
 pub mod clock;
 pub mod config;
 pub mod kernel;
@@ -11,6 +12,7 @@ pub mod latency;
 pub mod order;
 pub mod pipeline;
 pub mod probe;
+pub mod session;
 pub mod sizer;
 pub mod source;
 pub mod synth;

@@ -25,6 +25,11 @@ enum Command {
     /// Rebuild one symbol's exact L2 book from captured Binance frames; print its top of book
     /// after every applied depth diff as CSV.
     Book(cmd::book::BookArgs),
+    /// Fit volatility models (GARCH(1,1), EWMA) to returns or prices; print JSON estimates and
+    /// variance forecasts.
+    Vol(cmd::vol::VolArgs),
+    /// Sizing models from CSV inputs: many-asset Kelly, risk parity, liquidation-aware sizes.
+    Size(cmd::size::SizeArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -37,6 +42,8 @@ fn main() -> std::process::ExitCode {
         Command::Demo(a) => cmd::demo::run(a),
         Command::Replay(a) => cmd::replay::run(a),
         Command::Book(a) => cmd::book::run(a),
+        Command::Vol(a) => cmd::vol::run(a),
+        Command::Size(a) => cmd::size::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -48,14 +55,24 @@ fn main() -> std::process::ExitCode {
 }
 
 /// Ballast is built for x86-64-v3; refuse to run (instead of dying on SIGILL) on a CPU without
-/// AVX2 and FMA.
+/// AVX2 and FMA. Reads CPUID directly: `is_x86_feature_detected!` folds to `true` in a build that
+/// already enables the features, so it cannot tell.
 fn cpu_check() -> Result<(), String> {
     #[cfg(target_arch = "x86_64")]
     {
+        use std::arch::x86_64::{__cpuid, __cpuid_count};
+        let leaf1 = __cpuid(1);
+        let max_leaf = __cpuid(0).eax;
+        let leaf7_ebx = if max_leaf >= 7 {
+            __cpuid_count(7, 0).ebx
+        } else {
+            0
+        };
         let missing: Vec<&str> = [
-            ("avx2", std::arch::is_x86_feature_detected!("avx2")),
-            ("fma", std::arch::is_x86_feature_detected!("fma")),
-            ("bmi2", std::arch::is_x86_feature_detected!("bmi2")),
+            ("avx", leaf1.ecx & (1 << 28) != 0),
+            ("fma", leaf1.ecx & (1 << 12) != 0),
+            ("avx2", leaf7_ebx & (1 << 5) != 0),
+            ("bmi2", leaf7_ebx & (1 << 8) != 0),
         ]
         .iter()
         .filter(|(_, ok)| !ok)
@@ -63,7 +80,7 @@ fn cpu_check() -> Result<(), String> {
         .collect();
         if !missing.is_empty() {
             return Err(format!(
-                "this CPU lacks {} required by this build (x86-64-v3); rebuild without \
+                "this CPU lacks {} required by this build (x86-64-v3, AVX2+FMA); rebuild without \
                  `-C target-cpu=x86-64-v3` in .cargo/config.toml",
                 missing.join(", ")
             ));

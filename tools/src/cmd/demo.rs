@@ -52,7 +52,10 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
         }
         None => Config::default(),
     };
-    let res = cfg.resolve().context("in the configuration")?;
+    let res = cfg.resolve().with_context(|| match &a.config {
+        Some(p) => format!("in {}", p.display()),
+        None => "in the default configuration".to_string(),
+    })?;
     let synth = SynthConfig {
         seed: a.seed,
         steps: a.steps,

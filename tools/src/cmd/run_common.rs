@@ -2,20 +2,19 @@
 //! orders CSV and histogram files, and printing the summary.
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, Write as _};
 use std::path::Path;
 
 use anyhow::{bail, Context};
 use engine::clock::Clock;
 use engine::config::Resolved;
-use engine::kernel::Kernel;
 use engine::latency::{percentile_distribution, table, HOPS};
-use engine::pipeline::{run, RunReport, Speed};
-use engine::sizer::VolTargetSizer;
+use engine::pipeline::{RunReport, Speed};
+use engine::session::run_session;
 use engine::source::FrameSource;
 use engine::topology::Topology;
 use feeds::registry::POW10;
-use feeds::{BinanceFeed, InstrumentId, Registry};
+use feeds::{InstrumentId, Registry};
 
 /// Parses `--speed`: `max`, `realtime` or a positive factor.
 pub fn parse_speed(s: &str) -> anyhow::Result<Speed> {
@@ -56,13 +55,11 @@ pub fn execute<S: FrameSource>(
         };
     }
     pcfg.speed = speed;
-    let mut registry = Registry::new();
-    let id = registry.register(&res.symbol, res.market, res.px_scale, res.qty_scale);
-    let mut feed = BinanceFeed::new(registry.clone());
-    feed.set_snapshot_target(id);
-    let sizer = VolTargetSizer::new(id, res.sizing).context("sizing configuration")?;
-    let kernel = Kernel::new(&registry, res.kernel, sizer);
-    let report = run(&pcfg, source, feed, kernel, clock);
+    let engine::session::Session {
+        report,
+        registry,
+        id,
+    } = run_session(res, &pcfg, source, clock)?;
     let inst = registry
         .get(id)
         .context("instrument registered above")?
@@ -88,56 +85,9 @@ pub fn write_orders(path: &Path, o: &Outcome) -> anyhow::Result<()> {
     let file = File::create(path)
         .with_context(|| format!("cannot create --orders-out {}", path.display()))?;
     let mut w = BufWriter::new(file);
-    writeln!(
-        w,
-        "order_id,recv_ns,symbol,side,qty,limit_px,touch_qty,reason,binding,target_qty,position_qty,working_qty,vol_forecast,fill_qty,fill_px,cancelled_qty"
-    )?;
-    let mut buf = Vec::with_capacity(256);
-    for (ord, fill) in o.report.orders.iter().zip(&o.report.fills) {
-        let inst = o
-            .registry
-            .get(ord.instrument)
-            .context("order for an unregistered instrument")?;
-        buf.clear();
-        let dec = |b: &mut Vec<u8>, m: i64, s: u8| feeds::decimal::write_decimal(b, m, s, s);
-        write!(
-            buf,
-            "{},{},{},{},",
-            ord.id,
-            ord.recv_ns,
-            inst.symbol,
-            if ord.side == feeds::Side::Buy {
-                "buy"
-            } else {
-                "sell"
-            }
-        )?;
-        dec(&mut buf, ord.qty, inst.qty_scale);
-        buf.push(b',');
-        dec(&mut buf, ord.limit_px, inst.px_scale);
-        buf.push(b',');
-        dec(&mut buf, ord.touch_qty, inst.qty_scale);
-        write!(
-            buf,
-            ",{},{},{},{},{},{},",
-            ord.reason.as_str(),
-            ord.binding.as_str(),
-            ryu::Buffer::new().format(ord.target_qty),
-            ryu::Buffer::new().format(ord.position_qty),
-            ryu::Buffer::new().format(ord.working_qty),
-            ryu::Buffer::new().format(ord.vol_forecast),
-        )?;
-        dec(&mut buf, fill.qty, inst.qty_scale);
-        buf.push(b',');
-        dec(&mut buf, fill.px, inst.px_scale);
-        buf.push(b',');
-        dec(&mut buf, fill.cancelled_qty, inst.qty_scale);
-        buf.push(b'\n');
-        w.write_all(&buf)?;
-    }
-    w.flush()
-        .with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
+    engine::session::write_orders_csv(&mut w, &o.registry, &o.report)
+        .and_then(|()| w.flush())
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 /// Writes one `.hgrm` file per non-empty hop into `dir` (created if missing).
