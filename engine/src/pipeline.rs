@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
-use feeds::{BinanceFeed, EventKind, FeedStats, MarketEvent};
+use feeds::{EventKind, FeedAdapter, FeedStats, MarketEvent};
 use rtrb::{Consumer, Producer, RingBuffer};
 
 use crate::clock::Clock;
@@ -185,9 +185,9 @@ enum Progress {
     Done,
 }
 
-struct FeedStage<'c, S> {
+struct FeedStage<'c, S, F> {
     source: S,
-    feed: BinanceFeed,
+    feed: F,
     tx: Producer<Envelope>,
     clock: &'c Clock,
     hist: HopHistograms,
@@ -205,7 +205,7 @@ struct FeedStage<'c, S> {
     error: Option<String>,
 }
 
-impl<S: FrameSource> FeedStage<'_, S> {
+impl<S: FrameSource, F: FeedAdapter> FeedStage<'_, S, F> {
     fn push_one(&mut self, ev: MarketEvent, t_ingest: u64) -> bool {
         let env = Envelope {
             ev,
@@ -299,10 +299,7 @@ impl<S: FrameSource> FeedStage<'_, S> {
                 pace(clock, start, *speed, recv_ns);
                 let t_ingest = clock.raw();
                 stats.frames += 1;
-                if feed
-                    .on_frame(recv_ns, frame, &mut |ev| staged.push(ev))
-                    .is_err()
-                {
+                if !feed.on_frame(recv_ns, frame, &mut |ev| staged.push(ev)) {
                     stats.rejected += 1;
                 }
                 hist.record(Hop::Parse, clock.delta_ns(t_ingest, clock.raw()));
@@ -498,13 +495,13 @@ impl ExecStage<'_> {
     }
 }
 
-enum StageRef<'a, 'c, S, Z> {
-    Feed(&'a mut FeedStage<'c, S>),
+enum StageRef<'a, 'c, S, F, Z> {
+    Feed(&'a mut FeedStage<'c, S, F>),
     Kernel(&'a mut KernelStage<'c, Z>),
     Exec(&'a mut ExecStage<'c>),
 }
 
-impl<S: FrameSource, Z: Sizer> StageRef<'_, '_, S, Z> {
+impl<S: FrameSource, F: FeedAdapter, Z: Sizer> StageRef<'_, '_, S, F, Z> {
     fn poll(&mut self, sh: &Shared) -> Progress {
         match self {
             Self::Feed(s) => s.poll(sh),
@@ -522,8 +519,8 @@ impl<S: FrameSource, Z: Sizer> StageRef<'_, '_, S, Z> {
     }
 }
 
-fn run_thread<S: FrameSource, Z: Sizer>(
-    stages: &mut [StageRef<'_, '_, S, Z>],
+fn run_thread<S: FrameSource, F: FeedAdapter, Z: Sizer>(
+    stages: &mut [StageRef<'_, '_, S, F, Z>],
     sh: &Shared,
     wait: Wait,
 ) {
@@ -565,10 +562,10 @@ fn run_thread<S: FrameSource, Z: Sizer>(
 ///
 /// # Panics
 /// Only if a stage thread panicked (a bug; nothing from outside can cause one).
-pub fn run<S: FrameSource, Z: Sizer>(
+pub fn run<S: FrameSource, F: FeedAdapter, Z: Sizer>(
     cfg: &PipelineConfig,
     source: S,
-    feed: BinanceFeed,
+    feed: F,
     kernel: Kernel<Z>,
     clock: &Clock,
 ) -> RunReport {
@@ -634,7 +631,7 @@ pub fn run<S: FrameSource, Z: Sizer>(
         let mut feed_ref = Some(StageRef::Feed(&mut feed_st));
         let mut kernel_ref = Some(StageRef::Kernel(&mut kernel_st));
         let mut exec_ref = Some(StageRef::Exec(&mut exec_st));
-        let mut groups: Vec<(Option<usize>, Vec<StageRef<'_, '_, S, Z>>)> = Vec::new();
+        let mut groups: Vec<(Option<usize>, Vec<StageRef<'_, '_, S, F, Z>>)> = Vec::new();
         for t in &topology.threads {
             let stages = t
                 .stages

@@ -4,6 +4,7 @@
 //! Must never: round a venue price or quantity through `f64` on the way into a book, allocate per
 //! frame on the hot path, panic on anything that came from outside, or know about sizing.
 
+pub mod adapter;
 pub mod binance;
 pub mod book;
 pub mod capture;
@@ -11,6 +12,7 @@ pub mod decimal;
 pub mod event;
 pub mod registry;
 
+pub use adapter::FeedAdapter;
 pub use binance::{BinanceFeed, FeedStats, FrameError};
 pub use book::L2Book;
 pub use capture::{CaptureError, CaptureReader, MalformedLine, MalformedReason};
