@@ -4,3 +4,5 @@ pub mod book;
 pub mod demo;
 pub mod replay;
 pub mod run_common;
+pub mod size;
+pub mod vol;
