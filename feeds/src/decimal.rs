@@ -36,6 +36,22 @@ pub struct Decimal {
     pub decimals: u8,
 }
 
+/// Eight ASCII digits at once (first digit in the lowest byte), or `None` if any byte is not
+/// a digit. Lemire's SWAR method.
+#[inline(always)]
+fn eight_digits(b: &[u8]) -> Option<u64> {
+    let v = u64::from_le_bytes(b.get(..8)?.try_into().ok()?);
+    let all_digits = ((v & 0xF0F0_F0F0_F0F0_F0F0) | ((v.wrapping_add(0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0) >> 4))
+        == 0x3333_3333_3333_3333;
+    if !all_digits {
+        return None;
+    }
+    let v = v - 0x3030_3030_3030_3030;
+    let v = (v.wrapping_mul(10) + (v >> 8)) & 0x00FF_00FF_00FF_00FF;
+    let v = (v.wrapping_mul((100 << 16) + 1) >> 16) & 0x0000_FFFF_0000_FFFF;
+    Some((v.wrapping_mul((10_000 << 32) + 1) >> 32) & 0xFFFF_FFFF)
+}
+
 /// Parse an unsigned decimal string (`"123"`, `"0.001"`, `"61837.63000000"`) into a mantissa at
 /// `scale` decimals. Fractional digits beyond `scale` are accepted only when they are zeros.
 ///
@@ -75,6 +91,17 @@ pub fn parse_decimal(s: &[u8], scale: u8) -> Result<Decimal, DecimalError> {
         }
         i += 1;
         let start = i;
+        // Fast path: eight fractional digits at once while they fit the scale.
+        while nfrac + 8 <= scale as usize {
+            match eight_digits(&s[i..]) {
+                Some(v) => {
+                    frac = frac * 100_000_000 + v;
+                    nfrac += 8;
+                    i += 8;
+                }
+                None => break,
+            }
+        }
         while i < s.len() {
             let c = s[i];
             let d = c.wrapping_sub(b'0');
@@ -212,6 +239,21 @@ mod tests {
         assert_eq!(p("92233720368.54775807", 8), Ok(i64::MAX));
         assert_eq!(p("99999999999999999999999", 0), Err(DecimalError::Overflow));
         assert_eq!(p("1", 19), Err(DecimalError::Scale(19)));
+    }
+
+    #[test]
+    fn eight_digit_fast_path() {
+        assert_eq!(eight_digits(b"12345678"), Some(12_345_678));
+        assert_eq!(eight_digits(b"00000001x"), Some(1));
+        assert_eq!(eight_digits(b"99999999"), Some(99_999_999));
+        assert_eq!(eight_digits(b"1234567"), None);
+        for bad in [*b"1234567/", *b"1234567:", *b"123.5678", [0xff, b'2', b'3', b'4', b'5', b'6', b'7', b'8'], *b"12 45678"] {
+            assert_eq!(eight_digits(&bad), None, "{bad:?}");
+        }
+        assert_eq!(p("1.12345678", 8), Ok(112_345_678));
+        assert_eq!(p("1.1234567890", 10), Ok(11_234_567_890));
+        assert_eq!(p("1.123456789000", 9), Ok(1_123_456_789));
+        assert_eq!(p("0.1234567812345678", 16), Ok(1_234_567_812_345_678));
     }
 
     #[test]

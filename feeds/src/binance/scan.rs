@@ -51,6 +51,31 @@ impl<'a> Cur<'a> {
         let start = self.i;
         let rest = self.b.get(start..)?;
         let mut k = 0;
+        // Eight bytes at a time: flag quotes, backslashes, control and non-ASCII bytes; the
+        // lowest flag is exact (the bit tricks only over-report above a true hit).
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const HIGH: u64 = 0x8080_8080_8080_8080;
+        while k + 8 <= rest.len() {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&rest[k..k + 8]);
+            let v = u64::from_le_bytes(w);
+            let q = v ^ (ONES * u64::from(b'"'));
+            let bs = v ^ (ONES * u64::from(b'\\'));
+            let flags = (q.wrapping_sub(ONES) & !q)
+                | (bs.wrapping_sub(ONES) & !bs)
+                | (v.wrapping_sub(ONES * 0x20) & !v)
+                | v;
+            let flags = flags & HIGH;
+            if flags != 0 {
+                let at = k + (flags.trailing_zeros() / 8) as usize;
+                if rest[at] == b'"' {
+                    self.i = start + at + 1;
+                    return Some((start, start + at));
+                }
+                return None;
+            }
+            k += 8;
+        }
         while k < rest.len() {
             let c = rest[k];
             if c == b'"' {
