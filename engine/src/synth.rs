@@ -12,7 +12,8 @@
 
 use std::collections::BTreeMap;
 
-use feeds::decimal::{write_decimal, write_u64};
+use feeds::binance::encode::{self, Scales};
+use feeds::PxQty;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -61,7 +62,7 @@ impl Default for SynthConfig {
     }
 }
 
-const SCALE: u8 = 8;
+const SCALES: Scales = Scales { px: 8, qty: 8 };
 /// 0.01 at scale 8.
 const TICK: i64 = 1_000_000;
 /// 0.00001 at scale 8.
@@ -76,7 +77,6 @@ struct Gen {
     /// Changes of the current step: (is_bid, px) → qty.
     step_changes: BTreeMap<(bool, i64), i64>,
     step_first_id: u64,
-    stream_prefix: String,
     symbol: String,
     frames: Vec<(u64, Vec<u8>)>,
 }
@@ -123,21 +123,8 @@ impl Gen {
         let (bp, bq) = self.best_bid();
         let (ap, aq) = self.best_ask();
         let mut f = Vec::with_capacity(160);
-        f.extend_from_slice(b"{\"stream\":\"");
-        f.extend_from_slice(self.stream_prefix.as_bytes());
-        f.extend_from_slice(b"@bookTicker\",\"data\":{\"u\":");
-        write_u64(&mut f, self.id);
-        f.extend_from_slice(b",\"s\":\"");
-        f.extend_from_slice(self.symbol.as_bytes());
-        f.extend_from_slice(b"\",\"b\":\"");
-        write_decimal(&mut f, bp, SCALE, SCALE);
-        f.extend_from_slice(b"\",\"B\":\"");
-        write_decimal(&mut f, bq, SCALE, SCALE);
-        f.extend_from_slice(b"\",\"a\":\"");
-        write_decimal(&mut f, ap, SCALE, SCALE);
-        f.extend_from_slice(b"\",\"A\":\"");
-        write_decimal(&mut f, aq, SCALE, SCALE);
-        f.extend_from_slice(b"\"}}");
+        let (bid, ask) = (PxQty { px: bp, qty: bq }, PxQty { px: ap, qty: aq });
+        encode::book_ticker(&mut f, &self.symbol, self.id, bid, ask, SCALES);
         self.frames.push((recv_ns, f));
     }
 
@@ -145,41 +132,18 @@ impl Gen {
         self.trade_id += 1;
         let ms = recv_ns / 1_000_000;
         let mut f = Vec::with_capacity(200);
-        f.extend_from_slice(b"{\"stream\":\"");
-        f.extend_from_slice(self.stream_prefix.as_bytes());
-        f.extend_from_slice(b"@trade\",\"data\":{\"e\":\"trade\",\"E\":");
-        write_u64(&mut f, ms);
-        f.extend_from_slice(b",\"s\":\"");
-        f.extend_from_slice(self.symbol.as_bytes());
-        f.extend_from_slice(b"\",\"t\":");
-        write_u64(&mut f, self.trade_id);
-        f.extend_from_slice(b",\"p\":\"");
-        write_decimal(&mut f, px, SCALE, SCALE);
-        f.extend_from_slice(b"\",\"q\":\"");
-        write_decimal(&mut f, qty, SCALE, SCALE);
-        f.extend_from_slice(b"\",\"T\":");
-        write_u64(&mut f, ms);
-        f.extend_from_slice(if buyer_is_maker {
-            b",\"m\":true,\"M\":true}}"
-        } else {
-            b",\"m\":false,\"M\":true}}"
-        });
+        encode::trade(
+            &mut f,
+            &self.symbol,
+            ms,
+            self.trade_id,
+            px,
+            qty,
+            ms,
+            buyer_is_maker,
+            SCALES,
+        );
         self.frames.push((recv_ns, f));
-    }
-
-    fn levels_json(f: &mut Vec<u8>, levels: impl Iterator<Item = (i64, i64)>) {
-        f.push(b'[');
-        for (i, (p, q)) in levels.enumerate() {
-            if i > 0 {
-                f.push(b',');
-            }
-            f.extend_from_slice(b"[\"");
-            write_decimal(f, p, SCALE, SCALE);
-            f.extend_from_slice(b"\",\"");
-            write_decimal(f, q, SCALE, SCALE);
-            f.extend_from_slice(b"\"]");
-        }
-        f.push(b']');
     }
 
     /// Ends the step: renders its depth diff (or drops it when `lose`).
@@ -191,47 +155,44 @@ impl Gen {
         if lose {
             return;
         }
-        let mut f = Vec::with_capacity(64 + 40 * changes.len());
-        f.extend_from_slice(b"{\"stream\":\"");
-        f.extend_from_slice(self.stream_prefix.as_bytes());
-        f.extend_from_slice(b"@depth@100ms\",\"data\":{\"e\":\"depthUpdate\",\"E\":");
-        write_u64(&mut f, recv_ns / 1_000_000);
-        f.extend_from_slice(b",\"s\":\"");
-        f.extend_from_slice(self.symbol.as_bytes());
-        f.extend_from_slice(b"\",\"U\":");
-        write_u64(&mut f, self.step_first_id);
-        f.extend_from_slice(b",\"u\":");
-        write_u64(&mut f, self.id);
-        f.extend_from_slice(b",\"b\":");
-        Self::levels_json(
+        let level = |((_, p), q): (&(bool, i64), &i64)| PxQty { px: *p, qty: *q };
+        let bids: Vec<PxQty> = changes
+            .iter()
+            .filter(|((b, _), _)| *b)
+            .rev()
+            .map(level)
+            .collect();
+        let asks: Vec<PxQty> = changes
+            .iter()
+            .filter(|((b, _), _)| !*b)
+            .map(level)
+            .collect();
+        let mut f = Vec::with_capacity(96 + 40 * changes.len());
+        encode::depth_update(
             &mut f,
-            changes
-                .iter()
-                .filter(|((b, _), _)| *b)
-                .rev()
-                .map(|((_, p), q)| (*p, *q)),
+            &self.symbol,
+            recv_ns / 1_000_000,
+            self.step_first_id,
+            self.id,
+            &bids,
+            &asks,
+            SCALES,
         );
-        f.extend_from_slice(b",\"a\":");
-        Self::levels_json(
-            &mut f,
-            changes
-                .iter()
-                .filter(|((b, _), _)| !*b)
-                .map(|((_, p), q)| (*p, *q)),
-        );
-        f.extend_from_slice(b"}}");
         self.frames.push((recv_ns, f));
     }
 
     fn snapshot_frame(bids: &BTreeMap<i64, i64>, asks: &BTreeMap<i64, i64>, id: u64) -> Vec<u8> {
-        let mut f = Vec::with_capacity(64 + 40 * (bids.len() + asks.len()));
-        f.extend_from_slice(b"{\"lastUpdateId\":");
-        write_u64(&mut f, id);
-        f.extend_from_slice(b",\"bids\":");
-        Self::levels_json(&mut f, bids.iter().rev().map(|(p, q)| (*p, *q)));
-        f.extend_from_slice(b",\"asks\":");
-        Self::levels_json(&mut f, asks.iter().map(|(p, q)| (*p, *q)));
-        f.push(b'}');
+        let b: Vec<PxQty> = bids
+            .iter()
+            .rev()
+            .map(|(p, q)| PxQty { px: *p, qty: *q })
+            .collect();
+        let a: Vec<PxQty> = asks
+            .iter()
+            .map(|(p, q)| PxQty { px: *p, qty: *q })
+            .collect();
+        let mut f = Vec::with_capacity(64 + 40 * (b.len() + a.len()));
+        encode::snapshot(&mut f, id, &b, &a, SCALES);
         f
     }
 }
@@ -254,7 +215,6 @@ pub fn generate(cfg: &SynthConfig) -> Vec<(u64, Vec<u8>)> {
         trade_id: 5_000_000,
         step_changes: BTreeMap::new(),
         step_first_id: 0,
-        stream_prefix: cfg.symbol.to_ascii_lowercase(),
         symbol: cfg.symbol.clone(),
         frames: Vec::with_capacity(cfg.steps as usize * 7 + 16),
     };
