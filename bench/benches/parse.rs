@@ -29,7 +29,11 @@ fn kind(f: &[u8]) -> K {
         K::Snapshot
     } else if f.windows(12).take(64).any(|w| w == b"@bookTicker\"") {
         K::Ticker
-    } else if f.windows(7).take(64).any(|w| w == b"@depth@" || w == b"@depth\"") {
+    } else if f
+        .windows(7)
+        .take(64)
+        .any(|w| w == b"@depth@" || w == b"@depth\"")
+    {
         K::Depth
     } else {
         K::Trade
@@ -55,19 +59,35 @@ fn measure(frames: &[&[u8]], reps: usize, mut f: impl FnMut(&[u8]) -> bool) -> f
 
 fn serde_typed(k: K, f: &[u8]) -> bool {
     match k {
-        K::Ticker => serde_json::from_slice::<Envelope<BookTicker>>(f).map(|v| black_box(v).data.update_id > 0).is_ok(),
-        K::Depth => serde_json::from_slice::<Envelope<DepthUpdate>>(f).map(|v| !black_box(v).data.bids.is_empty() || true).is_ok(),
-        K::Trade => serde_json::from_slice::<Envelope<Trade>>(f).map(|v| black_box(v).data.trade_id > 0).is_ok(),
-        K::Snapshot => serde_json::from_slice::<DepthSnapshot>(f).map(|v| black_box(v).last_update_id > 0).is_ok(),
+        K::Ticker => serde_json::from_slice::<Envelope<BookTicker>>(f)
+            .map(|v| black_box(v).data.update_id > 0)
+            .is_ok(),
+        K::Depth => serde_json::from_slice::<Envelope<DepthUpdate>>(f)
+            .map(|v| !black_box(v).data.bids.is_empty() || true)
+            .is_ok(),
+        K::Trade => serde_json::from_slice::<Envelope<Trade>>(f)
+            .map(|v| black_box(v).data.trade_id > 0)
+            .is_ok(),
+        K::Snapshot => serde_json::from_slice::<DepthSnapshot>(f)
+            .map(|v| black_box(v).last_update_id > 0)
+            .is_ok(),
     }
 }
 
 fn sonic_typed(k: K, f: &[u8]) -> bool {
     match k {
-        K::Ticker => sonic_rs::from_slice::<Envelope<BookTicker>>(f).map(|v| black_box(v).data.update_id > 0).is_ok(),
-        K::Depth => sonic_rs::from_slice::<Envelope<DepthUpdate>>(f).map(|v| black_box(v).data.final_id > 0).is_ok(),
-        K::Trade => sonic_rs::from_slice::<Envelope<Trade>>(f).map(|v| black_box(v).data.trade_id > 0).is_ok(),
-        K::Snapshot => sonic_rs::from_slice::<DepthSnapshot>(f).map(|v| black_box(v).last_update_id > 0).is_ok(),
+        K::Ticker => sonic_rs::from_slice::<Envelope<BookTicker>>(f)
+            .map(|v| black_box(v).data.update_id > 0)
+            .is_ok(),
+        K::Depth => sonic_rs::from_slice::<Envelope<DepthUpdate>>(f)
+            .map(|v| black_box(v).data.final_id > 0)
+            .is_ok(),
+        K::Trade => sonic_rs::from_slice::<Envelope<Trade>>(f)
+            .map(|v| black_box(v).data.trade_id > 0)
+            .is_ok(),
+        K::Snapshot => sonic_rs::from_slice::<DepthSnapshot>(f)
+            .map(|v| black_box(v).last_update_id > 0)
+            .is_ok(),
     }
 }
 
@@ -75,23 +95,42 @@ fn simd_typed(k: K, buf: &mut Vec<u8>, f: &[u8]) -> bool {
     buf.clear();
     buf.extend_from_slice(f);
     match k {
-        K::Ticker => simd_json::serde::from_slice::<Envelope<BookTicker>>(buf).map(|v| black_box(v).data.update_id > 0).is_ok(),
-        K::Depth => simd_json::serde::from_slice::<Envelope<DepthUpdate>>(buf).map(|v| black_box(v).data.final_id > 0).is_ok(),
-        K::Trade => simd_json::serde::from_slice::<Envelope<Trade>>(buf).map(|v| black_box(v).data.trade_id > 0).is_ok(),
-        K::Snapshot => simd_json::serde::from_slice::<DepthSnapshot>(buf).map(|v| black_box(v).last_update_id > 0).is_ok(),
+        K::Ticker => simd_json::serde::from_slice::<Envelope<BookTicker>>(buf)
+            .map(|v| black_box(v).data.update_id > 0)
+            .is_ok(),
+        K::Depth => simd_json::serde::from_slice::<Envelope<DepthUpdate>>(buf)
+            .map(|v| black_box(v).data.final_id > 0)
+            .is_ok(),
+        K::Trade => simd_json::serde::from_slice::<Envelope<Trade>>(buf)
+            .map(|v| black_box(v).data.trade_id > 0)
+            .is_ok(),
+        K::Snapshot => simd_json::serde::from_slice::<DepthSnapshot>(buf)
+            .map(|v| black_box(v).last_update_id > 0)
+            .is_ok(),
     }
 }
 
 fn main() {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/binance/spot_btcusdt_20240808.gz");
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/data/binance/spot_btcusdt_20240808.gz");
     if !path.is_file() {
-        assert!(std::env::var_os("CI").is_none(), "real capture missing at {} (CI is set)", path.display());
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "real capture missing at {} (CI is set)",
+            path.display()
+        );
         eprintln!("parse bench skipped: {} not found", path.display());
         return;
     }
     let (lines, _) = feeds::capture::read_all(&[path]).expect("capture");
-    let all: Vec<(u64, &[u8], K)> = lines.iter().map(|(t, f)| (*t, f.as_slice(), kind(f))).collect();
-    let reps = std::env::var("BALLAST_BENCH_REPS").ok().and_then(|s| s.parse().ok()).unwrap_or(15);
+    let all: Vec<(u64, &[u8], K)> = lines
+        .iter()
+        .map(|(t, f)| (*t, f.as_slice(), kind(f)))
+        .collect();
+    let reps = std::env::var("BALLAST_BENCH_REPS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(15);
 
     if std::env::var_os("BALLAST_BENCH_PROFILE").is_some() {
         // Profiling aid: only the parse+normalize loop, many times.
@@ -106,7 +145,16 @@ fn main() {
         return;
     }
     println!("parse bench: {} real frames (spot BTCUSDT), median of {reps} passes; ratio = serde_json typed ns / this ns (>1 is faster)", all.len());
-    println!("{:<12} {:>7} | {:>28} | {:>22} | {:>22} | {:>22} | {:>22}", "kind", "frames", "scanner (Ballast)", "serde_json typed", "sonic-rs typed", "simd-json typed+copy", "serde_json DOM");
+    println!(
+        "{:<12} {:>7} | {:>28} | {:>22} | {:>22} | {:>22} | {:>22}",
+        "kind",
+        "frames",
+        "scanner (Ballast)",
+        "serde_json typed",
+        "sonic-rs typed",
+        "simd-json typed+copy",
+        "serde_json DOM"
+    );
     let mut scanner_feed = BinanceFeed::new(Registry::new());
     let mut simd_buf = Vec::with_capacity(1 << 16);
     for (name, sel) in [
@@ -115,8 +163,16 @@ fn main() {
         ("trade", Some(K::Trade)),
         ("all", None),
     ] {
-        let frames: Vec<&[u8]> = all.iter().filter(|x| sel.is_none_or(|k| x.2 == k)).map(|x| x.1).collect();
-        let kinds: Vec<K> = all.iter().filter(|x| sel.is_none_or(|k| x.2 == k)).map(|x| x.2).collect();
+        let frames: Vec<&[u8]> = all
+            .iter()
+            .filter(|x| sel.is_none_or(|k| x.2 == k))
+            .map(|x| x.1)
+            .collect();
+        let kinds: Vec<K> = all
+            .iter()
+            .filter(|x| sel.is_none_or(|k| x.2 == k))
+            .map(|x| x.2)
+            .collect();
         let mut i = 0usize;
         let mut next_kind = || {
             let k = kinds[i % kinds.len()];
@@ -127,7 +183,11 @@ fn main() {
         let sj = measure(&frames, reps, |f| serde_typed(next_kind(), f));
         let so = measure(&frames, reps, |f| sonic_typed(next_kind(), f));
         let si = measure(&frames, reps, |f| simd_typed(next_kind(), &mut simd_buf, f));
-        let dom = measure(&frames, reps, |f| serde_json::from_slice::<serde_json::Value>(f).map(black_box).is_ok());
+        let dom = measure(&frames, reps, |f| {
+            serde_json::from_slice::<serde_json::Value>(f)
+                .map(black_box)
+                .is_ok()
+        });
         let cell = |ns: f64| format!("{ns:7.1} ns {:>6.2}M/s x{:>5.2}", 1e3 / ns, sj / ns);
         println!(
             "{name:<12} {:>7} | {:>28} | {:>22} | {:>22} | {:>22} | {:>22}",
@@ -180,7 +240,12 @@ fn main() {
         black_box(n);
         let total: f64 = sum.iter().sum();
         println!();
-        for (name, k) in [("bookTicker", K::Ticker), ("depthUpdate", K::Depth), ("trade", K::Trade), ("snapshot", K::Snapshot)] {
+        for (name, k) in [
+            ("bookTicker", K::Ticker),
+            ("depthUpdate", K::Depth),
+            ("trade", K::Trade),
+            ("snapshot", K::Snapshot),
+        ] {
             let i = k as usize;
             println!(
                 "on_frame {name:<12} {:>6} frames {:>9.1} ns/frame (timed singly) {:>5.1}% of parse+normalize time",

@@ -30,7 +30,13 @@ struct BookSide {
 
 impl BookSide {
     fn new(bid: bool, levels: usize) -> Self {
-        let mut s = Self { blocks: Vec::new(), pool: Vec::new(), tmp: Vec::new(), bid, len: 0 };
+        let mut s = Self {
+            blocks: Vec::new(),
+            pool: Vec::new(),
+            tmp: Vec::new(),
+            bid,
+            len: 0,
+        };
         s.reserve(levels);
         s
     }
@@ -59,7 +65,9 @@ impl BookSide {
     }
 
     fn take_block(&mut self) -> Vec<PxQty> {
-        self.pool.pop().unwrap_or_else(|| Vec::with_capacity(BLOCK_CAP))
+        self.pool
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(BLOCK_CAP))
     }
 
     #[inline]
@@ -80,7 +88,9 @@ impl BookSide {
         let bi = if self.key(self.blocks[nb - 1][0].px) <= k {
             nb - 1
         } else {
-            self.blocks.partition_point(|b| self.key(b[0].px) <= k).saturating_sub(1)
+            self.blocks
+                .partition_point(|b| self.key(b[0].px) <= k)
+                .saturating_sub(1)
         };
         let bid = self.bid;
         let block = &mut self.blocks[bi];
@@ -99,7 +109,10 @@ impl BookSide {
                     if left == 0 {
                         let b = self.blocks.remove(bi);
                         self.pool.push(b);
-                    } else if left < BLOCK_CAP / 8 && bi > 0 && self.blocks[bi - 1].len() + left < BLOCK_CAP {
+                    } else if left < BLOCK_CAP / 8
+                        && bi > 0
+                        && self.blocks[bi - 1].len() + left < BLOCK_CAP
+                    {
                         // Merge a small block into its lower neighbour (its keys are all higher).
                         let mut b = self.blocks.remove(bi);
                         self.blocks[bi - 1].extend_from_slice(&b);
@@ -139,7 +152,10 @@ impl BookSide {
 
     /// Levels from the touch outwards.
     fn iter(&self) -> impl Iterator<Item = PxQty> + '_ {
-        self.blocks.iter().rev().flat_map(|b| b.iter().rev().copied())
+        self.blocks
+            .iter()
+            .rev()
+            .flat_map(|b| b.iter().rev().copied())
     }
 
     /// Replace the side by `levels` (any order; a repeated price keeps its last quantity; zero
@@ -199,7 +215,12 @@ impl L2Book {
     /// An empty, invalid book with room for about `levels` levels a side before it allocates.
     #[must_use]
     pub fn with_capacity(levels: usize) -> Self {
-        Self { bids: BookSide::new(true, levels), asks: BookSide::new(false, levels), last_update_id: 0, valid: false }
+        Self {
+            bids: BookSide::new(true, levels),
+            asks: BookSide::new(false, levels),
+            last_update_id: 0,
+            valid: false,
+        }
     }
 
     /// Best bid (highest price), if any.
@@ -295,11 +316,21 @@ mod tests {
     #[test]
     fn touch_and_order() {
         let mut b = L2Book::with_capacity(4);
-        b.load_snapshot(&[pq(100, 1), pq(99, 2), pq(101, 3)], &[pq(103, 1), pq(102, 5), pq(104, 1)], 7);
+        b.load_snapshot(
+            &[pq(100, 1), pq(99, 2), pq(101, 3)],
+            &[pq(103, 1), pq(102, 5), pq(104, 1)],
+            7,
+        );
         assert_eq!(b.best_bid(), Some(pq(101, 3)));
         assert_eq!(b.best_ask(), Some(pq(102, 5)));
-        assert_eq!(b.bids().map(|l| l.px).collect::<Vec<_>>(), vec![101, 100, 99]);
-        assert_eq!(b.asks().map(|l| l.px).collect::<Vec<_>>(), vec![102, 103, 104]);
+        assert_eq!(
+            b.bids().map(|l| l.px).collect::<Vec<_>>(),
+            vec![101, 100, 99]
+        );
+        assert_eq!(
+            b.asks().map(|l| l.px).collect::<Vec<_>>(),
+            vec![102, 103, 104]
+        );
         b.set(Side::Buy, 101, 0);
         b.set(Side::Sell, 101, 9);
         assert_eq!(b.best_bid(), Some(pq(100, 1)));

@@ -77,7 +77,13 @@ pub struct MalformedLine {
 
 impl std::fmt::Display for MalformedLine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}: {}", self.path.display(), self.line_no, self.reason)
+        write!(
+            f,
+            "{}:{}: {}",
+            self.path.display(),
+            self.line_no,
+            self.reason
+        )
     }
 }
 
@@ -113,16 +119,27 @@ impl std::fmt::Debug for CaptureReader {
 }
 
 fn open_file(path: &Path) -> Result<Open, CaptureError> {
-    let err = |source| CaptureError::Open { path: path.to_path_buf(), source };
+    let err = |source| CaptureError::Open {
+        path: path.to_path_buf(),
+        source,
+    };
     let file = File::open(path).map_err(err)?;
     if file.metadata().map_err(err)?.is_dir() {
         return Err(err(io::Error::other("is a directory")));
     }
     let mut buf = BufReader::with_capacity(1 << 16, file);
     let gzip = buf.fill_buf().map_err(err)?.starts_with(&[0x1f, 0x8b]);
-    let reader: Box<dyn BufRead + Send> =
-        if gzip { Box::new(BufReader::with_capacity(1 << 16, MultiGzDecoder::new(buf))) } else { Box::new(buf) };
-    Ok(Open { path: path.to_path_buf(), reader, line_no: 0, gzip })
+    let reader: Box<dyn BufRead + Send> = if gzip {
+        Box::new(BufReader::with_capacity(1 << 16, MultiGzDecoder::new(buf)))
+    } else {
+        Box::new(buf)
+    };
+    Ok(Open {
+        path: path.to_path_buf(),
+        reader,
+        line_no: 0,
+        gzip,
+    })
 }
 
 impl CaptureReader {
@@ -154,7 +171,11 @@ impl CaptureReader {
     fn record(&mut self, path: &Path, line_no: u64, reason: MalformedReason) {
         self.malformed_count += 1;
         if self.malformed.len() < MAX_MALFORMED_KEPT {
-            self.malformed.push(MalformedLine { path: path.to_path_buf(), line_no, reason });
+            self.malformed.push(MalformedLine {
+                path: path.to_path_buf(),
+                line_no,
+                reason,
+            });
         }
     }
 
@@ -199,7 +220,15 @@ impl CaptureReader {
                         }
                     }
                 }
-                Err(e) if cur.gzip && matches!(e.kind(), io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof) => {
+                Err(e)
+                    if cur.gzip
+                        && matches!(
+                            e.kind(),
+                            io::ErrorKind::InvalidInput
+                                | io::ErrorKind::InvalidData
+                                | io::ErrorKind::UnexpectedEof
+                        ) =>
+                {
                     // Whatever was read of the broken line is dropped with the rest of the file.
                     let (path, line_no) = (cur.path.clone(), cur.line_no + 1);
                     self.record(&path, line_no, MalformedReason::CorruptGzip);
@@ -207,7 +236,11 @@ impl CaptureReader {
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(source) => {
-                    return Err(CaptureError::Read { path: cur.path.clone(), line_no: cur.line_no, source });
+                    return Err(CaptureError::Read {
+                        path: cur.path.clone(),
+                        line_no: cur.line_no,
+                        source,
+                    });
                 }
             }
         }
@@ -240,7 +273,10 @@ fn split_line(line: &[u8]) -> Result<(u64, usize, usize), MalformedReason> {
         end -= 1;
     }
     let body = &line[..end];
-    let sp = body.iter().position(|&c| c == b' ').ok_or(MalformedReason::NoSeparator)?;
+    let sp = body
+        .iter()
+        .position(|&c| c == b' ')
+        .ok_or(MalformedReason::NoSeparator)?;
     let ts = &body[..sp];
     if ts.is_empty() {
         return Err(MalformedReason::BadTimestamp);
@@ -251,7 +287,10 @@ fn split_line(line: &[u8]) -> Result<(u64, usize, usize), MalformedReason> {
         if d > 9 {
             return Err(MalformedReason::BadTimestamp);
         }
-        v = v.checked_mul(10).and_then(|v| v.checked_add(u64::from(d))).ok_or(MalformedReason::BadTimestamp)?;
+        v = v
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u64::from(d)))
+            .ok_or(MalformedReason::BadTimestamp)?;
     }
     if sp + 1 >= end {
         return Err(MalformedReason::EmptyFrame);
@@ -259,12 +298,15 @@ fn split_line(line: &[u8]) -> Result<(u64, usize, usize), MalformedReason> {
     Ok((v, sp + 1, end))
 }
 
+/// A frame read into memory: `(recv_ns, frame bytes)`.
+pub type OwnedFrame = (u64, Vec<u8>);
+
 /// Read a whole capture (all files) into memory as `(recv_ns, frame)` pairs, for tests and
 /// benches. Malformed lines are skipped; the reader is returned for its report.
 ///
 /// # Errors
 /// As [`CaptureReader::open`] and [`CaptureReader::next_frame`].
-pub fn read_all(paths: &[PathBuf]) -> Result<(Vec<(u64, Vec<u8>)>, CaptureReader), CaptureError> {
+pub fn read_all(paths: &[PathBuf]) -> Result<(Vec<OwnedFrame>, CaptureReader), CaptureError> {
     let mut r = CaptureReader::open(paths)?;
     let mut out = Vec::new();
     while let Some((ts, f)) = r.next_frame()? {
@@ -286,8 +328,14 @@ mod tests {
         assert_eq!(split_line(b"\n"), Err(MalformedReason::NoSeparator));
         assert_eq!(split_line(b" {}\n"), Err(MalformedReason::BadTimestamp));
         assert_eq!(split_line(b"-1 {}\n"), Err(MalformedReason::BadTimestamp));
-        assert_eq!(split_line(b"99999999999999999999999 {}\n"), Err(MalformedReason::BadTimestamp));
-        assert_eq!(split_line(b"1\xff {}\n"), Err(MalformedReason::BadTimestamp));
+        assert_eq!(
+            split_line(b"99999999999999999999999 {}\n"),
+            Err(MalformedReason::BadTimestamp)
+        );
+        assert_eq!(
+            split_line(b"1\xff {}\n"),
+            Err(MalformedReason::BadTimestamp)
+        );
         assert_eq!(split_line(b"12 \n"), Err(MalformedReason::EmptyFrame));
     }
 }

@@ -41,7 +41,8 @@ pub struct Decimal {
 #[inline(always)]
 fn eight_digits(b: &[u8]) -> Option<u64> {
     let v = u64::from_le_bytes(b.get(..8)?.try_into().ok()?);
-    let all_digits = ((v & 0xF0F0_F0F0_F0F0_F0F0) | ((v.wrapping_add(0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0) >> 4))
+    let all_digits = ((v & 0xF0F0_F0F0_F0F0_F0F0)
+        | ((v.wrapping_add(0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0) >> 4))
         == 0x3333_3333_3333_3333;
     if !all_digits {
         return None;
@@ -73,7 +74,10 @@ pub fn parse_decimal(s: &[u8], scale: u8) -> Result<Decimal, DecimalError> {
         if d > 9 {
             break;
         }
-        int = int.checked_mul(10).and_then(|v| v.checked_add(u64::from(d))).ok_or(DecimalError::Overflow)?;
+        int = int
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u64::from(d)))
+            .ok_or(DecimalError::Overflow)?;
         i += 1;
     }
     if i == 0 {
@@ -121,9 +125,15 @@ pub fn parse_decimal(s: &[u8], scale: u8) -> Result<Decimal, DecimalError> {
         }
         let decimals = i - start;
         let m = scaled(int, frac, nfrac, scale)?;
-        return Ok(Decimal { mantissa: m, decimals: decimals.min(255) as u8 });
+        return Ok(Decimal {
+            mantissa: m,
+            decimals: decimals.min(255) as u8,
+        });
     }
-    Ok(Decimal { mantissa: scaled(int, 0, 0, scale)?, decimals: 0 })
+    Ok(Decimal {
+        mantissa: scaled(int, 0, 0, scale)?,
+        decimals: 0,
+    })
 }
 
 #[inline]
@@ -247,7 +257,13 @@ mod tests {
         assert_eq!(eight_digits(b"00000001x"), Some(1));
         assert_eq!(eight_digits(b"99999999"), Some(99_999_999));
         assert_eq!(eight_digits(b"1234567"), None);
-        for bad in [*b"1234567/", *b"1234567:", *b"123.5678", [0xff, b'2', b'3', b'4', b'5', b'6', b'7', b'8'], *b"12 45678"] {
+        for bad in [
+            *b"1234567/",
+            *b"1234567:",
+            *b"123.5678",
+            [0xff, b'2', b'3', b'4', b'5', b'6', b'7', b'8'],
+            *b"12 45678",
+        ] {
             assert_eq!(eight_digits(&bad), None, "{bad:?}");
         }
         assert_eq!(p("1.12345678", 8), Ok(112_345_678));

@@ -75,7 +75,13 @@ impl Registry {
     }
 
     /// Register `symbol` (or return its existing id). Scales above 18 are clamped to 18.
-    pub fn register(&mut self, symbol: &str, market: Market, px_scale: u8, qty_scale: u8) -> InstrumentId {
+    pub fn register(
+        &mut self,
+        symbol: &str,
+        market: Market,
+        px_scale: u8,
+        qty_scale: u8,
+    ) -> InstrumentId {
         if let Some(id) = self.by_symbol.get(symbol) {
             return *id;
         }

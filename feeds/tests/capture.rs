@@ -34,8 +34,18 @@ fn plain_and_gzip_read_alike_detected_by_magic_not_extension() {
     let (a, ra) = read_all(&[plain]).unwrap();
     let (b, rb) = read_all(&[gz]).unwrap();
     assert_eq!(a, b);
-    assert_eq!(a, vec![(1, b"{\"a\":1}".to_vec()), (2, b"{\"b\":2}".to_vec()), (3, b"x y".to_vec())]);
-    assert_eq!((ra.malformed_count(), rb.malformed_count(), ra.lines()), (0, 0, 3));
+    assert_eq!(
+        a,
+        vec![
+            (1, b"{\"a\":1}".to_vec()),
+            (2, b"{\"b\":2}".to_vec()),
+            (3, b"x y".to_vec())
+        ]
+    );
+    assert_eq!(
+        (ra.malformed_count(), rb.malformed_count(), ra.lines()),
+        (0, 0, 3)
+    );
     std::fs::remove_dir_all(d).ok();
 }
 
@@ -43,7 +53,10 @@ fn plain_and_gzip_read_alike_detected_by_magic_not_extension() {
 fn files_continue_each_other_and_malformed_lines_are_located() {
     let d = tmpdir("multi");
     let f1 = write(&d.join("one.gz"), &gzip(b"10 {}\nbad line\n11 {}\n"));
-    let f2 = write(&d.join("two.txt"), b"12 {}\n\n13\n 14 {}\n15 \n-1 {}\n16 {}\n");
+    let f2 = write(
+        &d.join("two.txt"),
+        b"12 {}\n\n13\n 14 {}\n15 \n-1 {}\n16 {}\n",
+    );
     let mut r = CaptureReader::open(&[f1.clone(), f2.clone()]).unwrap();
     let mut ts = Vec::new();
     while let Some((t, f)) = r.next_frame().unwrap() {
@@ -51,7 +64,11 @@ fn files_continue_each_other_and_malformed_lines_are_located() {
         ts.push(t);
     }
     assert_eq!(ts, [10, 11, 12, 16]);
-    let m: Vec<(PathBuf, u64, MalformedReason)> = r.malformed().iter().map(|m| (m.path.clone(), m.line_no, m.reason)).collect();
+    let m: Vec<(PathBuf, u64, MalformedReason)> = r
+        .malformed()
+        .iter()
+        .map(|m| (m.path.clone(), m.line_no, m.reason))
+        .collect();
     assert_eq!(
         m,
         [
@@ -70,7 +87,9 @@ fn files_continue_each_other_and_malformed_lines_are_located() {
 
 #[test]
 fn cut_last_line_and_truncated_gzip_are_reported_and_reading_goes_on() {
-    let Some(dir) = common::data_dir() else { return };
+    let Some(dir) = common::data_dir() else {
+        return;
+    };
     let real = std::fs::read(dir.join("binance/spot_btcusdt_20240808.gz")).unwrap();
     let d = tmpdir("trunc");
     let cut_gz = write(&d.join("cut.gz"), &real[..real.len() / 2]);
@@ -88,9 +107,19 @@ fn cut_last_line_and_truncated_gzip_are_reported_and_reading_goes_on() {
     let m = r.malformed();
     assert_eq!(m.len(), 2, "{m:?}");
     assert_eq!(m[0].path, cut_gz);
-    assert!(matches!(m[0].reason, MalformedReason::CorruptGzip | MalformedReason::TruncatedLine));
-    assert_eq!(m[0].line_no, n - 1, "located right after the last good line of that file");
-    assert_eq!((m[1].path.clone(), m[1].line_no, m[1].reason), (cut_plain, 2, MalformedReason::TruncatedLine));
+    assert!(matches!(
+        m[0].reason,
+        MalformedReason::CorruptGzip | MalformedReason::TruncatedLine
+    ));
+    assert_eq!(
+        m[0].line_no,
+        n - 1,
+        "located right after the last good line of that file"
+    );
+    assert_eq!(
+        (m[1].path.clone(), m[1].line_no, m[1].reason),
+        (cut_plain, 2, MalformedReason::TruncatedLine)
+    );
     std::fs::remove_dir_all(d).ok();
 }
 
@@ -116,11 +145,20 @@ fn missing_file_is_named_before_anything_is_read_and_list_is_capped() {
         Err(e @ CaptureError::Open { .. }) => assert!(e.to_string().contains("nope.gz"), "{e}"),
         other => panic!("expected an open error, got {other:?}"),
     }
-    assert!(matches!(CaptureReader::open(&[]), Err(CaptureError::NoFiles)));
-    assert!(matches!(CaptureReader::open(&[d.clone()]), Err(CaptureError::Open { .. })));
+    assert!(matches!(
+        CaptureReader::open(&[]),
+        Err(CaptureError::NoFiles)
+    ));
+    assert!(matches!(
+        CaptureReader::open(std::slice::from_ref(&d)),
+        Err(CaptureError::Open { .. })
+    ));
     let many = write(&d.join("many.txt"), "x\n".repeat(1500).as_bytes());
     let mut r = CaptureReader::open(&[many]).unwrap();
     assert!(r.next_frame().unwrap().is_none());
-    assert_eq!((r.malformed().len(), r.malformed_count()), (MAX_MALFORMED_KEPT, 1500));
+    assert_eq!(
+        (r.malformed().len(), r.malformed_count()),
+        (MAX_MALFORMED_KEPT, 1500)
+    );
     std::fs::remove_dir_all(d).ok();
 }

@@ -17,10 +17,20 @@ struct Pair {
 
 impl Pair {
     fn new(reg: Registry) -> Self {
-        Self { scan: BinanceFeed::new(reg.clone()), serde: BinanceFeed::new(reg), ev_scan: Vec::new(), ev_serde: Vec::new() }
+        Self {
+            scan: BinanceFeed::new(reg.clone()),
+            serde: BinanceFeed::new(reg),
+            ev_scan: Vec::new(),
+            ev_serde: Vec::new(),
+        }
     }
 
-    fn feed(&mut self, recv_ns: u64, frame: &[u8], snapshot_symbol: Option<&str>) -> Result<(), FrameError> {
+    fn feed(
+        &mut self,
+        recv_ns: u64,
+        frame: &[u8],
+        snapshot_symbol: Option<&str>,
+    ) -> Result<(), FrameError> {
         if let Some(sym) = snapshot_symbol {
             if let Some(id) = self.scan.registry().id(sym) {
                 self.scan.set_snapshot_target(id);
@@ -29,10 +39,19 @@ impl Pair {
         }
         self.ev_scan.clear();
         self.ev_serde.clear();
-        let a = self.scan.on_frame(recv_ns, frame, &mut |e| self.ev_scan.push(e));
-        let b = self.serde.on_frame_serde(recv_ns, frame, &mut |e| self.ev_serde.push(e));
+        let a = self
+            .scan
+            .on_frame(recv_ns, frame, &mut |e| self.ev_scan.push(e));
+        let b = self
+            .serde
+            .on_frame_serde(recv_ns, frame, &mut |e| self.ev_serde.push(e));
         assert_eq!(a, b, "paths disagree on {}", String::from_utf8_lossy(frame));
-        assert_eq!(self.ev_scan, self.ev_serde, "events differ on {}", String::from_utf8_lossy(frame));
+        assert_eq!(
+            self.ev_scan,
+            self.ev_serde,
+            "events differ on {}",
+            String::from_utf8_lossy(frame)
+        );
         a
     }
 }
@@ -56,9 +75,21 @@ fn captures() -> Option<Vec<(&'static str, Registry, Vec<Line>)>> {
     let spot = cryptofeed_lines(&dir.join("cryptofeed/BINANCE.jsonl.zst"));
     let fut = cryptofeed_lines(&dir.join("cryptofeed/BINANCE_FUTURES.jsonl.zst"));
     Some(vec![
-        ("hftbacktest", Registry::new(), hftbacktest_lines(&dir.join("binance/spot_btcusdt_20240808.gz"))),
-        ("cryptofeed spot", registry_for(&spot, feeds::Market::BinanceSpot), spot),
-        ("cryptofeed futures", registry_for(&fut, feeds::Market::BinanceUsdM), fut),
+        (
+            "hftbacktest",
+            Registry::new(),
+            hftbacktest_lines(&dir.join("binance/spot_btcusdt_20240808.gz")),
+        ),
+        (
+            "cryptofeed spot",
+            registry_for(&spot, feeds::Market::BinanceSpot),
+            spot,
+        ),
+        (
+            "cryptofeed futures",
+            registry_for(&fut, feeds::Market::BinanceUsdM),
+            fut,
+        ),
     ])
 }
 
@@ -68,11 +99,21 @@ fn identical_on_every_real_frame_and_scanner_takes_them_all() {
     for (name, reg, lines) in caps {
         let mut p = Pair::new(reg);
         for l in &lines {
-            p.feed(l.recv_ns, &l.frame, l.snapshot_symbol.as_deref()).unwrap();
+            p.feed(l.recv_ns, &l.frame, l.snapshot_symbol.as_deref())
+                .unwrap();
         }
         let s = p.scan.stats();
-        assert_eq!(s.fallback_parses, 0, "{name}: the scanner handed real frames to serde");
-        assert_eq!(s, feeds::FeedStats { fallback_parses: 0, ..p.serde.stats() });
+        assert_eq!(
+            s.fallback_parses, 0,
+            "{name}: the scanner handed real frames to serde"
+        );
+        assert_eq!(
+            s,
+            feeds::FeedStats {
+                fallback_parses: 0,
+                ..p.serde.stats()
+            }
+        );
         eprintln!("{name}: {} frames identical", lines.len());
     }
 }
@@ -126,12 +167,22 @@ fn rewritten_frames_give_the_same_events_as_the_originals() {
                     orig.set_snapshot_target(id);
                 }
                 e0.clear();
-                orig.on_frame(l.recv_ns, &l.frame, &mut |e| e0.push(e)).unwrap();
-                rew.feed(l.recv_ns, &frame, l.snapshot_symbol.as_deref()).unwrap_or_else(|e| {
-                    panic!("{name}: rewrite {which} rejected ({e}): {}", String::from_utf8_lossy(&frame))
-                });
+                orig.on_frame(l.recv_ns, &l.frame, &mut |e| e0.push(e))
+                    .unwrap();
+                rew.feed(l.recv_ns, &frame, l.snapshot_symbol.as_deref())
+                    .unwrap_or_else(|e| {
+                        panic!(
+                            "{name}: rewrite {which} rejected ({e}): {}",
+                            String::from_utf8_lossy(&frame)
+                        )
+                    });
                 e1.clone_from(&rew.ev_scan);
-                assert_eq!(e0, e1, "{name}: rewrite {which} changed the events of {}", String::from_utf8_lossy(&frame));
+                assert_eq!(
+                    e0,
+                    e1,
+                    "{name}: rewrite {which} changed the events of {}",
+                    String::from_utf8_lossy(&frame)
+                );
             }
             assert!(rew.scan.stats().fallback_parses > 0);
         }
@@ -175,7 +226,10 @@ fn mutated_frames_never_panic_and_never_diverge() {
         assert_eq!(p.scan.stats().malformed, p.serde.stats().malformed);
     }
     eprintln!("{total} frames, {rejected} rejected, no divergence");
-    assert!(rejected > 1000, "mutations must actually produce malformed frames ({rejected})");
+    assert!(
+        rejected > 1000,
+        "mutations must actually produce malformed frames ({rejected})"
+    );
 }
 
 proptest! {

@@ -11,7 +11,11 @@ fn data_dir() -> Option<PathBuf> {
     if dir.join("binance/spot_btcusdt_20240808.gz").is_file() {
         return Some(dir);
     }
-    assert!(std::env::var_os("CI").is_none(), "real market data missing at {} (CI is set)", dir.display());
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "real market data missing at {} (CI is set)",
+        dir.display()
+    );
     eprintln!("skipping: real market data not found at {}", dir.display());
     None
 }
@@ -26,7 +30,10 @@ fn tickers(path: &std::path::Path) -> HashMap<u64, [String; 4]> {
     let mut m = HashMap::new();
     for (_, f) in frames {
         let v: serde_json::Value = serde_json::from_slice(&f).unwrap();
-        if v["stream"].as_str().is_some_and(|s| s.ends_with("@bookTicker")) {
+        if v["stream"]
+            .as_str()
+            .is_some_and(|s| s.ends_with("@bookTicker"))
+        {
             let d = &v["data"];
             let s = |k: &str| d[k].as_str().unwrap().to_owned();
             m.insert(d["u"].as_u64().unwrap(), [s("b"), s("B"), s("a"), s("A")]);
@@ -39,12 +46,20 @@ fn tickers(path: &std::path::Path) -> HashMap<u64, [String; 4]> {
 fn book_rows_equal_book_tickers() {
     let Some(dir) = data_dir() else { return };
     let file = dir.join("binance/spot_btcusdt_20240808.gz");
-    let out = ballast().arg("book").arg(&file).args(["--symbol", "BTCUSDT"]).output().unwrap();
+    let out = ballast()
+        .arg("book")
+        .arg(&file)
+        .args(["--symbol", "BTCUSDT"])
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     let stdout = String::from_utf8(out.stdout).unwrap();
     let mut lines = stdout.lines();
-    assert_eq!(lines.next(), Some("recv_ns,final_update_id,bid_px,bid_qty,ask_px,ask_qty"));
+    assert_eq!(
+        lines.next(),
+        Some("recv_ns,final_update_id,bid_px,bid_qty,ask_px,ask_qty")
+    );
     let t = tickers(&file);
     let (mut rows, mut checks, mut mismatches) = (0, 0, 0);
     let mut last_u = 0u64;
@@ -67,7 +82,10 @@ fn book_rows_equal_book_tickers() {
     assert_eq!(rows, 3449, "one row per applied diff");
     assert_eq!(mismatches, 0);
     assert!(checks >= 300, "only {checks} checks");
-    assert!(stderr.contains("3449 diffs applied, 0 gaps, 0 resyncs"), "{stderr}");
+    assert!(
+        stderr.contains("3449 diffs applied, 0 gaps, 0 resyncs"),
+        "{stderr}"
+    );
     assert!(stderr.contains("0 malformed lines"), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "one summary line: {stderr}");
 }
@@ -90,14 +108,22 @@ fn closed_pipe_ends_quietly() {
     drop(r);
     let status = child.wait().unwrap();
     let mut err = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     assert!(!err.contains("panicked"), "{err}");
     assert!(status.success(), "{err}");
 }
 
 #[test]
 fn missing_file_is_one_clear_line_and_nonzero() {
-    let out = ballast().args(["book", "/nonexistent/capture.gz", "--symbol", "BTCUSDT"]).output().unwrap();
+    let out = ballast()
+        .args(["book", "/nonexistent/capture.gz", "--symbol", "BTCUSDT"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("/nonexistent/capture.gz"), "{err}");
@@ -107,11 +133,17 @@ fn missing_file_is_one_clear_line_and_nonzero() {
 
 #[test]
 fn bad_flags_fail() {
-    let out = ballast().args(["book", "--symbol", "BTCUSDT"]).output().unwrap();
+    let out = ballast()
+        .args(["book", "--symbol", "BTCUSDT"])
+        .output()
+        .unwrap();
     assert!(!out.status.success(), "a file is required");
     let out = ballast().args(["book", "x.gz"]).output().unwrap();
     assert!(!out.status.success(), "--symbol is required");
-    let out = ballast().args(["book", "x.gz", "--symbol", "BTCUSDT", "--bogus"]).output().unwrap();
+    let out = ballast()
+        .args(["book", "x.gz", "--symbol", "BTCUSDT", "--bogus"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--bogus"));
 }
@@ -123,7 +155,8 @@ fn symbol_absent_from_capture_fails_and_malformed_lines_are_counted() {
     std::fs::create_dir_all(&tmp).unwrap();
     let plain = tmp.join("few.txt");
     // Three good lines from the real capture plus two malformed ones.
-    let (frames, _) = feeds::capture::read_all(&[dir.join("binance/spot_btcusdt_20240808.gz")]).unwrap();
+    let (frames, _) =
+        feeds::capture::read_all(&[dir.join("binance/spot_btcusdt_20240808.gz")]).unwrap();
     let mut text = String::new();
     for (ts, f) in frames.iter().take(3) {
         text.push_str(&format!("{ts} {}\n", String::from_utf8_lossy(f)));
@@ -131,14 +164,30 @@ fn symbol_absent_from_capture_fails_and_malformed_lines_are_counted() {
     text.push_str("not-a-timestamp {}\n");
     text.push_str("123 {\"stream\":\"btcusdt@bookTicker\",\"data\":{\"u\":1\n");
     std::fs::write(&plain, text).unwrap();
-    let out = ballast().arg("book").arg(&plain).args(["--symbol", "ETHUSDT"]).output().unwrap();
+    let out = ballast()
+        .arg("book")
+        .arg(&plain)
+        .args(["--symbol", "ETHUSDT"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("ETHUSDT"), "{err}");
-    let out = ballast().arg("book").arg(&plain).args(["--symbol", "BTCUSDT"]).output().unwrap();
+    let out = ballast()
+        .arg("book")
+        .arg(&plain)
+        .args(["--symbol", "BTCUSDT"])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("2 malformed lines (1 unreadable, 1 rejected frames)"), "{err}");
-    assert!(err.contains("few.txt:4"), "first malformed line named with file and line: {err}");
+    assert!(
+        err.contains("2 malformed lines (1 unreadable, 1 rejected frames)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("few.txt:4"),
+        "first malformed line named with file and line: {err}"
+    );
     std::fs::remove_dir_all(&tmp).ok();
 }

@@ -51,7 +51,14 @@ fn levels(out: &mut Vec<u8>, levels: &[PxQty], s: Scales) {
 
 /// Spot `<symbol>@bookTicker` in the combined envelope:
 /// `{"stream":"btcusdt@bookTicker","data":{"u":…,"s":"BTCUSDT","b":"…","B":"…","a":"…","A":"…"}}`.
-pub fn book_ticker(out: &mut Vec<u8>, symbol: &str, update_id: u64, bid: PxQty, ask: PxQty, s: Scales) {
+pub fn book_ticker(
+    out: &mut Vec<u8>,
+    symbol: &str,
+    update_id: u64,
+    bid: PxQty,
+    ask: PxQty,
+    s: Scales,
+) {
     stream_head(out, symbol, "@bookTicker");
     out.extend_from_slice(b"\"u\":");
     write_u64(out, update_id);
@@ -94,7 +101,11 @@ pub fn trade(
     dec(out, qty, s.qty);
     out.extend_from_slice(b",\"T\":");
     write_u64(out, trade_ms);
-    out.extend_from_slice(if buyer_is_maker { b",\"m\":true,\"M\":true}}" } else { b",\"m\":false,\"M\":true}}" });
+    out.extend_from_slice(if buyer_is_maker {
+        b",\"m\":true,\"M\":true}}"
+    } else {
+        b",\"m\":false,\"M\":true}}"
+    });
 }
 
 /// Spot `<symbol>@depth@100ms` diff in the combined envelope (levels with quantity 0 remove).
@@ -146,8 +157,14 @@ mod tests {
     #[test]
     fn book_ticker_matches_venue_bytes() {
         let mut v = Vec::new();
-        let bid = PxQty { px: 6_183_763_000_000, qty: 378_826_000 };
-        let ask = PxQty { px: 6_183_764_000_000, qty: 154_698_000 };
+        let bid = PxQty {
+            px: 6_183_763_000_000,
+            qty: 378_826_000,
+        };
+        let ask = PxQty {
+            px: 6_183_764_000_000,
+            qty: 154_698_000,
+        };
         book_ticker(&mut v, "BTCUSDT", 50_093_239_212, bid, ask, S8);
         assert_eq!(
             std::str::from_utf8(&v).unwrap(),
@@ -158,21 +175,55 @@ mod tests {
     #[test]
     fn trade_and_depth_match_venue_bytes() {
         let mut v = Vec::new();
-        trade(&mut v, "BTCUSDT", 1_723_161_255_343, 3_735_683_259, 6_183_763_000_000, 2_000_000, 1_723_161_255_342, true, S8);
+        trade(
+            &mut v,
+            "BTCUSDT",
+            1_723_161_255_343,
+            3_735_683_259,
+            6_183_763_000_000,
+            2_000_000,
+            1_723_161_255_342,
+            true,
+            S8,
+        );
         assert_eq!(
             std::str::from_utf8(&v).unwrap(),
             r#"{"stream":"btcusdt@trade","data":{"e":"trade","E":1723161255343,"s":"BTCUSDT","t":3735683259,"p":"61837.63000000","q":"0.02000000","T":1723161255342,"m":true,"M":true}}"#
         );
         v.clear();
-        let b = [PxQty { px: 5_565_387_000_000, qty: 0 }];
-        let a = [PxQty { px: 6_183_804_000_000, qty: 32_332_000 }, PxQty { px: 6_184_430_000_000, qty: 40_163_000 }];
-        depth_update(&mut v, "BTCUSDT", 1_723_161_255_308, 50_093_239_203, 50_093_239_207, &b, &a, S8);
+        let b = [PxQty {
+            px: 5_565_387_000_000,
+            qty: 0,
+        }];
+        let a = [
+            PxQty {
+                px: 6_183_804_000_000,
+                qty: 32_332_000,
+            },
+            PxQty {
+                px: 6_184_430_000_000,
+                qty: 40_163_000,
+            },
+        ];
+        depth_update(
+            &mut v,
+            "BTCUSDT",
+            1_723_161_255_308,
+            50_093_239_203,
+            50_093_239_207,
+            &b,
+            &a,
+            S8,
+        );
         assert_eq!(
             std::str::from_utf8(&v).unwrap(),
             r#"{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1723161255308,"s":"BTCUSDT","U":50093239203,"u":50093239207,"b":[["55653.87000000","0.00000000"]],"a":[["61838.04000000","0.32332000"],["61844.30000000","0.40163000"]]}}"#
         );
         v.clear();
         snapshot(&mut v, 7, &[], &b, Scales { px: 2, qty: 0 });
-        assert_eq!(std::str::from_utf8(&v).unwrap(), r#"{"lastUpdateId":7,"bids":[],"asks":[["55653870000.00","0"]]}"#);
+        assert_eq!(
+            std::str::from_utf8(&v).unwrap(),
+            r#"{"lastUpdateId":7,"bids":[],"asks":[["55653870000.00","0"]]}"#
+        );
     }
 }

@@ -191,12 +191,19 @@ struct Probe<'a> {
 
 impl Probe<'_> {
     fn kind(&self) -> Kind {
-        Kind::decide(self.last_update_id.is_some(), self.e.as_ref().map(Text::as_bytes), self.u.is_some())
+        Kind::decide(
+            self.last_update_id.is_some(),
+            self.e.as_ref().map(Text::as_bytes),
+            self.u.is_some(),
+        )
     }
 }
 
 fn json_err(e: &serde_json::Error) -> FrameError {
-    FrameError::Json { category: e.classify(), column: u32::try_from(e.column()).unwrap_or(u32::MAX) }
+    FrameError::Json {
+        category: e.classify(),
+        column: u32::try_from(e.column()).unwrap_or(u32::MAX),
+    }
 }
 
 fn bytes(t: Text<'_>) -> Cow<'_, [u8]> {
@@ -207,7 +214,9 @@ fn bytes(t: Text<'_>) -> Cow<'_, [u8]> {
 }
 
 fn first_non_ws(b: &[u8]) -> Option<u8> {
-    b.iter().copied().find(|c| !matches!(c, b' ' | b'\t' | b'\n' | b'\r'))
+    b.iter()
+        .copied()
+        .find(|c| !matches!(c, b' ' | b'\t' | b'\n' | b'\r'))
 }
 
 /// Copy the level strings into `text` and record their offsets there.
@@ -303,7 +312,10 @@ pub(crate) fn parse<'a>(frame: &'a [u8], spans: &mut LevelSpans) -> Result<Parse
             push_levels(&mut spans.text, &mut spans.bids, &m.bids);
             push_levels(&mut spans.text, &mut spans.asks, &m.asks);
             spans.in_text = true;
-            Parsed::Snapshot { last_update_id: m.last_update_id, event_ms: m.event_ms }
+            Parsed::Snapshot {
+                last_update_id: m.last_update_id,
+                event_ms: m.event_ms,
+            }
         }
     })
 }

@@ -226,7 +226,11 @@ impl BinanceFeed {
     /// symbol also looks like `…USD_PERP`/`…USD_yymmdd`) with [`AUTO_SCALE`] decimals.
     #[must_use]
     pub fn new(registry: Registry) -> Self {
-        let states = registry.instruments().iter().map(|i| InstState::new(i.px_scale, i.qty_scale)).collect();
+        let states = registry
+            .instruments()
+            .iter()
+            .map(|i| InstState::new(i.px_scale, i.qty_scale))
+            .collect();
         Self {
             registry,
             states,
@@ -282,7 +286,9 @@ impl BinanceFeed {
     /// (`61837.63000000` → 8): print with these to reproduce the venue's strings.
     #[must_use]
     pub fn display_decimals(&self, id: InstrumentId) -> Option<(u8, u8)> {
-        self.states.get(id.0 as usize).map(|s| (s.px_decimals, s.qty_decimals))
+        self.states
+            .get(id.0 as usize)
+            .map(|s| (s.px_decimals, s.qty_decimals))
     }
 
     /// Parse one raw frame (combined-stream envelope or bare; `bookTicker`, `trade`, `aggTrade`,
@@ -304,7 +310,12 @@ impl BinanceFeed {
     /// # Errors
     /// [`FrameError`] for a malformed frame; all state is left as it was (only `frames` and
     /// `malformed` count it).
-    pub fn on_frame(&mut self, recv_ns: u64, frame: &[u8], sink: &mut impl FnMut(MarketEvent)) -> Result<(), FrameError> {
+    pub fn on_frame(
+        &mut self,
+        recv_ns: u64,
+        frame: &[u8],
+        sink: &mut impl FnMut(MarketEvent),
+    ) -> Result<(), FrameError> {
         self.stats.frames += 1;
         let r = self.on_frame_inner(recv_ns, frame, sink);
         if r.is_err() {
@@ -313,7 +324,12 @@ impl BinanceFeed {
         r
     }
 
-    fn on_frame_inner(&mut self, recv_ns: u64, frame: &[u8], sink: &mut impl FnMut(MarketEvent)) -> Result<(), FrameError> {
+    fn on_frame_inner(
+        &mut self,
+        recv_ns: u64,
+        frame: &[u8],
+        sink: &mut impl FnMut(MarketEvent),
+    ) -> Result<(), FrameError> {
         if u32::try_from(frame.len()).is_err() {
             return Err(FrameError::TooLong);
         }
@@ -333,12 +349,18 @@ impl BinanceFeed {
     ///
     /// # Errors
     /// As [`Self::on_frame`].
-    pub fn on_frame_serde(&mut self, recv_ns: u64, frame: &[u8], sink: &mut impl FnMut(MarketEvent)) -> Result<(), FrameError> {
+    pub fn on_frame_serde(
+        &mut self,
+        recv_ns: u64,
+        frame: &[u8],
+        sink: &mut impl FnMut(MarketEvent),
+    ) -> Result<(), FrameError> {
         self.stats.frames += 1;
         let r = if u32::try_from(frame.len()).is_err() {
             Err(FrameError::TooLong)
         } else {
-            json::parse(frame, &mut self.spans).and_then(|p| self.normalize(recv_ns, frame, p, sink))
+            json::parse(frame, &mut self.spans)
+                .and_then(|p| self.normalize(recv_ns, frame, p, sink))
         };
         if r.is_err() {
             self.stats.malformed += 1;
@@ -387,23 +409,40 @@ impl BinanceFeed {
         } else {
             Market::BinanceUsdM
         };
-        let id = self.registry.register(symbol, market, AUTO_SCALE, AUTO_SCALE);
+        let id = self
+            .registry
+            .register(symbol, market, AUTO_SCALE, AUTO_SCALE);
         while self.states.len() <= id.0 as usize {
             let inst = &self.registry.instruments()[self.states.len()];
-            self.states.push(InstState::new(inst.px_scale, inst.qty_scale));
+            self.states
+                .push(InstState::new(inst.px_scale, inst.qty_scale));
         }
         id
     }
 
     /// Parse the level spans into the scratch vectors at the given scales.
-    fn parse_levels(&mut self, frame: &[u8], px_scale: u8, qty_scale: u8, names: [&'static str; 2]) -> Result<Decimals, FrameError> {
-        let mut dec = Decimals { px_decimals: 0, qty_decimals: 0 };
+    fn parse_levels(
+        &mut self,
+        frame: &[u8],
+        px_scale: u8,
+        qty_scale: u8,
+        names: [&'static str; 2],
+    ) -> Result<Decimals, FrameError> {
+        let mut dec = Decimals {
+            px_decimals: 0,
+            qty_decimals: 0,
+        };
         self.scratch_bids.clear();
         self.scratch_asks.clear();
-        let text: &[u8] = if self.spans.in_text { &self.spans.text } else { frame };
-        for (spans, out, field) in
-            [(&self.spans.bids, &mut self.scratch_bids, names[0]), (&self.spans.asks, &mut self.scratch_asks, names[1])]
-        {
+        let text: &[u8] = if self.spans.in_text {
+            &self.spans.text
+        } else {
+            frame
+        };
+        for (spans, out, field) in [
+            (&self.spans.bids, &mut self.scratch_bids, names[0]),
+            (&self.spans.asks, &mut self.scratch_asks, names[1]),
+        ] {
             for s in spans {
                 let px = parse_decimal(&text[s[0] as usize..s[1] as usize], px_scale)
                     .map_err(|error| FrameError::Decimal { field, error })?;
@@ -411,25 +450,46 @@ impl BinanceFeed {
                     .map_err(|error| FrameError::Decimal { field, error })?;
                 dec.px_decimals = dec.px_decimals.max(px.decimals);
                 dec.qty_decimals = dec.qty_decimals.max(qty.decimals);
-                out.push(PxQty { px: px.mantissa, qty: qty.mantissa });
+                out.push(PxQty {
+                    px: px.mantissa,
+                    qty: qty.mantissa,
+                });
             }
         }
         Ok(dec)
     }
 
-    fn normalize(&mut self, recv_ns: u64, frame: &[u8], parsed: Parsed<'_>, sink: &mut impl FnMut(MarketEvent)) -> Result<(), FrameError> {
+    fn normalize(
+        &mut self,
+        recv_ns: u64,
+        frame: &[u8],
+        parsed: Parsed<'_>,
+        sink: &mut impl FnMut(MarketEvent),
+    ) -> Result<(), FrameError> {
         match parsed {
             Parsed::Ignored => {
                 self.stats.ignored += 1;
                 Ok(())
             }
-            Parsed::BookTicker { symbol, update_id, event_ms, bid_px, bid_qty, ask_px, ask_qty } => {
+            Parsed::BookTicker {
+                symbol,
+                update_id,
+                event_ms,
+                bid_px,
+                bid_qty,
+                ask_px,
+                ask_qty,
+            } => {
                 let (id, ps, qs) = self.scales(&symbol);
                 let d = |s: &[u8], scale: u8, field: &'static str| {
                     parse_decimal(s, scale).map_err(|error| FrameError::Decimal { field, error })
                 };
-                let (bp, bq, ap, aq) =
-                    (d(&bid_px, ps, "b")?, d(&bid_qty, qs, "B")?, d(&ask_px, ps, "a")?, d(&ask_qty, qs, "A")?);
+                let (bp, bq, ap, aq) = (
+                    d(&bid_px, ps, "b")?,
+                    d(&bid_qty, qs, "B")?,
+                    d(&ask_px, ps, "a")?,
+                    d(&ask_qty, qs, "A")?,
+                );
                 let id = match id {
                     Some(id) => id,
                     None => self.register(&symbol, false),
@@ -442,15 +502,30 @@ impl BinanceFeed {
                 ev.exch_ns = ms_to_ns(event_ms.unwrap_or(0));
                 ev.seq = update_id;
                 ev.flags = st.ticker_flags();
-                ev.bid = PxQty { px: bp.mantissa, qty: bq.mantissa };
-                ev.ask = PxQty { px: ap.mantissa, qty: aq.mantissa };
+                ev.bid = PxQty {
+                    px: bp.mantissa,
+                    qty: bq.mantissa,
+                };
+                ev.ask = PxQty {
+                    px: ap.mantissa,
+                    qty: aq.mantissa,
+                };
                 sink(ev);
                 Ok(())
             }
-            Parsed::Trade { symbol, event_ms, id: trade_id, px, qty, buyer_is_maker } => {
+            Parsed::Trade {
+                symbol,
+                event_ms,
+                id: trade_id,
+                px,
+                qty,
+                buyer_is_maker,
+            } => {
                 let (id, ps, qs) = self.scales(&symbol);
-                let p = parse_decimal(&px, ps).map_err(|error| FrameError::Decimal { field: "p", error })?;
-                let q = parse_decimal(&qty, qs).map_err(|error| FrameError::Decimal { field: "q", error })?;
+                let p = parse_decimal(&px, ps)
+                    .map_err(|error| FrameError::Decimal { field: "p", error })?;
+                let q = parse_decimal(&qty, qs)
+                    .map_err(|error| FrameError::Decimal { field: "q", error })?;
                 let id = match id {
                     Some(id) => id,
                     None => self.register(&symbol, false),
@@ -462,13 +537,26 @@ impl BinanceFeed {
                 let mut ev = MarketEvent::new(EventKind::Trade, id, recv_ns);
                 ev.exch_ns = ms_to_ns(event_ms);
                 ev.seq = trade_id;
-                ev.side = if buyer_is_maker { Side::Sell } else { Side::Buy };
+                ev.side = if buyer_is_maker {
+                    Side::Sell
+                } else {
+                    Side::Buy
+                };
                 ev.flags = st.ticker_flags();
-                ev.bid = PxQty { px: p.mantissa, qty: q.mantissa };
+                ev.bid = PxQty {
+                    px: p.mantissa,
+                    qty: q.mantissa,
+                };
                 sink(ev);
                 Ok(())
             }
-            Parsed::Depth { symbol, event_ms, first_id, final_id, prev_final_id } => {
+            Parsed::Depth {
+                symbol,
+                event_ms,
+                first_id,
+                final_id,
+                prev_final_id,
+            } => {
                 let (id, ps, qs) = self.scales(&symbol);
                 let dec = self.parse_levels(frame, ps, qs, ["b", "a"])?;
                 let id = match id {
@@ -488,7 +576,15 @@ impl BinanceFeed {
                     bids: &self.scratch_bids,
                     asks: &self.scratch_asks,
                 };
-                let step = sync_step(st, &diff, id, recv_ns, self.emit_levels, &mut self.stats, sink);
+                let step = sync_step(
+                    st,
+                    &diff,
+                    id,
+                    recv_ns,
+                    self.emit_levels,
+                    &mut self.stats,
+                    sink,
+                );
                 match step {
                     Step::Buffer | Step::StaleSnapshot => {
                         if step == Step::StaleSnapshot {
@@ -502,13 +598,19 @@ impl BinanceFeed {
                 }
                 Ok(())
             }
-            Parsed::Snapshot { last_update_id, event_ms } => {
+            Parsed::Snapshot {
+                last_update_id,
+                event_ms,
+            } => {
                 let Some(id) = self.resolve_snapshot_target()? else {
                     // No instrument awaits a snapshot: nothing to do with it.
                     self.stats.snapshots_ignored += 1;
                     return Ok(());
                 };
-                let (ps, qs) = (self.states[id.0 as usize].px_scale, self.states[id.0 as usize].qty_scale);
+                let (ps, qs) = (
+                    self.states[id.0 as usize].px_scale,
+                    self.states[id.0 as usize].qty_scale,
+                );
                 let dec = self.parse_levels(frame, ps, qs, ["bids", "asks"])?;
                 self.snapshot_target = None;
                 let st = &mut self.states[id.0 as usize];
@@ -523,7 +625,8 @@ impl BinanceFeed {
                 ev.exch_ns = ms_to_ns(event_ms.unwrap_or(0));
                 ev.seq = last_update_id;
                 sink(ev);
-                st.book.load_snapshot(&self.scratch_bids, &self.scratch_asks, last_update_id);
+                st.book
+                    .load_snapshot(&self.scratch_bids, &self.scratch_asks, last_update_id);
                 st.sync = Sync::AwaitBridge;
                 // Replay buffered diffs.
                 while let Some(b) = st.buffered.pop_front() {
@@ -535,7 +638,15 @@ impl BinanceFeed {
                         bids: &b.bids,
                         asks: &b.asks,
                     };
-                    match sync_step(st, &diff, id, recv_ns, self.emit_levels, &mut self.stats, sink) {
+                    match sync_step(
+                        st,
+                        &diff,
+                        id,
+                        recv_ns,
+                        self.emit_levels,
+                        &mut self.stats,
+                        sink,
+                    ) {
                         Step::Stale | Step::Bridged | Step::Applied => self.pool.push(b),
                         Step::StaleSnapshot => {
                             st.sync = Sync::AwaitSnapshot;
@@ -583,7 +694,12 @@ fn ms_to_ns(ms: u64) -> u64 {
     ms.saturating_mul(1_000_000)
 }
 
-fn buffer_diff(st: &mut InstState, d: &DiffRef<'_>, pool: &mut Vec<BufDiff>, stats: &mut FeedStats) {
+fn buffer_diff(
+    st: &mut InstState,
+    d: &DiffRef<'_>,
+    pool: &mut Vec<BufDiff>,
+    stats: &mut FeedStats,
+) {
     let mut b = if st.buffered.len() >= MAX_BUFFERED_DIFFS {
         stats.buffer_overflows += 1;
         st.buffered.pop_front().unwrap_or_default()
@@ -621,7 +737,10 @@ fn sync_step(
             } else {
                 let bridges = match d.prev_final_id {
                     Some(pu) => (d.first_id <= book_id && book_id <= d.final_id) || pu == book_id,
-                    None => d.first_id <= book_id.saturating_add(1) && book_id.saturating_add(1) <= d.final_id,
+                    None => {
+                        d.first_id <= book_id.saturating_add(1)
+                            && book_id.saturating_add(1) <= d.final_id
+                    }
                 };
                 if bridges {
                     Step::Bridged

@@ -83,6 +83,9 @@ pub(crate) enum Parsed<'a> {
         prev_final_id: Option<u64>,
     },
     /// Levels in [`LevelSpans`].
-    Snapshot { last_update_id: u64, event_ms: Option<u64> },
+    Snapshot {
+        last_update_id: u64,
+        event_ms: Option<u64>,
+    },
     Ignored,
 }

@@ -398,7 +398,11 @@ fn payload<'a>(c: &mut Cur<'a>, spans: &mut LevelSpans) -> Option<Parsed<'a>> {
             buyer_is_maker: boolean(s.m)?,
         },
         Kind::Depth => {
-            if s.b != Val::Levels || s.a != Val::Levels || s.bids != Val::Absent || s.asks != Val::Absent {
+            if s.b != Val::Levels
+                || s.a != Val::Levels
+                || s.bids != Val::Absent
+                || s.asks != Val::Absent
+            {
                 return None;
             }
             Parsed::Depth {
@@ -410,10 +414,17 @@ fn payload<'a>(c: &mut Cur<'a>, spans: &mut LevelSpans) -> Option<Parsed<'a>> {
             }
         }
         Kind::Snapshot => {
-            if s.bids != Val::Levels || s.asks != Val::Levels || s.b == Val::Levels || s.a == Val::Levels {
+            if s.bids != Val::Levels
+                || s.asks != Val::Levels
+                || s.b == Val::Levels
+                || s.a == Val::Levels
+            {
                 return None;
             }
-            Parsed::Snapshot { last_update_id: num(s.last_update_id)?, event_ms: opt_num(s.big_e)? }
+            Parsed::Snapshot {
+                last_update_id: num(s.last_update_id)?,
+                event_ms: opt_num(s.big_e)?,
+            }
         }
     })
 }

@@ -50,7 +50,13 @@ pub fn cryptofeed_lines(path: &std::path::Path) -> Vec<Line> {
             Some("http") => {
                 let url = v["url"].as_str().unwrap_or("");
                 if url.contains("/depth?") {
-                    let sym = url.split("symbol=").nth(1).unwrap_or("").split('&').next().unwrap_or("");
+                    let sym = url
+                        .split("symbol=")
+                        .nth(1)
+                        .unwrap_or("")
+                        .split('&')
+                        .next()
+                        .unwrap_or("");
                     out.push(Line {
                         recv_ns,
                         frame: v["data"].as_str().expect("data").as_bytes().to_vec(),
@@ -68,7 +74,14 @@ pub fn cryptofeed_lines(path: &std::path::Path) -> Vec<Line> {
 pub fn hftbacktest_lines(path: &std::path::Path) -> Vec<Line> {
     let (frames, reader) = feeds::capture::read_all(&[path.to_path_buf()]).expect("capture");
     assert_eq!(reader.malformed_count(), 0, "{:?}", reader.malformed());
-    frames.into_iter().map(|(recv_ns, frame)| Line { recv_ns, frame, snapshot_symbol: None }).collect()
+    frames
+        .into_iter()
+        .map(|(recv_ns, frame)| Line {
+            recv_ns,
+            frame,
+            snapshot_symbol: None,
+        })
+        .collect()
 }
 
 /// Feed every line through `feed`, collecting the events. Snapshot lines tagged with a symbol get
@@ -81,7 +94,9 @@ pub fn run(feed: &mut BinanceFeed, lines: &[Line]) -> Vec<MarketEvent> {
             feed.set_snapshot_target(id);
         }
         feed.on_frame(l.recv_ns, &l.frame, &mut |e| events.push(e))
-            .unwrap_or_else(|e| panic!("frame rejected: {e}: {}", String::from_utf8_lossy(&l.frame)));
+            .unwrap_or_else(|e| {
+                panic!("frame rejected: {e}: {}", String::from_utf8_lossy(&l.frame))
+            });
     }
     events
 }
@@ -91,18 +106,30 @@ pub fn run(feed: &mut BinanceFeed, lines: &[Line]) -> Vec<MarketEvent> {
 /// Returns (checks, mismatches) per instrument.
 pub fn ticker_checks(events: &[MarketEvent]) -> HashMap<InstrumentId, (usize, usize)> {
     let mut after_diff: HashMap<(InstrumentId, u64), (PxQty, PxQty)> = HashMap::new();
-    for e in events.iter().filter(|e| e.kind == EventKind::Bbo && e.flags & feeds::flags::FROM_BOOK != 0) {
-        assert!(e.book_valid(), "book BBO emitted from an invalid book: {e:?}");
+    for e in events
+        .iter()
+        .filter(|e| e.kind == EventKind::Bbo && e.flags & feeds::flags::FROM_BOOK != 0)
+    {
+        assert!(
+            e.book_valid(),
+            "book BBO emitted from an invalid book: {e:?}"
+        );
         after_diff.insert((e.instrument, e.seq), (e.bid, e.ask));
     }
     let mut out: HashMap<InstrumentId, (usize, usize)> = HashMap::new();
-    for e in events.iter().filter(|e| e.kind == EventKind::Bbo && e.flags & feeds::flags::FROM_BOOK == 0) {
+    for e in events
+        .iter()
+        .filter(|e| e.kind == EventKind::Bbo && e.flags & feeds::flags::FROM_BOOK == 0)
+    {
         if let Some(&(bid, ask)) = after_diff.get(&(e.instrument, e.seq)) {
             let c = out.entry(e.instrument).or_default();
             c.0 += 1;
             if bid != e.bid || ask != e.ask {
                 c.1 += 1;
-                eprintln!("mismatch at u={}: book {bid:?}/{ask:?} ticker {:?}/{:?}", e.seq, e.bid, e.ask);
+                eprintln!(
+                    "mismatch at u={}: book {bid:?}/{ask:?} ticker {:?}/{:?}",
+                    e.seq, e.bid, e.ask
+                );
             }
         }
     }

@@ -47,8 +47,16 @@ pub fn run(args: BookArgs) -> anyhow::Result<()> {
     anyhow::ensure!(!symbol.is_empty(), "--symbol must not be empty");
     let mut reader = CaptureReader::open(&args.files)?;
     let mut registry = Registry::new();
-    let id = registry.register(&symbol, Market::BinanceSpot, feeds::binance::AUTO_SCALE, feeds::binance::AUTO_SCALE);
-    let (px_scale, qty_scale) = registry.get(id).map(|i| (i.px_scale, i.qty_scale)).unwrap_or((8, 8));
+    let id = registry.register(
+        &symbol,
+        Market::BinanceSpot,
+        feeds::binance::AUTO_SCALE,
+        feeds::binance::AUTO_SCALE,
+    );
+    let (px_scale, qty_scale) = registry
+        .get(id)
+        .map(|i| (i.px_scale, i.qty_scale))
+        .unwrap_or((8, 8));
     let mut feed = BinanceFeed::new(registry);
 
     let stdout = io::stdout();
@@ -112,7 +120,11 @@ pub fn run(args: BookArgs) -> anyhow::Result<()> {
     }
     drop(out);
     let malformed = reader.malformed_count() + rejected;
-    let first = reader.malformed().first().map(ToString::to_string).or(first_rejected);
+    let first = reader
+        .malformed()
+        .first()
+        .map(ToString::to_string)
+        .or(first_rejected);
     eprintln!(
         "ballast book: {symbol}: {rows} diffs applied, {gaps} gaps, {resyncs} resyncs, {snapshots} snapshots, {malformed} malformed lines ({} unreadable, {rejected} rejected frames){}",
         reader.malformed_count(),
