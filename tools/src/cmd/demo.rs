@@ -92,3 +92,52 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// How the sizing reacted to the volatility shock: forecast and target exposure just before it,
+/// at the deepest cut after it, and how long the cut took.
+fn print_shock(synth: &SynthConfig, out: &super::run_common::Outcome, capital: f64) {
+    let step_ns = synth.step_ms * 1_000_000;
+    let shock_ns = synth.start_ns + (synth.shock_at * f64::from(synth.steps)) as u64 * step_ns;
+    let orders = &out.report.orders;
+    let Some(before) = orders.iter().rev().find(|o| o.recv_ns < shock_ns) else {
+        return;
+    };
+    let after: Vec<_> = orders
+        .iter()
+        .filter(|o| o.recv_ns >= shock_ns && o.recv_ns < shock_ns + 600 * 1_000_000_000)
+        .collect();
+    let Some(low) = after
+        .iter()
+        .min_by(|a, b| a.target_qty.total_cmp(&b.target_qty))
+    else {
+        return;
+    };
+    let Some(first) = after.first() else { return };
+    let notional = |o: &engine::order::Order| o.target_qty * o.limit_px as f64 / 1e8;
+    println!();
+    println!(
+        "volatility shock at t+{} s (vol x{}):",
+        (shock_ns - synth.start_ns) / 1_000_000_000,
+        synth.shock_mult
+    );
+    println!(
+        "  before  forecast {:>6.1} %  target {:>9.5} BTC = {:.2}x capital",
+        before.vol_forecast * 100.0,
+        before.target_qty,
+        notional(before) / capital
+    );
+    println!(
+        "  first   forecast {:>6.1} %  target {:>9.5} BTC = {:.2}x capital, {:.1} s after the shock",
+        first.vol_forecast * 100.0,
+        first.target_qty,
+        notional(first) / capital,
+        (first.recv_ns - shock_ns) as f64 / 1e9
+    );
+    println!(
+        "  lowest  forecast {:>6.1} %  target {:>9.5} BTC = {:.2}x capital, {:.1} s after the shock",
+        low.vol_forecast * 100.0,
+        low.target_qty,
+        notional(low) / capital,
+        (low.recv_ns - shock_ns) as f64 / 1e9
+    );
+}
