@@ -17,3 +17,4 @@ pub mod sizer;
 pub mod source;
 pub mod synth;
 pub mod topology;
+pub mod venue_sim;

@@ -8,7 +8,10 @@ pub mod adapter;
 pub mod binance;
 pub mod book;
 pub mod capture;
+pub mod capture_writer;
+pub mod cryptofeed;
 pub mod decimal;
+pub mod deribit;
 pub mod event;
 pub mod registry;
 

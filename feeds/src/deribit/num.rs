@@ -46,7 +46,10 @@ pub fn json_decimal(s: &[u8], scale: u8) -> Result<i64, DecimalError> {
             b'.' if !seen_dot => seen_dot = true,
             b'0'..=b'9' => {
                 any = true;
-                digits = digits.checked_mul(10).and_then(|d| d.checked_add(u64::from(c - b'0'))).ok_or(DecimalError::Overflow)?;
+                digits = digits
+                    .checked_mul(10)
+                    .and_then(|d| d.checked_add(u64::from(c - b'0')))
+                    .ok_or(DecimalError::Overflow)?;
                 if seen_dot {
                     frac += 1;
                 }
@@ -66,7 +69,9 @@ pub fn json_decimal(s: &[u8], scale: u8) -> Result<i64, DecimalError> {
             }
             return Err(DecimalError::Overflow);
         }
-        digits.checked_mul(POW10[k as usize] as u64).ok_or(DecimalError::Overflow)?
+        digits
+            .checked_mul(POW10[k as usize] as u64)
+            .ok_or(DecimalError::Overflow)?
     } else {
         let d = -k;
         if d > 18 {

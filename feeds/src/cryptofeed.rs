@@ -1,0 +1,438 @@
+//! Reader of cryptofeed's raw-data captures: JSONL, plain, gzip or zstd (detected by magic
+//! bytes), one record a line:
+//! `{"t": "header"|"connect"|"send"|"recv"|"http", "conn": …, "ts": <epoch s>, "data": "<raw payload>"}`
+//! (`http` records add `url` and hold a REST body: a Binance depth snapshot, a Deribit
+//! `get_instruments` response). `data` is the raw frame as the venue sent it.
+//!
+//! [`CryptofeedReader::next_frame`] yields `(recv_ns, frame)` for `recv` and `http` records, in
+//! file order, like [`crate::CaptureReader`], so replay and `ballast book` read these captures
+//! through the same venue adapters. `ts` is converted to ns exactly (no `f64`).
+
+use std::borrow::Cow;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::capture::CaptureError;
+
+/// How many malformed lines are kept with their location (all are counted).
+pub const MAX_MALFORMED_KEPT: usize = 1000;
+
+/// Kind of a cryptofeed record (`t`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RecordKind {
+    /// File header (capture configuration).
+    Header,
+    /// A connection was opened.
+    Connect,
+    /// A frame sent by the client (subscriptions).
+    Send,
+    /// A frame received from the venue.
+    Recv,
+    /// An HTTP response body (`url` says which request).
+    Http,
+    /// Any other `t`.
+    Other,
+}
+
+/// One record, owned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// `t`.
+    pub kind: RecordKind,
+    /// `conn` (empty when absent).
+    pub conn: String,
+    /// `ts` in ns since the epoch (0 when absent, e.g. the header).
+    pub recv_ns: u64,
+    /// `url` of `http` records.
+    pub url: Option<String>,
+    /// `data`: the raw payload (empty when absent).
+    pub data: Vec<u8>,
+}
+
+/// A line that could not be read as a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MalformedRecord {
+    /// The file.
+    pub path: PathBuf,
+    /// 1-based line number.
+    pub line_no: u64,
+    /// What was wrong.
+    pub reason: &'static str,
+}
+
+impl std::fmt::Display for MalformedRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}:{}: {}",
+            self.path.display(),
+            self.line_no,
+            self.reason
+        )
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Line<'a> {
+    #[serde(borrow)]
+    t: Cow<'a, str>,
+    #[serde(borrow, default)]
+    conn: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    ts: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    url: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    data: Option<Cow<'a, str>>,
+}
+
+struct Open {
+    path: PathBuf,
+    reader: Box<dyn BufRead + Send>,
+    line_no: u64,
+}
+
+/// Streams the records of several cryptofeed captures in order. Malformed lines (bad JSON, a
+/// bad `ts`, a truncated last line, a corrupt compressed stream) are skipped, counted and kept
+/// with their location; nothing panics.
+pub struct CryptofeedReader {
+    paths: Vec<PathBuf>,
+    next_path: usize,
+    cur: Option<Open>,
+    line: Vec<u8>,
+    data: Vec<u8>,
+    malformed: Vec<MalformedRecord>,
+    malformed_count: u64,
+    lines: u64,
+}
+
+impl std::fmt::Debug for CryptofeedReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CryptofeedReader")
+            .field("paths", &self.paths)
+            .field("lines", &self.lines)
+            .field("malformed_count", &self.malformed_count)
+            .finish_non_exhaustive()
+    }
+}
+
+fn open_file(path: &Path) -> Result<Open, CaptureError> {
+    let err = |source| CaptureError::Open {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = File::open(path).map_err(err)?;
+    if file.metadata().map_err(err)?.is_dir() {
+        return Err(err(io::Error::other("is a directory")));
+    }
+    let mut buf = BufReader::with_capacity(1 << 16, file);
+    let head = buf.fill_buf().map_err(err)?;
+    let reader: Box<dyn BufRead + Send> = if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Box::new(BufReader::with_capacity(
+            1 << 16,
+            zstd::stream::read::Decoder::with_buffer(buf).map_err(err)?,
+        ))
+    } else if head.starts_with(&[0x1f, 0x8b]) {
+        Box::new(BufReader::with_capacity(
+            1 << 16,
+            flate2::read::MultiGzDecoder::new(buf),
+        ))
+    } else {
+        Box::new(buf)
+    };
+    Ok(Open {
+        path: path.to_path_buf(),
+        reader,
+        line_no: 0,
+    })
+}
+
+/// `ts` (decimal seconds, e.g. `1626993723.1311848`) → ns, exactly; `None` when not a
+/// non-negative decimal that fits.
+fn ts_ns(raw: &str) -> Option<u64> {
+    let d = crate::decimal::parse_decimal(raw.as_bytes(), 9).ok()?;
+    u64::try_from(d.mantissa).ok()
+}
+
+impl CryptofeedReader {
+    /// Opens the first file (later ones are opened when reached).
+    ///
+    /// # Errors
+    /// [`CaptureError::NoFiles`] for an empty list, [`CaptureError::Open`] when the first file
+    /// cannot be opened.
+    pub fn open(paths: &[PathBuf]) -> Result<Self, CaptureError> {
+        let first = paths.first().ok_or(CaptureError::NoFiles)?;
+        let cur = Some(open_file(first)?);
+        Ok(Self {
+            paths: paths.to_vec(),
+            next_path: 1,
+            cur,
+            line: Vec::with_capacity(1 << 16),
+            data: Vec::with_capacity(1 << 16),
+            malformed: Vec::new(),
+            malformed_count: 0,
+            lines: 0,
+        })
+    }
+
+    fn bad(&mut self, path: PathBuf, line_no: u64, reason: &'static str) {
+        self.malformed_count += 1;
+        if self.malformed.len() < MAX_MALFORMED_KEPT {
+            self.malformed.push(MalformedRecord {
+                path,
+                line_no,
+                reason,
+            });
+        }
+    }
+
+    /// The next complete line (without its newline), or `None` at the end of the last file.
+    fn next_line(&mut self) -> Result<Option<(PathBuf, u64)>, CaptureError> {
+        loop {
+            let Some(cur) = self.cur.as_mut() else {
+                if self.next_path >= self.paths.len() {
+                    return Ok(None);
+                }
+                let p = self.paths[self.next_path].clone();
+                self.next_path += 1;
+                self.cur = Some(open_file(&p)?);
+                continue;
+            };
+            self.line.clear();
+            match cur.reader.read_until(b'\n', &mut self.line) {
+                Ok(0) => self.cur = None,
+                Ok(_) => {
+                    cur.line_no += 1;
+                    self.lines += 1;
+                    let (path, no) = (cur.path.clone(), cur.line_no);
+                    if self.line.last() != Some(&b'\n') {
+                        self.bad(path, no, "truncated last line (no newline at end of file)");
+                        continue;
+                    }
+                    self.line.pop();
+                    if self.line.last() == Some(&b'\r') {
+                        self.line.pop();
+                    }
+                    if self.line.is_empty() {
+                        continue;
+                    }
+                    return Ok(Some((path, no)));
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::InvalidInput
+                            | io::ErrorKind::InvalidData
+                            | io::ErrorKind::UnexpectedEof
+                            | io::ErrorKind::Other
+                    ) =>
+                {
+                    let (path, no) = (cur.path.clone(), cur.line_no + 1);
+                    self.bad(
+                        path,
+                        no,
+                        "corrupt or truncated compressed stream (rest of file skipped)",
+                    );
+                    self.cur = None;
+                }
+                Err(source) => {
+                    return Err(CaptureError::Read {
+                        path: cur.path.clone(),
+                        line_no: cur.line_no,
+                        source,
+                    });
+                }
+            }
+        }
+    }
+
+    /// The next record; `Ok(None)` at the end.
+    ///
+    /// # Errors
+    /// [`CaptureError`] when a later file cannot be opened or a read fails.
+    pub fn next_record(&mut self) -> Result<Option<Record>, CaptureError> {
+        loop {
+            let Some((path, no)) = self.next_line()? else {
+                return Ok(None);
+            };
+            let parsed = match serde_json::from_slice::<Line<'_>>(&self.line) {
+                Ok(l) => {
+                    let kind = kind_of(&l.t);
+                    match l.ts.map(|r| ts_ns(r.get())) {
+                        Some(None) => Err("`ts` is not non-negative decimal seconds"),
+                        Some(Some(ns)) => Ok((kind, ns, l)),
+                        None if matches!(kind, RecordKind::Recv | RecordKind::Http) => {
+                            Err("record without `ts`")
+                        }
+                        None => Ok((kind, 0, l)),
+                    }
+                }
+                Err(_) => Err("not a JSON record object with a string `t`"),
+            };
+            match parsed {
+                Ok((kind, recv_ns, l)) => {
+                    return Ok(Some(Record {
+                        kind,
+                        conn: l.conn.map(Cow::into_owned).unwrap_or_default(),
+                        recv_ns,
+                        url: l.url.map(Cow::into_owned),
+                        data: l
+                            .data
+                            .map(|d| d.into_owned().into_bytes())
+                            .unwrap_or_default(),
+                    }))
+                }
+                Err(reason) => self.bad(path, no, reason),
+            }
+        }
+    }
+
+    /// The next `recv` or `http` record as `(recv_ns, raw frame)` (valid until the next call);
+    /// `Ok(None)` at the end. Records without data are skipped.
+    ///
+    /// # Errors
+    /// As [`Self::next_record`].
+    pub fn next_frame(&mut self) -> Result<Option<(u64, &[u8])>, CaptureError> {
+        loop {
+            let Some((path, no)) = self.next_line()? else {
+                return Ok(None);
+            };
+            let l = match serde_json::from_slice::<Line<'_>>(&self.line) {
+                Ok(l) => l,
+                Err(_) => {
+                    self.bad(path, no, "not a JSON record object with a string `t`");
+                    continue;
+                }
+            };
+            if !matches!(kind_of(&l.t), RecordKind::Recv | RecordKind::Http) {
+                continue;
+            }
+            let Some(ns) = l.ts.and_then(|r| ts_ns(r.get())) else {
+                self.bad(path, no, "`ts` is not non-negative decimal seconds");
+                continue;
+            };
+            let Some(d) = l.data else { continue };
+            if d.is_empty() {
+                continue;
+            }
+            self.data.clear();
+            self.data.extend_from_slice(d.as_bytes());
+            return Ok(Some((ns, &self.data)));
+        }
+    }
+
+    /// Malformed lines kept so far (at most [`MAX_MALFORMED_KEPT`]).
+    #[must_use]
+    pub fn malformed(&self) -> &[MalformedRecord] {
+        &self.malformed
+    }
+
+    /// Malformed lines counted so far.
+    #[must_use]
+    pub fn malformed_count(&self) -> u64 {
+        self.malformed_count
+    }
+
+    /// Lines read so far.
+    #[must_use]
+    pub fn lines(&self) -> u64 {
+        self.lines
+    }
+}
+
+fn kind_of(t: &str) -> RecordKind {
+    match t {
+        "header" => RecordKind::Header,
+        "connect" => RecordKind::Connect,
+        "send" => RecordKind::Send,
+        "recv" => RecordKind::Recv,
+        "http" => RecordKind::Http,
+        _ => RecordKind::Other,
+    }
+}
+
+/// Whether `path` looks like a cryptofeed capture: its name contains `.jsonl`, or its first
+/// (decompressed) line is a JSON object with a `"t"` field.
+#[must_use]
+pub fn is_cryptofeed(path: &Path) -> bool {
+    if path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.contains(".jsonl"))
+    {
+        return true;
+    }
+    let Ok(mut o) = open_file(path) else {
+        return false;
+    };
+    let mut first = Vec::new();
+    if o.reader.read_until(b'\n', &mut first).is_err() {
+        return false;
+    }
+    first.starts_with(b"{\"t\"")
+}
+
+/// Reads every record of `paths`.
+///
+/// # Errors
+/// As [`CryptofeedReader::open`] and [`CryptofeedReader::next_record`].
+pub fn read_all(paths: &[PathBuf]) -> Result<Vec<Record>, CaptureError> {
+    let mut r = CryptofeedReader::open(paths)?;
+    let mut out = Vec::new();
+    while let Some(rec) = r.next_record()? {
+        out.push(rec);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_exact() {
+        assert_eq!(ts_ns("1626993723.1311848"), Some(1_626_993_723_131_184_800));
+        assert_eq!(ts_ns("1626993723"), Some(1_626_993_723_000_000_000));
+        assert_eq!(ts_ns("-1"), None);
+        assert_eq!(ts_ns("1.0000000001"), None);
+    }
+
+    #[test]
+    fn reads_records_and_skips_bad_lines() {
+        let dir = std::env::temp_dir().join(format!("ballast-cf-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("x.jsonl");
+        let body = concat!(
+            "{\"t\":\"header\",\"format\":2}\n",
+            "{\"t\":\"recv\",\"conn\":\"c\",\"ts\":1.5,\"data\":\"{\\\"a\\\":1}\"}\n",
+            "not json\n",
+            "{\"t\":\"recv\",\"conn\":\"c\",\"ts\":\"x\",\"data\":\"{}\"}\n",
+            "{\"t\":\"http\",\"conn\":\"h\",\"ts\":2,\"url\":\"https://x/y?currency=BTC\",\"data\":\"{\\\"result\\\":[]}\"}\n",
+            "{\"t\":\"recv\",\"ts\":3,\"data\":\"cut"
+        );
+        std::fs::write(&p, body).unwrap();
+        let mut r = CryptofeedReader::open(std::slice::from_ref(&p)).unwrap();
+        let mut frames = Vec::new();
+        while let Some((ts, f)) = r.next_frame().unwrap() {
+            frames.push((ts, String::from_utf8(f.to_vec()).unwrap()));
+        }
+        assert_eq!(
+            frames,
+            vec![
+                (1_500_000_000, "{\"a\":1}".to_owned()),
+                (2_000_000_000, "{\"result\":[]}".to_owned())
+            ]
+        );
+        assert_eq!(r.malformed_count(), 3);
+        assert_eq!(r.malformed()[0].line_no, 3);
+        let all = read_all(std::slice::from_ref(&p)).unwrap();
+        assert_eq!(all.len(), 3);
+        assert_eq!(all[2].url.as_deref(), Some("https://x/y?currency=BTC"));
+        assert!(is_cryptofeed(&p));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}

@@ -1,0 +1,902 @@
+//! Deribit market data (JSON-RPC 2.0 over websocket): subscription notifications for `book.*`,
+//! `ticker.*` and `trades.*`, heartbeats, and the `public/get_instruments` response, normalized
+//! into [`MarketEvent`]s with exact L2 books.
+//!
+//! # Book continuity
+//! A `book.{instrument}.{interval}` channel opens with a `"type":"snapshot"` carrying
+//! `change_id`; each `"type":"change"` carries `prev_change_id`, which must equal the previous
+//! message's `change_id`. A break marks the book invalid, emits one [`EventKind::Gap`] (`seq` = the
+//! last applied `change_id`, `bid.px` = the breaking message's `change_id`) and queues the
+//! instrument for [`DeribitFeed::take_resubscribe`]: the transport resubscribes, Deribit sends a
+//! new snapshot, and the book is valid again ([`FeedStats::resyncs`]). Changes arriving while the
+//! book is invalid are dropped (counted in `diffs_dropped_stale`). Grouped books
+//! (`book.{instrument}.{group}.{depth}.{interval}`, no `type`) are full snapshots every time.
+//!
+//! # Events
+//! - book snapshot → `SnapshotBegin`, `SnapshotEnd` (`seq` = `change_id`), `Bbo`
+//!   (`FROM_BOOK | BOOK_VALID`); change → `Level`s (if [`DeribitFeed::emit_levels`]) then `Bbo`.
+//! - option ticker → [`EventKind::OptionTicker`] (layout in [`option_ticker`]); other tickers →
+//!   `Bbo` from `best_bid_price`/`best_bid_amount`/`best_ask_price`/`best_ask_amount` (`seq` =
+//!   `timestamp` ms).
+//! - trade → `Trade` (`seq` = `trade_seq`, side = `direction`).
+//!
+//! Tickers and trades carry `BOOK_VALID` when the instrument's book is valid or it has no book
+//! channel. Prices and amounts are exact mantissas at [`DERIBIT_SCALE`] decimals.
+//!
+//! Parsing goes through serde with borrowed strings and raw number spans (no `f64` on the way
+//! into a book); level arrays are walked by hand into reused buffers.
+
+pub mod instruments;
+pub mod num;
+
+use std::borrow::Cow;
+use std::collections::VecDeque;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::binance::FeedStats;
+use crate::book::L2Book;
+use crate::event::{flags, EventKind, MarketEvent, PxQty, Side};
+use crate::registry::{InstrumentId, Market, Registry};
+pub use instruments::{DeribitInstrument, InstrumentKind, OptionType};
+use num::json_decimal;
+
+/// Decimal scale of Deribit prices and amounts (mantissas).
+pub const DERIBIT_SCALE: u8 = 8;
+
+/// Most instruments queued for resubscription at once (a queue longer than this is deduplicated
+/// anyway; one entry per instrument).
+const MAX_RESUB: usize = 1024;
+
+/// Why a Deribit frame was rejected. The feed's state is unchanged by a rejected frame.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeribitError {
+    /// Not JSON, or JSON of the wrong shape.
+    #[error("invalid Deribit frame JSON: {0}")]
+    Json(String),
+    /// A number is not an exact decimal at [`DERIBIT_SCALE`].
+    #[error("bad number in `{field}`")]
+    Number {
+        /// Which field.
+        field: &'static str,
+    },
+    /// A book level is not `[action, price, amount]` or `[price, amount]`.
+    #[error("bad book level")]
+    Level,
+    /// A `get_instruments` result was malformed.
+    #[error(transparent)]
+    Instruments(#[from] instruments::InstrumentsError),
+}
+
+/// Option ticker payload of a [`MarketEvent`] of kind [`EventKind::OptionTicker`]: every field is
+/// an `f64` stored as its raw bits in the integer fields.
+///
+/// | field     | meaning                                         |
+/// |-----------|-------------------------------------------------|
+/// | `seq`     | underlying (futures) price, USD                 |
+/// | `bid.px`  | mark price, in coin                             |
+/// | `bid.qty` | mark implied volatility, fraction (0.8 = 80 %)  |
+/// | `ask.px`  | bid implied volatility, fraction (0 when none)  |
+/// | `ask.qty` | ask implied volatility, fraction (0 when none)  |
+///
+/// `exch_ns` is the ticker's `timestamp`. Strike, expiry and call/put are static: look them up
+/// with [`DeribitFeed::instrument`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OptionTicker {
+    /// Underlying price (Deribit's `underlying_price`), USD.
+    pub underlying_px: f64,
+    /// Mark price in coin.
+    pub mark_px: f64,
+    /// Mark IV, fraction.
+    pub mark_iv: f64,
+    /// Bid IV, fraction.
+    pub bid_iv: f64,
+    /// Ask IV, fraction.
+    pub ask_iv: f64,
+}
+
+/// Builds an [`EventKind::OptionTicker`] event (see [`OptionTicker`] for the layout).
+#[must_use]
+pub fn option_ticker(
+    instrument: InstrumentId,
+    recv_ns: u64,
+    exch_ns: u64,
+    t: &OptionTicker,
+) -> MarketEvent {
+    let mut e = MarketEvent::new(EventKind::OptionTicker, instrument, recv_ns);
+    e.exch_ns = exch_ns;
+    e.seq = t.underlying_px.to_bits();
+    e.bid = PxQty {
+        px: t.mark_px.to_bits() as i64,
+        qty: t.mark_iv.to_bits() as i64,
+    };
+    e.ask = PxQty {
+        px: t.bid_iv.to_bits() as i64,
+        qty: t.ask_iv.to_bits() as i64,
+    };
+    e
+}
+
+/// Reads the [`OptionTicker`] payload of an event (`None` unless its kind is `OptionTicker`).
+#[must_use]
+pub fn read_option_ticker(e: &MarketEvent) -> Option<OptionTicker> {
+    (e.kind == EventKind::OptionTicker).then(|| OptionTicker {
+        underlying_px: f64::from_bits(e.seq),
+        mark_px: f64::from_bits(e.bid.px as u64),
+        mark_iv: f64::from_bits(e.bid.qty as u64),
+        bid_iv: f64::from_bits(e.ask.px as u64),
+        ask_iv: f64::from_bits(e.ask.qty as u64),
+    })
+}
+
+#[derive(Debug, Deserialize)]
+struct Frame<'a> {
+    #[serde(borrow, default)]
+    method: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    params: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    result: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    error: Option<&'a RawValue>,
+}
+
+#[derive(Debug, Deserialize)]
+struct SubParams<'a> {
+    #[serde(borrow)]
+    channel: Cow<'a, str>,
+    #[serde(borrow)]
+    data: &'a RawValue,
+}
+
+#[derive(Debug, Deserialize)]
+struct HeartbeatParams<'a> {
+    #[serde(borrow, rename = "type")]
+    kind: Cow<'a, str>,
+}
+
+#[derive(Debug, Deserialize)]
+struct BookData<'a> {
+    #[serde(borrow, default, rename = "type")]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    instrument_name: Cow<'a, str>,
+    #[serde(default)]
+    timestamp: u64,
+    #[serde(default)]
+    change_id: u64,
+    #[serde(default)]
+    prev_change_id: Option<u64>,
+    #[serde(borrow)]
+    bids: &'a RawValue,
+    #[serde(borrow)]
+    asks: &'a RawValue,
+}
+
+#[derive(Debug, Deserialize)]
+struct TickerData<'a> {
+    #[serde(borrow)]
+    instrument_name: Cow<'a, str>,
+    #[serde(default)]
+    timestamp: u64,
+    #[serde(borrow, default)]
+    best_bid_price: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    best_bid_amount: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    best_ask_price: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    best_ask_amount: Option<&'a RawValue>,
+    #[serde(default)]
+    mark_price: Option<f64>,
+    #[serde(default)]
+    mark_iv: Option<f64>,
+    #[serde(default)]
+    bid_iv: Option<f64>,
+    #[serde(default)]
+    ask_iv: Option<f64>,
+    #[serde(default)]
+    underlying_price: Option<f64>,
+    #[serde(default)]
+    index_price: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct TradeData<'a> {
+    #[serde(borrow)]
+    instrument_name: Cow<'a, str>,
+    #[serde(default)]
+    trade_seq: u64,
+    #[serde(default)]
+    timestamp: u64,
+    #[serde(borrow)]
+    price: &'a RawValue,
+    #[serde(borrow)]
+    amount: &'a RawValue,
+    #[serde(borrow, default)]
+    direction: Option<Cow<'a, str>>,
+}
+
+#[derive(Debug)]
+struct State {
+    book: L2Book,
+    /// A book channel was seen for it.
+    seen_book: bool,
+    /// A gap happened since the last snapshot (the next snapshot is a resync).
+    after_gap: bool,
+    /// Queued for resubscription and not yet taken.
+    resub_queued: bool,
+}
+
+impl State {
+    fn new() -> Self {
+        Self {
+            book: L2Book::default(),
+            seen_book: false,
+            after_gap: false,
+            resub_queued: false,
+        }
+    }
+
+    fn ticker_flags(&self) -> u16 {
+        if !self.seen_book || self.book.is_valid() {
+            flags::BOOK_VALID
+        } else {
+            0
+        }
+    }
+}
+
+/// One Deribit connection's worth of market data: parses frames, keeps exact books per
+/// instrument, knows the instrument chain. One per feed thread.
+#[derive(Debug)]
+pub struct DeribitFeed {
+    registry: Registry,
+    states: Vec<State>,
+    /// Chain facts by instrument id.
+    chain: Vec<Option<DeribitInstrument>>,
+    stats: FeedStats,
+    emit_levels: bool,
+    resubscribe: VecDeque<InstrumentId>,
+    test_request: bool,
+    levels: Vec<(Side, PxQty)>,
+    bids: Vec<PxQty>,
+    asks: Vec<PxQty>,
+}
+
+impl DeribitFeed {
+    /// A feed over `registry`'s instruments; instruments seen first in a frame or a
+    /// `get_instruments` response are registered as [`Market::Deribit`] at [`DERIBIT_SCALE`].
+    #[must_use]
+    pub fn new(registry: Registry) -> Self {
+        let n = registry.len();
+        let mut f = Self {
+            registry,
+            states: Vec::with_capacity(n),
+            chain: Vec::with_capacity(n),
+            stats: FeedStats::default(),
+            emit_levels: false,
+            resubscribe: VecDeque::with_capacity(16),
+            test_request: false,
+            levels: Vec::with_capacity(256),
+            bids: Vec::with_capacity(256),
+            asks: Vec::with_capacity(256),
+        };
+        f.grow();
+        f
+    }
+
+    fn grow(&mut self) {
+        while self.states.len() < self.registry.len() {
+            let name = self.registry.instruments()[self.states.len()]
+                .symbol
+                .clone();
+            self.states.push(State::new());
+            self.chain.push(instruments::parse_name(&name));
+        }
+    }
+
+    /// Also emit one [`EventKind::Level`] per level of every applied change (before its `Bbo`).
+    pub fn emit_levels(&mut self, on: bool) {
+        self.emit_levels = on;
+    }
+
+    /// The instrument registry (grows as instruments are seen).
+    #[must_use]
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The exact book of `id`; `last_update_id` is the last applied `change_id`.
+    #[must_use]
+    pub fn book(&self, id: InstrumentId) -> Option<&L2Book> {
+        self.states.get(id.0 as usize).map(|s| &s.book)
+    }
+
+    /// Chain facts about `id` (from `get_instruments`, else from its name).
+    #[must_use]
+    pub fn instrument(&self, id: InstrumentId) -> Option<&DeribitInstrument> {
+        self.chain.get(id.0 as usize).and_then(Option::as_ref)
+    }
+
+    /// Counters so far.
+    #[must_use]
+    pub fn stats(&self) -> FeedStats {
+        self.stats
+    }
+
+    /// The next instrument whose book broke continuity and needs a fresh snapshot (the
+    /// transport unsubscribes and subscribes its book channel again). Each instrument is queued
+    /// once per gap.
+    pub fn take_resubscribe(&mut self) -> Option<InstrumentId> {
+        let id = self.resubscribe.pop_front()?;
+        if let Some(s) = self.states.get_mut(id.0 as usize) {
+            s.resub_queued = false;
+        }
+        Some(id)
+    }
+
+    /// Whether a `test_request` heartbeat arrived since the last call (the transport answers it
+    /// with `public/test`).
+    pub fn take_test_request(&mut self) -> bool {
+        std::mem::take(&mut self.test_request)
+    }
+
+    /// Loads a `public/get_instruments` `result` array into the chain (registering instruments).
+    ///
+    /// # Errors
+    /// [`DeribitError::Instruments`] when it is malformed (nothing is loaded).
+    pub fn load_instruments(&mut self, result: &str) -> Result<usize, DeribitError> {
+        let list = instruments::parse_instruments(result)?;
+        let n = list.len();
+        for i in list {
+            let id = self
+                .registry
+                .register(&i.name, Market::Deribit, DERIBIT_SCALE, DERIBIT_SCALE);
+            self.grow();
+            self.chain[id.0 as usize] = Some(i);
+        }
+        Ok(n)
+    }
+
+    fn id_of(&mut self, name: &str) -> InstrumentId {
+        match self.registry.id(name) {
+            Some(id) => id,
+            None => {
+                let id =
+                    self.registry
+                        .register(name, Market::Deribit, DERIBIT_SCALE, DERIBIT_SCALE);
+                self.grow();
+                id
+            }
+        }
+    }
+
+    /// Parses one raw frame received at `recv_ns` and pushes its events into `sink`, in order
+    /// (see the module docs). Also handles heartbeats and `get_instruments` responses; other
+    /// responses are counted as ignored.
+    ///
+    /// # Errors
+    /// [`DeribitError`] for a malformed frame; the feed's state is unchanged (only `frames` and
+    /// `malformed` count it).
+    pub fn on_frame(
+        &mut self,
+        recv_ns: u64,
+        frame: &[u8],
+        sink: &mut impl FnMut(MarketEvent),
+    ) -> Result<(), DeribitError> {
+        self.stats.frames += 1;
+        let r = self.on_frame_inner(recv_ns, frame, sink);
+        if r.is_err() {
+            self.stats.malformed += 1;
+        }
+        r
+    }
+
+    fn on_frame_inner(
+        &mut self,
+        recv_ns: u64,
+        frame: &[u8],
+        sink: &mut impl FnMut(MarketEvent),
+    ) -> Result<(), DeribitError> {
+        if frame.iter().find(|c| !c.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(DeribitError::Json("frame is not a JSON object".into()));
+        }
+        let f: Frame<'_> =
+            serde_json::from_slice(frame).map_err(|e| DeribitError::Json(e.to_string()))?;
+        match (f.method.as_deref(), f.params) {
+            (Some("subscription"), Some(p)) => {
+                let p: SubParams<'_> =
+                    serde_json::from_str(p.get()).map_err(|e| DeribitError::Json(e.to_string()))?;
+                let ch = p.channel.as_ref();
+                if ch.starts_with("book.") {
+                    self.on_book(recv_ns, p.data, sink)
+                } else if ch.starts_with("ticker.") {
+                    self.on_ticker(recv_ns, p.data, sink)
+                } else if ch.starts_with("trades.") {
+                    self.on_trades(recv_ns, p.data, sink)
+                } else {
+                    self.stats.ignored += 1;
+                    Ok(())
+                }
+            }
+            (Some("heartbeat"), Some(p)) => {
+                let p: HeartbeatParams<'_> =
+                    serde_json::from_str(p.get()).map_err(|e| DeribitError::Json(e.to_string()))?;
+                if p.kind == "test_request" {
+                    self.test_request = true;
+                }
+                self.stats.ignored += 1;
+                Ok(())
+            }
+            (None, _) if f.result.is_some() || f.error.is_some() => {
+                if let Some(r) = f.result {
+                    let t = r.get().trim_start();
+                    if t.starts_with('[')
+                        && t.contains("\"instrument_name\"")
+                        && t.contains("\"kind\"")
+                    {
+                        self.load_instruments(t)?;
+                        return Ok(());
+                    }
+                }
+                self.stats.ignored += 1;
+                Ok(())
+            }
+            _ => {
+                self.stats.ignored += 1;
+                Ok(())
+            }
+        }
+    }
+
+    /// Walks a level array (`[["new", 0.1, 2.0], …]` or `[[0.1, 2.0], …]`) into `self.levels`.
+    fn parse_levels(&mut self, raw: &RawValue, side: Side) -> Result<(), DeribitError> {
+        let s = raw.get().as_bytes();
+        let mut i = 0usize;
+        let skip_ws = |i: &mut usize| {
+            while *i < s.len() && s[*i].is_ascii_whitespace() {
+                *i += 1;
+            }
+        };
+        let token = |i: &mut usize| -> &[u8] {
+            let st = *i;
+            while *i < s.len() && !matches!(s[*i], b',' | b']' | b' ' | b'\n' | b'\t' | b'\r') {
+                *i += 1;
+            }
+            &s[st..*i]
+        };
+        skip_ws(&mut i);
+        if s.get(i) != Some(&b'[') {
+            return Err(DeribitError::Level);
+        }
+        i += 1;
+        skip_ws(&mut i);
+        if s.get(i) == Some(&b']') {
+            return Ok(());
+        }
+        loop {
+            skip_ws(&mut i);
+            if s.get(i) != Some(&b'[') {
+                return Err(DeribitError::Level);
+            }
+            i += 1;
+            skip_ws(&mut i);
+            // Optional action string.
+            let mut delete = false;
+            if s.get(i) == Some(&b'"') {
+                let st = i + 1;
+                let len = s[st..]
+                    .iter()
+                    .position(|&c| c == b'"')
+                    .ok_or(DeribitError::Level)?;
+                delete = match &s[st..st + len] {
+                    b"new" | b"change" => false,
+                    b"delete" => true,
+                    _ => return Err(DeribitError::Level),
+                };
+                i = st + len + 1;
+                skip_ws(&mut i);
+                if s.get(i) != Some(&b',') {
+                    return Err(DeribitError::Level);
+                }
+                i += 1;
+                skip_ws(&mut i);
+            }
+            let px = json_decimal(token(&mut i), DERIBIT_SCALE)
+                .map_err(|_| DeribitError::Number { field: "price" })?;
+            skip_ws(&mut i);
+            if s.get(i) != Some(&b',') {
+                return Err(DeribitError::Level);
+            }
+            i += 1;
+            skip_ws(&mut i);
+            let qty = json_decimal(token(&mut i), DERIBIT_SCALE)
+                .map_err(|_| DeribitError::Number { field: "amount" })?;
+            skip_ws(&mut i);
+            if s.get(i) != Some(&b']') {
+                return Err(DeribitError::Level);
+            }
+            i += 1;
+            self.levels.push((
+                side,
+                PxQty {
+                    px,
+                    qty: if delete { 0 } else { qty },
+                },
+            ));
+            skip_ws(&mut i);
+            match s.get(i) {
+                Some(b',') => i += 1,
+                Some(b']') => return Ok(()),
+                _ => return Err(DeribitError::Level),
+            }
+        }
+    }
+
+    fn on_book(
+        &mut self,
+        recv_ns: u64,
+        data: &RawValue,
+        sink: &mut impl FnMut(MarketEvent),
+    ) -> Result<(), DeribitError> {
+        let d: BookData<'_> =
+            serde_json::from_str(data.get()).map_err(|e| DeribitError::Json(e.to_string()))?;
+        self.levels.clear();
+        self.parse_levels(d.bids, Side::Buy)?;
+        self.parse_levels(d.asks, Side::Sell)?;
+        // Validated: now mutate.
+        let id = self.id_of(&d.instrument_name);
+        let exch_ns = d.timestamp.saturating_mul(1_000_000);
+        let snapshot = match d.kind.as_deref() {
+            Some("snapshot") | None => true,
+            Some("change") => false,
+            Some(_) => {
+                self.stats.ignored += 1;
+                return Ok(());
+            }
+        };
+        let st = &mut self.states[id.0 as usize];
+        st.seen_book = true;
+        if snapshot {
+            self.stats.snapshots += 1;
+            let mut begin = MarketEvent::new(EventKind::SnapshotBegin, id, recv_ns);
+            begin.exch_ns = exch_ns;
+            sink(begin);
+            self.bids.clear();
+            self.asks.clear();
+            for (side, l) in &self.levels {
+                if l.qty > 0 {
+                    if *side == Side::Buy {
+                        self.bids.push(*l);
+                    } else {
+                        self.asks.push(*l);
+                    }
+                }
+            }
+            st.book.load_snapshot(&self.bids, &self.asks, d.change_id);
+            st.book.set_valid(true);
+            if std::mem::take(&mut st.after_gap) {
+                self.stats.resyncs += 1;
+            }
+            let mut end = MarketEvent::new(EventKind::SnapshotEnd, id, recv_ns);
+            end.exch_ns = exch_ns;
+            end.seq = d.change_id;
+            end.flags = flags::BOOK_VALID;
+            sink(end);
+        } else {
+            self.stats.diffs += 1;
+            if !st.book.is_valid() {
+                self.stats.diffs_dropped_stale += 1;
+                return Ok(());
+            }
+            let last = st.book.last_update_id();
+            if d.prev_change_id != Some(last) {
+                self.stats.gaps += 1;
+                st.book.set_valid(false);
+                st.after_gap = true;
+                let mut g = MarketEvent::new(EventKind::Gap, id, recv_ns);
+                g.exch_ns = exch_ns;
+                g.seq = last;
+                g.bid.px = d.change_id as i64;
+                sink(g);
+                if !st.resub_queued && self.resubscribe.len() < MAX_RESUB {
+                    st.resub_queued = true;
+                    self.resubscribe.push_back(id);
+                }
+                return Ok(());
+            }
+            for (side, l) in &self.levels {
+                st.book.set(*side, l.px, l.qty);
+                if self.emit_levels {
+                    let mut e = MarketEvent::new(EventKind::Level, id, recv_ns);
+                    e.exch_ns = exch_ns;
+                    e.seq = d.change_id;
+                    e.side = *side;
+                    e.bid = *l;
+                    e.flags = flags::BOOK_VALID;
+                    sink(e);
+                }
+            }
+            st.book.set_last_update_id(d.change_id);
+            self.stats.diffs_applied += 1;
+        }
+        let st = &self.states[id.0 as usize];
+        let mut e = MarketEvent::new(EventKind::Bbo, id, recv_ns);
+        e.exch_ns = exch_ns;
+        e.seq = d.change_id;
+        e.flags = flags::FROM_BOOK | flags::BOOK_VALID;
+        e.bid = st.book.best_bid().unwrap_or_default();
+        e.ask = st.book.best_ask().unwrap_or_default();
+        sink(e);
+        Ok(())
+    }
+
+    fn on_ticker(
+        &mut self,
+        recv_ns: u64,
+        data: &RawValue,
+        sink: &mut impl FnMut(MarketEvent),
+    ) -> Result<(), DeribitError> {
+        let d: TickerData<'_> =
+            serde_json::from_str(data.get()).map_err(|e| DeribitError::Json(e.to_string()))?;
+        let num = |v: Option<&RawValue>, field: &'static str| -> Result<i64, DeribitError> {
+            match v.map(RawValue::get) {
+                None | Some("null") => Ok(0),
+                Some(t) => json_decimal(t.as_bytes(), DERIBIT_SCALE)
+                    .map_err(|_| DeribitError::Number { field }),
+            }
+        };
+        let is_option = match self
+            .registry
+            .id(&d.instrument_name)
+            .and_then(|id| self.instrument(id))
+        {
+            Some(i) => i.kind == InstrumentKind::Option,
+            None => instruments::parse_name(&d.instrument_name)
+                .is_some_and(|i| i.kind == InstrumentKind::Option),
+        };
+        let exch_ns = d.timestamp.saturating_mul(1_000_000);
+        if is_option {
+            let mark_px = d.mark_price.ok_or(DeribitError::Number {
+                field: "mark_price",
+            })?;
+            let mark_iv = d.mark_iv.ok_or(DeribitError::Number { field: "mark_iv" })?;
+            let underlying_px =
+                d.underlying_price
+                    .or(d.index_price)
+                    .ok_or(DeribitError::Number {
+                        field: "underlying_price",
+                    })?;
+            let t = OptionTicker {
+                underlying_px,
+                mark_px,
+                mark_iv: mark_iv / 100.0,
+                bid_iv: d.bid_iv.unwrap_or(0.0) / 100.0,
+                ask_iv: d.ask_iv.unwrap_or(0.0) / 100.0,
+            };
+            let id = self.id_of(&d.instrument_name);
+            self.stats.book_tickers += 1;
+            let mut e = option_ticker(id, recv_ns, exch_ns, &t);
+            e.flags = self.states[id.0 as usize].ticker_flags();
+            sink(e);
+        } else {
+            let bid = PxQty {
+                px: num(d.best_bid_price, "best_bid_price")?,
+                qty: num(d.best_bid_amount, "best_bid_amount")?,
+            };
+            let ask = PxQty {
+                px: num(d.best_ask_price, "best_ask_price")?,
+                qty: num(d.best_ask_amount, "best_ask_amount")?,
+            };
+            let id = self.id_of(&d.instrument_name);
+            self.stats.book_tickers += 1;
+            let mut e = MarketEvent::new(EventKind::Bbo, id, recv_ns);
+            e.exch_ns = exch_ns;
+            e.seq = d.timestamp;
+            e.bid = bid;
+            e.ask = ask;
+            e.flags = self.states[id.0 as usize].ticker_flags();
+            sink(e);
+        }
+        Ok(())
+    }
+
+    fn on_trades(
+        &mut self,
+        recv_ns: u64,
+        data: &RawValue,
+        sink: &mut impl FnMut(MarketEvent),
+    ) -> Result<(), DeribitError> {
+        let trades: Vec<TradeData<'_>> =
+            serde_json::from_str(data.get()).map_err(|e| DeribitError::Json(e.to_string()))?;
+        // Validate all before emitting any.
+        let mut parsed = Vec::with_capacity(trades.len());
+        for t in &trades {
+            let px = json_decimal(t.price.get().as_bytes(), DERIBIT_SCALE)
+                .map_err(|_| DeribitError::Number { field: "price" })?;
+            let qty = json_decimal(t.amount.get().as_bytes(), DERIBIT_SCALE)
+                .map_err(|_| DeribitError::Number { field: "amount" })?;
+            let side = match t.direction.as_deref() {
+                Some("buy") => Side::Buy,
+                Some("sell") => Side::Sell,
+                _ => Side::None,
+            };
+            parsed.push((px, qty, side));
+        }
+        for (t, (px, qty, side)) in trades.iter().zip(parsed) {
+            let id = self.id_of(&t.instrument_name);
+            self.stats.trades += 1;
+            let mut e = MarketEvent::new(EventKind::Trade, id, recv_ns);
+            e.exch_ns = t.timestamp.saturating_mul(1_000_000);
+            e.seq = t.trade_seq;
+            e.side = side;
+            e.bid = PxQty { px, qty };
+            e.flags = self.states[id.0 as usize].ticker_flags();
+            sink(e);
+        }
+        Ok(())
+    }
+}
+
+impl crate::adapter::FeedAdapter for DeribitFeed {
+    fn on_frame(&mut self, recv_ns: u64, frame: &[u8], sink: &mut impl FnMut(MarketEvent)) -> bool {
+        DeribitFeed::on_frame(self, recv_ns, frame, sink).is_ok()
+    }
+
+    fn stats(&self) -> FeedStats {
+        DeribitFeed::stats(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(channel: &str, data: &str) -> Vec<u8> {
+        format!(r#"{{"jsonrpc":"2.0","method":"subscription","params":{{"channel":"{channel}","data":{data}}}}}"#).into_bytes()
+    }
+
+    fn run(f: &mut DeribitFeed, fr: &[u8]) -> (Result<(), DeribitError>, Vec<MarketEvent>) {
+        let mut v = Vec::new();
+        let r = f.on_frame(1, fr, &mut |e| v.push(e));
+        (r, v)
+    }
+
+    const SNAP: &str = r#"{"type":"snapshot","timestamp":5,"instrument_name":"BTC-PERPETUAL","change_id":10,"bids":[["new",100.5,20.0],["new",100.0,10.0]],"asks":[["new",101.0,30.0]]}"#;
+
+    #[test]
+    fn snapshot_change_and_gap() {
+        let mut f = DeribitFeed::new(Registry::new());
+        let (r, ev) = run(&mut f, &frame("book.BTC-PERPETUAL.raw", SNAP));
+        r.unwrap();
+        let kinds: Vec<_> = ev.iter().map(|e| e.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                EventKind::SnapshotBegin,
+                EventKind::SnapshotEnd,
+                EventKind::Bbo
+            ]
+        );
+        assert_eq!(
+            ev[2].bid,
+            PxQty {
+                px: 10_050_000_000,
+                qty: 2_000_000_000
+            }
+        );
+        assert_eq!(
+            ev[2].ask,
+            PxQty {
+                px: 10_100_000_000,
+                qty: 3_000_000_000
+            }
+        );
+        let ch = r#"{"type":"change","timestamp":6,"instrument_name":"BTC-PERPETUAL","prev_change_id":10,"change_id":11,"bids":[["delete",100.5,0.0]],"asks":[["change",101.0,5.0]]}"#;
+        let (r, ev) = run(&mut f, &frame("book.BTC-PERPETUAL.raw", ch));
+        r.unwrap();
+        assert_eq!(ev.len(), 1);
+        assert_eq!(ev[0].bid.px, 10_000_000_000);
+        assert_eq!(ev[0].ask.qty, 500_000_000);
+        assert_eq!(ev[0].seq, 11);
+        assert!(ev[0].book_valid());
+        // Gap: prev_change_id 12 != 11.
+        let gap = ch.replace(
+            "\"prev_change_id\":10,\"change_id\":11",
+            "\"prev_change_id\":12,\"change_id\":13",
+        );
+        let (r, ev) = run(&mut f, &frame("book.BTC-PERPETUAL.raw", &gap));
+        r.unwrap();
+        assert_eq!(ev.len(), 1);
+        assert_eq!(ev[0].kind, EventKind::Gap);
+        assert_eq!((ev[0].seq, ev[0].bid.px), (11, 13));
+        let id = f.registry().id("BTC-PERPETUAL").unwrap();
+        assert!(!f.book(id).unwrap().is_valid());
+        assert_eq!(f.take_resubscribe(), Some(id));
+        assert_eq!(f.take_resubscribe(), None);
+        // Changes while invalid are dropped; a ticker then has no BOOK_VALID.
+        let ch2 = ch.replace(
+            "\"prev_change_id\":10,\"change_id\":11",
+            "\"prev_change_id\":13,\"change_id\":14",
+        );
+        let (_, ev) = run(&mut f, &frame("book.BTC-PERPETUAL.raw", &ch2));
+        assert!(ev.is_empty());
+        let tk = r#"{"timestamp":7,"instrument_name":"BTC-PERPETUAL","best_bid_price":100.0,"best_bid_amount":10.0,"best_ask_price":101.0,"best_ask_amount":5.0,"mark_price":100.7}"#;
+        let (_, ev) = run(&mut f, &frame("ticker.BTC-PERPETUAL.raw", tk));
+        assert_eq!(ev[0].kind, EventKind::Bbo);
+        assert!(!ev[0].book_valid());
+        // Resubscribed snapshot: valid again, one resync.
+        let (_, ev) = run(&mut f, &frame("book.BTC-PERPETUAL.100ms", SNAP));
+        assert_eq!(ev.last().unwrap().kind, EventKind::Bbo);
+        assert!(f.book(id).unwrap().is_valid());
+        let s = f.stats();
+        assert_eq!(
+            (
+                s.gaps,
+                s.resyncs,
+                s.snapshots,
+                s.diffs_applied,
+                s.diffs_dropped_stale
+            ),
+            (1, 1, 2, 1, 1)
+        );
+    }
+
+    #[test]
+    fn option_ticker_layout() {
+        let mut f = DeribitFeed::new(Registry::new());
+        let tk = r#"{"underlying_price":32366.75,"timestamp":1626993722929,"mark_price":0.00090376,"mark_iv":142.78,"bid_iv":0.0,"ask_iv":150.5,"instrument_name":"BTC-24SEP21-8000-P","best_bid_price":0.0005,"best_ask_price":0.0015}"#;
+        let (r, ev) = run(&mut f, &frame("ticker.BTC-24SEP21-8000-P.raw", tk));
+        r.unwrap();
+        let t = read_option_ticker(&ev[0]).unwrap();
+        assert_eq!(t.underlying_px, 32366.75);
+        assert_eq!(t.mark_px, 0.00090376);
+        assert_eq!(t.mark_iv, 142.78 / 100.0);
+        assert_eq!(t.ask_iv, 1.505);
+        assert_eq!(ev[0].exch_ns, 1_626_993_722_929_000_000);
+        assert!(ev[0].book_valid());
+        let i = f.instrument(ev[0].instrument).unwrap();
+        assert_eq!(i.option_type, Some(OptionType::Put));
+        assert_eq!(i.strike, 800_000_000_000);
+    }
+
+    #[test]
+    fn heartbeat_trades_and_rejects() {
+        let mut f = DeribitFeed::new(Registry::new());
+        let (r, _) = run(
+            &mut f,
+            br#"{"jsonrpc":"2.0","method":"heartbeat","params":{"type":"test_request"}}"#,
+        );
+        r.unwrap();
+        assert!(f.take_test_request());
+        assert!(!f.take_test_request());
+        let tr = r#"[{"trade_seq":7,"trade_id":"1","timestamp":9,"price":0.0015,"amount":2.5,"direction":"sell","instrument_name":"BTC-24SEP21-8000-P"}]"#;
+        let (r, ev) = run(&mut f, &frame("trades.BTC-24SEP21-8000-P.raw", tr));
+        r.unwrap();
+        assert_eq!(
+            (ev[0].kind, ev[0].seq, ev[0].side),
+            (EventKind::Trade, 7, Side::Sell)
+        );
+        assert_eq!(
+            ev[0].bid,
+            PxQty {
+                px: 150_000,
+                qty: 250_000_000
+            }
+        );
+        for bad in [
+            &b"{"[..],
+            b"[]",
+            br#"{"method":"subscription","params":{"channel":"book.X.raw","data":{"type":"snapshot","instrument_name":"X","change_id":1,"bids":[["new",-1,2]],"asks":[]}}}"#,
+            br#"{"method":"subscription","params":{"channel":"book.X.raw","data":{"type":"snapshot","instrument_name":"X","change_id":1,"bids":[["nope",1,2]],"asks":[]}}}"#,
+        ] {
+            let before = f.registry().len();
+            let (r, ev) = run(&mut f, bad);
+            assert!(r.is_err(), "{}", String::from_utf8_lossy(bad));
+            assert!(ev.is_empty());
+            assert_eq!(f.registry().len(), before);
+        }
+    }
+}
