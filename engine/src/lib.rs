@@ -7,11 +7,14 @@
 pub mod c2c;
 pub mod clock;
 pub mod config;
+pub mod exec;
 pub mod kernel;
 pub mod latency;
+pub mod live;
 pub mod order;
 pub mod pipeline;
 pub mod probe;
+pub mod risk_gate;
 pub mod session;
 pub mod sizer;
 pub mod source;

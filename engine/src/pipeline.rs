@@ -22,6 +22,7 @@ use feeds::{EventKind, FeedAdapter, FeedStats, MarketEvent};
 use rtrb::{Consumer, Producer, RingBuffer};
 
 use crate::clock::Clock;
+use crate::exec::ExecutionAdapter;
 use crate::kernel::{Kernel, KernelStats, PaperAdapter};
 use crate::latency::{Hop, HopHistograms};
 use crate::order::{Fill, Order};
@@ -129,9 +130,9 @@ pub struct FeedStageStats {
     pub adapter: FeedStats,
 }
 
-/// Everything a run produced.
+/// Everything a run produced (`A`: the execution adapter, handed back with its counters).
 #[derive(Debug)]
-pub struct RunReport {
+pub struct RunReport<A = PaperAdapter> {
     /// Topology actually used.
     pub topology: Topology,
     /// Warnings raised while fitting the topology or pinning.
@@ -140,8 +141,8 @@ pub struct RunReport {
     pub feed: FeedStageStats,
     /// Kernel counters.
     pub kernel: KernelStats,
-    /// Paper adapter counters.
-    pub adapter: PaperAdapter,
+    /// The execution adapter (paper by default) with its counters.
+    pub adapter: A,
     /// Every order, in order.
     pub orders: Vec<Order>,
     /// Every execution report, in order.
@@ -295,6 +296,8 @@ impl<S: FrameSource, F: FeedAdapter> FeedStage<'_, S, F> {
             ..
         } = self;
         let t_ingest = match source.next_frame() {
+            // A live source with nothing ready yet hands an empty frame: idle, not the end.
+            Ok(Some((_, []))) => return Progress::Idle,
             Ok(Some((recv_ns, frame))) => {
                 pace(clock, start, *speed, recv_ns);
                 let t_ingest = clock.raw();
@@ -441,8 +444,8 @@ impl<Z: Sizer> KernelStage<'_, Z> {
     }
 }
 
-struct ExecStage<'c> {
-    adapter: PaperAdapter,
+struct ExecStage<'c, A> {
+    adapter: A,
     rx: Consumer<Order>,
     fills_tx: Producer<Fill>,
     pending_fills: VecDeque<Fill>,
@@ -453,7 +456,7 @@ struct ExecStage<'c> {
     done: bool,
 }
 
-impl ExecStage<'_> {
+impl<A: ExecutionAdapter> ExecStage<'_, A> {
     fn poll(&mut self, sh: &Shared) -> Progress {
         if self.done {
             return Progress::Done;
@@ -472,14 +475,37 @@ impl ExecStage<'_> {
                 .record(Hop::KernelToExec, self.clock.delta_ns(o.t_push, t));
             self.hist
                 .record(Hop::TickToOrder, self.clock.delta_ns(o.t_ingest, t));
-            let fill = self.adapter.submit(&o, self.clock.raw());
             self.orders.push(o);
-            self.fills.push(fill);
-            if let Err(rtrb::PushError::Full(f)) = self.fills_tx.push(fill) {
-                self.pending_fills.push_back(f);
-            }
+            let Self {
+                adapter,
+                fills,
+                fills_tx,
+                pending_fills,
+                clock,
+                ..
+            } = self;
+            adapter.submit(&o, clock, &mut |fill| {
+                fills.push(fill);
+                if let Err(rtrb::PushError::Full(f)) = fills_tx.push(fill) {
+                    pending_fills.push_back(f);
+                }
+            });
             progress = true;
         }
+        let Self {
+            adapter,
+            fills,
+            fills_tx,
+            pending_fills,
+            clock,
+            ..
+        } = self;
+        progress |= adapter.poll(clock, &mut |fill| {
+            fills.push(fill);
+            if let Err(rtrb::PushError::Full(f)) = fills_tx.push(fill) {
+                pending_fills.push_back(f);
+            }
+        });
         if progress {
             return Progress::Busy;
         }
@@ -487,6 +513,7 @@ impl ExecStage<'_> {
         if sh.kernel_done.load(Ordering::Acquire)
             && self.rx.is_empty()
             && self.pending_fills.is_empty()
+            && self.adapter.in_flight() == 0
         {
             self.done = true;
             return Progress::Done;
@@ -495,13 +522,13 @@ impl ExecStage<'_> {
     }
 }
 
-enum StageRef<'a, 'c, S, F, Z> {
+enum StageRef<'a, 'c, S, F, Z, A> {
     Feed(&'a mut FeedStage<'c, S, F>),
     Kernel(&'a mut KernelStage<'c, Z>),
-    Exec(&'a mut ExecStage<'c>),
+    Exec(&'a mut ExecStage<'c, A>),
 }
 
-impl<S: FrameSource, F: FeedAdapter, Z: Sizer> StageRef<'_, '_, S, F, Z> {
+impl<S: FrameSource, F: FeedAdapter, Z: Sizer, A: ExecutionAdapter> StageRef<'_, '_, S, F, Z, A> {
     fn poll(&mut self, sh: &Shared) -> Progress {
         match self {
             Self::Feed(s) => s.poll(sh),
@@ -519,8 +546,8 @@ impl<S: FrameSource, F: FeedAdapter, Z: Sizer> StageRef<'_, '_, S, F, Z> {
     }
 }
 
-fn run_thread<S: FrameSource, F: FeedAdapter, Z: Sizer>(
-    stages: &mut [StageRef<'_, '_, S, F, Z>],
+fn run_thread<S: FrameSource, F: FeedAdapter, Z: Sizer, A: ExecutionAdapter>(
+    stages: &mut [StageRef<'_, '_, S, F, Z, A>],
     sh: &Shared,
     wait: Wait,
 ) {
@@ -569,6 +596,22 @@ pub fn run<S: FrameSource, F: FeedAdapter, Z: Sizer>(
     kernel: Kernel<Z>,
     clock: &Clock,
 ) -> RunReport {
+    run_with(cfg, source, feed, kernel, PaperAdapter::default(), clock)
+}
+
+/// [`run`] with any execution adapter (a venue adapter, a [`crate::risk_gate::Gated`] one): the
+/// run ends when the source ends and every order has its final report.
+///
+/// # Panics
+/// Only if a stage thread panicked (a bug; nothing from outside can cause one).
+pub fn run_with<S: FrameSource, F: FeedAdapter, Z: Sizer, A: ExecutionAdapter>(
+    cfg: &PipelineConfig,
+    source: S,
+    feed: F,
+    kernel: Kernel<Z>,
+    adapter: A,
+    clock: &Clock,
+) -> RunReport<A> {
     let cores = available_cores();
     let (topology, mut warnings) = cfg.topology.fit(&cores);
     let wait = cfg.wait.unwrap_or(if topology.dedicated_cores(&cores) {
@@ -612,7 +655,7 @@ pub fn run<S: FrameSource, F: FeedAdapter, Z: Sizer>(
         done: false,
     };
     let mut exec_st = ExecStage {
-        adapter: PaperAdapter::default(),
+        adapter,
         rx: ord_rx,
         fills_tx: fill_tx,
         pending_fills: VecDeque::with_capacity(1024),
@@ -631,7 +674,7 @@ pub fn run<S: FrameSource, F: FeedAdapter, Z: Sizer>(
         let mut feed_ref = Some(StageRef::Feed(&mut feed_st));
         let mut kernel_ref = Some(StageRef::Kernel(&mut kernel_st));
         let mut exec_ref = Some(StageRef::Exec(&mut exec_st));
-        let mut groups: Vec<(Option<usize>, Vec<StageRef<'_, '_, S, F, Z>>)> = Vec::new();
+        let mut groups: Vec<(Option<usize>, Vec<StageRef<'_, '_, S, F, Z, A>>)> = Vec::new();
         for t in &topology.threads {
             let stages = t
                 .stages

@@ -1,0 +1,303 @@
+//! A websocket client connection: `ws://` over plain TCP, `wss://` through rustls (webpki roots).
+//! After the handshake the socket is non-blocking: [`WsConn::read`] returns at once when nothing
+//! has arrived, so the feed and execution threads poll it without blocking (one `recv` per poll).
+
+use std::io::ErrorKind;
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+use tungstenite::client::IntoClientRequest;
+use tungstenite::stream::MaybeTlsStream;
+use tungstenite::{Message, WebSocket};
+
+/// A transport error, with what failed.
+#[derive(Debug, thiserror::Error)]
+pub enum WsError {
+    /// The URL is not a websocket URL with a host.
+    #[error("bad websocket URL `{0}`")]
+    Url(String),
+    /// TCP connect failed.
+    #[error("connect {addr}: {source}")]
+    Connect {
+        /// host:port.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The websocket (or TLS) handshake failed.
+    #[error("handshake with {url}: {message}")]
+    Handshake {
+        /// The URL.
+        url: String,
+        /// Why.
+        message: String,
+    },
+    /// The connection closed or failed after the handshake.
+    #[error("connection lost: {0}")]
+    Closed(String),
+}
+
+/// What one [`WsConn::read`] produced.
+#[derive(Debug)]
+pub enum WsRead {
+    /// A text or binary frame (its payload).
+    Frame(Vec<u8>),
+    /// A control frame (ping/pong) was handled; counts as liveness.
+    Control,
+    /// Nothing has arrived.
+    Nothing,
+}
+
+/// An open websocket connection.
+#[derive(Debug)]
+pub struct WsConn {
+    ws: WebSocket<MaybeTlsStream<TcpStream>>,
+}
+
+/// Host and port of a `ws://`/`wss://`/`http://` URL (default ports 80/443).
+///
+/// # Errors
+/// [`WsError::Url`] for anything else.
+pub fn host_port(url: &str) -> Result<(String, u16), WsError> {
+    let bad = || WsError::Url(url.to_owned());
+    let (scheme, rest) = url.split_once("://").ok_or_else(bad)?;
+    let default = match scheme {
+        "ws" | "http" => 80,
+        "wss" | "https" => 443,
+        _ => return Err(bad()),
+    };
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    if authority.is_empty() {
+        return Err(bad());
+    }
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let (h, after) = v6.split_once(']').ok_or_else(bad)?;
+        (h, after.strip_prefix(':'))
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        }
+    };
+    if host.is_empty() {
+        return Err(bad());
+    }
+    let port = match port {
+        Some(p) => p.parse().map_err(|_| bad())?,
+        None => default,
+    };
+    Ok((host.to_owned(), port))
+}
+
+/// Opens a TCP connection to `url`'s host (first address that answers within `timeout`).
+pub(crate) fn tcp_connect(url: &str, timeout: Duration) -> Result<TcpStream, WsError> {
+    let (host, port) = host_port(url)?;
+    let addr = format!("{host}:{port}");
+    let conn_err = |source| WsError::Connect {
+        addr: addr.clone(),
+        source,
+    };
+    let mut last = std::io::Error::new(ErrorKind::NotFound, "no address");
+    for a in (host.as_str(), port).to_socket_addrs().map_err(conn_err)? {
+        match TcpStream::connect_timeout(&a, timeout) {
+            Ok(s) => {
+                let _ = s.set_nodelay(true);
+                return Ok(s);
+            }
+            Err(e) => last = e,
+        }
+    }
+    Err(conn_err(last))
+}
+
+impl WsConn {
+    /// Connects and completes the handshake (blocking, bounded by `timeout` per step), then
+    /// switches the socket to non-blocking.
+    ///
+    /// # Errors
+    /// [`WsError`] naming what failed.
+    pub fn connect(url: &str, timeout: Duration) -> Result<Self, WsError> {
+        let tcp = tcp_connect(url, timeout)?;
+        let _ = tcp.set_read_timeout(Some(timeout));
+        let _ = tcp.set_write_timeout(Some(timeout));
+        let handle = tcp.try_clone().map_err(|e| WsError::Connect {
+            addr: url.to_owned(),
+            source: e,
+        })?;
+        let req = url
+            .into_client_request()
+            .map_err(|_| WsError::Url(url.to_owned()))?;
+        let (ws, _resp) =
+            tungstenite::client_tls_with_config(req, tcp, None, None).map_err(|e| {
+                WsError::Handshake {
+                    url: url.to_owned(),
+                    message: e.to_string(),
+                }
+            })?;
+        handle
+            .set_nonblocking(true)
+            .map_err(|e| WsError::Closed(e.to_string()))?;
+        Ok(Self { ws })
+    }
+
+    /// Reads what has arrived: one frame, a handled control frame, or nothing.
+    ///
+    /// # Errors
+    /// [`WsError::Closed`] when the connection closed or failed.
+    pub fn read(&mut self) -> Result<WsRead, WsError> {
+        match self.ws.read() {
+            Ok(Message::Text(t)) => Ok(WsRead::Frame(t.into_bytes())),
+            Ok(Message::Binary(b)) => Ok(WsRead::Frame(b)),
+            Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => {
+                // A pong to a ping is queued by tungstenite; push it out now.
+                let _ = self.flush();
+                Ok(WsRead::Control)
+            }
+            Ok(Message::Close(c)) => Err(WsError::Closed(format!("closed by peer: {c:?}"))),
+            Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => {
+                Ok(WsRead::Nothing)
+            }
+            Err(e) => Err(WsError::Closed(e.to_string())),
+        }
+    }
+
+    /// Queues a text frame and tries to send it (a full socket keeps it queued for
+    /// [`WsConn::flush`]).
+    ///
+    /// # Errors
+    /// [`WsError::Closed`] when the connection failed.
+    pub fn send_text(&mut self, text: String) -> Result<(), WsError> {
+        match self.ws.send(Message::Text(text)) {
+            Ok(()) => Ok(()),
+            Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => Ok(()),
+            Err(e) => Err(WsError::Closed(e.to_string())),
+        }
+    }
+
+    /// Sends a ping (liveness probe; the pong comes back as [`WsRead::Control`]).
+    ///
+    /// # Errors
+    /// [`WsError::Closed`] when the connection failed.
+    pub fn ping(&mut self) -> Result<(), WsError> {
+        match self.ws.send(Message::Ping(b"ballast".to_vec())) {
+            Ok(()) => Ok(()),
+            Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => Ok(()),
+            Err(e) => Err(WsError::Closed(e.to_string())),
+        }
+    }
+
+    /// Pushes out queued frames.
+    ///
+    /// # Errors
+    /// [`WsError::Closed`] when the connection failed.
+    pub fn flush(&mut self) -> Result<(), WsError> {
+        match self.ws.flush() {
+            Ok(()) => Ok(()),
+            Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => Ok(()),
+            Err(e) => Err(WsError::Closed(e.to_string())),
+        }
+    }
+
+    /// Closes politely (best effort).
+    pub fn close(mut self) {
+        let _ = self.ws.close(None);
+        let _ = self.ws.flush();
+    }
+}
+
+/// Blocking HTTP/1.1 `GET` of `url` (plain `http://`; the REST snapshot of a local simulator or a
+/// plain-HTTP gateway). Returns the body of a `200` answer.
+///
+/// # Errors
+/// [`WsError`] for connection failures, `https://` (not supported here), or a non-200 answer.
+pub fn http_get(url: &str, timeout: Duration) -> Result<Vec<u8>, WsError> {
+    use std::io::{Read, Write};
+    let Some(rest) = url.strip_prefix("http://") else {
+        return Err(WsError::Url(url.to_owned()));
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let mut tcp = tcp_connect(url, timeout)?;
+    let _ = tcp.set_read_timeout(Some(timeout));
+    let _ = tcp.set_write_timeout(Some(timeout));
+    let closed = |e: std::io::Error| WsError::Closed(format!("GET {url}: {e}"));
+    write!(
+        tcp,
+        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nAccept: application/json\r\n\r\n"
+    )
+    .map_err(closed)?;
+    let mut buf = Vec::with_capacity(64 * 1024);
+    tcp.read_to_end(&mut buf).map_err(closed)?;
+    let head_end = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| WsError::Closed(format!("GET {url}: no HTTP head")))?;
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let status = head.split_whitespace().nth(1).unwrap_or("");
+    if status != "200" {
+        let line = head.lines().next().unwrap_or("").to_owned();
+        return Err(WsError::Closed(format!("GET {url}: {line}")));
+    }
+    let mut body = buf.split_off(head_end + 4);
+    let lower = head.to_ascii_lowercase();
+    if lower.contains("transfer-encoding: chunked") {
+        body = dechunk(&body).ok_or_else(|| WsError::Closed(format!("GET {url}: bad chunks")))?;
+    } else if let Some(n) = lower
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse::<usize>().ok())
+    {
+        body.truncate(n);
+    }
+    Ok(body)
+}
+
+fn dechunk(mut b: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(b.len());
+    loop {
+        let i = b.windows(2).position(|w| w == b"\r\n")?;
+        let size_txt = std::str::from_utf8(&b[..i]).ok()?;
+        let size = usize::from_str_radix(size_txt.split(';').next()?.trim(), 16).ok()?;
+        b = &b[i + 2..];
+        if size == 0 {
+            return Some(out);
+        }
+        out.extend_from_slice(b.get(..size)?);
+        b = b.get(size + 2..)?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert_eq!(
+            host_port("ws://127.0.0.1:9001/stream?x").unwrap(),
+            ("127.0.0.1".into(), 9001)
+        );
+        assert_eq!(
+            host_port("wss://stream.binance.com/ws").unwrap(),
+            ("stream.binance.com".into(), 443)
+        );
+        assert_eq!(
+            host_port("http://localhost/api").unwrap(),
+            ("localhost".into(), 80)
+        );
+        assert!(host_port("ftp://x").is_err());
+        assert!(host_port("ws://").is_err());
+        assert!(host_port("ws://h:notaport/").is_err());
+    }
+
+    #[test]
+    fn chunks() {
+        assert_eq!(
+            dechunk(b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n").unwrap(),
+            b"abcde"
+        );
+        assert!(dechunk(b"5\r\nab").is_none());
+    }
+}
