@@ -20,6 +20,8 @@ const BLOCK_FILL: usize = BLOCK_CAP / 2;
 #[derive(Debug, Clone)]
 struct BookSide {
     blocks: Vec<Vec<PxQty>>,
+    /// `key` of each block's first level, contiguous for the block search.
+    firsts: Vec<i64>,
     pool: Vec<Vec<PxQty>>,
     /// Scratch for snapshot loading.
     tmp: Vec<PxQty>,
@@ -32,6 +34,7 @@ impl BookSide {
     fn new(bid: bool, levels: usize) -> Self {
         let mut s = Self {
             blocks: Vec::new(),
+            firsts: Vec::new(),
             pool: Vec::new(),
             tmp: Vec::new(),
             bid,
@@ -49,6 +52,7 @@ impl BookSide {
             self.pool.push(Vec::with_capacity(BLOCK_CAP));
         }
         self.blocks.reserve(want.saturating_sub(self.blocks.len()));
+        self.firsts.reserve(want.saturating_sub(self.firsts.len()));
         if self.tmp.capacity() < levels {
             self.tmp.reserve(levels - self.tmp.len());
         }
@@ -79,18 +83,17 @@ impl BookSide {
                 let mut b = self.take_block();
                 b.push(PxQty { px, qty });
                 self.blocks.push(b);
+                self.firsts.push(k);
                 self.len = 1;
             }
             return;
         }
         // The block whose first key is <= k (the first block when k is below everything);
         // the last block (the touch) is checked first.
-        let bi = if self.key(self.blocks[nb - 1][0].px) <= k {
+        let bi = if self.firsts[nb - 1] <= k {
             nb - 1
         } else {
-            self.blocks
-                .partition_point(|b| self.key(b[0].px) <= k)
-                .saturating_sub(1)
+            self.firsts.partition_point(|&f| f <= k).saturating_sub(1)
         };
         let bid = self.bid;
         let block = &mut self.blocks[bi];
@@ -102,23 +105,27 @@ impl BookSide {
             Ok(i) => {
                 if qty != 0 {
                     block[i].qty = qty;
-                } else {
-                    block.remove(i);
-                    self.len -= 1;
-                    let left = block.len();
-                    if left == 0 {
-                        let b = self.blocks.remove(bi);
-                        self.pool.push(b);
-                    } else if left < BLOCK_CAP / 8
-                        && bi > 0
-                        && self.blocks[bi - 1].len() + left < BLOCK_CAP
-                    {
-                        // Merge a small block into its lower neighbour (its keys are all higher).
-                        let mut b = self.blocks.remove(bi);
-                        self.blocks[bi - 1].extend_from_slice(&b);
-                        b.clear();
-                        self.pool.push(b);
-                    }
+                    return;
+                }
+                block.remove(i);
+                self.len -= 1;
+                let left = block.len();
+                if left == 0 {
+                    let b = self.blocks.remove(bi);
+                    self.firsts.remove(bi);
+                    self.pool.push(b);
+                    return;
+                }
+                if i == 0 {
+                    self.firsts[bi] = self.key(self.blocks[bi][0].px);
+                }
+                if left < BLOCK_CAP / 8 && bi > 0 && self.blocks[bi - 1].len() + left < BLOCK_CAP {
+                    // Merge a small block into its lower neighbour (its keys are all higher).
+                    let mut b = self.blocks.remove(bi);
+                    self.firsts.remove(bi);
+                    self.blocks[bi - 1].extend_from_slice(&b);
+                    b.clear();
+                    self.pool.push(b);
                 }
             }
             Err(i) => {
@@ -127,12 +134,17 @@ impl BookSide {
                 }
                 block.insert(i, PxQty { px, qty });
                 self.len += 1;
-                if block.len() >= BLOCK_CAP {
+                if i == 0 {
+                    self.firsts[bi] = k;
+                }
+                if self.blocks[bi].len() >= BLOCK_CAP {
                     let mut nbk = self.take_block();
                     let block = &mut self.blocks[bi];
                     nbk.extend_from_slice(&block[BLOCK_CAP / 2..]);
                     block.truncate(BLOCK_CAP / 2);
+                    let first = self.key(nbk[0].px);
                     self.blocks.insert(bi + 1, nbk);
+                    self.firsts.insert(bi + 1, first);
                 }
             }
         }
@@ -147,6 +159,7 @@ impl BookSide {
             b.clear();
             self.pool.push(b);
         }
+        self.firsts.clear();
         self.len = 0;
     }
 
@@ -187,6 +200,7 @@ impl BookSide {
         for chunk in tmp.chunks(BLOCK_FILL) {
             let mut b = self.take_block();
             b.extend_from_slice(chunk);
+            self.firsts.push(self.key(chunk[0].px));
             self.blocks.push(b);
         }
         self.len = tmp.len();
@@ -355,7 +369,9 @@ mod tests {
         fn check(&self) {
             let mut prev: Option<i64> = None;
             let mut n = 0;
-            for b in &self.blocks {
+            assert_eq!(self.firsts.len(), self.blocks.len());
+            for (b, &f) in self.blocks.iter().zip(&self.firsts) {
+                assert_eq!(f, self.key(b[0].px));
                 assert!(!b.is_empty() && b.len() < BLOCK_CAP);
                 for l in b {
                     let k = self.key(l.px);
