@@ -69,8 +69,14 @@ pub(super) fn publish(sh: &Arc<Shared>, ex: &mut Exchange, frame: &[u8], now_ns:
     if let Some((stream, s0, s1)) = frame_stream(frame) {
         if let Some(fs) = parse_stream(stream) {
             let is_depth = fs.kind == "depth";
-            let skip = is_depth && take_skip(sh);
-            if !skip {
+            // Faults are spent only on frames someone receives.
+            let watched = ex.conns.values().any(|c| {
+                c.bstreams
+                    .iter()
+                    .any(|b| b.symbol == fs.symbol && b.kind == fs.kind)
+            });
+            let skip = watched && is_depth && take_skip(sh);
+            if watched && !skip {
                 let malformed = take_malformed(sh);
                 for c in ex.conns.values() {
                     for b in &c.bstreams {

@@ -170,9 +170,17 @@ pub(super) fn publish(sh: &Arc<Shared>, ex: &mut Exchange, frame: &[u8], now_ns:
         && serde_json::from_str::<BookHead<'_>>(data)
             .map(|h| h.kind.as_deref() != Some("change"))
             .unwrap_or(false);
-    if sub.kind == DKind::Book && !is_snapshot && take_skip(sh) {
+    // Faults are spent only on frames someone receives.
+    let watched = ex.conns.values().any(|c| {
+        c.dsubs.iter().any(|d| {
+            d.kind == sub.kind
+                && d.instrument == sub.instrument
+                && (!d.awaiting_snapshot || is_snapshot)
+        })
+    });
+    if watched && sub.kind == DKind::Book && !is_snapshot && take_skip(sh) {
         // The simulator's book applied it; subscribers never see it.
-    } else {
+    } else if watched {
         let malformed = take_malformed(sh);
         for c in ex.conns.values_mut() {
             let tx = c.tx.clone();

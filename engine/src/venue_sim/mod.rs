@@ -48,6 +48,7 @@ use std::time::{Duration, Instant};
 
 use crate::synth::SynthConfig;
 
+pub use binance::{hmac_sha256_hex, signature_payload as binance_signature_payload};
 pub use matching::{
     AckKind, OrderStatus, OrderType, SimAck, SimFill, SimOrder, SimRecord, SimReject, TimeInForce,
 };
