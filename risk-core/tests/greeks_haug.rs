@@ -24,6 +24,9 @@ fn bsm(kind: OptionKind, k: f64, s: f64, q: f64, r: f64, t: f64, vol: f64) -> Gr
     g
 }
 
+/// type, strike, spot, q, r, t, vol, value.
+type HaugRow = (OptionKind, f64, f64, f64, f64, f64, f64, f64);
+
 fn near(what: &str, got: f64, want: f64) {
     assert!((got - want).abs() <= 1e-4, "{what}: {got} vs Haug {want}");
 }
@@ -32,7 +35,7 @@ fn near(what: &str, got: f64, want: f64) {
 fn haug_prices() {
     // type, strike, spot, q, r, t, vol, value
     #[rustfmt::skip]
-    let rows: &[(OptionKind, f64, f64, f64, f64, f64, f64, f64)] = &[
+    let rows: &[HaugRow] = &[
         (Call, 65.0, 60.0, 0.00, 0.08, 0.25, 0.30, 2.1334),
         (Put, 95.0, 100.0, 0.05, 0.10, 0.50, 0.20, 2.4648),
         (Put, 19.0, 19.0, 0.10, 0.10, 0.75, 0.28, 1.7011),

@@ -20,20 +20,20 @@ const LN2_HI_LN: f64 = 0.693_147_180_485_539_1;
 /// ln 2 − `LN2_HI_LN`.
 const LN2_LO_LN: f64 = 7.440_617_110_012_397e-11;
 
-/// Taylor coefficients 1/n! for n = 13 down to 2.
-const EXP_C: [f64; 12] = [
-    1.605_904_383_682_161_3e-10,
-    2.087_675_698_786_81e-9,
-    2.505_210_838_544_172e-8,
-    2.755_731_922_398_589e-7,
-    2.755_731_922_398_589_3e-6,
-    2.480_158_730_158_73e-5,
-    1.984_126_984_126_984e-4,
-    1.388_888_888_888_889e-3,
-    8.333_333_333_333_333e-3,
-    4.166_666_666_666_666_4e-2,
-    1.666_666_666_666_666_6e-1,
-    0.5,
+/// p(r) ≈ (e^r − 1 − r)/r² on [−ln2/2, ln2/2], degree 9, highest power first: a Chebyshev fit
+/// (near-minimax) made with `mpmath.chebyfit`; e^r = 1 + r + r²·p(r) to 1.6e-17 relative.
+#[allow(clippy::excessive_precision)] // fitted digits as printed by the fit
+const EXP_C: [f64; 10] = [
+    2.510_037_583_256_123_4e-8,
+    2.762_007_587_998_336_7e-7,
+    2.755_726_848_031_002_4e-6,
+    2.480_152_132_236_869_2e-5,
+    1.984_126_986_304_054_5e-4,
+    1.388_888_891_719_671_9e-3,
+    8.333_333_333_330_065e-3,
+    4.166_666_666_662_416_4e-2,
+    0.166_666_666_666_666_69,
+    0.500_000_000_000_000_1,
 ];
 
 /// e^x. Accurate to < 1 ulp for x in `[-745, 709.7]`; gives `+inf` above and `0` (through the
@@ -65,18 +65,52 @@ pub(crate) fn exp<T: Lane>(x: T) -> T {
     e * T::pow2i(k1) * T::pow2i(k2)
 }
 
-/// Coefficients 2/(2j+1) for j = 9 down to 1 of the atanh series
-/// ln((1+s)/(1−s)) = 2s + Σ 2 s^(2j+1)/(2j+1).
-const LN_C: [f64; 9] = [
-    2.0 / 19.0,
-    2.0 / 17.0,
-    2.0 / 15.0,
-    2.0 / 13.0,
-    2.0 / 11.0,
-    2.0 / 9.0,
-    2.0 / 7.0,
-    2.0 / 5.0,
-    2.0 / 3.0,
+/// e^x for the kernels, where the argument is known to be ≤ 709 (discount factors with
+/// |rT| ≤ 700, Gaussian factors −d²/2): one scaling step, and results below e^−708 (≈ 3e-308,
+/// only ever multiplied into values far below any tolerance) flushed to 0. NaN is not
+/// propagated. Same polynomial as [`exp`], so equal to it wherever the result is ≥ e^−708.
+#[inline(always)]
+pub(crate) fn exp_kernel<T: Lane>(x: T) -> T {
+    let k = (x * T::splat(LOG2E)).round_even();
+    let k_safe = T::select(T::lt(k, T::splat(-1022.0)), T::splat(-1022.0), k);
+    let r = k.neg().mul_add(T::splat(LN2_HI_EXP), x);
+    let r = k.neg().mul_add(T::splat(LN2_LO_EXP), r);
+    let mut q = T::splat(EXP_C[0]);
+    let mut i = 1;
+    while i < EXP_C.len() {
+        q = q.mul_add(r, T::splat(EXP_C[i]));
+        i += 1;
+    }
+    let e = T::splat(1.0) + q.mul_add(r * r, r);
+    T::select(
+        T::lt(x, T::splat(-708.0)),
+        T::splat(0.0),
+        e * T::pow2i(k_safe),
+    )
+}
+
+/// e^(−d²/2) for the kernels ([`exp_kernel`] semantics: 0 below e^−708, i.e. |d| > 37.6).
+#[inline(always)]
+pub(crate) fn exp_neg_half_sq_kernel<T: Lane>(d: T) -> T {
+    let d = T::select(T::gt(d.abs(), T::splat(40.0)), T::splat(40.0), d);
+    let hi = d * d;
+    let lo = d.mul_add(d, hi.neg());
+    let e = exp_kernel(hi * T::splat(-0.5));
+    e.mul_add(lo * T::splat(-0.5), e)
+}
+
+/// P(z) ≈ (ln((1+s)/(1−s)) − 2s)/(s·z), z = s² ∈ [0, (3−2√2)²], degree 6, highest power
+/// first (Chebyshev fit with `mpmath.chebyfit`; the series would be Σ 2 z^(j−1)/(2j+1)). Error
+/// below 2e-18 relative to ln(1+f).
+#[allow(clippy::excessive_precision)] // fitted digits as printed by the fit
+const LN_C: [f64; 7] = [
+    0.146_164_496_850_434_06,
+    0.153_317_216_005_560_42,
+    0.181_828_891_252_617_23,
+    0.222_222_111_347_950_8,
+    0.285_714_286_259_754_87,
+    0.399_999_999_998_995_05,
+    0.666_666_666_666_667,
 ];
 
 /// Natural logarithm of a positive finite `x` (normal or subnormal); < 1 ulp. Callers guarantee
@@ -171,55 +205,125 @@ const DD_LN2_1: f64 = LN2_HI_LN;
 const DD_LN2_2: f64 = LN2_LO_LN;
 const DD_LN2_3: f64 = -1.312_469_841_778_525_5e-27;
 
-/// 1/j! as double-doubles, j = 1..=8.
-const DD_INV_FACT: [(f64, f64); 8] = [
+/// 1/j! as double-doubles, j = 1..=4.
+const DD_INV_FACT: [(f64, f64); 4] = [
     (1.0, 0.0),
     (0.5, 0.0),
     (0.166_666_666_666_666_66, 9.251_858_538_542_97e-18),
     (0.041_666_666_666_666_664, 2.312_964_634_635_742_7e-18),
-    (0.008_333_333_333_333_333, 1.156_482_317_317_871_4e-19),
-    (0.001_388_888_888_888_889, -5.300_543_954_373_577e-20),
-    (1.984_126_984_126_984e-4, 1.720_955_829_342_070_5e-22),
-    (2.480_158_730_158_73e-5, 2.151_194_786_677_588_2e-23),
 ];
 
-/// e^(yh + yl) as a double-double with relative error below ~1e-30, for |yh| ≤ 700.
+/// 2^(j/64), j = 0..63, as double-doubles (mpmath, 50 digits).
+#[allow(
+    clippy::excessive_precision,
+    clippy::unreadable_literal,
+    clippy::approx_constant
+)] // generated table (entry 32 is √2 as a double-double)
+pub(crate) const EXP2_64THS: [(f64, f64); 64] = [
+    (1.0, 0.0),
+    (1.0108892860517005, -1.5234778603368577e-17),
+    (1.0218971486541166, 5.109225028973444e-17),
+    (1.0330248790212284, 7.600838874027088e-18),
+    (1.0442737824274138, 8.551889705537965e-17),
+    (1.0556451783605572, 1.759325738772092e-18),
+    (1.0671404006768237, -7.899853966841582e-17),
+    (1.0787607977571199, -6.656660436056593e-17),
+    (1.0905077326652577, -3.046782079812471e-17),
+    (1.102382583307841, 5.2660368715706944e-17),
+    (1.1143867425958924, 1.0410278456845571e-16),
+    (1.1265216186082418, 5.165856758795457e-17),
+    (1.1387886347566916, 8.912812676025408e-17),
+    (1.1511892299529827, 3.250710218863827e-17),
+    (1.1637248587775775, 3.8292048369240935e-17),
+    (1.1763969916502812, 5.554203254218079e-17),
+    (1.189207115002721, 3.982015231465646e-17),
+    (1.202156731452703, 6.644981499252301e-17),
+    (1.215247359980469, -7.712630692681488e-17),
+    (1.22848053610687, -1.89878163130253e-17),
+    (1.241857812073484, 4.658027591836937e-17),
+    (1.255380757024691, -6.7113898212968784e-18),
+    (1.2690509571917332, 2.667932131342186e-18),
+    (1.2828700160787783, 1.713594918243561e-17),
+    (1.2968395546510096, 2.5382502794888315e-17),
+    (1.3109612115247644, -7.181536135519454e-17),
+    (1.3252366431597413, -2.8587312100388614e-17),
+    (1.339667524053303, 8.927282594831732e-17),
+    (1.3542555469368927, 7.70094837980299e-17),
+    (1.3690024229745905, 9.593797919118849e-17),
+    (1.383909881963832, -6.770511658794786e-17),
+    (1.3989796725383112, -9.614213209051323e-17),
+    (1.4142135623730951, -9.667293313452913e-17),
+    (1.42961333839197, -1.2031642489053655e-17),
+    (1.4451808069770467, -3.0237581349939873e-17),
+    (1.460917794180647, -5.600377186075216e-17),
+    (1.4768261459394993, -3.483994556892796e-17),
+    (1.4929077282912648, 1.4192920154284036e-17),
+    (1.5091644275934228, -1.016455327754295e-16),
+    (1.5255981507445384, -1.1024941712342561e-16),
+    (1.5422108254079407, 7.949834809697621e-17),
+    (1.559004400237837, 3.7812070533575275e-17),
+    (1.5759808451078865, -1.0136916471278304e-17),
+    (1.593142151342267, -1.0094406542311964e-16),
+    (1.6104903319492543, 2.4707192569797888e-17),
+    (1.6280274218573478, -6.712955084707084e-17),
+    (1.645755478153965, -1.0125679913674773e-16),
+    (1.6636765803267364, 5.8909926967131e-17),
+    (1.681792830507429, 8.199010020581497e-17),
+    (1.7001063537185235, -8.0237193703977e-18),
+    (1.718619298122478, -1.851380418263111e-17),
+    (1.7373338352737062, 3.164389299292957e-17),
+    (1.7562521603732995, 2.960140695448873e-17),
+    (1.7753764925265212, 6.429731796556572e-17),
+    (1.7947090750031072, 1.8227458427912087e-17),
+    (1.8142521755003989, -9.969531538920349e-17),
+    (1.8340080864093424, 3.283107224245627e-17),
+    (1.8539791250833855, 9.761887490727594e-17),
+    (1.8741676341103, -6.122763413004143e-17),
+    (1.8945759815869656, 3.4034035352165297e-17),
+    (1.9152065613971474, -1.0619946056195963e-16),
+    (1.9360617934922943, 1.0332385960676326e-16),
+    (1.9571441241754002, 8.960767791036668e-17),
+    (1.978456026387951, 4.0388753109278167e-17),
+];
+
+/// e^(yh + yl) as a double-double with relative error below ~1e-29, for |yh| ≤ 700.
 ///
-/// Reduction y = k·ln 2 + r with r in double-double (three-part ln 2), then r/32, a Taylor
-/// series with the terms of order ≤ 8 in double-double and 9..12 in double, five squarings and
-/// the exact scaling by 2^k.
+/// Reduction y = (64m + j)·ln2/64 + r, |r| ≤ ln2/128, with a three-part ln 2; e^r − 1 by a
+/// Taylor series (orders ≤ 4 in double-double, 5..10 in double); the result is
+/// 2^m · 2^(j/64) · e^r with 2^(j/64) from a double-double table.
 #[inline(always)]
 pub(crate) fn exp_dd<T: Lane>(yh: T, yl: T) -> (T, T) {
-    let k = (yh * T::splat(LOG2E)).round_even();
-    // yh − k·L1 is exact (k·L1 is exact and the difference is representable).
-    let t = k.neg().mul_add(T::splat(DD_LN2_1), yh);
-    let (p, pe) = two_prod(k, T::splat(DD_LN2_2));
+    let k = (yh * T::splat(64.0 * LOG2E)).round_even();
+    // m = floor(k/64) (no ties: k is an integer), j = k − 64m ∈ [0, 63].
+    let m = ((k - T::splat(31.5)) * T::splat(1.0 / 64.0)).round_even();
+    let j = k - T::splat(64.0) * m;
+    // y − k·ln2/64: k·L1/64 is exact, the difference too.
+    let t = k.neg().mul_add(T::splat(DD_LN2_1 / 64.0), yh);
+    let (p, pe) = two_prod(k, T::splat(DD_LN2_2 / 64.0));
     let (s1, e1) = two_sum(t, p.neg());
-    let lo = (e1 - pe) + (yl - k * T::splat(DD_LN2_3));
-    let (rh, rl) = fast_two_sum(s1, lo);
-    let r = (rh * T::splat(1.0 / 32.0), rl * T::splat(1.0 / 32.0));
-    // Σ_{j≥1} r^j/j!: tail 9..12 in double (each term < 1e-21 relative), then dd Horner.
-    let tail = T::splat(2.087_675_698_786_81e-9)
-        .mul_add(r.0, T::splat(2.505_210_838_544_172e-8))
-        .mul_add(r.0, T::splat(2.755_731_922_398_589e-7))
-        .mul_add(r.0, T::splat(2.755_731_922_398_589_3e-6));
+    let lo = (e1 - pe) + (yl - k * T::splat(DD_LN2_3 / 64.0));
+    let r = fast_two_sum(s1, lo);
+    let tail = T::splat(2.755_731_922_398_589e-7)
+        .mul_add(r.0, T::splat(2.755_731_922_398_589_3e-6))
+        .mul_add(r.0, T::splat(2.480_158_730_158_73e-5))
+        .mul_add(r.0, T::splat(1.984_126_984_126_984e-4))
+        .mul_add(r.0, T::splat(1.388_888_888_888_889e-3))
+        .mul_add(r.0, T::splat(8.333_333_333_333_333e-3));
     let mut acc = (tail * r.0, T::splat(0.0));
-    let mut j = DD_INV_FACT.len();
-    while j > 0 {
-        j -= 1;
-        let c = (T::splat(DD_INV_FACT[j].0), T::splat(DD_INV_FACT[j].1));
+    let mut i = DD_INV_FACT.len();
+    while i > 0 {
+        i -= 1;
+        let c = (T::splat(DD_INV_FACT[i].0), T::splat(DD_INV_FACT[i].1));
         acc = dd_mul(dd_add(acc, c), r);
     }
-    // e^r = 1 + acc; square five times: (1+a)² = 1 + (2a + a²), kept as 1 + a to keep precision.
-    let mut i = 0;
-    while i < 5 {
-        let a2 = dd_mul(acc, acc);
-        acc = dd_add((acc.0 * T::splat(2.0), acc.1 * T::splat(2.0)), a2);
-        i += 1;
-    }
-    let one_plus = dd_add((T::splat(1.0), T::splat(0.0)), acc);
-    let scale = T::pow2i(k);
-    (one_plus.0 * scale, one_plus.1 * scale)
+    // 2^(j/64)·(1 + acc) = T + T·acc.
+    let tab = (
+        T::gather64(&EXP2_64THS, j, false),
+        T::gather64(&EXP2_64THS, j, true),
+    );
+    let res = dd_add(tab, dd_mul(tab, acc));
+    let scale = T::pow2i(m);
+    (res.0 * scale, res.1 * scale)
 }
 
 #[cfg(test)]
@@ -316,11 +420,11 @@ mod tests {
         for y in points(20_000, -40.0, 40.0) {
             let (h, l) = exp_dd(y, 0.0);
             assert!(ulps(h, y.exp()) <= 1.0, "exp_dd({y}) hi");
-            // e^y · e^−y = 1 to ~1e-30.
+            // e^y · e^−y = 1 to ~1e-29.
             let (h2, l2) = exp_dd(-y, 0.0);
             let (p, e) = dd_mul((h, l), (h2, l2));
             assert!(
-                ((p - 1.0) + e).abs() < 1e-29,
+                ((p - 1.0) + e).abs() < 1e-28,
                 "exp_dd({y}): product - 1 = {:e}",
                 (p - 1.0) + e
             );

@@ -21,16 +21,16 @@
 
 use super::elementary::{dd_add, dd_mul, exp, exp_dd, exp_neg_half_sq, ln, two_prod};
 use super::kernel::ln_ratio;
-use super::lanes::{load4, store4, Lane};
+use super::lanes::{Lane, X8};
 use super::normal::{ncdf_g, CodyLane, FRAC_1_SQRT_2PI};
-use super::{magnitudes_ok, magnitudes_ok_x4, GreeksError, LaneStatus, Model, OptionKind};
+use super::{magnitudes_ok, GreeksError, LaneStatus, Model, OptionKind, VecIo};
 use wide::f64x4;
 
 /// Maximum solver iterations (typically 2–4 are used).
 const MAX_ITER: usize = 12;
 /// Stop when the last step was below this fraction of s (the method's order makes the
 /// remaining error far below one ulp).
-const STEP_TOL: f64 = 1e-10;
+const STEP_TOL: f64 = 1e-7;
 /// √(2π).
 const SQRT_2PI: f64 = 2.506_628_274_631_000_7;
 /// ½·ln(2π).
@@ -109,7 +109,7 @@ fn prep<T: Lane, const B76: bool>(s: T, k: T, t: T, r: T, q: T, omega: T, price:
         let (qth, qtl) = two_prod(q, t);
         exp_dd(qth.neg(), qtl.neg())
     };
-    let mut x = ln_ratio(s, k);
+    let mut x = ln_ratio(s, k, T::splat(1.0) / s);
     if !B76 {
         x = (r - q).mul_add(t, x);
     }
@@ -140,8 +140,8 @@ fn prep<T: Lane, const B76: bool>(s: T, k: T, t: T, r: T, q: T, omega: T, price:
 
 /// Normalized OTM call b(x, s) (x ≤ 0) and ∂b/∂s.
 #[inline(always)]
-fn black_norm<T: CodyLane>(x: T, e: T, inv_e: T, s: T) -> (T, T) {
-    let h = x / s;
+fn black_norm<T: CodyLane>(x: T, e: T, inv_e: T, s: T, inv_s: T) -> (T, T) {
+    let h = x * inv_s;
     let d1 = s.mul_add(T::splat(0.5), h);
     let d2 = s.mul_add(T::splat(-0.5), h);
     let g1 = exp_neg_half_sq(d1);
@@ -160,7 +160,7 @@ fn solve<T: CodyLane>(p: &Prep<T>) -> T {
     let x = p.x;
     let x2 = x * x;
     let sc = (T::splat(2.0) * x.abs()).sqrt().max(T::splat(1e-300));
-    let (bc, _) = black_norm(x, p.e, p.inv_e, sc);
+    let (bc, _) = black_norm(x, p.e, p.inv_e, sc, one / sc);
     let lower = T::lt(p.beta, bc);
     let ln_beta = ln(p.beta);
 
@@ -185,24 +185,32 @@ fn solve<T: CodyLane>(p: &Prep<T>) -> T {
     let mut active = T::eq(s, s); // all lanes
     let mut n = 0;
     while n < MAX_ITER && T::any(active) {
-        let (b, bp) = black_norm(x, p.e, p.inv_e, s);
+        let inv_s = one / s;
+        let (b, bp) = black_norm(x, p.e, p.inv_e, s, inv_s);
         // Bracket update: b increases with s.
         let above = T::gt(b, p.beta);
         hi = T::select(T::and(active, above), s, hi);
         lo = T::select(T::and(active, T::not(above)), s, lo);
-        let s3 = s * s * s;
-        let h2 = x2 / s3 - T::splat(0.25) * s; // b''/b'
-                                               // Lower: Halley on f = ln b − ln β.
-        let f = ln(b) - ln_beta;
-        let lp = bp / b;
-        let step_low = (f / lp).neg() / (one - f * (h2 - lp) / (T::splat(2.0) * lp));
-        // Upper: Householder(3) on f = b − β.
-        let nu = (b - p.beta) / bp;
-        let h3 = h2.mul_add(h2, T::splat(-3.0) * x2 / (s3 * s)) - T::splat(0.25);
-        // s − ν(1 − ½h₂ν)/(1 − h₂ν + h₃ν²/6), ν = f/f'.
-        let num = (T::splat(-0.5) * h2).mul_add(nu, one);
-        let den = (h3 * T::splat(1.0 / 6.0) * nu).mul_add(nu, h2.neg().mul_add(nu, one));
-        let step_up = (nu * num / den).neg();
+        let x2_s3 = x2 * (inv_s * inv_s * inv_s);
+        let h2 = x2_s3 - T::splat(0.25) * s; // b''/b'
+        let mut step_low = T::splat(0.0);
+        let mut step_up = T::splat(0.0);
+        if T::any(T::and(active, lower)) {
+            // Halley on f = ln b − ln β: −2fb/(2b' − f(h₂b − b')).
+            let f = ln(b) - ln_beta;
+            let den = T::splat(2.0).mul_add(bp, (f * h2.mul_add(b, bp.neg())).neg());
+            step_low = (T::splat(2.0) * f * b).neg() / den;
+        }
+        if T::any(T::and(active, T::not(lower))) {
+            // Householder(3) on f = b − β, δ = b − β:
+            // −δ(b' − ½h₂δ)/(b'² − h₂δb' + h₃δ²/6), h₃ = h₂² − 3x²/s⁴ − ¼.
+            let delta = b - p.beta;
+            let h3 = h2.mul_add(h2, T::splat(-3.0) * x2_s3 * inv_s) - T::splat(0.25);
+            let num = (T::splat(-0.5) * h2).mul_add(delta, bp);
+            let den = (h3 * T::splat(1.0 / 6.0) * delta)
+                .mul_add(delta, (h2 * delta).neg().mul_add(bp, bp * bp));
+            step_up = (delta * num).neg() / den;
+        }
         let step = T::select(lower, step_low, step_up);
         let mut s_new = s + step;
         // Keep inside the bracket: bisect (or double when unbounded above).
@@ -357,61 +365,74 @@ fn run_scalar<const B76: bool>(
     }
 }
 
+/// One vector block at `i`: the vector path when every lane is valid and strictly inside the
+/// bounds, otherwise the scalar path lane by lane (same bits either way).
+#[inline(always)]
+fn iv_block<T: VecIo, const B76: bool>(
+    inp: &IvInputs,
+    vol: &mut [f64],
+    status: &mut [LaneStatus],
+    i: usize,
+) {
+    let s = T::load(inp.underlying, i);
+    let k = T::load(inp.strike, i);
+    let t = T::load(inp.t_years, i);
+    let r = T::load(inp.rate, i);
+    let q = if B76 { r } else { T::load(inp.carry_q, i) };
+    let price = T::load(inp.price, i);
+    let zero = T::splat(0.0);
+    let inf = T::splat(f64::INFINITY);
+    let lim = T::splat(700.0);
+    let (lo, hi) = (T::splat(super::MAG_MIN), T::splat(super::MAG_MAX));
+    let checks = [
+        T::ge(s, lo),
+        T::le(s, hi),
+        T::ge(k, lo),
+        T::le(k, hi),
+        T::gt(t, zero),
+        T::lt(t, inf),
+        T::le((r * t).abs(), lim),
+        T::le((q * t).abs(), lim),
+        T::lt(r.abs(), inf),
+        T::lt(q.abs(), inf),
+        T::ge(price, zero),
+        T::lt(price, inf),
+    ];
+    let valid = checks
+        .into_iter()
+        .reduce(T::and)
+        .unwrap_or(T::eq(zero, zero));
+    if !T::any(T::not(valid)) {
+        let omega = T::omega(inp.is_call, i);
+        let p = prep::<T, B76>(s, k, t, r, q, omega, price);
+        let solvable = T::and(
+            T::and(T::gt(p.tv, zero), T::gt(p.beta, zero)),
+            T::lt(price, p.upper),
+        );
+        if !T::any(T::not(solvable)) {
+            (solve(&p) / p.sqrt_t).store(vol, i);
+            status[i..i + T::N].fill(LaneStatus::Ok);
+            return;
+        }
+    }
+    for j in i..i + T::N {
+        let (v, st) = scalar_lane::<B76>(inp, j);
+        vol[j] = v;
+        status[j] = st;
+    }
+}
+
 fn run_simd<const B76: bool>(inp: &IvInputs, vol: &mut [f64], status: &mut [LaneStatus], n: usize) {
-    use wide::{CmpGe, CmpGt, CmpLe, CmpLt};
-    let full = n - n % 4;
     let mut i = 0;
-    while i < full {
-        let s = load4(inp.underlying, i);
-        let k = load4(inp.strike, i);
-        let t = load4(inp.t_years, i);
-        let r = load4(inp.rate, i);
-        let q = if B76 { r } else { load4(inp.carry_q, i) };
-        let price = load4(inp.price, i);
-        let c = &inp.is_call[i..i + 4];
-        let omega = f64x4::new([
-            if c[0] { 1.0 } else { -1.0 },
-            if c[1] { 1.0 } else { -1.0 },
-            if c[2] { 1.0 } else { -1.0 },
-            if c[3] { 1.0 } else { -1.0 },
-        ]);
-        let inf = f64x4::splat(f64::INFINITY);
-        let zero = f64x4::ZERO;
-        let lim = f64x4::splat(700.0);
-        let valid = s.cmp_gt(zero)
-            & s.cmp_lt(inf)
-            & k.cmp_gt(zero)
-            & k.cmp_lt(inf)
-            & t.cmp_gt(zero)
-            & t.cmp_lt(inf)
-            & (r * t).abs().cmp_le(lim)
-            & (q * t).abs().cmp_le(lim)
-            & r.abs().cmp_lt(inf)
-            & q.abs().cmp_lt(inf)
-            & price.cmp_ge(zero)
-            & price.cmp_lt(inf)
-            & magnitudes_ok_x4(s, k);
-        let mut done = false;
-        if valid.all() {
-            let p = prep::<f64x4, B76>(s, k, t, r, q, omega, price);
-            let solvable = p.tv.cmp_gt(zero) & p.beta.cmp_gt(zero) & price.cmp_lt(p.upper);
-            if solvable.all() {
-                let sig = solve(&p) / p.sqrt_t;
-                store4(vol, i, sig);
-                status[i..i + 4].fill(LaneStatus::Ok);
-                done = true;
-            }
-        }
-        if !done {
-            for j in i..i + 4 {
-                let (v, st) = scalar_lane::<B76>(inp, j);
-                vol[j] = v;
-                status[j] = st;
-            }
-        }
+    while i + 8 <= n {
+        iv_block::<X8, B76>(inp, vol, status, i);
+        i += 8;
+    }
+    if i + 4 <= n {
+        iv_block::<f64x4, B76>(inp, vol, status, i);
         i += 4;
     }
-    for j in full..n {
+    for j in i..n {
         let (v, st) = scalar_lane::<B76>(inp, j);
         vol[j] = v;
         status[j] = st;

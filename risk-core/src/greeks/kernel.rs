@@ -5,7 +5,7 @@
 //! e^{−d₂²/2} = e^{−d₁²/2}·F/K), two discount factors (one for Black-76), one square root, and
 //! two rational evaluations for Φ(ωd₁), Φ(ωd₂).
 
-use super::elementary::{exp, exp_neg_half_sq, ln};
+use super::elementary::{exp_kernel, exp_neg_half_sq_kernel, ln};
 use super::lanes::Lane;
 use super::normal::{ncdf_g, CodyLane, FRAC_1_SQRT_2PI};
 
@@ -44,10 +44,11 @@ pub(crate) struct KOut<T> {
 
 /// ln(S/K) to within about 1 ulp of the exact value, even when S/K rounds near 1.
 #[inline(always)]
-pub(crate) fn ln_ratio<T: Lane>(s: T, k: T) -> T {
+pub(crate) fn ln_ratio<T: Lane>(s: T, k: T, inv_s: T) -> T {
     let ratio = s / k;
-    // s/k = ratio·(1 + c) with c = (s − ratio·k)/s exactly computed numerator (FMA).
-    let c = ratio.neg().mul_add(k, s) / s;
+    // s/k = ratio·(1 + c) with c = (s − ratio·k)/s, numerator exact (FMA); c is a tiny
+    // correction, so 1/s to a few ulp is plenty.
+    let c = ratio.neg().mul_add(k, s) * inv_s;
     ln(ratio) + c
 }
 
@@ -58,25 +59,27 @@ pub(crate) fn bs_kernel<T: CodyLane, const TIER: u8, const B76: bool>(i: KIn<T>)
     let zero = T::splat(0.0);
     let sqrt_t = i.t.sqrt();
     let v = i.sig * sqrt_t;
+    let inv_v = T::splat(1.0) / v;
+    let inv_s = T::splat(1.0) / i.s;
     let q = if B76 { i.r } else { i.q };
-    let mut x = ln_ratio(i.s, i.k);
+    let mut x = ln_ratio(i.s, i.k, inv_s);
     if !B76 {
         x = (i.r - q).mul_add(i.t, x);
     }
-    let dr = exp((i.r * i.t).neg());
-    let dq = if B76 { dr } else { exp((q * i.t).neg()) };
-    let xv = x / v;
+    let dr = exp_kernel((i.r * i.t).neg());
+    let dq = if B76 { dr } else { exp_kernel((q * i.t).neg()) };
+    let xv = x * inv_v;
     let d1 = v.mul_add(T::splat(0.5), xv);
     let d2 = v.mul_add(T::splat(-0.5), xv);
     // a = S·e^{−qT} (= F·e^{−rT}), b = K·e^{−rT}.
     let a = i.s * dq;
     let b = i.k * dr;
-    let g1 = exp_neg_half_sq(d1);
+    let g1 = exp_neg_half_sq_kernel(d1);
     // e^{−d₂²/2} = e^{−d₁²/2}·F/K; recompute directly where g1 has underflowed.
     let mut g2 = g1 * (a / b);
     let small = T::lt(g1, T::splat(1e-280));
     if T::any(small) {
-        g2 = T::select(small, exp_neg_half_sq(d2), g2);
+        g2 = T::select(small, exp_neg_half_sq_kernel(d2), g2);
     }
     let n1 = ncdf_g(i.omega * d1, g1);
     let n2 = ncdf_g(i.omega * d2, g2);
@@ -98,11 +101,12 @@ pub(crate) fn bs_kernel<T: CodyLane, const TIER: u8, const B76: bool>(i: KIn<T>)
     let phi1 = g1 * T::splat(FRAC_1_SQRT_2PI);
     let a_phi = a * phi1;
     o.delta = i.omega * (dq * n1);
-    o.gamma = (dq * phi1) / (i.s * v);
+    o.gamma = (dq * phi1) * (inv_v * inv_s);
     o.vega = a_phi * sqrt_t;
     // θ = −∂V/∂T = −a·φ(d₁)·σ/(2√T) + ω(q·a·Φ(ωd₁) − r·b·Φ(ωd₂)).
     let carry = i.omega * (q * a).mul_add(n1, (i.r * b * n2).neg());
-    o.theta = (a_phi * (T::splat(0.5) * i.sig / sqrt_t)).neg() + carry;
+    // σ/(2√T) = σ²/(2v).
+    o.theta = (a_phi * (T::splat(0.5) * i.sig * i.sig * inv_v)).neg() + carry;
     if TIER == TIER_FIVE {
         return o;
     }
@@ -111,7 +115,9 @@ pub(crate) fn bs_kernel<T: CodyLane, const TIER: u8, const B76: bool>(i: KIn<T>)
     } else {
         i.omega * (i.t * b * n2)
     };
-    o.vanna = ((dq * phi1) * d2 / i.sig).neg();
-    o.volga = o.vega * d1 * d2 / i.sig;
+    // 1/σ = √T/v.
+    let inv_sig = sqrt_t * inv_v;
+    o.vanna = ((dq * phi1) * d2 * inv_sig).neg();
+    o.volga = o.vega * d1 * d2 * inv_sig;
     o
 }

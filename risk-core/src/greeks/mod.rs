@@ -48,7 +48,7 @@ pub use iv::{implied_vol, implied_vol_batch, implied_vol_batch_scalar, IvInputs,
 pub use normal::{erfc, erfc_x4, norm_cdf, norm_cdf_x4, norm_pdf, norm_pdf_x4};
 
 use kernel::{bs_kernel, KIn, KOut, TIER_ALL, TIER_FIVE, TIER_PRICE};
-use lanes::{load4, store4};
+use lanes::{load4, load8, store4, store8, X8};
 use wide::f64x4;
 
 /// Pricing model.
@@ -539,56 +539,120 @@ fn run_scalar<const TIER: u8, const B76: bool>(
     }
 }
 
-fn run_simd<const TIER: u8, const B76: bool>(inp: &BatchInputs, out: &mut BatchOutputs, n: usize) {
-    let full = n - n % 4;
-    let mut i = 0;
-    while i < full {
-        let s = load4(inp.underlying, i);
-        let k = load4(inp.strike, i);
-        let t = load4(inp.t_years, i);
-        let sig = load4(inp.vol, i);
-        let r = load4(inp.rate, i);
-        let q = if B76 { r } else { load4(inp.carry_q, i) };
-        let c = &inp.is_call[i..i + 4];
-        let omega = f64x4::new([
-            if c[0] { 1.0 } else { -1.0 },
-            if c[1] { 1.0 } else { -1.0 },
-            if c[2] { 1.0 } else { -1.0 },
-            if c[3] { 1.0 } else { -1.0 },
-        ]);
-        if all_ok_x4(s, k, t, sig, r, q) {
-            let o = bs_kernel::<f64x4, TIER, B76>(KIn {
-                s,
-                k,
-                t,
-                sig,
-                r,
-                q,
-                omega,
-            });
-            out.status[i..i + 4].fill(LaneStatus::Ok);
-            store4(out.price, i, o.price);
-            if TIER >= TIER_FIVE {
-                store4(out.delta, i, o.delta);
-                store4(out.gamma, i, o.gamma);
-                store4(out.vega, i, o.vega);
-                store4(out.theta, i, o.theta);
-            }
-            if TIER == TIER_ALL {
-                store4(out.rho, i, o.rho);
-                store4(out.vanna, i, o.vanna);
-                store4(out.volga, i, o.volga);
-            }
-        } else {
-            // Rare: a lane needs validation or a limit; the scalar path gives the same bits
-            // for the valid lanes.
-            for j in i..i + 4 {
-                scalar_lane::<TIER, B76>(inp, out, j);
-            }
+/// Loads, stores and validation for the vector lane types.
+pub(crate) trait VecIo: normal::CodyLane {
+    /// Lanes per value.
+    const N: usize;
+    fn load(s: &[f64], i: usize) -> Self;
+    fn store(self, s: &mut [f64], i: usize);
+    /// +1 / −1 per lane from `is_call[i..]`.
+    fn omega(c: &[bool], i: usize) -> Self;
+    /// Whether every lane is a valid diffusion lane (see `classify`).
+    fn all_ok(s: Self, k: Self, t: Self, sig: Self, r: Self, q: Self) -> bool;
+}
+
+#[inline(always)]
+fn omega4(c: &[bool]) -> f64x4 {
+    let w = |b: bool| if b { 1.0 } else { -1.0 };
+    f64x4::new([w(c[0]), w(c[1]), w(c[2]), w(c[3])])
+}
+
+impl VecIo for f64x4 {
+    const N: usize = 4;
+    #[inline(always)]
+    fn load(s: &[f64], i: usize) -> Self {
+        load4(s, i)
+    }
+    #[inline(always)]
+    fn store(self, s: &mut [f64], i: usize) {
+        store4(s, i, self)
+    }
+    #[inline(always)]
+    fn omega(c: &[bool], i: usize) -> Self {
+        omega4(&c[i..i + 4])
+    }
+    #[inline(always)]
+    fn all_ok(s: Self, k: Self, t: Self, sig: Self, r: Self, q: Self) -> bool {
+        all_ok_x4(s, k, t, sig, r, q)
+    }
+}
+
+impl VecIo for X8 {
+    const N: usize = 8;
+    #[inline(always)]
+    fn load(s: &[f64], i: usize) -> Self {
+        load8(s, i)
+    }
+    #[inline(always)]
+    fn store(self, s: &mut [f64], i: usize) {
+        store8(s, i, self)
+    }
+    #[inline(always)]
+    fn omega(c: &[bool], i: usize) -> Self {
+        X8(omega4(&c[i..i + 4]), omega4(&c[i + 4..i + 8]))
+    }
+    #[inline(always)]
+    fn all_ok(s: Self, k: Self, t: Self, sig: Self, r: Self, q: Self) -> bool {
+        all_ok_x4(s.0, k.0, t.0, sig.0, r.0, q.0) && all_ok_x4(s.1, k.1, t.1, sig.1, r.1, q.1)
+    }
+}
+
+/// One vector block at `i`; falls back to the scalar path (same bits) when a lane needs
+/// validation or a limit.
+#[inline(always)]
+fn vec_block<T: VecIo, const TIER: u8, const B76: bool>(
+    inp: &BatchInputs,
+    out: &mut BatchOutputs,
+    i: usize,
+) {
+    let s = T::load(inp.underlying, i);
+    let k = T::load(inp.strike, i);
+    let t = T::load(inp.t_years, i);
+    let sig = T::load(inp.vol, i);
+    let r = T::load(inp.rate, i);
+    let q = if B76 { r } else { T::load(inp.carry_q, i) };
+    if T::all_ok(s, k, t, sig, r, q) {
+        let omega = T::omega(inp.is_call, i);
+        let o = bs_kernel::<T, TIER, B76>(KIn {
+            s,
+            k,
+            t,
+            sig,
+            r,
+            q,
+            omega,
+        });
+        out.status[i..i + T::N].fill(LaneStatus::Ok);
+        o.price.store(out.price, i);
+        if TIER >= TIER_FIVE {
+            o.delta.store(out.delta, i);
+            o.gamma.store(out.gamma, i);
+            o.vega.store(out.vega, i);
+            o.theta.store(out.theta, i);
         }
+        if TIER == TIER_ALL {
+            o.rho.store(out.rho, i);
+            o.vanna.store(out.vanna, i);
+            o.volga.store(out.volga, i);
+        }
+    } else {
+        for j in i..i + T::N {
+            scalar_lane::<TIER, B76>(inp, out, j);
+        }
+    }
+}
+
+fn run_simd<const TIER: u8, const B76: bool>(inp: &BatchInputs, out: &mut BatchOutputs, n: usize) {
+    let mut i = 0;
+    while i + 8 <= n {
+        vec_block::<X8, TIER, B76>(inp, out, i);
+        i += 8;
+    }
+    if i + 4 <= n {
+        vec_block::<f64x4, TIER, B76>(inp, out, i);
         i += 4;
     }
-    for j in full..n {
+    for j in i..n {
         scalar_lane::<TIER, B76>(inp, out, j);
     }
 }

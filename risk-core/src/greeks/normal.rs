@@ -17,7 +17,7 @@
 //! lane needs and blend. Both execute the same operations per lane and agree bit for bit.
 
 use super::elementary::{exp, exp_neg_half_sq};
-use super::lanes::Lane;
+use super::lanes::{Lane, X8};
 use wide::f64x4;
 
 const FRAC_1_SQRT_2: f64 = core::f64::consts::FRAC_1_SQRT_2;
@@ -166,30 +166,44 @@ impl CodyLane for f64 {
     }
 }
 
+/// Vector region dispatch: evaluate only the regions some lane needs, blend numerators and
+/// denominators, divide once.
+#[inline(always)]
+fn cody_q_blend<T: Lane>(ys: T, y: T) -> (T, T::Mask) {
+    let is_inner = T::le(y, T::splat(Y_INNER));
+    let is_outer = T::gt(y, T::splat(Y_MIDDLE));
+    let is_middle = T::not(T::or(is_inner, is_outer));
+    let mut num = T::splat(0.0);
+    let mut den = T::splat(1.0);
+    if T::any(is_middle) {
+        let (n, d) = middle(y);
+        num = T::select(is_middle, n, num);
+        den = T::select(is_middle, d, den);
+    }
+    if T::any(is_outer) {
+        let (n, d) = outer(y.min(T::splat(Y_CLAMP)));
+        num = T::select(is_outer, n, num);
+        den = T::select(is_outer, d, den);
+    }
+    if T::any(is_inner) {
+        let (n, d) = inner(ys);
+        num = T::select(is_inner, n, num);
+        den = T::select(is_inner, d, den);
+    }
+    (num / den, is_inner)
+}
+
 impl CodyLane for f64x4 {
     #[inline(always)]
     fn cody_q(ys: f64x4, y: f64x4) -> (f64x4, f64x4) {
-        let is_inner = Lane::le(y, f64x4::splat(Y_INNER));
-        let is_outer = Lane::gt(y, f64x4::splat(Y_MIDDLE));
-        let is_middle = !(is_inner | is_outer);
-        let mut num = f64x4::splat(0.0);
-        let mut den = f64x4::splat(1.0);
-        if is_middle.any() {
-            let (n, d) = middle(y);
-            num = is_middle.blend(n, num);
-            den = is_middle.blend(d, den);
-        }
-        if is_outer.any() {
-            let (n, d) = outer(Lane::min(y, f64x4::splat(Y_CLAMP)));
-            num = is_outer.blend(n, num);
-            den = is_outer.blend(d, den);
-        }
-        if is_inner.any() {
-            let (n, d) = inner(ys);
-            num = is_inner.blend(n, num);
-            den = is_inner.blend(d, den);
-        }
-        (num / den, is_inner)
+        cody_q_blend(ys, y)
+    }
+}
+
+impl CodyLane for X8 {
+    #[inline(always)]
+    fn cody_q(ys: X8, y: X8) -> (X8, X8) {
+        cody_q_blend(ys, y)
     }
 }
 
