@@ -218,7 +218,7 @@ struct TradeData<'a> {
     direction: Option<Cow<'a, str>>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct State {
     book: L2Book,
     /// A book channel was seen for it.
@@ -250,7 +250,7 @@ impl State {
 
 /// One Deribit connection's worth of market data: parses frames, keeps exact books per
 /// instrument, knows the instrument chain. One per feed thread.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct DeribitFeed {
     registry: Registry,
     states: Vec<State>,
