@@ -25,13 +25,38 @@ pub struct RoundTrip {
 /// real floor.
 #[must_use]
 pub fn round_trip(core_a: usize, core_b: usize, samples: usize, per_sample: u32) -> RoundTrip {
+    let (mut obs, pinned) = round_trip_samples(core_a, core_b, samples, per_sample);
+    if obs.is_empty() {
+        obs.push(f64::NAN);
+    }
+    obs.sort_by(f64::total_cmp);
+    let median_ns = obs[obs.len() / 2];
+    let p99_ns = obs[(obs.len() * 99 / 100).min(obs.len() - 1)];
+    RoundTrip {
+        median_ns,
+        p99_ns,
+        pinned,
+    }
+}
+
+/// The raw observations behind [`round_trip`]: `samples` means (ns per round trip, each over
+/// `per_sample` round trips, in measurement order) from a thread on `core_a` (the initiator) to one
+/// on `core_b`, and whether both threads were pinned as asked on distinct cores. Empty only if a
+/// measuring thread panicked.
+#[must_use]
+pub fn round_trip_samples(
+    core_a: usize,
+    core_b: usize,
+    samples: usize,
+    per_sample: u32,
+) -> (Vec<f64>, bool) {
     let ping = CachePadded::new(AtomicU64::new(0));
     let pong = CachePadded::new(AtomicU64::new(0));
     let clock = Clock::new();
     let samples = samples.max(1);
     let per_sample = per_sample.max(1);
     let total = samples as u64 * u64::from(per_sample);
-    let (mut obs, pinned) = std::thread::scope(|s| {
+    std::thread::scope(|s| {
         let echo = s.spawn(|| {
             let ok = core_affinity::set_for_current(core_affinity::CoreId { id: core_b });
             for i in 1..=total {
@@ -67,16 +92,5 @@ pub fn round_trip(core_a: usize, core_b: usize, samples: usize, per_sample: u32)
         let (obs, ok_a) = init.join().unwrap_or_default();
         let ok_b = echo.join().unwrap_or(false);
         (obs, ok_a && ok_b && core_a != core_b)
-    });
-    if obs.is_empty() {
-        obs.push(f64::NAN);
-    }
-    obs.sort_by(f64::total_cmp);
-    let median_ns = obs[obs.len() / 2];
-    let p99_ns = obs[(obs.len() * 99 / 100).min(obs.len() - 1)];
-    RoundTrip {
-        median_ns,
-        p99_ns,
-        pinned,
-    }
+    })
 }

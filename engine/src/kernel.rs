@@ -259,6 +259,7 @@ impl<Z: Sizer> Kernel<Z> {
             recv_ns: ev.recv_ns,
             t_ingest,
             t_push: 0,
+            ingest_lag_ns: 0,
             instrument: ev.instrument,
             side,
             reason: target.reason,

@@ -21,16 +21,29 @@ pub enum Hop {
     TickToOrder = 4,
     /// Fill produced by the adapter → applied by the kernel.
     FillToKernel = 5,
+    /// Frame ingested → the kernel done with one of its events (order pushed or none): the
+    /// per-message end-to-end latency, recorded for every event.
+    TickToDecision = 6,
+    /// As [`Hop::TickToDecision`] but from the frame's intended send time under a paced replay
+    /// (corrected for coordinated omission: a stall that delays the sender is charged to every
+    /// message it delayed). Recorded only by paced runs.
+    TickToDecisionCorrected = 7,
+    /// As [`Hop::TickToOrder`] but from the frame's intended send time under a paced replay.
+    /// Recorded only by paced runs.
+    TickToOrderCorrected = 8,
 }
 
 /// Every hop, in report order.
-pub const HOPS: [Hop; 6] = [
+pub const HOPS: [Hop; 9] = [
     Hop::Parse,
     Hop::FeedToKernel,
     Hop::Kernel,
     Hop::KernelToExec,
     Hop::TickToOrder,
     Hop::FillToKernel,
+    Hop::TickToDecision,
+    Hop::TickToDecisionCorrected,
+    Hop::TickToOrderCorrected,
 ];
 
 impl Hop {
@@ -44,6 +57,9 @@ impl Hop {
             Self::KernelToExec => "kernel_to_exec",
             Self::TickToOrder => "tick_to_order",
             Self::FillToKernel => "fill_to_kernel",
+            Self::TickToDecision => "tick_to_decision",
+            Self::TickToDecisionCorrected => "tick_to_decision_co",
+            Self::TickToOrderCorrected => "tick_to_order_co",
         }
     }
 }
@@ -70,15 +86,7 @@ impl HopHistograms {
     /// Never: the bounds are constants that `hdrhistogram` accepts.
     #[must_use]
     pub fn new() -> Self {
-        let hists = HOPS
-            .iter()
-            .map(|_| {
-                let mut h = Histogram::<u64>::new_with_bounds(1, MAX_TRACKABLE_NS, 3)
-                    .expect("constant histogram bounds are valid");
-                h.auto(false);
-                h
-            })
-            .collect();
+        let hists = HOPS.iter().map(|_| new_histogram()).collect();
         Self { hists }
     }
 
@@ -101,6 +109,19 @@ impl HopHistograms {
             let _ = a.add(b);
         }
     }
+}
+
+/// A fixed-range histogram as every hop uses: 1 ns … [`MAX_TRACKABLE_NS`], 3 significant digits,
+/// no auto-resize (recording never allocates).
+///
+/// # Panics
+/// Never: the bounds are constants that `hdrhistogram` accepts.
+#[must_use]
+pub fn new_histogram() -> Histogram<u64> {
+    let mut h = Histogram::<u64>::new_with_bounds(1, MAX_TRACKABLE_NS, 3)
+        .expect("constant histogram bounds are valid");
+    h.auto(false);
+    h
 }
 
 /// Percentiles reported for every hop.
@@ -143,7 +164,7 @@ pub fn table(h: &HopHistograms) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:<16} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "{:<20} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
         "hop", "count", "p50", "p90", "p99", "p99.9", "p99.99", "max"
     );
     for hop in HOPS {
@@ -151,7 +172,7 @@ pub fn table(h: &HopHistograms) -> String {
         if n == 0 {
             continue;
         }
-        let _ = write!(s, "{:<16} {:>10}", hop.name(), n);
+        let _ = write!(s, "{:<20} {:>10}", hop.name(), n);
         for v in q {
             let _ = write!(s, " {:>10}", fmt_ns(v));
         }

@@ -9,6 +9,7 @@ pub mod clock;
 pub mod config;
 pub mod exec;
 pub mod kernel;
+pub mod lab;
 pub mod latency;
 pub mod live;
 pub mod order;

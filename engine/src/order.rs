@@ -68,6 +68,9 @@ pub struct Order {
     pub t_ingest: u64,
     /// Raw clock reading when the kernel pushed the order.
     pub t_push: u64,
+    /// Under a paced replay, ns by which the triggering frame's ingestion trailed its intended send
+    /// time (set by the pipeline; 0 otherwise). Corrects tick-to-order for coordinated omission.
+    pub ingest_lag_ns: u64,
     /// Instrument.
     pub instrument: InstrumentId,
     /// Buy or sell.

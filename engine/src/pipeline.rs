@@ -81,6 +81,19 @@ pub struct PipelineConfig {
     pub warmup_events: u64,
     /// Largest instrument id + 1 the conflation table holds.
     pub max_instruments: usize,
+    /// Interval histograms of the coordinated-omission-corrected tick-to-decision latency (for
+    /// HdrHistogram interval logs), allocated at start-up; `None` records none.
+    pub intervals: Option<IntervalSpec>,
+}
+
+/// Interval histograms to keep: one per `interval_ns` of intended send time, `slots` of them (later
+/// samples land in the last slot).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IntervalSpec {
+    /// Length of one interval, ns of intended (schedule) time.
+    pub interval_ns: u64,
+    /// Number of intervals allocated at start-up.
+    pub slots: usize,
 }
 
 impl Default for PipelineConfig {
@@ -95,6 +108,7 @@ impl Default for PipelineConfig {
             wait: None,
             warmup_events: 1000,
             max_instruments: 1024,
+            intervals: None,
         }
     }
 }
@@ -109,6 +123,13 @@ pub struct Envelope {
     pub t_ingest: u64,
     /// When it was pushed on the ring.
     pub t_push: u64,
+    /// Under a paced replay ([`Speed::Factor`]): ns by which the frame's ingestion trailed its
+    /// intended send time (start + scheduled offset); 0 when unpaced. Adding it to a latency
+    /// measured from `t_ingest` gives the latency from the intended send time, which is what corrects
+    /// for coordinated omission.
+    pub ingest_lag_ns: u64,
+    /// Under a paced replay: the frame's intended send time, ns after the first frame; 0 when unpaced.
+    pub due_ns: u64,
 }
 
 const _: () = assert!(std::mem::size_of::<Envelope>() == 128);
@@ -149,6 +170,9 @@ pub struct RunReport<A = PaperAdapter> {
     pub fills: Vec<Fill>,
     /// Merged latency histograms.
     pub latency: HopHistograms,
+    /// Corrected tick-to-decision histograms per interval of intended time (empty unless
+    /// [`PipelineConfig::intervals`] asked for them; only paced runs record into them).
+    pub intervals: Vec<hdrhistogram::Histogram<u64>>,
     /// Wall time of the run, ns.
     pub elapsed_ns: u64,
     /// An unrecoverable source error, if the run ended on one.
@@ -195,6 +219,8 @@ struct FeedStage<'c, S, F> {
     staged: Vec<MarketEvent>,
     staged_pos: usize,
     staged_ingest: u64,
+    staged_lag_ns: u64,
+    staged_due_ns: u64,
     pending_bbo: Vec<Option<Envelope>>,
     pending_count: usize,
     backpressure: Backpressure,
@@ -212,6 +238,8 @@ impl<S: FrameSource, F: FeedAdapter> FeedStage<'_, S, F> {
             ev,
             t_ingest,
             t_push: self.clock.raw(),
+            ingest_lag_ns: self.staged_lag_ns,
+            due_ns: self.staged_due_ns,
         };
         match self.tx.push(env) {
             Ok(()) => {
@@ -295,11 +323,12 @@ impl<S: FrameSource, F: FeedAdapter> FeedStage<'_, S, F> {
             error,
             ..
         } = self;
+        let mut paced = (0, 0);
         let t_ingest = match source.next_frame() {
             // A live source with nothing ready yet hands an empty frame: idle, not the end.
             Ok(Some((_, []))) => return Progress::Idle,
             Ok(Some((recv_ns, frame))) => {
-                pace(clock, start, *speed, recv_ns);
+                paced = pace(clock, start, *speed, recv_ns);
                 let t_ingest = clock.raw();
                 stats.frames += 1;
                 if !feed.on_frame(recv_ns, frame, &mut |ev| staged.push(ev)) {
@@ -327,6 +356,7 @@ impl<S: FrameSource, F: FeedAdapter> FeedStage<'_, S, F> {
             return Progress::Done;
         };
         self.staged_ingest = t_ingest;
+        (self.staged_due_ns, self.staged_lag_ns) = paced;
         if self.stats.frames == self.warmup {
             probe::set_steady();
         }
@@ -336,15 +366,19 @@ impl<S: FrameSource, F: FeedAdapter> FeedStage<'_, S, F> {
 }
 
 /// Waits until the frame received at `recv_ns` is due under `speed` (relative to the first frame).
-fn pace(clock: &Clock, start: &mut Option<(u64, u64)>, speed: Speed, recv_ns: u64) {
-    let Speed::Factor(f) = speed else { return };
+/// Returns the frame's intended send time (ns after the first frame's) and how late, ns, the wait
+/// ended after it (`(0, 0)` when unpaced).
+fn pace(clock: &Clock, start: &mut Option<(u64, u64)>, speed: Speed, recv_ns: u64) -> (u64, u64) {
+    let Speed::Factor(f) = speed else {
+        return (0, 0);
+    };
     let now = clock.raw();
     let (t0, r0) = *start.get_or_insert((now, recv_ns));
     let due_ns = (recv_ns.saturating_sub(r0) as f64 / f) as u64;
     loop {
         let el = clock.delta_ns(t0, clock.raw());
         if el >= due_ns {
-            return;
+            return (due_ns, el - due_ns);
         }
         let left = due_ns - el;
         if left > 2_000_000 {
@@ -363,6 +397,9 @@ struct KernelStage<'c, Z> {
     pending_orders: VecDeque<Order>,
     clock: &'c Clock,
     hist: HopHistograms,
+    intervals: Vec<hdrhistogram::Histogram<u64>>,
+    interval_ns: u64,
+    paced: bool,
     exec_sync: bool,
     warmup: u64,
     seen: u64,
@@ -411,12 +448,26 @@ impl<Z: Sizer> KernelStage<'_, Z> {
                 } = self;
                 kernel.on_event(&env.ev, env.t_ingest, &mut |mut o| {
                     o.t_push = clock.raw();
+                    o.ingest_lag_ns = env.ingest_lag_ns;
                     if let Err(rtrb::PushError::Full(o)) = orders_tx.push(o) {
                         pending_orders.push_back(o);
                     }
                 });
+                let t_done = self.clock.raw();
                 self.hist
-                    .record(Hop::Kernel, self.clock.delta_ns(t_pop, self.clock.raw()));
+                    .record(Hop::Kernel, self.clock.delta_ns(t_pop, t_done));
+                let decision_ns = self.clock.delta_ns(env.t_ingest, t_done);
+                self.hist.record(Hop::TickToDecision, decision_ns);
+                if self.paced {
+                    let corrected_ns = decision_ns.saturating_add(env.ingest_lag_ns);
+                    self.hist.record(Hop::TickToDecisionCorrected, corrected_ns);
+                    if let Some(last) = self.intervals.len().checked_sub(1) {
+                        let slot = usize::try_from(env.due_ns / self.interval_ns)
+                            .unwrap_or(usize::MAX)
+                            .min(last);
+                        self.intervals[slot].saturating_record(corrected_ns.max(1));
+                    }
+                }
                 self.seen += 1;
                 if self.seen == self.warmup {
                     probe::set_steady();
@@ -451,6 +502,7 @@ struct ExecStage<'c, A> {
     pending_fills: VecDeque<Fill>,
     clock: &'c Clock,
     hist: HopHistograms,
+    paced: bool,
     orders: Vec<Order>,
     fills: Vec<Fill>,
     done: bool,
@@ -473,8 +525,14 @@ impl<A: ExecutionAdapter> ExecStage<'_, A> {
             let t = self.clock.raw();
             self.hist
                 .record(Hop::KernelToExec, self.clock.delta_ns(o.t_push, t));
-            self.hist
-                .record(Hop::TickToOrder, self.clock.delta_ns(o.t_ingest, t));
+            let tick_to_order_ns = self.clock.delta_ns(o.t_ingest, t);
+            self.hist.record(Hop::TickToOrder, tick_to_order_ns);
+            if self.paced {
+                self.hist.record(
+                    Hop::TickToOrderCorrected,
+                    tick_to_order_ns.saturating_add(o.ingest_lag_ns),
+                );
+            }
             self.orders.push(o);
             let Self {
                 adapter,
@@ -619,6 +677,7 @@ pub fn run_with<S: FrameSource, F: FeedAdapter, Z: Sizer, A: ExecutionAdapter>(
     } else {
         Wait::SpinYield
     });
+    let paced = matches!(cfg.speed, Speed::Factor(_));
     let (ev_tx, ev_rx) = RingBuffer::<Envelope>::new(cfg.event_ring.max(2));
     let (ord_tx, ord_rx) = RingBuffer::<Order>::new(cfg.order_ring.max(2));
     let (fill_tx, fill_rx) = RingBuffer::<Fill>::new(cfg.order_ring.max(2));
@@ -631,6 +690,8 @@ pub fn run_with<S: FrameSource, F: FeedAdapter, Z: Sizer, A: ExecutionAdapter>(
         staged: Vec::with_capacity(4096),
         staged_pos: 0,
         staged_ingest: 0,
+        staged_lag_ns: 0,
+        staged_due_ns: 0,
         pending_bbo: vec![None; cfg.max_instruments],
         pending_count: 0,
         backpressure: cfg.backpressure,
@@ -649,6 +710,13 @@ pub fn run_with<S: FrameSource, F: FeedAdapter, Z: Sizer, A: ExecutionAdapter>(
         pending_orders: VecDeque::with_capacity(1024),
         clock,
         hist: HopHistograms::new(),
+        intervals: cfg.intervals.map_or_else(Vec::new, |iv| {
+            (0..iv.slots)
+                .map(|_| crate::latency::new_histogram())
+                .collect()
+        }),
+        interval_ns: cfg.intervals.map_or(1, |iv| iv.interval_ns.max(1)),
+        paced,
         exec_sync: cfg.exec_sync,
         warmup: cfg.warmup_events,
         seen: 0,
@@ -661,6 +729,7 @@ pub fn run_with<S: FrameSource, F: FeedAdapter, Z: Sizer, A: ExecutionAdapter>(
         pending_fills: VecDeque::with_capacity(1024),
         clock,
         hist: HopHistograms::new(),
+        paced,
         orders: Vec::with_capacity(1 << 16),
         fills: Vec::with_capacity(1 << 16),
         done: false,
@@ -736,6 +805,7 @@ pub fn run_with<S: FrameSource, F: FeedAdapter, Z: Sizer, A: ExecutionAdapter>(
         })
         .collect();
     RunReport {
+        intervals: kernel_st.intervals,
         instruments,
         topology,
         warnings,

@@ -22,6 +22,10 @@ enum Command {
     Demo(cmd::demo::DemoArgs),
     /// Replay captured frames through the whole pipeline.
     Replay(cmd::replay::ReplayArgs),
+    /// Latency lab: core-to-core matrix, pipeline topology sweeps with coordinated-omission
+    /// corrected histograms, venue round trips, and run-to-run comparison.
+    #[command(subcommand_required = true)]
+    Bench(cmd::bench::BenchArgs),
     /// Rebuild one symbol's exact L2 book from captured Binance frames; print its top of book
     /// after every applied depth diff as CSV.
     Book(cmd::book::BookArgs),
@@ -41,6 +45,7 @@ fn main() -> std::process::ExitCode {
     let result: anyhow::Result<()> = match cli.command {
         Command::Demo(a) => cmd::demo::run(a),
         Command::Replay(a) => cmd::replay::run(a),
+        Command::Bench(a) => cmd::bench::run(a),
         Command::Book(a) => cmd::book::run(a),
         Command::Vol(a) => cmd::vol::run(a),
         Command::Size(a) => cmd::size::run(a),
