@@ -6,4 +6,5 @@ pub mod demo;
 pub mod replay;
 pub mod run_common;
 pub mod size;
+pub mod venue_sim;
 pub mod vol;
