@@ -12,6 +12,7 @@
 //! querying the order's state). An order the adapter could not send is reported as wholly
 //! cancelled.
 
+pub mod binance;
 pub mod credentials;
 pub mod sign;
 

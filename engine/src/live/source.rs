@@ -70,7 +70,8 @@ pub struct SupervisorConfig {
     pub jitter: f64,
     /// Send a ping after this long without traffic, ms.
     pub ping_ms: u64,
-    /// Drop and reconnect after this long without any traffic (frames, pongs), ms.
+    /// Drop and reconnect after this long without a data frame (a connection that answers pings
+    /// but sends no data is as useless as a dead one), ms; 0 = never.
     pub dead_ms: u64,
     /// Wait this long after connecting before the first REST snapshot (diffs buffer), ms.
     pub snapshot_delay_ms: u64,
@@ -213,6 +214,7 @@ pub struct LiveSource {
     stale: Vec<bool>,
     snap_due: Vec<u64>,
     last_any: u64,
+    last_frame: u64,
     last_ping: u64,
     retry_at: u64,
     attempts: u32,
@@ -259,6 +261,7 @@ impl LiveSource {
             stale: vec![false; n],
             snap_due: vec![0; n],
             last_any: 0,
+            last_frame: 0,
             last_ping: 0,
             retry_at: 0,
             attempts: 0,
@@ -341,6 +344,7 @@ impl LiveSource {
             conn.send_text(m)?;
         }
         self.last_any = now;
+        self.last_frame = now;
         self.last_ping = now;
         let delay = ms_to_ns(self.cfg.supervisor.snapshot_delay_ms);
         for i in 0..self.cfg.streams.len() {
@@ -516,6 +520,7 @@ impl FrameSource for LiveSource {
         match read {
             Ok(WsRead::Frame(b)) => {
                 self.last_any = now;
+                self.last_frame = now;
                 self.attempts = 0;
                 LiveCounters::inc(&self.counters.frames);
                 if let Some(i) = self.route(&b) {
@@ -533,7 +538,8 @@ impl FrameSource for LiveSource {
                 self.check_stale(now);
                 let s = &self.cfg.supervisor;
                 let quiet = now.saturating_sub(self.last_any);
-                if s.dead_ms > 0 && quiet > ms_to_ns(s.dead_ms) {
+                let no_data = now.saturating_sub(self.last_frame);
+                if s.dead_ms > 0 && no_data > ms_to_ns(s.dead_ms) {
                     self.disconnect(now);
                 } else if s.ping_ms > 0
                     && quiet > ms_to_ns(s.ping_ms)

@@ -1,0 +1,486 @@
+//! Binance WebSocket API execution: `order.place` / `order.cancel` / `order.status` over one
+//! websocket (`…/ws-api/v3`), limit IOC orders at the kernel's price.
+//!
+//! Authentication, two ways:
+//! - [`BinanceAuth::Hmac`]: every request carries `apiKey`, `timestamp` and an HMAC-SHA256
+//!   `signature` over its parameters sorted by key (the keyed state is precomputed, see
+//!   [`super::sign`]);
+//! - [`BinanceAuth::Ed25519Logon`]: one `session.logon` signed with the Ed25519 key at connect;
+//!   later requests carry no key or signature, so signing leaves the order path.
+//!
+//! Every order gets exactly one final report: from the `order.place` response when it is final
+//! (`FILLED`, `EXPIRED`, `CANCELED`, `REJECTED`), else from `order.status` queries sent after
+//! `ack_timeout_ms` (lost or late acks) and after a reconnect. A late ack for an order already
+//! reported is ignored. A request rejected by the venue reports the order wholly cancelled.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use feeds::decimal::parse_decimal;
+use feeds::{Instrument, Side};
+use serde_json::Value;
+
+use super::sign::HmacSigner;
+use super::{cancelled, Credentials, ExecutionAdapter};
+use crate::clock::Clock;
+use crate::live::WsConn;
+use crate::live::WsRead;
+use crate::order::{Fill, Order};
+
+/// How requests are authenticated.
+#[derive(Debug, Clone)]
+pub enum BinanceAuth {
+    /// HMAC-SHA256 signature on every request.
+    Hmac(Credentials),
+    /// `session.logon` once with an Ed25519 key: `key` is the API key, `secret` the base64 of the
+    /// 32-byte Ed25519 seed.
+    Ed25519Logon(Credentials),
+}
+
+/// Configuration of [`BinanceExec`].
+#[derive(Debug, Clone)]
+pub struct BinanceExecConfig {
+    /// WebSocket API URL (`ws://127.0.0.1:9000/ws-api/v3`, `wss://ws-api.binance.com/ws-api/v3`).
+    pub url: String,
+    /// Authentication.
+    pub auth: BinanceAuth,
+    /// `recvWindow`, ms.
+    pub recv_window_ms: u64,
+    /// Query the order's state when no response came within this, ms.
+    pub ack_timeout_ms: u64,
+    /// Connect timeout, ms.
+    pub connect_timeout_ms: u64,
+    /// Prefix of client order ids (`{prefix}{order id}`), unique per session.
+    pub client_id_prefix: String,
+}
+
+/// Counters of [`BinanceExec`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BinanceExecStats {
+    /// `order.place` requests sent.
+    pub sent: u64,
+    /// Final reports from `order.place` responses.
+    pub acks: u64,
+    /// Final reports from `order.status` responses.
+    pub recovered: u64,
+    /// `order.status` queries sent.
+    pub status_queries: u64,
+    /// Requests the venue rejected.
+    pub rejects: u64,
+    /// Orders not sent because the connection was down (reported cancelled).
+    pub not_sent: u64,
+    /// Connections made.
+    pub connects: u64,
+    /// Responses for orders already reported (late acks), ignored.
+    pub late_acks: u64,
+    /// `cancel_all` calls.
+    pub cancel_alls: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    order: Order,
+    last_try_ns: u64,
+}
+
+/// The Binance WebSocket API execution adapter.
+pub struct BinanceExec {
+    cfg: BinanceExecConfig,
+    instruments: Vec<Instrument>,
+    signer: Option<HmacSigner>,
+    conn: Option<WsConn>,
+    inflight: HashMap<u64, Pending>,
+    sent_ids: Vec<u64>,
+    stats: BinanceExecStats,
+    epoch0_ms: u64,
+    raw0: u64,
+    clock: Clock,
+    payload: String,
+    next_req: u64,
+}
+
+impl std::fmt::Debug for BinanceExec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BinanceExec")
+            .field("url", &self.cfg.url)
+            .field("inflight", &self.inflight.len())
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Errors of [`BinanceExec::connect`].
+#[derive(Debug, thiserror::Error)]
+pub enum BinanceExecError {
+    /// Transport.
+    #[error(transparent)]
+    Ws(#[from] crate::live::WsError),
+    /// The Ed25519 seed is not base64 of 32 bytes.
+    #[error("Ed25519 secret must be the base64 of a 32-byte seed")]
+    BadSeed,
+}
+
+fn side_str(s: Side) -> &'static str {
+    if s == Side::Sell {
+        "SELL"
+    } else {
+        "BUY"
+    }
+}
+
+fn dec(m: i64, scale: u8) -> String {
+    let mut v = Vec::with_capacity(24);
+    feeds::write_decimal(&mut v, m, scale, 0);
+    String::from_utf8(v).unwrap_or_default()
+}
+
+impl BinanceExec {
+    /// An adapter for `instruments` (index = instrument id), connected at once.
+    ///
+    /// # Errors
+    /// The connection or the `session.logon` could not be made.
+    pub fn connect(
+        cfg: BinanceExecConfig,
+        instruments: &[Instrument],
+        clock: Clock,
+    ) -> Result<Self, BinanceExecError> {
+        let signer = match &cfg.auth {
+            BinanceAuth::Hmac(c) => Some(HmacSigner::new(c.secret().as_bytes())),
+            BinanceAuth::Ed25519Logon(_) => None,
+        };
+        let epoch0_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0));
+        let mut s = Self {
+            raw0: clock.raw(),
+            clock,
+            cfg,
+            instruments: instruments.to_vec(),
+            signer,
+            conn: None,
+            inflight: HashMap::with_capacity(4096),
+            sent_ids: Vec::with_capacity(1 << 16),
+            stats: BinanceExecStats::default(),
+            epoch0_ms,
+            payload: String::with_capacity(512),
+            next_req: 0,
+        };
+        s.open()?;
+        Ok(s)
+    }
+
+    /// Counters.
+    #[must_use]
+    pub fn stats(&self) -> BinanceExecStats {
+        self.stats
+    }
+
+    /// Engine order ids sent to the venue, in order.
+    #[must_use]
+    pub fn sent_ids(&self) -> &[u64] {
+        &self.sent_ids
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.epoch0_ms + self.clock.delta_ns(self.raw0, self.clock.raw()) / 1_000_000
+    }
+
+    fn open(&mut self) -> Result<(), BinanceExecError> {
+        let mut conn = WsConn::connect(
+            &self.cfg.url,
+            Duration::from_millis(self.cfg.connect_timeout_ms.max(1)),
+        )?;
+        if let BinanceAuth::Ed25519Logon(c) = &self.cfg.auth {
+            let seed = base64::engine::general_purpose::STANDARD
+                .decode(c.secret().trim())
+                .ok()
+                .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
+                .ok_or(BinanceExecError::BadSeed)?;
+            let key = ed25519_dalek::SigningKey::from_bytes(&seed);
+            let ts = self.now_ms();
+            let payload = format!("apiKey={}&timestamp={ts}", c.key());
+            let sig = ed25519_dalek::Signer::sign(&key, payload.as_bytes());
+            let sig = base64::engine::general_purpose::STANDARD.encode(sig.to_bytes());
+            let m = serde_json::json!({"id": "logon", "method": "session.logon",
+                "params": {"apiKey": c.key(), "timestamp": ts, "signature": sig}});
+            conn.send_text(m.to_string())?;
+        }
+        self.stats.connects += 1;
+        self.conn = Some(conn);
+        Ok(())
+    }
+
+    /// Builds the request `{"id", "method", "params"}` for `params` (sorted by key), adding
+    /// `apiKey`, `timestamp` and `signature` under HMAC auth.
+    fn request(
+        &mut self,
+        id: &str,
+        method: &str,
+        params: &mut Vec<(&'static str, String)>,
+    ) -> String {
+        if let (BinanceAuth::Hmac(c), Some(signer)) = (&self.cfg.auth, &self.signer) {
+            params.push(("apiKey", c.key().to_owned()));
+            params.push(("timestamp", self.now_ms().to_string()));
+            params.push(("recvWindow", self.cfg.recv_window_ms.to_string()));
+            params.sort_by(|a, b| a.0.cmp(b.0));
+            self.payload.clear();
+            for (i, (k, v)) in params.iter().enumerate() {
+                if i > 0 {
+                    self.payload.push('&');
+                }
+                let _ = write!(self.payload, "{k}={v}");
+            }
+            let sig = signer.sign_hex(self.payload.as_bytes());
+            params.push(("signature", String::from_utf8_lossy(&sig).into_owned()));
+        }
+        let mut p = serde_json::Map::with_capacity(params.len());
+        for (k, v) in params.drain(..) {
+            let v = match k {
+                "timestamp" | "recvWindow" => v.parse::<u64>().map_or(Value::from(v), Value::from),
+                _ => Value::from(v),
+            };
+            p.insert(k.to_owned(), v);
+        }
+        serde_json::json!({"id": id, "method": method, "params": p}).to_string()
+    }
+
+    fn client_id(&self, order_id: u64) -> String {
+        format!("{}{order_id}", self.cfg.client_id_prefix)
+    }
+
+    fn query_status(&mut self, order_id: u64) -> bool {
+        let Some(p) = self.inflight.get(&order_id) else {
+            return true;
+        };
+        let Some(inst) = self.instruments.get(p.order.instrument.0 as usize) else {
+            return true;
+        };
+        let mut params = vec![
+            ("symbol", inst.symbol.clone()),
+            ("origClientOrderId", self.client_id(order_id)),
+        ];
+        self.next_req += 1;
+        let id = format!("s{order_id}-{}", self.next_req);
+        let req = self.request(&id, "order.status", &mut params);
+        self.stats.status_queries += 1;
+        self.conn.as_mut().is_some_and(|c| c.send_text(req).is_ok())
+    }
+
+    /// Turns a final order state into a report; `None` while the order is still working.
+    fn final_report(&self, o: &Order, r: &Value) -> Option<Fill> {
+        let status = r.get("status")?.as_str()?;
+        if !matches!(
+            status,
+            "FILLED" | "EXPIRED" | "CANCELED" | "REJECTED" | "EXPIRED_IN_MATCH"
+        ) {
+            return None;
+        }
+        let inst = self.instruments.get(o.instrument.0 as usize)?;
+        let (ps, qs) = (inst.px_scale, inst.qty_scale);
+        let d = |v: &Value, scale: u8| -> Option<i64> {
+            parse_decimal(v.as_str()?.as_bytes(), scale)
+                .ok()
+                .map(|x| x.mantissa)
+        };
+        let filled = d(r.get("executedQty")?, qs)?.clamp(0, o.qty);
+        let px = if filled == 0 {
+            o.limit_px
+        } else if let Some(fills) = r
+            .get("fills")
+            .and_then(Value::as_array)
+            .filter(|f| !f.is_empty())
+        {
+            let (mut num, mut den) = (0i128, 0i128);
+            for f in fills {
+                let (p, q) = (d(f.get("price")?, ps)?, d(f.get("qty")?, qs)?);
+                num += i128::from(p) * i128::from(q);
+                den += i128::from(q);
+            }
+            i64::try_from((num + den / 2) / den.max(1)).ok()?
+        } else {
+            let quote = d(r.get("cummulativeQuoteQty")?, ps.saturating_add(qs).min(18))?;
+            let (q, f) = (i128::from(quote), i128::from(filled));
+            i64::try_from((q + f / 2) / f).ok()?
+        };
+        Some(Fill {
+            order_id: o.id,
+            instrument: o.instrument,
+            side: o.side,
+            qty: filled,
+            px,
+            cancelled_qty: o.qty - filled,
+            t_report: self.clock.raw(),
+        })
+    }
+
+    fn on_message(&mut self, text: &[u8], report: &mut impl FnMut(Fill)) {
+        let Ok(v) = serde_json::from_slice::<Value>(text) else {
+            return;
+        };
+        let Some(id) = v.get("id").and_then(Value::as_str) else {
+            return;
+        };
+        let (kind, rest) = id.split_at(1.min(id.len()));
+        let order_id: Option<u64> = rest.split('-').next().and_then(|s| s.parse().ok());
+        let Some(order_id) = order_id.filter(|_| kind == "p" || kind == "s") else {
+            return;
+        };
+        let Some(p) = self.inflight.get(&order_id).copied() else {
+            self.stats.late_acks += 1;
+            return;
+        };
+        let status = v.get("status").and_then(Value::as_u64).unwrap_or(0);
+        if status == 200 {
+            if let Some(f) = v.get("result").and_then(|r| self.final_report(&p.order, r)) {
+                self.inflight.remove(&order_id);
+                if kind == "p" {
+                    self.stats.acks += 1;
+                } else {
+                    self.stats.recovered += 1;
+                }
+                report(f);
+            }
+            return;
+        }
+        // An error: for `order.place` the order was refused; for `order.status` "order does not
+        // exist" (-2013) means the request never arrived.
+        let code = v
+            .pointer("/error/code")
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
+        if kind == "p" || code == -2013 {
+            self.stats.rejects += 1;
+            self.inflight.remove(&order_id);
+            report(cancelled(&p.order, self.clock.raw()));
+        }
+    }
+}
+
+impl ExecutionAdapter for BinanceExec {
+    fn submit(&mut self, o: &Order, clock: &Clock, report: &mut impl FnMut(Fill)) {
+        let Some((symbol, ps, qs)) = self
+            .instruments
+            .get(o.instrument.0 as usize)
+            .map(|i| (i.symbol.clone(), i.px_scale, i.qty_scale))
+        else {
+            report(cancelled(o, clock.raw()));
+            return;
+        };
+        if self.conn.is_none() && self.open().is_err() {
+            self.stats.not_sent += 1;
+            report(cancelled(o, clock.raw()));
+            return;
+        }
+        let mut params = vec![
+            ("symbol", symbol),
+            ("side", side_str(o.side).to_owned()),
+            ("type", "LIMIT".to_owned()),
+            ("timeInForce", "IOC".to_owned()),
+            ("quantity", dec(o.qty, qs)),
+            ("price", dec(o.limit_px, ps)),
+            ("newClientOrderId", self.client_id(o.id)),
+            ("newOrderRespType", "FULL".to_owned()),
+        ];
+        let req = self.request(&format!("p{}", o.id), "order.place", &mut params);
+        let now = clock.delta_ns(self.raw0, clock.raw());
+        self.inflight.insert(
+            o.id,
+            Pending {
+                order: *o,
+                last_try_ns: now,
+            },
+        );
+        self.sent_ids.push(o.id);
+        self.stats.sent += 1;
+        let failed = self
+            .conn
+            .as_mut()
+            .is_some_and(|c| c.send_text(req).is_err());
+        if failed {
+            // It may or may not have left: the status query after reconnecting settles it.
+            self.conn = None;
+        }
+    }
+
+    fn poll(&mut self, clock: &Clock, report: &mut impl FnMut(Fill)) -> bool {
+        let mut progress = false;
+        if self.conn.is_none() {
+            if self.inflight.is_empty() || self.open().is_err() {
+                return false;
+            }
+            let ids: Vec<u64> = self.inflight.keys().copied().collect();
+            for id in ids {
+                self.query_status(id);
+            }
+        }
+        for _ in 0..64 {
+            let r = match self.conn.as_mut() {
+                Some(c) => c.read(),
+                None => break,
+            };
+            match r {
+                Ok(WsRead::Frame(b)) => {
+                    self.on_message(&b, report);
+                    progress = true;
+                }
+                Ok(WsRead::Control) => {}
+                Ok(WsRead::Nothing) => break,
+                Err(_) => {
+                    self.conn = None;
+                    return true;
+                }
+            }
+        }
+        if !self.inflight.is_empty() {
+            let now = clock.delta_ns(self.raw0, clock.raw());
+            let timeout = self.cfg.ack_timeout_ms.saturating_mul(1_000_000);
+            let due: Vec<u64> = self
+                .inflight
+                .iter()
+                .filter(|(_, p)| now.saturating_sub(p.last_try_ns) > timeout)
+                .map(|(&id, _)| id)
+                .collect();
+            for id in due {
+                if let Some(p) = self.inflight.get_mut(&id) {
+                    p.last_try_ns = now;
+                }
+                if !self.query_status(id) {
+                    self.conn = None;
+                    break;
+                }
+            }
+        }
+        progress
+    }
+
+    fn in_flight(&self) -> usize {
+        self.inflight.len()
+    }
+
+    fn cancel_all(&mut self, _clock: &Clock) {
+        // IOC orders do not rest; cancel whatever is still in flight by client id.
+        self.stats.cancel_alls += 1;
+        let ids: Vec<(u64, usize)> = self
+            .inflight
+            .values()
+            .map(|p| (p.order.id, p.order.instrument.0 as usize))
+            .collect();
+        for (id, i) in ids {
+            let Some(sym) = self.instruments.get(i).map(|x| x.symbol.clone()) else {
+                continue;
+            };
+            let mut params = vec![("symbol", sym), ("origClientOrderId", self.client_id(id))];
+            self.next_req += 1;
+            let req = self.request(
+                &format!("c{id}-{}", self.next_req),
+                "order.cancel",
+                &mut params,
+            );
+            if let Some(c) = self.conn.as_mut() {
+                let _ = c.send_text(req);
+            }
+        }
+    }
+}
