@@ -119,7 +119,8 @@ pub fn abs_limit_interval(a: f64, b: f64, limit: f64) -> Option<(f64, f64)> {
     if a == 0.0 {
         return (b.abs() <= limit).then_some((f64::NEG_INFINITY, f64::INFINITY));
     }
-    let (x, y) = ((-limit - b) / a, (limit - b) / a);
+    let inv = a.recip();
+    let (x, y) = ((-limit - b) * inv, (limit - b) * inv);
     Some(if x <= y { (x, y) } else { (y, x) })
 }
 

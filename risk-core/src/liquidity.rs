@@ -225,7 +225,7 @@ impl SqrtImpact {
     pub fn max_qty(&self, max_bps: f64) -> f64 {
         let room = max_bps - self.half_spread_bps;
         let k = 1e4 * self.y * self.daily_vol;
-        if !(room > 0.0 && k > 0.0 && self.adv_qty > 0.0) || !room.is_finite() {
+        if !(room > 0.0 && k > 0.0 && self.adv_qty > 0.0 && room.is_finite()) {
             return 0.0;
         }
         let r = room / k;

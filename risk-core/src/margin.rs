@@ -21,7 +21,7 @@
 use thiserror::Error;
 
 /// Most brackets a [`MarginTiers`] holds (Binance's largest schedules have about a dozen).
-pub const MAX_TIERS: usize = 32;
+pub const MAX_TIERS: usize = 16;
 
 /// Contract type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -494,10 +494,11 @@ fn largest_q(tiers: &MarginTiers, r: f64, n: f64, a: impl Fn(f64) -> f64) -> f64
                 None => return f64::INFINITY,
             }
         }
-        let q = ((r + t.maint_amount) / at).max(0.0);
+        // q = (r + cum) / a; test q · n ≥ ceiling without dividing: (r + cum) · n ≥ ceiling · a.
+        let num = r + t.maint_amount;
         match ceiling {
-            Some(c) if q * n >= c && n > 0.0 => continue,
-            _ => return q,
+            Some(c) if n > 0.0 && num * n >= c * at => continue,
+            _ => return (num / at).max(0.0),
         }
     }
     0.0

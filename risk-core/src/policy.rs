@@ -53,6 +53,9 @@ pub enum BaseModel {
 }
 
 /// One step of the chain.
+// The margin schedule is kept inline (not boxed) so that a policy is `Copy`, is built without
+// allocation and is evaluated without following a pointer.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Constraint {
     /// `|notional| ≤ max × capital`.
@@ -282,7 +285,9 @@ pub enum PolicyError {
 pub struct StepRecord {
     /// The step's kind.
     pub kind: ConstraintKind,
-    /// Lowest allowed target (−∞ when unbounded below; for adjustments, the target before).
+    /// Lowest allowed target (−∞ when unbounded below, or not evaluated: of the liquidation
+    /// buffer and liquidity limits only the side the target moves toward is computed; for
+    /// adjustments, the target before).
     pub lo: f64,
     /// Highest allowed target (+∞ when unbounded above; for adjustments, the target after).
     pub hi: f64,
@@ -329,6 +334,20 @@ pub struct Decision {
     pub binding_limit: Binding,
     steps: [StepRecord; MAX_CONSTRAINTS],
     n_steps: u8,
+}
+
+impl Default for Decision {
+    fn default() -> Self {
+        Self {
+            target_qty: 0.0,
+            base_qty: 0.0,
+            base_held: false,
+            binding: Binding::Base,
+            binding_limit: Binding::Base,
+            steps: [EMPTY_STEP; MAX_CONSTRAINTS],
+            n_steps: 0,
+        }
+    }
 }
 
 impl Decision {
@@ -521,15 +540,21 @@ impl SizingPolicy {
     }
 
     /// Interval of allowed targets of an interval limit.
+    ///
+    /// For the two-sided limits whose sides cost a computation each (liquidation buffer,
+    /// liquidity), only the side the running target `t` moves toward is evaluated; the other end
+    /// is reported as unbounded (the interval always contains 0, resp. the current position).
     fn interval(
         &self,
         c: &Constraint,
         x: &SizingInputs<'_>,
         npu: f64,
+        inv_npu: f64,
+        t: f64,
     ) -> Result<(f64, f64), PolicyError> {
         const INF: f64 = f64::INFINITY;
         let sym = |cap_notional: f64| {
-            let q = cap_notional / npu;
+            let q = cap_notional * inv_npu;
             (-q, q)
         };
         Ok(match *c {
@@ -547,20 +572,23 @@ impl SizingPolicy {
                 max_abs,
             ),
             Constraint::LiquidationBuffer {
-                tiers,
+                ref tiers,
                 k,
                 horizon_years,
                 max_margin_ratio,
             } => {
+                if t == 0.0 {
+                    return Ok((-INF, INF));
+                }
                 if !pos(x.collateral) {
                     return Err(PolicyError::BadInput("collateral"));
                 }
                 if !pos(x.forecast_vol) {
                     return Err(PolicyError::BadInput("forecast_vol"));
                 }
-                let mut spec = SafeSizeSpec {
+                let spec = SafeSizeSpec {
                     contract: self.contract,
-                    side: Side::Long,
+                    side: if t > 0.0 { Side::Long } else { Side::Short },
                     mark_px: x.mark_px,
                     collateral: x.collateral,
                     sigma: x.forecast_vol,
@@ -568,42 +596,58 @@ impl SizingPolicy {
                     k,
                     max_margin_ratio,
                 };
-                let long = max_safe_qty(&spec, &tiers)
+                let q = max_safe_qty(&spec, tiers)
                     .map_err(|_| PolicyError::BadInput("margin"))?
                     .qty;
-                spec.side = Side::Short;
-                let short = max_safe_qty(&spec, &tiers)
-                    .map_err(|_| PolicyError::BadInput("margin"))?
-                    .qty;
-                (-short, long)
+                if t > 0.0 {
+                    (-INF, q)
+                } else {
+                    (-q, INF)
+                }
             }
             Constraint::Liquidity {
                 max_slippage_bps,
                 impact,
             } => {
-                let (buy, sell) = match (x.book, impact) {
+                let cur = x.current_qty;
+                if t == cur {
+                    return Ok((-INF, INF));
+                }
+                let side = if t > cur {
+                    TradeSide::Buy
+                } else {
+                    TradeSide::Sell
+                };
+                let q = match (x.book, impact) {
                     (Some(b), _) => {
                         let (Some(bb), Some(ba)) = (b.bids.first(), b.asks.first()) else {
-                            return Ok((x.current_qty, x.current_qty));
+                            return Ok((cur, cur));
                         };
                         let mid = 0.5 * (bb.px + ba.px);
-                        (
-                            max_qty_unchecked(b.asks, mid, TradeSide::Buy, max_slippage_bps),
-                            max_qty_unchecked(b.bids, mid, TradeSide::Sell, max_slippage_bps),
-                        )
+                        let levels = if side == TradeSide::Buy {
+                            b.asks
+                        } else {
+                            b.bids
+                        };
+                        max_qty_unchecked(levels, mid, side, max_slippage_bps)
                     }
-                    (None, Some(m)) => {
-                        let q = m.max_qty(max_slippage_bps);
-                        (q, q)
-                    }
-                    (None, None) => (0.0, 0.0),
+                    (None, Some(m)) => m.max_qty(max_slippage_bps),
+                    (None, None) => 0.0,
                 };
-                let mb = x.flow_multiplier_buy.clamp(0.0, 1.0);
-                let ms = x.flow_multiplier_sell.clamp(0.0, 1.0);
-                if !(mb.is_finite() && ms.is_finite()) {
+                let m = if side == TradeSide::Buy {
+                    x.flow_multiplier_buy
+                } else {
+                    x.flow_multiplier_sell
+                };
+                if !m.is_finite() {
                     return Err(PolicyError::BadInput("flow multiplier"));
                 }
-                (x.current_qty - sell * ms, x.current_qty + buy * mb)
+                let q = q * m.clamp(0.0, 1.0);
+                if side == TradeSide::Buy {
+                    (-INF, cur + q)
+                } else {
+                    (cur - q, INF)
+                }
             }
             Constraint::PoolCap {
                 max_share,
@@ -626,6 +670,21 @@ impl SizingPolicy {
     /// [`PolicyError::BadInput`] when an input the base model or a step needs is missing or not
     /// finite (capital, mark, volatility, collateral): the caller keeps its position.
     pub fn evaluate(&self, x: &SizingInputs<'_>) -> Result<Decision, PolicyError> {
+        let mut d = Decision::default();
+        self.evaluate_into(x, &mut d)?;
+        Ok(d)
+    }
+
+    /// [`SizingPolicy::evaluate`] into a caller-owned decision (no copy of the step records on
+    /// return: the form for the kernel thread). On error `out` is left unspecified.
+    ///
+    /// # Errors
+    /// As [`SizingPolicy::evaluate`].
+    pub fn evaluate_into(
+        &self,
+        x: &SizingInputs<'_>,
+        out: &mut Decision,
+    ) -> Result<(), PolicyError> {
         if !pos(x.capital) {
             return Err(PolicyError::BadInput("capital"));
         }
@@ -636,9 +695,10 @@ impl SizingPolicy {
             return Err(PolicyError::BadInput("current_qty"));
         }
         let npu = self.notional_per_unit(x.mark_px);
+        let inv_npu = npu.recip();
         let (base_qty, base_held) = self.base_qty(x)?;
         let mut t = base_qty;
-        let mut steps = [EMPTY_STEP; MAX_CONSTRAINTS];
+        let steps = &mut out.steps;
         let mut binding = Binding::Base;
         let mut binding_limit = Binding::Base;
         let n = usize::from(self.len);
@@ -661,7 +721,7 @@ impl SizingPolicy {
                     (before, t)
                 }
                 _ => {
-                    let (lo, hi) = self.interval(c, x, npu)?;
+                    let (lo, hi) = self.interval(c, x, npu, inv_npu, t)?;
                     if lo.is_nan() || hi.is_nan() {
                         return Err(PolicyError::BadInput(kind.name()));
                     }
@@ -699,24 +759,19 @@ impl SizingPolicy {
         if !t.is_finite() {
             return Err(PolicyError::BadInput("target"));
         }
-        Ok(Decision {
-            target_qty: t,
-            base_qty,
-            base_held,
-            binding,
-            binding_limit,
-            steps,
-            n_steps: self.len,
-        })
+        out.target_qty = t;
+        out.base_qty = base_qty;
+        out.base_held = base_held;
+        out.binding = binding;
+        out.binding_limit = binding_limit;
+        out.n_steps = self.len;
+        Ok(())
     }
 }
 
 fn greek_interval(unit: f64, other: f64, max_abs: f64) -> (f64, f64) {
     // A unit with no exposure to the Greek cannot fix (or worsen) it: unbounded.
-    match abs_limit_interval(unit, other, max_abs) {
-        Some(iv) => iv,
-        None => (f64::NEG_INFINITY, f64::INFINITY),
-    }
+    abs_limit_interval(unit, other, max_abs).unwrap_or((f64::NEG_INFINITY, f64::INFINITY))
 }
 
 #[cfg(test)]

@@ -40,7 +40,7 @@ impl Ewma {
     /// variance.
     #[must_use]
     pub fn seeded(lambda: f64, variance: f64) -> Option<Self> {
-        if !(lambda > 0.0 && lambda < 1.0) || !(variance >= 0.0 && variance.is_finite()) {
+        if !(lambda > 0.0 && lambda < 1.0 && variance >= 0.0 && variance.is_finite()) {
             return None;
         }
         Some(Self {

@@ -146,7 +146,7 @@ impl Garch11 {
     /// [`GarchError::InvalidParameters`] for invalid parameters, a non-finite `mu`, or a
     /// non-positive or non-finite `var_next`.
     pub fn new(params: Garch11Params, mu: f64, var_next: f64) -> Result<Self, GarchError> {
-        if !params.is_valid() || !mu.is_finite() || !(var_next > 0.0 && var_next.is_finite()) {
+        if !(params.is_valid() && mu.is_finite() && var_next > 0.0 && var_next.is_finite()) {
             return Err(GarchError::InvalidParameters);
         }
         Ok(Self {
@@ -588,7 +588,7 @@ impl Problem<'_> {
     fn eval(
         &self,
         th: &[f64; 5],
-        mut grad: Option<&mut [f64; 5]>,
+        grad: Option<&mut [f64; 5]>,
         mut opg: Option<&mut [[f64; 5]; 5]>,
     ) -> f64 {
         let [w, a, b, mu, nu] = *th;
@@ -670,7 +670,7 @@ impl Problem<'_> {
         if !self.mean_free {
             gsum[3] = 0.0;
         }
-        if let Some(g) = grad.as_deref_mut() {
+        if let Some(g) = grad {
             *g = gsum;
         }
         if self.t_dist {
@@ -977,9 +977,10 @@ fn nelder_mead(prob: &Problem<'_>, x0: [f64; 5], k: usize, max_evals: u32) -> [f
                 simplex[worst] = xc;
                 fv[worst] = fc;
             } else {
+                let anchor = simplex[best];
                 for &i in &order[1..=k] {
-                    for j in 0..k {
-                        simplex[i][j] = simplex[best][j] + 0.5 * (simplex[i][j] - simplex[best][j]);
+                    for (sj, aj) in simplex[i][..k].iter_mut().zip(&anchor[..k]) {
+                        *sj = aj + 0.5 * (*sj - aj);
                     }
                     fv[i] = eval(&simplex[i]);
                     evals += 1;
