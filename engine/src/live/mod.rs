@@ -16,6 +16,7 @@
 //! The feed thread's only syscalls are the socket's (non-blocking `recv`), except while the
 //! connection is down or a book resyncs (connect, REST snapshot), when there is nothing to size.
 
+pub mod capture;
 pub mod feed;
 pub mod source;
 pub mod ws;
