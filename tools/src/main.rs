@@ -34,6 +34,9 @@ enum Command {
     Vol(cmd::vol::VolArgs),
     /// Sizing models from CSV inputs: many-asset Kelly, risk parity, liquidation-aware sizes.
     Size(cmd::size::SizeArgs),
+    /// Option prices and Greeks (or implied volatilities with --iv) for a CSV of options,
+    /// BSM or Black-76, streamed through the SIMD kernel.
+    Greeks(cmd::greeks::GreeksArgs),
     /// Local venue simulator: Binance or Deribit protocols on 127.0.0.1 (market data, REST,
     /// orders, fills, fault injection), from captures or a synthetic market.
     VenueSim(cmd::venue_sim::VenueSimArgs),
@@ -52,6 +55,7 @@ fn main() -> std::process::ExitCode {
         Command::Book(a) => cmd::book::run(a),
         Command::Vol(a) => cmd::vol::run(a),
         Command::Size(a) => cmd::size::run(a),
+        Command::Greeks(a) => cmd::greeks::run(a),
         Command::VenueSim(a) => cmd::venue_sim::run(a),
     };
     match result {

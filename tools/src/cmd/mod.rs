@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod book;
 pub mod demo;
+pub mod greeks;
 pub mod replay;
 pub mod run_common;
 pub mod size;

@@ -1,0 +1,260 @@
+//! Greeks and implied-volatility throughput: the `f64x4` kernel, its scalar twin and the
+//! `blackscholes` crate (v0.24, the peer baseline), on the same option chain in one run.
+//!
+//! Tiers: price only; price + delta, gamma, vega, theta; all 8 outputs; implied volatility.
+//! Sizes: in cache (4,096 options, repeated) and streaming (10 M options, SoA arrays of ~1.1 GB
+//! in total, far beyond the caches). Prints ns/option (median of repeated samples) and the
+//! ratios against the SIMD kernel measured in the same run.
+//!
+//! `cargo bench -p ballast-bench --bench greeks` (set `GREEKS_BENCH_QUICK=1` to skip streaming).
+
+use blackscholes::{Greeks as _, ImpliedVolatility as _, Inputs, OptionType, Pricing as _};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use risk_core::greeks::{
+    greeks_batch, greeks_batch_scalar, implied_vol_batch, implied_vol_batch_scalar, BatchInputs,
+    BatchOutputs, GreeksError, IvInputs, LaneStatus, Model, Tier,
+};
+use std::hint::black_box;
+use std::time::Instant;
+
+/// A realistic chain: one underlying, 8 expiries from a week to two years, strikes across
+/// ±3 standard deviations, a smile, calls and puts.
+struct Chain {
+    s: Vec<f64>,
+    k: Vec<f64>,
+    t: Vec<f64>,
+    vol: Vec<f64>,
+    r: Vec<f64>,
+    q: Vec<f64>,
+    call: Vec<bool>,
+}
+
+fn chain(n: usize, seed: u64) -> Chain {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let expiries = [7.0, 14.0, 30.0, 60.0, 91.0, 182.0, 365.0, 730.0];
+    let mut c = Chain {
+        s: Vec::with_capacity(n),
+        k: Vec::with_capacity(n),
+        t: Vec::with_capacity(n),
+        vol: Vec::with_capacity(n),
+        r: Vec::with_capacity(n),
+        q: Vec::with_capacity(n),
+        call: Vec::with_capacity(n),
+    };
+    for _ in 0..n {
+        let s = 100.0 * (1.0 + rng.gen_range(-0.01..0.01));
+        let t = expiries[rng.gen_range(0..expiries.len())] / 365.0;
+        let z: f64 = rng.gen_range(-3.0..3.0);
+        let atm = 0.25 + rng.gen_range(-0.05..0.05);
+        let vol = atm * (1.0 + 0.08 * z * z - 0.05 * z);
+        c.s.push(s);
+        c.k.push(s * (z * atm * f64::sqrt(t)).exp());
+        c.t.push(t);
+        c.vol.push(vol);
+        c.r.push(0.03);
+        c.q.push(0.01);
+        c.call.push(rng.gen_bool(0.5));
+    }
+    c
+}
+
+struct Out {
+    o: Vec<Vec<f64>>,
+    status: Vec<LaneStatus>,
+}
+
+impl Out {
+    fn new(n: usize) -> Self {
+        Out {
+            o: vec![vec![0.0; n]; 8],
+            status: vec![LaneStatus::Ok; n],
+        }
+    }
+}
+
+type Kernel = fn(&BatchInputs, Tier, &mut BatchOutputs) -> Result<(), GreeksError>;
+
+fn run_kernel(f: Kernel, c: &Chain, tier: Tier, out: &mut Out) {
+    let inp = BatchInputs {
+        model: Model::Bsm,
+        underlying: &c.s,
+        strike: &c.k,
+        t_years: &c.t,
+        vol: &c.vol,
+        rate: &c.r,
+        carry_q: &c.q,
+        is_call: &c.call,
+    };
+    let [p, d, g, v, th, rh, va, vo] = &mut out.o[..] else {
+        unreachable!()
+    };
+    let mut o = BatchOutputs {
+        price: p,
+        delta: d,
+        gamma: g,
+        vega: v,
+        theta: th,
+        rho: rh,
+        vanna: va,
+        volga: vo,
+        status: &mut out.status,
+    };
+    f(black_box(&inp), tier, &mut o).expect("shapes");
+    black_box(&out.o);
+}
+
+type IvKernel = fn(&IvInputs, &mut [f64], &mut [LaneStatus]) -> Result<(), GreeksError>;
+
+fn run_iv(f: IvKernel, c: &Chain, price: &[f64], out: &mut Out) {
+    let inp = IvInputs {
+        model: Model::Bsm,
+        underlying: &c.s,
+        strike: &c.k,
+        t_years: &c.t,
+        rate: &c.r,
+        carry_q: &c.q,
+        is_call: &c.call,
+        price,
+    };
+    f(black_box(&inp), &mut out.o[0], &mut out.status).expect("shapes");
+    black_box(&out.o[0]);
+}
+
+/// The `blackscholes` crate, one option at a time (its API is per option, f32; IV via its f64
+/// "Let's Be Rational" port).
+fn run_peer(c: &Chain, tier: Option<Tier>, price: &[f64], out: &mut Out) {
+    for i in 0..c.s.len() {
+        let mut inp = Inputs::new(
+            if c.call[i] {
+                OptionType::Call
+            } else {
+                OptionType::Put
+            },
+            c.s[i] as f32,
+            c.k[i] as f32,
+            None,
+            c.r[i] as f32,
+            c.q[i] as f32,
+            c.t[i] as f32,
+            Some(c.vol[i] as f32),
+        );
+        let inp = black_box(&mut inp);
+        match tier {
+            Some(tier) => {
+                out.o[0][i] = inp.calc_price().unwrap_or(f32::NAN) as f64;
+                if tier != Tier::Price {
+                    out.o[1][i] = inp.calc_delta().unwrap_or(f32::NAN) as f64;
+                    out.o[2][i] = inp.calc_gamma().unwrap_or(f32::NAN) as f64;
+                    out.o[3][i] = inp.calc_vega().unwrap_or(f32::NAN) as f64;
+                    out.o[4][i] = inp.calc_theta().unwrap_or(f32::NAN) as f64;
+                }
+                if tier == Tier::All {
+                    out.o[5][i] = inp.calc_rho().unwrap_or(f32::NAN) as f64;
+                    out.o[6][i] = inp.calc_vanna().unwrap_or(f32::NAN) as f64;
+                    out.o[7][i] = inp.calc_vomma().unwrap_or(f32::NAN) as f64;
+                }
+            }
+            None => {
+                inp.sigma = None;
+                inp.p = Some(price[i] as f32);
+                out.o[0][i] = inp.calc_rational_iv().unwrap_or(f64::NAN);
+            }
+        }
+    }
+    black_box(&out.o);
+}
+
+/// CPU time consumed by this thread, in ns (the machine is shared: wall time would count the
+/// time other processes held the core).
+fn thread_cpu_ns() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; CLOCK_THREAD_CPUTIME_ID is always supported on
+    // Linux, and on failure `ts` stays zero (the sample is then discarded as 0 ns).
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 * 1e9 + ts.tv_nsec as f64
+}
+
+/// Median ns/option over `samples` timed calls of `f` (each call processes `n` options),
+/// measured in thread CPU time; the wall-clock median is returned second.
+fn time_ns(n: usize, samples: usize, mut f: impl FnMut()) -> (f64, f64) {
+    f(); // warm up
+    let mut cpu = Vec::with_capacity(samples);
+    let mut wall = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        let (c0, t0) = (thread_cpu_ns(), Instant::now());
+        f();
+        cpu.push((thread_cpu_ns() - c0) / n as f64);
+        wall.push(t0.elapsed().as_nanos() as f64 / n as f64);
+    }
+    cpu.sort_by(f64::total_cmp);
+    wall.sort_by(f64::total_cmp);
+    (cpu[samples / 2], wall[samples / 2])
+}
+
+fn prices(c: &Chain) -> Vec<f64> {
+    let mut out = Out::new(c.s.len());
+    run_kernel(greeks_batch, c, Tier::Price, &mut out);
+    out.o.swap_remove(0)
+}
+
+fn table(label: &str, n: usize, samples: usize, peer_samples: usize) {
+    let c = chain(n, 42);
+    let px = prices(&c);
+    let mut out = Out::new(n);
+    println!("\n{label}: {n} options (BSM chain, 8 expiries, ±3σ strikes, calls and puts)");
+    println!(
+        "{:<22} {:>12} {:>12} {:>14} {:>14} {:>14} {:>12} {:>10}",
+        "tier",
+        "SIMD ns/opt",
+        "scalar ns",
+        "blackscholes",
+        "scalar/SIMD",
+        "crate/SIMD",
+        "SIMD Mopt/s",
+        "SIMD wall"
+    );
+    println!("(median thread-CPU ns per option; `SIMD wall` is the wall-clock median)");
+    for (name, tier) in [
+        ("price", Some(Tier::Price)),
+        ("price+delta,γ,vega,θ", Some(Tier::PriceAnd4)),
+        ("all 8 outputs", Some(Tier::All)),
+        ("implied volatility", None),
+    ] {
+        let ((simd, simd_wall), (scalar, _)) = match tier {
+            Some(t) => (
+                time_ns(n, samples, || run_kernel(greeks_batch, &c, t, &mut out)),
+                time_ns(n, samples, || run_kernel(greeks_batch_scalar, &c, t, &mut out)),
+            ),
+            None => (
+                time_ns(n, samples, || run_iv(implied_vol_batch, &c, &px, &mut out)),
+                time_ns(n, samples, || {
+                    run_iv(implied_vol_batch_scalar, &c, &px, &mut out)
+                }),
+            ),
+        };
+        let (peer, _) = time_ns(n, peer_samples, || run_peer(&c, tier, &px, &mut out));
+        println!(
+            "{:<22} {:>12.2} {:>12.2} {:>14.2} {:>13.2}x {:>13.2}x {:>12.1} {:>10.2}",
+            name,
+            simd,
+            scalar,
+            peer,
+            scalar / simd,
+            peer / simd,
+            1e3 / simd,
+            simd_wall
+        );
+    }
+}
+
+fn main() {
+    // Criterion passes `--bench`; nothing to parse.
+    table("in cache", 4096, 301, 31);
+    if std::env::var_os("GREEKS_BENCH_QUICK").is_none() {
+        table("streaming", 10_000_000, 3, 1);
+    }
+}
