@@ -71,10 +71,8 @@ fn binance_futures_capture_through_the_binance_adapter() {
     let mut rejected = 0;
     for r in &recs {
         match r.kind {
-            RecordKind::Recv => {
-                if feed.on_frame(r.recv_ns, &r.data, &mut |_| {}).is_err() {
-                    rejected += 1;
-                }
+            RecordKind::Recv if feed.on_frame(r.recv_ns, &r.data, &mut |_| {}).is_err() => {
+                rejected += 1
             }
             RecordKind::Http if r.url.as_deref().is_some_and(|u| u.contains("depth")) => {
                 let sym = r

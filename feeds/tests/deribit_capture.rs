@@ -9,7 +9,7 @@ use feeds::deribit::{read_option_ticker, DeribitFeed, InstrumentKind};
 use feeds::{EventKind, Registry};
 use proptest::prelude::*;
 
-fn frames() -> Option<Vec<(u64, Vec<u8>)>> {
+fn frames() -> Option<Frames> {
     let dir = common::data_dir()?;
     let path = dir.join("cryptofeed/DERIBIT.jsonl.zst");
     let mut r = CryptofeedReader::open(&[path]).expect("open DERIBIT.jsonl.zst");
@@ -132,7 +132,10 @@ proptest! {
     }
 }
 
-static FRAMES: std::sync::LazyLock<Option<Vec<(u64, Vec<u8>)>>> = std::sync::LazyLock::new(frames);
+/// `(recv ns, frame)` of the capture.
+type Frames = Vec<(u64, Vec<u8>)>;
+
+static FRAMES: std::sync::LazyLock<Option<Frames>> = std::sync::LazyLock::new(frames);
 
 /// `PREFIX_FEEDS[i]`: a feed that has seen frames `..i`.
 static PREFIX_FEEDS: std::sync::LazyLock<Vec<DeribitFeed>> = std::sync::LazyLock::new(|| {

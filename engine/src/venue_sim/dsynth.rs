@@ -93,7 +93,7 @@ fn book_frame(
                 _ => {}
             }
         }
-        for (px, _) in cur {
+        for px in cur.keys() {
             if !want.contains_key(px) {
                 out.push(format!("[\"delete\",{},0.0]", dec(*px)));
             }

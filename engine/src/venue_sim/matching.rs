@@ -325,7 +325,7 @@ impl Conn {
 /// The venue's books.
 #[derive(Debug)]
 pub(super) enum Books {
-    Binance(feeds::BinanceFeed),
+    Binance(Box<feeds::BinanceFeed>),
     Deribit(Box<feeds::deribit::DeribitFeed>),
 }
 
@@ -365,7 +365,7 @@ pub(super) struct Exchange {
 impl Exchange {
     pub fn new(venue: Venue, src: super::server::SourceData) -> std::io::Result<Self> {
         let books = match venue {
-            Venue::Binance => Books::Binance(feeds::BinanceFeed::new(Registry::new())),
+            Venue::Binance => Books::Binance(Box::new(feeds::BinanceFeed::new(Registry::new()))),
             Venue::Deribit => {
                 Books::Deribit(Box::new(feeds::deribit::DeribitFeed::new(Registry::new())))
             }
