@@ -644,3 +644,147 @@ fn refuses_non_loopback() {
     );
     assert!(venue_sim::start(cfg).is_err());
 }
+
+/// `../shared/data`, or `None` (skip) when missing and `CI` is unset.
+fn data_dir() -> Option<std::path::PathBuf> {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data");
+    if dir.join("cryptofeed/DERIBIT.jsonl.zst").is_file() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "real market data missing at {} (CI is set)",
+        dir.display()
+    );
+    eprintln!("skipping: real market data not found at {}", dir.display());
+    None
+}
+
+/// The simulator serves the real Deribit capture: the chain from its `get_instruments` bodies,
+/// every book chain intact through the simulator, every option ticker delivered.
+#[test]
+fn deribit_serves_the_real_capture() {
+    let Some(dir) = data_dir() else { return };
+    let mut cfg = SimConfig::new(
+        Venue::Deribit,
+        SimSource::Capture(vec![dir.join("cryptofeed/DERIBIT.jsonl.zst")]),
+    );
+    cfg.speed = 0.0;
+    let sim = venue_sim::start(cfg).unwrap();
+    let addr = sim.addr();
+    let (st, body) = http(addr, "GET", "/api/v2/public/get_instruments?currency=BTC");
+    assert_eq!(st, 200);
+    assert!(body.contains("\"BTC-24SEP21-40000-P\""));
+    let names = [
+        "BTC-24SEP21-8000-P",
+        "BTC-30JUL21-24000-P",
+        "ETH-30JUL21-2800-C",
+        "BTC-31DEC21-34000-P",
+        "BTC-24SEP21-34000-P",
+        "BTC-24JUN22-15000-C",
+        "BTC-31DEC21-300000-C",
+        "ETH-27AUG21-4000-P",
+        "BTC-25MAR22-30000-C",
+        "ETH-23JUL21-2300-C",
+    ];
+    let chans: Vec<String> = names
+        .iter()
+        .flat_map(|n| [format!("book.{n}.raw"), format!("ticker.{n}.100ms")])
+        .collect();
+    let mut ws = connect(addr, "/ws/api/v2");
+    send(
+        &mut ws,
+        &json!({"jsonrpc": "2.0", "id": 1, "method": "public/subscribe", "params": {"channels": chans}}),
+    );
+    let mut msgs = Vec::new();
+    assert_eq!(
+        response(&mut ws, 1, &mut msgs)["result"]
+            .as_array()
+            .unwrap()
+            .len(),
+        20
+    );
+    while let Some(t) = next_text(&mut ws, Duration::from_millis(500)) {
+        msgs.push(t);
+    }
+    assert!(sim.source_done());
+    let mut feed = feeds::deribit::DeribitFeed::new(Registry::new());
+    let (mut gaps, mut opt) = (0, 0);
+    for t in &msgs {
+        feed.on_frame(0, t.as_bytes(), &mut |e| {
+            gaps += usize::from(e.kind == EventKind::Gap);
+            opt += usize::from(e.kind == EventKind::OptionTicker);
+        })
+        .unwrap();
+    }
+    let s = feed.stats();
+    assert_eq!(gaps, 0);
+    assert_eq!(opt, 89);
+    assert_eq!(
+        (s.snapshots, s.diffs, s.diffs_applied),
+        (10, 36, 36),
+        "{s:?}"
+    );
+    sim.stop();
+}
+
+/// Delayed acks queue behind nothing else: execution reports overtake the held response, which
+/// still arrives; without the delay the response comes first.
+#[test]
+fn delayed_acks_arrive_after_execution_reports() {
+    let sim = start(Venue::Binance, 20_000, 1.0);
+    let addr = sim.addr();
+    let mut md = connect(addr, "/stream?streams=btcusdt@bookTicker");
+    let _ = next_text(&mut md, Duration::from_secs(5));
+    let book = wait_book(addr);
+    let bid: f64 = book["bids"][0][0].as_str().unwrap().parse().unwrap();
+    let mut ws = connect(addr, "/ws-api/v3");
+    let mut other = Vec::new();
+    send(
+        &mut ws,
+        &json!({"id": 1, "method": "userDataStream.subscribe"}),
+    );
+    assert_eq!(response(&mut ws, 1, &mut other)["status"], json!(200));
+    let order = |id: u64| json!({"id": id, "method": "order.place", "params": {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC", "quantity": "0.001", "price": format!("{:.2}", bid * 0.5)}});
+    send(&mut ws, &order(2));
+    let first = next_text(&mut ws, Duration::from_secs(5)).unwrap();
+    assert!(first.contains("\"id\":2"), "{first}");
+    sim.inject(Fault::DelayAcks(Duration::from_millis(300)));
+    send(&mut ws, &order(3));
+    let first = next_text(&mut ws, Duration::from_secs(5)).unwrap();
+    assert!(first.contains("executionReport"), "{first}");
+    let r = response(&mut ws, 3, &mut other);
+    assert_eq!(r["result"]["status"], json!("NEW"));
+    assert_eq!(sim.record().acks.len(), 2);
+    sim.stop();
+}
+
+/// A stall silences the feed; it resumes afterwards without loss of continuity.
+#[test]
+fn stall_silences_then_resumes() {
+    let sim = start(Venue::Binance, 20_000, 1.0);
+    let addr = sim.addr();
+    let mut ws = connect(addr, "/stream?streams=btcusdt@depth@100ms");
+    assert!(next_text(&mut ws, Duration::from_secs(5)).is_some());
+    sim.inject(Fault::Stall(Duration::from_millis(1500)));
+    // Whatever was already in flight drains within a few ms; then silence.
+    while next_text(&mut ws, Duration::from_millis(100)).is_some() {}
+    assert!(
+        next_text(&mut ws, Duration::from_millis(600)).is_none(),
+        "frames during the stall"
+    );
+    let mut ids = Vec::new();
+    while ids.len() < 5 {
+        let t = next_text(&mut ws, Duration::from_secs(5)).expect("resumes");
+        let v: Value = serde_json::from_str(&t).unwrap();
+        ids.push((
+            v["data"]["U"].as_u64().unwrap(),
+            v["data"]["u"].as_u64().unwrap(),
+        ));
+    }
+    assert!(
+        ids.windows(2).all(|w| w[1].0 == w[0].1 + 1),
+        "diffs continue: {ids:?}"
+    );
+    sim.stop();
+}
