@@ -788,3 +788,71 @@ fn stall_silences_then_resumes() {
     );
     sim.stop();
 }
+
+/// `session.logon` with an Ed25519 key: a bad signature is refused; after a good one the
+/// connection's orders need no per-request signature and the user data stream opens.
+#[test]
+fn binance_session_logon_ed25519() {
+    use base64::Engine as _;
+    use ed25519_dalek::{Signer, SigningKey};
+    let sk = SigningKey::from_bytes(&[42u8; 32]);
+    let mut cfg = SimConfig::new(Venue::Binance, SimSource::Synthetic(synth(20_000)));
+    cfg.api_key = Some("key".into());
+    cfg.api_secret = Some("hmac-secret".into());
+    cfg.ed25519_public_key = Some(sk.verifying_key().to_bytes());
+    let sim = venue_sim::start(cfg).unwrap();
+    let addr = sim.addr();
+    let mut md = connect(addr, "/stream?streams=btcusdt@bookTicker");
+    let _ = next_text(&mut md, Duration::from_secs(5));
+    let book = wait_book(addr);
+    let bid: f64 = book["bids"][0][0].as_str().unwrap().parse().unwrap();
+    let mut ws = connect(addr, "/ws-api/v3");
+    let mut other = Vec::new();
+    let logon = |ws: &mut Ws, id: u64, key: &SigningKey| {
+        let mut p = json!({"apiKey": "key", "timestamp": 1_700_000_000_000u64});
+        let payload = venue_sim::binance_signature_payload(p.as_object().unwrap());
+        p["signature"] = json!(base64::engine::general_purpose::STANDARD
+            .encode(key.sign(payload.as_bytes()).to_bytes()));
+        send(
+            ws,
+            &json!({"id": id, "method": "session.logon", "params": p}),
+        );
+    };
+    logon(&mut ws, 1, &SigningKey::from_bytes(&[1u8; 32]));
+    assert_eq!(
+        response(&mut ws, 1, &mut other)["error"]["code"],
+        json!(-1022)
+    );
+    send(
+        &mut ws,
+        &json!({"id": 2, "method": "userDataStream.subscribe"}),
+    );
+    assert_eq!(
+        response(&mut ws, 2, &mut other)["error"]["code"],
+        json!(-2015)
+    );
+    logon(&mut ws, 3, &sk);
+    assert_eq!(
+        response(&mut ws, 3, &mut other)["result"]["apiKey"],
+        json!("key")
+    );
+    send(
+        &mut ws,
+        &json!({"id": 4, "method": "userDataStream.subscribe"}),
+    );
+    assert_eq!(response(&mut ws, 4, &mut other)["status"], json!(200));
+    send(
+        &mut ws,
+        &json!({"id": 5, "method": "order.place", "params": {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC", "quantity": "0.001", "price": format!("{:.2}", bid * 0.5)}}),
+    );
+    assert_eq!(
+        response(&mut ws, 5, &mut other)["result"]["status"],
+        json!("NEW")
+    );
+    let report = next_text(&mut ws, Duration::from_secs(5)).unwrap();
+    assert!(
+        report.contains("\"executionReport\"") && report.contains("\"x\":\"NEW\""),
+        "{report}"
+    );
+    sim.stop();
+}
