@@ -439,8 +439,8 @@ fn run_simd<const B76: bool>(inp: &IvInputs, vol: &mut [f64], status: &mut [Lane
     }
 }
 
-/// Implied volatilities of a batch, four lanes at a time (scalar tail). σ is annualized
-/// (0.2 = 20 %); see the module docs for the statuses. No allocation.
+/// Implied volatilities of a batch, in `f64x4` lanes (blocks of two, then one, then a scalar
+/// tail). σ is annualized (0.2 = 20 %); see the module docs for the statuses. No allocation.
 ///
 /// # Errors
 /// [`GreeksError::LengthMismatch`] when a slice does not have the batch length
