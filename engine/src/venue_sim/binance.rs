@@ -59,7 +59,15 @@ fn frame_stream(frame: &[u8]) -> Option<(&str, usize, usize)> {
 /// matches resting orders.
 pub(super) fn publish(sh: &Arc<Shared>, ex: &mut Exchange, frame: &[u8], now_ns: u64) {
     let mut touched: Vec<feeds::InstrumentId> = Vec::new();
+    let target = ex
+        .next_frame
+        .checked_sub(1)
+        .and_then(|i| ex.snapshot_for.get(&i))
+        .cloned();
     if let Books::Binance(f) = &mut ex.books {
+        if let Some(id) = target.and_then(|s| f.registry().id(&s)) {
+            f.set_snapshot_target(id);
+        }
         let _ = f.on_frame(now_ns, frame, &mut |e| {
             if !touched.contains(&e.instrument) {
                 touched.push(e.instrument);

@@ -298,6 +298,7 @@ pub(super) fn generate(cfg: &SynthConfig) -> SourceData {
     SourceData {
         frames,
         instruments: vec![("BTC".into(), Value::from(chain).to_string())],
+        ..SourceData::default()
     }
 }
 

@@ -354,6 +354,8 @@ pub(super) struct Exchange {
     pub source_done: bool,
     /// Deribit `public/get_instruments` result arrays by currency (`BTC`, `ETH`, …).
     pub instruments: Vec<(String, String)>,
+    /// Binance REST snapshot frames (no symbol in the body): frame index → symbol.
+    pub snapshot_for: HashMap<usize, String>,
     pub books: Books,
     pub conns: HashMap<u64, Conn>,
     pub record: SimRecord,
@@ -365,7 +367,7 @@ pub(super) struct Exchange {
 impl Exchange {
     pub fn new(venue: Venue, src: super::server::SourceData) -> std::io::Result<Self> {
         let books = match venue {
-            Venue::Binance => Books::Binance(Box::new(feeds::BinanceFeed::new(Registry::new()))),
+            Venue::Binance => Books::Binance(Box::new(feeds::BinanceFeed::new(src.registry))),
             Venue::Deribit => {
                 Books::Deribit(Box::new(feeds::deribit::DeribitFeed::new(Registry::new())))
             }
@@ -375,6 +377,7 @@ impl Exchange {
             next_frame: 0,
             source_done: false,
             instruments: src.instruments,
+            snapshot_for: src.snapshot_for,
             books,
             conns: HashMap::new(),
             record: SimRecord::default(),

@@ -19,6 +19,10 @@ pub(super) struct SourceData {
     pub frames: Vec<(u64, Vec<u8>)>,
     /// Deribit `public/get_instruments` result arrays by currency.
     pub instruments: Vec<(String, String)>,
+    /// Binance REST snapshot bodies (which carry no symbol): frame index → symbol.
+    pub snapshot_for: std::collections::HashMap<usize, String>,
+    /// Instruments known before the first frame (symbols of REST snapshots).
+    pub registry: feeds::Registry,
 }
 
 /// Most messages queued to any subscriber before the market-data thread waits for it.
@@ -31,12 +35,6 @@ fn io_err(m: String) -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::InvalidData, m)
 }
 
-/// Whether `path` holds cryptofeed JSONL (by name, else by its first byte).
-fn is_cryptofeed(path: &std::path::Path) -> bool {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    name.contains(".jsonl")
-}
-
 /// Loads the configured source.
 pub(super) fn load_source(cfg: &SimConfig) -> std::io::Result<SourceData> {
     match &cfg.source {
@@ -46,7 +44,7 @@ pub(super) fn load_source(cfg: &SimConfig) -> std::io::Result<SourceData> {
             Ok(match cfg.venue {
                 Venue::Binance => SourceData {
                     frames: crate::synth::generate(&s),
-                    instruments: Vec::new(),
+                    ..SourceData::default()
                 },
                 Venue::Deribit => super::dsynth::generate(&s),
             })
@@ -54,7 +52,7 @@ pub(super) fn load_source(cfg: &SimConfig) -> std::io::Result<SourceData> {
         SimSource::Capture(paths) => {
             let mut out = SourceData::default();
             for p in paths {
-                if is_cryptofeed(p) {
+                if feeds::cryptofeed::is_cryptofeed(p) {
                     let recs = feeds::cryptofeed::read_all(std::slice::from_ref(p))
                         .map_err(|e| io_err(e.to_string()))?;
                     for r in recs {
@@ -66,7 +64,12 @@ pub(super) fn load_source(cfg: &SimConfig) -> std::io::Result<SourceData> {
                                     if let Some(result) = result_array(&r.data) {
                                         out.instruments.push((cur, result));
                                     }
-                                } else if cfg.venue == Venue::Binance {
+                                } else if let Some((sym, market)) = (cfg.venue == Venue::Binance)
+                                    .then(|| depth_symbol(r.url.as_deref().unwrap_or("")))
+                                    .flatten()
+                                {
+                                    out.registry.register(&sym, market, 8, 8);
+                                    out.snapshot_for.insert(out.frames.len(), sym);
                                     out.frames.push((r.recv_ns, r.data));
                                 }
                             }
@@ -94,6 +97,24 @@ pub(super) fn load_source(cfg: &SimConfig) -> std::io::Result<SourceData> {
             Ok(out)
         }
     }
+}
+
+/// Symbol and market of a Binance REST depth URL (`…/fapi/v1/depth?symbol=X…`).
+fn depth_symbol(url: &str) -> Option<(String, feeds::Market)> {
+    if !url.contains("/depth") {
+        return None;
+    }
+    let market = if url.contains("/fapi/") {
+        feeds::Market::BinanceUsdM
+    } else if url.contains("/dapi/") {
+        feeds::Market::BinanceCoinM
+    } else {
+        feeds::Market::BinanceSpot
+    };
+    let (_, q) = http::split_target(url);
+    q.into_iter()
+        .find(|(k, _)| k == "symbol")
+        .map(|(_, v)| (v.to_ascii_uppercase(), market))
 }
 
 /// `currency` of a `…/public/get_instruments?currency=X…` URL.
@@ -152,9 +173,7 @@ fn serve(sh: &Arc<Shared>, id: u64, mut stream: TcpStream) -> std::io::Result<()
         return http::respond(&mut stream, status, ctype, body.as_bytes());
     }
     let known = match sh.cfg.venue {
-        Venue::Binance => {
-            req.path == "/stream" || req.path == "/ws-api/v3" || req.path.starts_with("/ws")
-        }
+        Venue::Binance => req.path == "/stream" || req.path == "/ws-api/v3",
         Venue::Deribit => req.path == "/ws/api/v2",
     };
     if !known {
