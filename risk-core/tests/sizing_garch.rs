@@ -115,7 +115,12 @@ fn garch_fits_match_arch() {
                 h + 1
             );
         }
-        // Robust standard errors agree with arch's sandwich to a coarse tolerance.
+        // Robust standard errors agree with arch's sandwich to a coarse tolerance (away from
+        // the alpha = 0 boundary, where they are not defined).
+        if fit.params.alpha < 0.01 {
+            checked += 1;
+            continue;
+        }
         let se = fit.std_errors.expect("standard errors").robust;
         let want_a = case["se_robust"]["alpha[1]"].as_f64().unwrap();
         assert!(
@@ -125,7 +130,7 @@ fn garch_fits_match_arch() {
         );
         checked += 1;
     }
-    assert!(checked >= 5);
+    assert!(checked >= 7);
 }
 
 #[test]

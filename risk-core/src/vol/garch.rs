@@ -439,6 +439,37 @@ pub fn fit(returns: &[f64], opts: &FitOptions) -> Result<GarchFit, GarchError> {
                 out = again;
             }
         }
+        // The logistic map flattens the likelihood near α = 0 (or β = 0): BFGS can stop there
+        // with a vanishing gradient in x although the likelihood still rises into the interior.
+        // If the natural gradient along α/(α + β) points inward, restart off the boundary.
+        for _ in 0..3 {
+            if !out.f.is_finite() {
+                break;
+            }
+            let th = prob.to_theta(&out.x);
+            let mut g = [0.0; 5];
+            prob.eval(&th, Some(&mut g), None);
+            let p = th[1] + th[2];
+            let share = th[1] / p;
+            let inward = if share < 1e-3 && g[1] > g[2] {
+                Some(0.05)
+            } else if share > 1.0 - 1e-3 && g[2] > g[1] {
+                Some(0.95)
+            } else {
+                None
+            };
+            let Some(a) = inward else { break };
+            let mut moved = th;
+            moved[1] = p * a;
+            moved[2] = p * (1.0 - a);
+            let again = bfgs(&prob, prob.to_x(&moved), k, 500);
+            iterations += again.iterations;
+            if again.f < out.f {
+                out = again;
+            } else {
+                break;
+            }
+        }
         if out.f.is_finite() && best.is_none_or(|(f, _, _)| out.f < f) {
             best = Some((out.f, out.x, out.converged));
         }
