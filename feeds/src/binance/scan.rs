@@ -97,18 +97,23 @@ impl<'a> Cur<'a> {
         if !first.is_ascii_digit() {
             return None;
         }
-        let mut v: u64 = 0;
         let start = self.i;
-        while let Some(c) = self.peek() {
-            if !c.is_ascii_digit() {
-                break;
-            }
-            v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
-            self.i += 1;
-        }
-        if first == b'0' && self.i - start > 1 {
+        let digits = &self.b[start..];
+        let n = digits.iter().take_while(|c| c.is_ascii_digit()).count();
+        if n > 20 || (first == b'0' && n > 1) {
             return None;
         }
+        // Up to 19 digits cannot overflow a u64; the 20th is checked.
+        let mut v: u64 = 0;
+        for &c in &digits[..n.min(19)] {
+            v = v * 10 + u64::from(c - b'0');
+        }
+        if n == 20 {
+            v = v
+                .checked_mul(10)?
+                .checked_add(u64::from(digits[19] - b'0'))?;
+        }
+        self.i += n;
         match self.peek() {
             Some(b'.' | b'e' | b'E') => None,
             _ => Some(v),
@@ -444,5 +449,54 @@ fn str_num_or_levels(c: &mut Cur<'_>, out: &mut Vec<[u32; 4]>) -> Option<Val> {
             Some(Val::Levels)
         }
         _ => Some(Val::Num(c.uint()?)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn uint(s: &str) -> Option<u64> {
+        let mut c = Cur {
+            b: s.as_bytes(),
+            i: 0,
+        };
+        c.uint()
+    }
+
+    #[test]
+    fn uint_edges() {
+        assert_eq!(uint("0"), Some(0));
+        assert_eq!(uint("0,"), Some(0));
+        assert_eq!(uint("01"), None);
+        assert_eq!(uint("18446744073709551615}"), Some(u64::MAX));
+        assert_eq!(uint("18446744073709551616"), None);
+        assert_eq!(uint("99999999999999999999"), None);
+        assert_eq!(uint("9999999999999999999"), Some(9_999_999_999_999_999_999));
+        assert_eq!(uint("123456789012345678901"), None);
+        assert_eq!(uint("1.5"), None);
+        assert_eq!(uint("1e5"), None);
+        assert_eq!(uint("-1"), None);
+        assert_eq!(uint(""), None);
+    }
+
+    #[test]
+    fn string_edges() {
+        let mut c = Cur {
+            b: br#""abcdefghijklmnop","#,
+            i: 0,
+        };
+        assert_eq!(c.string(), Some((1, 17)));
+        for bad in [
+            &br#""abcdefgh\"ijk""#[..],
+            b"\"abcdefghij\x01k\"",
+            "\"abcdefghijé\"".as_bytes(),
+            b"\"abcdefghijk",
+        ] {
+            let mut c = Cur { b: bad, i: 0 };
+            assert_eq!(c.string(), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+        let mut c = Cur { b: b"\"\"", i: 0 };
+        assert_eq!(c.string(), Some((1, 1)));
     }
 }
