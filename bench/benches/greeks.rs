@@ -123,6 +123,8 @@ fn run_iv(f: IvKernel, c: &Chain, price: &[f64], out: &mut Out) {
 
 /// The `blackscholes` crate, one option at a time (its API is per option, f32; IV via its f64
 /// "Let's Be Rational" port).
+// The index walks eight SoA columns in lockstep; an iterator chain would hide that.
+#[allow(clippy::needless_range_loop)]
 fn run_peer(c: &Chain, tier: Option<Tier>, price: &[f64], out: &mut Out) {
     for i in 0..c.s.len() {
         let mut inp = Inputs::new(
