@@ -23,11 +23,14 @@
 //! Tickers and trades carry `BOOK_VALID` when the instrument's book is valid or it has no book
 //! channel. Prices and amounts are exact mantissas at [`DERIBIT_SCALE`] decimals.
 //!
-//! Parsing goes through serde with borrowed strings and raw number spans (no `f64` on the way
-//! into a book); level arrays are walked by hand into reused buffers.
+//! Parsing: envelopes and books are walked by hand (`walk.rs`: string-aware, bracket-matched,
+//! allocation-free); tickers and trades are parsed by serde from their spans with borrowed
+//! strings and raw number spans (no `f64` on the way into a book). No allocation per frame in
+//! steady state (`tests/deribit_alloc.rs`).
 
 pub mod instruments;
 pub mod num;
+mod walk;
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
@@ -35,6 +38,7 @@ use std::collections::VecDeque;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use crate::binance::json::Text;
 use crate::binance::FeedStats;
 use crate::book::L2Book;
 use crate::event::{flags, EventKind, MarketEvent, PxQty, Side};
@@ -130,48 +134,16 @@ pub fn read_option_ticker(e: &MarketEvent) -> Option<OptionTicker> {
     })
 }
 
-#[derive(Debug, Deserialize)]
-struct Frame<'a> {
-    #[serde(borrow, default)]
-    method: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    params: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    result: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    error: Option<&'a RawValue>,
-}
-
-#[derive(Debug, Deserialize)]
-struct SubParams<'a> {
-    #[serde(borrow)]
-    channel: Cow<'a, str>,
-    #[serde(borrow)]
-    data: &'a RawValue,
-}
-
-#[derive(Debug, Deserialize)]
-struct HeartbeatParams<'a> {
-    #[serde(borrow, rename = "type")]
-    kind: Cow<'a, str>,
-}
-
-#[derive(Debug, Deserialize)]
+/// A book notification's fields, read by the `walk` module (no serde).
+#[derive(Debug, Default)]
 struct BookData<'a> {
-    #[serde(borrow, default, rename = "type")]
-    kind: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    instrument_name: Cow<'a, str>,
-    #[serde(default)]
+    kind: Option<&'a str>,
+    instrument_name: Option<&'a str>,
     timestamp: u64,
-    #[serde(default)]
     change_id: u64,
-    #[serde(default)]
     prev_change_id: Option<u64>,
-    #[serde(borrow)]
-    bids: &'a RawValue,
-    #[serde(borrow)]
-    asks: &'a RawValue,
+    bids: Option<&'a [u8]>,
+    asks: Option<&'a [u8]>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -200,6 +172,13 @@ struct TickerData<'a> {
     underlying_price: Option<f64>,
     #[serde(default)]
     index_price: Option<f64>,
+    /// Not used; named so serde skips it as a borrowed span (ignoring nested objects costs an
+    /// allocation in serde_json).
+    #[serde(borrow, default, rename = "stats")]
+    _stats: Option<&'a RawValue>,
+    /// Not used (published Greeks are recomputed by the kernel); borrowed span as above.
+    #[serde(borrow, default, rename = "greeks")]
+    _greeks: Option<&'a RawValue>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -215,7 +194,7 @@ struct TradeData<'a> {
     #[serde(borrow)]
     amount: &'a RawValue,
     #[serde(borrow, default)]
-    direction: Option<Cow<'a, str>>,
+    direction: Option<Text<'a>>,
 }
 
 #[derive(Debug, Clone)]
@@ -400,44 +379,66 @@ impl DeribitFeed {
         frame: &[u8],
         sink: &mut impl FnMut(MarketEvent),
     ) -> Result<(), DeribitError> {
-        if frame.iter().find(|c| !c.is_ascii_whitespace()) != Some(&b'{') {
-            return Err(DeribitError::Json("frame is not a JSON object".into()));
+        let bad = |m: &str| DeribitError::Json(m.to_owned());
+        let start = walk::ws(frame, 0);
+        let (mut method, mut params, mut result, mut error) = (None, None, None, false);
+        let end = walk::entries(frame, start, |k, a, b| match k {
+            b"method" => method = Some(&frame[a..b]),
+            b"params" => params = Some((a, b)),
+            b"result" => result = Some(&frame[a..b]),
+            b"error" => error = true,
+            _ => {}
+        })
+        .ok_or_else(|| bad("frame is not a well-formed JSON object"))?;
+        if walk::ws(frame, end) != frame.len() {
+            return Err(bad("trailing bytes after the JSON object"));
         }
-        let f: Frame<'_> =
-            serde_json::from_slice(frame).map_err(|e| DeribitError::Json(e.to_string()))?;
-        match (f.method.as_deref(), f.params) {
-            (Some("subscription"), Some(p)) => {
-                let p: SubParams<'_> =
-                    serde_json::from_str(p.get()).map_err(|e| DeribitError::Json(e.to_string()))?;
-                let ch = p.channel.as_ref();
+        match (method.and_then(walk::plain_str), params) {
+            (Some("subscription"), Some((pa, _))) => {
+                let (mut channel, mut data) = (None, None);
+                walk::entries(frame, pa, |k, a, b| match k {
+                    b"channel" => channel = walk::plain_str(&frame[a..b]),
+                    b"data" => data = Some(&frame[a..b]),
+                    _ => {}
+                })
+                .ok_or_else(|| bad("`params` is not an object"))?;
+                let (Some(ch), Some(data)) = (channel, data) else {
+                    return Err(bad("subscription without `channel` and `data`"));
+                };
                 if ch.starts_with("book.") {
-                    self.on_book(recv_ns, p.data, sink)
+                    self.on_book(recv_ns, data, sink)
                 } else if ch.starts_with("ticker.") {
-                    self.on_ticker(recv_ns, p.data, sink)
+                    self.on_ticker(recv_ns, data, sink)
                 } else if ch.starts_with("trades.") {
-                    self.on_trades(recv_ns, p.data, sink)
+                    self.on_trades(recv_ns, data, sink)
                 } else {
                     self.stats.ignored += 1;
                     Ok(())
                 }
             }
-            (Some("heartbeat"), Some(p)) => {
-                let p: HeartbeatParams<'_> =
-                    serde_json::from_str(p.get()).map_err(|e| DeribitError::Json(e.to_string()))?;
-                if p.kind == "test_request" {
-                    self.test_request = true;
+            (Some("heartbeat"), Some((pa, _))) => {
+                let mut kind = None;
+                walk::entries(frame, pa, |k, a, b| {
+                    if k == b"type" {
+                        kind = walk::plain_str(&frame[a..b]);
+                    }
+                })
+                .ok_or_else(|| bad("`params` is not an object"))?;
+                match kind {
+                    Some("test_request") => self.test_request = true,
+                    Some(_) => {}
+                    None => return Err(bad("heartbeat without `type`")),
                 }
                 self.stats.ignored += 1;
                 Ok(())
             }
-            (None, _) if f.result.is_some() || f.error.is_some() => {
-                if let Some(r) = f.result {
-                    let t = r.get().trim_start();
-                    if t.starts_with('[')
-                        && t.contains("\"instrument_name\"")
-                        && t.contains("\"kind\"")
+            (None, _) if result.is_some() || error => {
+                if let Some(r) = result.and_then(|r| std::str::from_utf8(r).ok()) {
+                    if r.starts_with('[')
+                        && r.contains("\"instrument_name\"")
+                        && r.contains("\"kind\"")
                     {
-                        self.load_instruments(t)?;
+                        self.load_instruments(r)?;
                         return Ok(());
                     }
                 }
@@ -452,8 +453,7 @@ impl DeribitFeed {
     }
 
     /// Walks a level array (`[["new", 0.1, 2.0], …]` or `[[0.1, 2.0], …]`) into `self.levels`.
-    fn parse_levels(&mut self, raw: &RawValue, side: Side) -> Result<(), DeribitError> {
-        let s = raw.get().as_bytes();
+    fn parse_levels(&mut self, s: &[u8], side: Side) -> Result<(), DeribitError> {
         let mut i = 0usize;
         let skip_ws = |i: &mut usize| {
             while *i < s.len() && s[*i].is_ascii_whitespace() {
@@ -538,18 +538,61 @@ impl DeribitFeed {
     fn on_book(
         &mut self,
         recv_ns: u64,
-        data: &RawValue,
+        data: &[u8],
         sink: &mut impl FnMut(MarketEvent),
     ) -> Result<(), DeribitError> {
-        let d: BookData<'_> =
-            serde_json::from_str(data.get()).map_err(|e| DeribitError::Json(e.to_string()))?;
+        let mut d = BookData::default();
+        let mut bad_number = false;
+        walk::entries(data, 0, |k, a, b| {
+            let v = &data[a..b];
+            match k {
+                b"type" => d.kind = walk::plain_str(v),
+                b"instrument_name" => d.instrument_name = walk::plain_str(v),
+                b"timestamp" => {
+                    d.timestamp = walk::uint(v).unwrap_or_else(|| {
+                        bad_number = true;
+                        0
+                    })
+                }
+                b"change_id" => {
+                    d.change_id = walk::uint(v).unwrap_or_else(|| {
+                        bad_number = true;
+                        0
+                    })
+                }
+                b"prev_change_id" => {
+                    d.prev_change_id = if v == b"null" {
+                        None
+                    } else {
+                        walk::uint(v).or_else(|| {
+                            bad_number = true;
+                            None
+                        })
+                    }
+                }
+                b"bids" => d.bids = Some(v),
+                b"asks" => d.asks = Some(v),
+                _ => {}
+            }
+        })
+        .ok_or_else(|| DeribitError::Json("book `data` is not an object".into()))?;
+        if bad_number {
+            return Err(DeribitError::Number {
+                field: "change_id/timestamp",
+            });
+        }
+        let (Some(name), Some(bids), Some(asks)) = (d.instrument_name, d.bids, d.asks) else {
+            return Err(DeribitError::Json(
+                "book without `instrument_name`, `bids` or `asks`".into(),
+            ));
+        };
         self.levels.clear();
-        self.parse_levels(d.bids, Side::Buy)?;
-        self.parse_levels(d.asks, Side::Sell)?;
+        self.parse_levels(bids, Side::Buy)?;
+        self.parse_levels(asks, Side::Sell)?;
         // Validated: now mutate.
-        let id = self.id_of(&d.instrument_name);
+        let id = self.id_of(name);
         let exch_ns = d.timestamp.saturating_mul(1_000_000);
-        let snapshot = match d.kind.as_deref() {
+        let snapshot = match d.kind {
             Some("snapshot") | None => true,
             Some("change") => false,
             Some(_) => {
@@ -636,11 +679,11 @@ impl DeribitFeed {
     fn on_ticker(
         &mut self,
         recv_ns: u64,
-        data: &RawValue,
+        data: &[u8],
         sink: &mut impl FnMut(MarketEvent),
     ) -> Result<(), DeribitError> {
         let d: TickerData<'_> =
-            serde_json::from_str(data.get()).map_err(|e| DeribitError::Json(e.to_string()))?;
+            serde_json::from_slice(data).map_err(|e| DeribitError::Json(e.to_string()))?;
         let num = |v: Option<&RawValue>, field: &'static str| -> Result<i64, DeribitError> {
             match v.map(RawValue::get) {
                 None | Some("null") => Ok(0),
@@ -706,37 +749,82 @@ impl DeribitFeed {
     fn on_trades(
         &mut self,
         recv_ns: u64,
-        data: &RawValue,
+        data: &[u8],
         sink: &mut impl FnMut(MarketEvent),
     ) -> Result<(), DeribitError> {
-        let trades: Vec<TradeData<'_>> =
-            serde_json::from_str(data.get()).map_err(|e| DeribitError::Json(e.to_string()))?;
-        // Validate all before emitting any.
-        let mut parsed = Vec::with_capacity(trades.len());
-        for t in &trades {
+        // Two passes over the array, no allocation: validate every trade, then emit them all.
+        let parse = |t: &TradeData<'_>| -> Result<(i64, i64, Side), DeribitError> {
             let px = json_decimal(t.price.get().as_bytes(), DERIBIT_SCALE)
                 .map_err(|_| DeribitError::Number { field: "price" })?;
             let qty = json_decimal(t.amount.get().as_bytes(), DERIBIT_SCALE)
                 .map_err(|_| DeribitError::Number { field: "amount" })?;
-            let side = match t.direction.as_deref() {
+            let side = match t.direction.as_ref().map(|d| d.0.as_ref()) {
                 Some("buy") => Side::Buy,
                 Some("sell") => Side::Sell,
                 _ => Side::None,
             };
-            parsed.push((px, qty, side));
+            Ok((px, qty, side))
+        };
+        let json = |e: serde_json::Error| DeribitError::Json(e.to_string());
+        let mut de = serde_json::Deserializer::from_slice(data);
+        serde::de::DeserializeSeed::deserialize(
+            EachTrade(&mut |t: TradeData<'_>| parse(&t).map(|_| ())),
+            &mut de,
+        )
+        .map_err(json)??;
+        let mut de = serde_json::Deserializer::from_slice(data);
+        serde::de::DeserializeSeed::deserialize(
+            EachTrade(&mut |t: TradeData<'_>| {
+                let (px, qty, side) = parse(&t)?;
+                let id = self.id_of(&t.instrument_name);
+                self.stats.trades += 1;
+                let mut e = MarketEvent::new(EventKind::Trade, id, recv_ns);
+                e.exch_ns = t.timestamp.saturating_mul(1_000_000);
+                e.seq = t.trade_seq;
+                e.side = side;
+                e.bid = PxQty { px, qty };
+                e.flags = self.states[id.0 as usize].ticker_flags();
+                sink(e);
+                Ok(())
+            }),
+            &mut de,
+        )
+        .map_err(json)?
+    }
+}
+
+/// Deserializes a JSON array of trades, handing each to a callback without collecting them. The
+/// first callback error stops the walk and is returned (inside the serde result).
+struct EachTrade<'f, F>(&'f mut F);
+
+impl<'de, F> serde::de::DeserializeSeed<'de> for EachTrade<'_, F>
+where
+    F: FnMut(TradeData<'de>) -> Result<(), DeribitError>,
+{
+    type Value = Result<(), DeribitError>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de, F> serde::de::Visitor<'de> for EachTrade<'_, F>
+where
+    F: FnMut(TradeData<'de>) -> Result<(), DeribitError>,
+{
+    type Value = Result<(), DeribitError>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an array of trades")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while let Some(t) = seq.next_element::<TradeData<'de>>()? {
+            if let Err(e) = (self.0)(t) {
+                return Ok(Err(e));
+            }
         }
-        for (t, (px, qty, side)) in trades.iter().zip(parsed) {
-            let id = self.id_of(&t.instrument_name);
-            self.stats.trades += 1;
-            let mut e = MarketEvent::new(EventKind::Trade, id, recv_ns);
-            e.exch_ns = t.timestamp.saturating_mul(1_000_000);
-            e.seq = t.trade_seq;
-            e.side = side;
-            e.bid = PxQty { px, qty };
-            e.flags = self.states[id.0 as usize].ticker_flags();
-            sink(e);
-        }
-        Ok(())
+        Ok(Ok(()))
     }
 }
 
