@@ -55,6 +55,74 @@ pub struct Config {
     pub instrument: InstrumentConfig,
     /// Volatility-targeted sizing.
     pub sizing: SizingConfig,
+    /// `[live]`: the venue connection of `ballast run` (absent for replays).
+    pub live: Option<LiveSection>,
+    /// `[risk]`: the pre-trade risk gate of `ballast run`.
+    pub risk: Option<RiskSection>,
+}
+
+/// `[live]`: one venue connection for `ballast run`. Credentials are never in this file: it names
+/// an environment-variable prefix or an owner-only file holding them.
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct LiveSection {
+    /// `binance` or `deribit`.
+    pub venue: String,
+    /// Websocket URL (Binance: host base; Deribit: full `…/ws/api/v2`).
+    pub url: String,
+    /// Binance REST base for depth snapshots (default: the websocket host over http).
+    pub rest: Option<String>,
+    /// Channels as the venue names them (`btcusdt@depth@100ms`, `book.BTC-PERPETUAL.100ms`).
+    pub channels: Vec<String>,
+    /// A stream silent this long marks its instrument stale, ms (0 = never).
+    pub stale_ms: u64,
+    /// Execution adapter: `paper` (default) or `binance` (WebSocket API).
+    pub adapter: String,
+    /// WebSocket API URL of the `binance` adapter.
+    pub exec_url: Option<String>,
+    /// Credentials from `{prefix}_API_KEY` / `{prefix}_API_SECRET`.
+    pub credentials_env: Option<String>,
+    /// Credentials from this owner-only file (`key=`, `secret=` lines).
+    pub credentials_file: Option<std::path::PathBuf>,
+    /// Stop after this many seconds (0 = until SIGINT/SIGTERM).
+    pub duration_s: f64,
+}
+
+/// `[risk]`: limits of the pre-trade risk gate (see [`crate::risk_gate`]).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RiskSection {
+    /// Largest order quantity, decimal string.
+    pub max_order_qty: String,
+    /// Largest price × quantity per order, quote units.
+    pub max_notional: f64,
+    /// Largest absolute position, decimal string.
+    pub max_position: String,
+    /// Sustained orders per second.
+    pub max_orders_per_sec: f64,
+    /// Orders that may go at once.
+    pub burst: f64,
+    /// Allowed distance of the limit from the mark, fraction (0 = no band).
+    pub price_band: f64,
+    /// The kill switch trips when this file exists.
+    pub kill_file: Option<std::path::PathBuf>,
+    /// The kill switch trips on SIGUSR1.
+    pub kill_signal: bool,
+}
+
+impl Default for RiskSection {
+    fn default() -> Self {
+        Self {
+            max_order_qty: "1".into(),
+            max_notional: 100_000.0,
+            max_position: "2".into(),
+            max_orders_per_sec: 10.0,
+            burst: 20.0,
+            price_band: 0.02,
+            kill_file: None,
+            kill_signal: true,
+        }
+    }
 }
 
 /// `[instrument]`.
@@ -111,6 +179,8 @@ impl Default for Config {
             wait: "auto".into(),
             instrument: InstrumentConfig::default(),
             sizing: SizingConfig::default(),
+            live: None,
+            risk: None,
         }
     }
 }

@@ -40,6 +40,12 @@ enum Command {
     /// Local venue simulator: Binance or Deribit protocols on 127.0.0.1 (market data, REST,
     /// orders, fills, fault injection), from captures or a synthetic market.
     VenueSim(cmd::venue_sim::VenueSimArgs),
+    /// Record every raw frame of a live connection (Binance or Deribit) with its receive time;
+    /// crash-safe, optional gzip/zstd and rotation.
+    Capture(cmd::capture::CaptureArgs),
+    /// Live mode: venue feed, sizing, pre-trade risk gate and execution adapter from a TOML
+    /// config (`[live]`, `[instrument]`, `[sizing]`, `[risk]`).
+    Run(cmd::run::RunArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -57,6 +63,8 @@ fn main() -> std::process::ExitCode {
         Command::Size(a) => cmd::size::run(a),
         Command::Greeks(a) => cmd::greeks::run(a),
         Command::VenueSim(a) => cmd::venue_sim::run(a),
+        Command::Capture(a) => cmd::capture::run(a),
+        Command::Run(a) => cmd::run::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

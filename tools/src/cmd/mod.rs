@@ -2,9 +2,11 @@
 
 pub mod bench;
 pub mod book;
+pub mod capture;
 pub mod demo;
 pub mod greeks;
 pub mod replay;
+pub mod run;
 pub mod run_common;
 pub mod size;
 pub mod venue_sim;
