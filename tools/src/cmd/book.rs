@@ -19,8 +19,9 @@ pub struct BookArgs {
     /// Capture files (`<recv ns> <frame>` lines, plain or gzip), read in order as one stream.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
-    /// Venue symbol whose book to print, e.g. BTCUSDT (case-insensitive). Bare REST snapshot
-    /// lines in the capture are taken to be this symbol's.
+    /// Venue symbol whose book to print, e.g. BTCUSDT (case-insensitive). A bare REST snapshot
+    /// line (it names no symbol) goes to the one instrument awaiting a snapshot; when several
+    /// await one it is ambiguous and counted as a rejected frame.
     #[arg(long, value_name = "SYM")]
     pub symbol: String,
 }
@@ -181,11 +182,16 @@ pub fn run(args: BookArgs) -> anyhow::Result<()> {
         Err(e) if is_closed_pipe(&e) => return Ok(()),
         r => r.context("writing stdout")?,
     }
+    // Cryptofeed captures only pass on the REST bodies asked for SYM, so a bare snapshot is
+    // SYM's; in line captures it goes to the one instrument awaiting one (see `--symbol`).
+    let snapshots_are_sym = matches!(reader, Frames::Cryptofeed(..));
     let mut frame_no: u64 = 0;
     while let Some((recv_ns, frame)) = reader.next_frame()? {
         frame_no += 1;
         events.clear();
-        feed.set_snapshot_target(id);
+        if snapshots_are_sym {
+            feed.set_snapshot_target(id);
+        }
         if let Err(e) = feed.on_frame(recv_ns, frame, &mut |ev| events.push(ev)) {
             rejected += 1;
             if first_rejected.is_none() {
