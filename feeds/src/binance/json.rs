@@ -1,5 +1,5 @@
 //! Typed, borrowed serde structs for Binance's market-data frames, and the full serde parser that
-//! the scanner ([`super::scan`]) hands every frame it does not recognize to.
+//! the scanner (module `scan`) hands every frame it does not recognize to.
 //!
 //! The structs are public so that benches can measure serde_json, sonic-rs and simd-json on the
 //! same typed, borrowed shapes.

@@ -12,7 +12,7 @@
 //! invalid and waits for the next one. A snapshot for an already valid book is ignored.
 //!
 //! # Parsing
-//! A schema-specific scanner ([`scan`]) reads the frames Binance actually sends without
+//! A schema-specific scanner (module `scan`) reads the frames Binance actually sends without
 //! allocating; anything it does not recognize (whitespace, other field orders, escapes, unknown
 //! shapes) goes to the typed serde parser ([`json`]), which is the reference: both produce the
 //! same intermediate form, normalized by one function, so they cannot disagree on events.
