@@ -14,6 +14,7 @@
 
 pub mod binance;
 pub mod credentials;
+pub mod deribit;
 pub mod sign;
 
 pub use credentials::{Credentials, CredentialsError};

@@ -1,0 +1,485 @@
+//! Deribit execution over JSON-RPC 2.0 (one websocket, `…/ws/api/v2`): `public/auth` with client
+//! credentials, `private/buy` / `private/sell` as limit immediate-or-cancel orders labelled with
+//! the engine's order id, `private/edit`, `private/cancel`, and order state from the responses and
+//! the `user.orders` subscription.
+//!
+//! Every order gets exactly one final report: from the `private/buy|sell` response when its
+//! `order_state` is final (`filled`, `cancelled`, `rejected`), else from a `user.orders`
+//! notification (lost or late acks), else — after a reconnect or `settle_timeout_ms` — from the
+//! account's trades on the instrument (`private/get_user_trades_by_instrument`), summed by label:
+//! an immediate-or-cancel order's fills are all there is to it.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use feeds::decimal::parse_decimal;
+use feeds::{Instrument, Side};
+use serde_json::{json, Value};
+
+use super::{cancelled, Credentials, ExecutionAdapter};
+use crate::clock::Clock;
+use crate::live::{WsConn, WsRead};
+use crate::order::{Fill, Order};
+
+/// Configuration of [`DeribitExec`].
+#[derive(Debug, Clone)]
+pub struct DeribitExecConfig {
+    /// JSON-RPC websocket URL.
+    pub url: String,
+    /// `client_id` / `client_secret`.
+    pub credentials: Credentials,
+    /// Ask the account's trades when an order has no final state after this long, ms.
+    pub settle_timeout_ms: u64,
+    /// Connect timeout, ms.
+    pub connect_timeout_ms: u64,
+    /// Prefix of order labels (`{prefix}{order id}`).
+    pub label_prefix: String,
+}
+
+/// Counters of [`DeribitExec`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeribitExecStats {
+    /// Orders sent.
+    pub sent: u64,
+    /// Final reports from order responses.
+    pub acks: u64,
+    /// Final reports from `user.orders` notifications.
+    pub from_notifications: u64,
+    /// Final reports from the account's trades.
+    pub from_trades: u64,
+    /// Trade queries sent.
+    pub trade_queries: u64,
+    /// Requests the venue rejected.
+    pub rejects: u64,
+    /// Orders not sent because the connection was down.
+    pub not_sent: u64,
+    /// Connections made.
+    pub connects: u64,
+    /// Edits and cancels sent.
+    pub edits_cancels: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    order: Order,
+    since_ns: u64,
+    queried: bool,
+}
+
+/// The Deribit execution adapter.
+pub struct DeribitExec {
+    cfg: DeribitExecConfig,
+    instruments: Vec<Instrument>,
+    conn: Option<WsConn>,
+    inflight: HashMap<u64, Pending>,
+    sent_ids: Vec<u64>,
+    stats: DeribitExecStats,
+    clock: Clock,
+    raw0: u64,
+    next_rpc: u64,
+}
+
+impl std::fmt::Debug for DeribitExec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeribitExec")
+            .field("url", &self.cfg.url)
+            .field("inflight", &self.inflight.len())
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+/// JSON-RPC ids of order requests are the engine order ids; other requests use ids from here up.
+const RPC_BASE: u64 = 1 << 62;
+
+fn num_text(v: &Value) -> Option<String> {
+    match v {
+        Value::Number(n) => Some(n.to_string()),
+        Value::String(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn dec(m: i64, scale: u8) -> Value {
+    let mut v = Vec::with_capacity(24);
+    feeds::write_decimal(&mut v, m, scale, 0);
+    let s = String::from_utf8(v).unwrap_or_default();
+    s.parse::<f64>().map_or(Value::Null, Value::from)
+}
+
+impl DeribitExec {
+    /// An adapter for `instruments` (index = id), connected and authenticated at once.
+    ///
+    /// # Errors
+    /// The connection could not be made.
+    pub fn connect(
+        cfg: DeribitExecConfig,
+        instruments: &[Instrument],
+        clock: Clock,
+    ) -> Result<Self, crate::live::WsError> {
+        let mut s = Self {
+            raw0: clock.raw(),
+            clock,
+            cfg,
+            instruments: instruments.to_vec(),
+            conn: None,
+            inflight: HashMap::with_capacity(4096),
+            sent_ids: Vec::with_capacity(1 << 16),
+            stats: DeribitExecStats::default(),
+            next_rpc: RPC_BASE,
+        };
+        s.open()?;
+        Ok(s)
+    }
+
+    /// Counters.
+    #[must_use]
+    pub fn stats(&self) -> DeribitExecStats {
+        self.stats
+    }
+
+    /// Engine order ids sent, in order.
+    #[must_use]
+    pub fn sent_ids(&self) -> &[u64] {
+        &self.sent_ids
+    }
+
+    fn rpc_id(&mut self) -> u64 {
+        self.next_rpc += 1;
+        self.next_rpc
+    }
+
+    fn open(&mut self) -> Result<(), crate::live::WsError> {
+        let mut conn = WsConn::connect(
+            &self.cfg.url,
+            Duration::from_millis(self.cfg.connect_timeout_ms.max(1)),
+        )?;
+        let auth = json!({"jsonrpc": "2.0", "id": self.rpc_id(), "method": "public/auth",
+            "params": {"grant_type": "client_credentials", "client_id": self.cfg.credentials.key(),
+                "client_secret": self.cfg.credentials.secret()}});
+        conn.send_text(auth.to_string())?;
+        let sub = json!({"jsonrpc": "2.0", "id": self.rpc_id(), "method": "private/subscribe",
+            "params": {"channels": ["user.orders.any.any.raw"]}});
+        conn.send_text(sub.to_string())?;
+        self.stats.connects += 1;
+        self.conn = Some(conn);
+        Ok(())
+    }
+
+    fn label(&self, id: u64) -> String {
+        format!("{}{id}", self.cfg.label_prefix)
+    }
+
+    fn order_of_label(&self, label: &str) -> Option<u64> {
+        label
+            .strip_prefix(self.cfg.label_prefix.as_str())?
+            .parse()
+            .ok()
+    }
+
+    /// A final report for `p` from a Deribit order object, `None` while it is open.
+    fn from_order(&self, p: &Pending, o: &Value, trades: Option<&Vec<Value>>) -> Option<Fill> {
+        let state = o.get("order_state")?.as_str()?;
+        if !matches!(state, "filled" | "cancelled" | "rejected") {
+            return None;
+        }
+        let inst = self.instruments.get(p.order.instrument.0 as usize)?;
+        let d = |v: &Value, s: u8| {
+            parse_decimal(num_text(v)?.as_bytes(), s)
+                .ok()
+                .map(|x| x.mantissa)
+        };
+        let filled = d(o.get("filled_amount")?, inst.qty_scale)?.clamp(0, p.order.qty);
+        let px = match trades.filter(|t| !t.is_empty()) {
+            Some(t) => self.avg_px(t, inst)?,
+            None if filled > 0 => d(o.get("average_price")?, inst.px_scale)?,
+            None => p.order.limit_px,
+        };
+        Some(self.fill(&p.order, filled, px))
+    }
+
+    fn avg_px<'a>(
+        &self,
+        trades: impl IntoIterator<Item = &'a Value>,
+        inst: &Instrument,
+    ) -> Option<i64> {
+        let d = |v: &Value, s: u8| {
+            parse_decimal(num_text(v)?.as_bytes(), s)
+                .ok()
+                .map(|x| x.mantissa)
+        };
+        let (mut num, mut den) = (0i128, 0i128);
+        for t in trades {
+            let (p, q) = (
+                d(t.get("price")?, inst.px_scale)?,
+                d(t.get("amount")?, inst.qty_scale)?,
+            );
+            num += i128::from(p) * i128::from(q);
+            den += i128::from(q);
+        }
+        if den == 0 {
+            return None;
+        }
+        i64::try_from((num + den / 2) / den).ok()
+    }
+
+    fn fill(&self, o: &Order, filled: i64, px: i64) -> Fill {
+        Fill {
+            order_id: o.id,
+            instrument: o.instrument,
+            side: o.side,
+            qty: filled,
+            px,
+            cancelled_qty: o.qty - filled,
+            t_report: self.clock.raw(),
+        }
+    }
+
+    fn query_trades(&mut self) {
+        let mut names: Vec<String> = self
+            .inflight
+            .values()
+            .filter_map(|p| {
+                self.instruments
+                    .get(p.order.instrument.0 as usize)
+                    .map(|i| i.symbol.clone())
+            })
+            .collect();
+        names.sort();
+        names.dedup();
+        for n in names {
+            let id = self.rpc_id();
+            let m = json!({"jsonrpc": "2.0", "id": id, "method": "private/get_user_trades_by_instrument",
+                "params": {"instrument_name": n, "count": 1000, "include_old": true}});
+            self.stats.trade_queries += 1;
+            if let Some(c) = self.conn.as_mut() {
+                let _ = c.send_text(m.to_string());
+            }
+        }
+        for p in self.inflight.values_mut() {
+            p.queried = true;
+        }
+    }
+
+    fn on_message(&mut self, text: &[u8], report: &mut impl FnMut(Fill)) -> bool {
+        let Ok(v) = serde_json::from_slice::<Value>(text) else {
+            return false;
+        };
+        if v.get("method").and_then(Value::as_str) == Some("subscription") {
+            let Some(o) = v.pointer("/params/data") else {
+                return false;
+            };
+            let Some(id) = o
+                .get("label")
+                .and_then(Value::as_str)
+                .and_then(|l| self.order_of_label(l))
+            else {
+                return false;
+            };
+            let Some(p) = self.inflight.get(&id).copied() else {
+                return false;
+            };
+            if let Some(f) = self.from_order(&p, o, None) {
+                self.inflight.remove(&id);
+                self.stats.from_notifications += 1;
+                report(f);
+                return true;
+            }
+            return false;
+        }
+        let Some(id) = v.get("id").and_then(Value::as_u64) else {
+            return false;
+        };
+        if id < RPC_BASE {
+            let Some(p) = self.inflight.get(&id).copied() else {
+                return false;
+            };
+            if v.get("error").is_some() {
+                self.stats.rejects += 1;
+                self.inflight.remove(&id);
+                report(cancelled(&p.order, self.clock.raw()));
+                return true;
+            }
+            let res = v.get("result");
+            let trades = res.and_then(|r| r.get("trades")).and_then(Value::as_array);
+            if let Some(f) = res
+                .and_then(|r| r.get("order"))
+                .and_then(|o| self.from_order(&p, o, trades))
+            {
+                self.inflight.remove(&id);
+                self.stats.acks += 1;
+                report(f);
+                return true;
+            }
+            return false;
+        }
+        // A trades answer settles every queried order: its fills are the trades with its label.
+        let Some(trades) = v.pointer("/result/trades").and_then(Value::as_array) else {
+            return false;
+        };
+        let mut by_label: HashMap<u64, Vec<&Value>> = HashMap::new();
+        for t in trades {
+            if let Some(id) = t
+                .get("label")
+                .and_then(Value::as_str)
+                .and_then(|l| self.order_of_label(l))
+            {
+                by_label.entry(id).or_default().push(t);
+            }
+        }
+        let settled: Vec<u64> = self
+            .inflight
+            .iter()
+            .filter(|(_, p)| p.queried)
+            .map(|(&id, _)| id)
+            .collect();
+        let mut any = false;
+        for id in settled {
+            let Some(p) = self.inflight.get(&id).copied() else {
+                continue;
+            };
+            let Some(inst) = self.instruments.get(p.order.instrument.0 as usize) else {
+                continue;
+            };
+            let ts = by_label.get(&id).map(Vec::as_slice).unwrap_or(&[]);
+            let d = |v: &Value| {
+                parse_decimal(num_text(v).unwrap_or_default().as_bytes(), inst.qty_scale)
+                    .map_or(0, |x| x.mantissa)
+            };
+            let filled: i64 = ts
+                .iter()
+                .filter_map(|t| t.get("amount"))
+                .map(d)
+                .sum::<i64>()
+                .clamp(0, p.order.qty);
+            let px = if filled > 0 {
+                self.avg_px(ts.iter().copied(), inst)
+                    .unwrap_or(p.order.limit_px)
+            } else {
+                p.order.limit_px
+            };
+            self.inflight.remove(&id);
+            self.stats.from_trades += 1;
+            report(self.fill(&p.order, filled, px));
+            any = true;
+        }
+        any
+    }
+
+    /// Changes the amount and price of a resting order (`private/edit`) by venue order id.
+    pub fn edit(&mut self, venue_order_id: &str, amount: i64, px: i64, inst: &Instrument) {
+        let id = self.rpc_id();
+        let m = json!({"jsonrpc": "2.0", "id": id, "method": "private/edit", "params": {
+            "order_id": venue_order_id, "amount": dec(amount, inst.qty_scale), "price": dec(px, inst.px_scale)}});
+        self.stats.edits_cancels += 1;
+        if let Some(c) = self.conn.as_mut() {
+            let _ = c.send_text(m.to_string());
+        }
+    }
+
+    /// Cancels a resting order (`private/cancel`) by venue order id.
+    pub fn cancel(&mut self, venue_order_id: &str) {
+        let id = self.rpc_id();
+        let m = json!({"jsonrpc": "2.0", "id": id, "method": "private/cancel", "params": {"order_id": venue_order_id}});
+        self.stats.edits_cancels += 1;
+        if let Some(c) = self.conn.as_mut() {
+            let _ = c.send_text(m.to_string());
+        }
+    }
+}
+
+impl ExecutionAdapter for DeribitExec {
+    fn submit(&mut self, o: &Order, clock: &Clock, report: &mut impl FnMut(Fill)) {
+        let Some((name, ps, qs)) = self
+            .instruments
+            .get(o.instrument.0 as usize)
+            .map(|i| (i.symbol.clone(), i.px_scale, i.qty_scale))
+        else {
+            report(cancelled(o, clock.raw()));
+            return;
+        };
+        if self.conn.is_none() && self.open().is_err() {
+            self.stats.not_sent += 1;
+            report(cancelled(o, clock.raw()));
+            return;
+        }
+        let method = if o.side == Side::Sell {
+            "private/sell"
+        } else {
+            "private/buy"
+        };
+        let m = json!({"jsonrpc": "2.0", "id": o.id, "method": method, "params": {
+            "instrument_name": name, "amount": dec(o.qty, qs), "type": "limit", "price": dec(o.limit_px, ps),
+            "time_in_force": "immediate_or_cancel", "label": self.label(o.id)}});
+        self.inflight.insert(
+            o.id,
+            Pending {
+                order: *o,
+                since_ns: clock.delta_ns(self.raw0, clock.raw()),
+                queried: false,
+            },
+        );
+        self.sent_ids.push(o.id);
+        self.stats.sent += 1;
+        if self
+            .conn
+            .as_mut()
+            .is_some_and(|c| c.send_text(m.to_string()).is_err())
+        {
+            self.conn = None;
+        }
+    }
+
+    fn poll(&mut self, clock: &Clock, report: &mut impl FnMut(Fill)) -> bool {
+        let mut progress = false;
+        if self.conn.is_none() {
+            if self.inflight.is_empty() || self.open().is_err() {
+                return false;
+            }
+            // Whatever happened while we were away is in the account's trades.
+            self.query_trades();
+        }
+        for _ in 0..64 {
+            let r = match self.conn.as_mut() {
+                Some(c) => c.read(),
+                None => break,
+            };
+            match r {
+                Ok(WsRead::Frame(b)) => progress |= self.on_message(&b, report),
+                Ok(WsRead::Control) => {}
+                Ok(WsRead::Nothing) => break,
+                Err(_) => {
+                    self.conn = None;
+                    for p in self.inflight.values_mut() {
+                        p.queried = false;
+                    }
+                    return true;
+                }
+            }
+        }
+        let now = clock.delta_ns(self.raw0, clock.raw());
+        let t = self.cfg.settle_timeout_ms.saturating_mul(1_000_000);
+        if self
+            .inflight
+            .values()
+            .any(|p| !p.queried && now.saturating_sub(p.since_ns) > t)
+        {
+            self.query_trades();
+        }
+        progress
+    }
+
+    fn in_flight(&self) -> usize {
+        self.inflight.len()
+    }
+
+    fn cancel_all(&mut self, _clock: &Clock) {
+        // Immediate-or-cancel orders do not rest; cancel anything of ours that might.
+        let id = self.rpc_id();
+        let m = json!({"jsonrpc": "2.0", "id": id, "method": "private/cancel_all", "params": {}});
+        self.stats.edits_cancels += 1;
+        if let Some(c) = self.conn.as_mut() {
+            let _ = c.send_text(m.to_string());
+        }
+    }
+}
