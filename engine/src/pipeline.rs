@@ -609,6 +609,9 @@ fn run_thread<S: FrameSource, F: FeedAdapter, Z: Sizer, A: ExecutionAdapter>(
     sh: &Shared,
     wait: Wait,
 ) {
+    // The tag is the thread's for the run only: the single-threaded mode runs on the caller's
+    // thread, which goes on to build the report (allocating, off the hot path).
+    let outer = probe::current();
     probe::set(stages.iter().fold(0, |b, s| b | s.bit()));
     let mut idle: u32 = 0;
     loop {
@@ -625,6 +628,7 @@ fn run_thread<S: FrameSource, F: FeedAdapter, Z: Sizer, A: ExecutionAdapter>(
             }
         }
         if all_done {
+            probe::set(outer);
             return;
         }
         if busy {

@@ -37,6 +37,18 @@ pub const AUTO_SCALE: u8 = 8;
 /// Diffs buffered per instrument while its book awaits a snapshot; the oldest is dropped beyond.
 pub const MAX_BUFFERED_DIFFS: usize = 4096;
 
+/// Buffered diffs allocated at start-up (about 50 s of `@100ms` diffs while a book awaits its
+/// snapshot), each with room for [`PREALLOCATED_DIFF_LEVELS`] levels a side. A longer gap, or a
+/// bigger diff while buffering, allocates once; the pool keeps what it grew.
+pub const PREALLOCATED_BUFFERED_DIFFS: usize = 512;
+
+/// Levels a side each instrument's book holds before it allocates (Binance snapshots are at most
+/// 1,000 levels by default, 5,000 when asked).
+pub const PREALLOCATED_BOOK_LEVELS: usize = 2048;
+
+/// Levels a side of each preallocated buffered diff.
+pub const PREALLOCATED_DIFF_LEVELS: usize = 128;
+
 /// Why a frame was rejected. The feed's state is unchanged by a rejected frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum FrameError {
@@ -158,11 +170,12 @@ struct InstState {
 impl InstState {
     fn new(px_scale: u8, qty_scale: u8) -> Self {
         Self {
-            book: L2Book::default(),
+            // Room for a 1,000-level snapshot plus growth before anything allocates.
+            book: L2Book::with_capacity(PREALLOCATED_BOOK_LEVELS),
             sync: Sync::AwaitSnapshot,
             seen_depth: false,
             after_gap: false,
-            buffered: VecDeque::with_capacity(64),
+            buffered: VecDeque::with_capacity(PREALLOCATED_BUFFERED_DIFFS),
             px_scale,
             qty_scale,
             px_decimals: 0,
@@ -245,7 +258,13 @@ impl BinanceFeed {
             },
             scratch_bids: Vec::with_capacity(crate::book::DEFAULT_LEVEL_CAPACITY),
             scratch_asks: Vec::with_capacity(crate::book::DEFAULT_LEVEL_CAPACITY),
-            pool: Vec::new(),
+            pool: (0..PREALLOCATED_BUFFERED_DIFFS)
+                .map(|_| BufDiff {
+                    bids: Vec::with_capacity(PREALLOCATED_DIFF_LEVELS),
+                    asks: Vec::with_capacity(PREALLOCATED_DIFF_LEVELS),
+                    ..BufDiff::default()
+                })
+                .collect(),
             last_symbol: ([0; 32], 0, InstrumentId(u32::MAX)),
         }
     }
