@@ -106,6 +106,8 @@ pub struct VenueResult {
     pub rejected: u64,
     /// Requests that got no response within the timeout.
     pub timeouts: u64,
+    /// The first error answer, as received (to tell why the venue refused).
+    pub first_error: Option<String>,
     /// Wall time of the recorded part, ns.
     pub elapsed_ns: u64,
 }
@@ -270,7 +272,8 @@ fn connect(url: &str, timeout: Duration) -> Result<Ws, VenueError> {
     Ok(ws)
 }
 
-/// Waits for the answer to `id` until `deadline_raw` passes; `None` on timeout.
+/// Waits for the answer to `id` until `deadline_raw` passes: `Some((error text if the answer is an
+/// error, receive time))`, `None` on timeout.
 fn await_answer(
     ws: &mut Ws,
     probe: Probe,
@@ -278,7 +281,7 @@ fn await_answer(
     clock: &Clock,
     deadline_raw: (u64, u64),
     url: &str,
-) -> Result<Option<(bool, u64)>, VenueError> {
+) -> Result<Option<(Option<String>, u64)>, VenueError> {
     loop {
         if clock.delta_ns(deadline_raw.0, clock.raw()) >= deadline_raw.1 {
             return Ok(None);
@@ -287,7 +290,11 @@ fn await_answer(
             Ok(msg) => {
                 let t = clock.raw();
                 if let Answer::Response(err) = classify(probe, &msg, id) {
-                    return Ok(Some((err, t)));
+                    let text = err.then(|| match &msg {
+                        Message::Text(t) => t.chars().take(300).collect(),
+                        other => format!("{other:?}"),
+                    });
+                    return Ok(Some((text, t)));
                 }
                 if let Message::Close(_) = msg {
                     return Err(VenueError::Connection {
@@ -352,11 +359,11 @@ pub fn run(
                 (clock.raw(), timeout_ns),
                 &cfg.url,
             )? {
-                Some((false, _)) => {}
-                Some((true, _)) => {
+                Some((None, _)) => {}
+                Some((Some(text), _)) => {
                     return Err(VenueError::Auth {
                         url: cfg.url.clone(),
-                        message: "public/auth answered with an error".into(),
+                        message: text,
                     })
                 }
                 None => {
@@ -376,6 +383,7 @@ pub fn run(
         received: 0,
         rejected: 0,
         timeouts: 0,
+        first_error: None,
         elapsed_ns: 0,
     };
     let period_ns = 1e9 / cfg.rate_per_s;
@@ -426,7 +434,10 @@ pub fn run(
         )? {
             Some((err, t_recv)) => {
                 out.received += 1;
-                out.rejected += u64::from(err);
+                if let Some(text) = err {
+                    out.rejected += 1;
+                    out.first_error.get_or_insert(text);
+                }
                 if k >= cfg.warmup {
                     let rtt = clock.delta_ns(t_send, t_recv);
                     let late = clock.delta_ns(sched_start, t_send).saturating_sub(due_ns);

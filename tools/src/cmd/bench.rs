@@ -697,6 +697,9 @@ fn venue_bench(a: VenueArgs) -> anyhow::Result<()> {
         a.count as f64 / secs.max(1e-9),
         a.rate
     );
+    if let Some(e) = &r.first_error {
+        println!("first error       {e}");
+    }
     let rtt_name = format!("{}_rtt", probe.name());
     let co_name = format!("{}_rtt_co", probe.name());
     let series = vec![
