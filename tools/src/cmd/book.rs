@@ -88,7 +88,7 @@ impl Frames {
 
 /// The venue adapter keeping the book.
 enum Feed {
-    Binance(BinanceFeed),
+    Binance(Box<BinanceFeed>),
     Deribit(Box<feeds::deribit::DeribitFeed>),
 }
 
@@ -164,7 +164,7 @@ pub fn run(args: BookArgs) -> anyhow::Result<()> {
     let mut feed = if deribit {
         Feed::Deribit(Box::new(feeds::deribit::DeribitFeed::new(registry)))
     } else {
-        Feed::Binance(BinanceFeed::new(registry))
+        Feed::Binance(Box::new(BinanceFeed::new(registry)))
     };
 
     let stdout = io::stdout();
