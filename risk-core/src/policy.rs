@@ -713,8 +713,10 @@ impl SizingPolicy {
                     (before, t)
                 }
                 Constraint::LotRounding { lot } => {
+                    // The 1e-9 absorbs quotients like 2.9999999999999996; the min keeps a
+                    // target that is a lot multiple up to rounding from growing by an ulp.
                     let units = (t.abs() / lot + 1e-9).floor();
-                    t = (units * lot).copysign(t);
+                    t = (units * lot).min(t.abs()).copysign(t);
                     if t == 0.0 {
                         t = 0.0; // no negative zero
                     }
