@@ -42,17 +42,17 @@ fn main() {
     let books: Vec<&[u8]> = all
         .iter()
         .copied()
-        .filter(|f| f.windows(14).any(|w| w == b"\"channel\":\"bo"))
+        .filter(|f| f.windows(13).any(|w| w == b"\"channel\":\"bo"))
         .collect();
     let tickers: Vec<&[u8]> = all
         .iter()
         .copied()
-        .filter(|f| f.windows(14).any(|w| w == b"\"channel\":\"ti"))
+        .filter(|f| f.windows(13).any(|w| w == b"\"channel\":\"ti"))
         .collect();
     println!("Deribit adapter on the real capture ({} frames: {} book, {} ticker), median of {ROUNDS} rounds", all.len(), books.len(), tickers.len());
     println!(
-        "{:<10} {:>14} {:>16} {:>14} {:>8}",
-        "frames", "adapter ns/fr", "serde Value ns/fr", "adapter fr/s", "ratio"
+        "{:<10} {:>11} {:>14} {:>16} {:>14} {:>8}",
+        "frames", "mean size", "adapter ns/fr", "serde Value ns/fr", "adapter fr/s", "ratio"
     );
     for (name, set) in [("all", &all), ("book", &books), ("ticker", &tickers)] {
         let mut feed = DeribitFeed::new(Registry::new());
@@ -68,8 +68,9 @@ fn main() {
         let dom = time_per_frame(set, |f| {
             black_box(serde_json::from_slice::<serde_json::Value>(black_box(f)).ok());
         });
+        let bytes = set.iter().map(|f| f.len()).sum::<usize>() as f64 / set.len().max(1) as f64;
         println!(
-            "{name:<10} {adapter:>14.0} {dom:>16.0} {:>14.0} {:>8.2}",
+            "{name:<10} {bytes:>9.0} B {adapter:>14.0} {dom:>16.0} {:>14.0} {:>8.2}",
             1e9 / adapter,
             adapter / dom
         );
