@@ -12,6 +12,7 @@ pub mod kernel;
 pub mod lab;
 pub mod latency;
 pub mod live;
+pub mod options;
 pub mod order;
 pub mod pipeline;
 pub mod probe;
