@@ -120,7 +120,7 @@ fn binance_stream_and_rest_snapshot_keep_an_exact_book() {
     let mut skipped = false;
     let mut frames = 0u64;
     let mut need_snapshot = true;
-    while let Some(t) = next_text(&mut ws, Duration::from_millis(800)) {
+    while let Some(t) = next_text(&mut ws, Duration::from_millis(2000)) {
         frames += 1;
         let mut gap = false;
         feed.on_frame(frames, t.as_bytes(), &mut |e| {
@@ -404,7 +404,7 @@ fn deribit_subscriptions_resubscribe_and_orders() {
     loop {
         let t = match pending.pop() {
             Some(t) => t,
-            None => match next_text(&mut ws, Duration::from_millis(800)) {
+            None => match next_text(&mut ws, Duration::from_millis(2000)) {
                 Some(t) => t,
                 None => break,
             },
@@ -617,14 +617,25 @@ fn deribit_heartbeat_faults_and_control() {
     assert_eq!(bad, 3);
     // Disconnect: the connection ends.
     sim.inject(Fault::Disconnect);
+    // Frames already in flight may still arrive; then the socket reports closed (not a timeout).
     let t0 = Instant::now();
-    while next_text(&mut ws, Duration::from_millis(100)).is_some() {
+    let closed = loop {
         assert!(
-            t0.elapsed() < Duration::from_secs(5),
+            t0.elapsed() < Duration::from_secs(10),
             "connection not dropped"
         );
-    }
-    assert!(ws.send(Message::Text("{}".into())).is_err() || ws.read().is_err());
+        match ws.read() {
+            Ok(Message::Close(_)) => break true,
+            Ok(_) => {}
+            Err(tungstenite::Error::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => break true,
+        }
+    };
+    assert!(closed);
     let (st, body) = http(addr, "GET", "/sim/record");
     assert_eq!(st, 200);
     let rec: Value = serde_json::from_str(&body).unwrap();
@@ -704,7 +715,7 @@ fn deribit_serves_the_real_capture() {
             .len(),
         20
     );
-    while let Some(t) = next_text(&mut ws, Duration::from_millis(500)) {
+    while let Some(t) = next_text(&mut ws, Duration::from_millis(2000)) {
         msgs.push(t);
     }
     assert!(sim.source_done());
@@ -766,9 +777,9 @@ fn stall_silences_then_resumes() {
     let addr = sim.addr();
     let mut ws = connect(addr, "/stream?streams=btcusdt@depth@100ms");
     assert!(next_text(&mut ws, Duration::from_secs(5)).is_some());
-    sim.inject(Fault::Stall(Duration::from_millis(1500)));
+    sim.inject(Fault::Stall(Duration::from_millis(3000)));
     // Whatever was already in flight drains within a few ms; then silence.
-    while next_text(&mut ws, Duration::from_millis(100)).is_some() {}
+    while next_text(&mut ws, Duration::from_millis(300)).is_some() {}
     assert!(
         next_text(&mut ws, Duration::from_millis(600)).is_none(),
         "frames during the stall"
@@ -877,7 +888,7 @@ fn binance_serves_a_cryptofeed_futures_capture() {
     let mut feed = BinanceFeed::new(reg);
     let mut need_snapshot = true;
     let mut n = 0;
-    while let Some(t) = next_text(&mut ws, Duration::from_millis(800)) {
+    while let Some(t) = next_text(&mut ws, Duration::from_millis(2000)) {
         n += 1;
         feed.on_frame(n, t.as_bytes(), &mut |_| {}).unwrap();
         if need_snapshot {
