@@ -580,6 +580,9 @@ impl<A: ExecutionAdapter> ExecStage<'_, A> {
     }
 }
 
+/// The stages one thread runs, with its core.
+type StageGroup<'a, 'c, S, F, Z, A> = (Option<usize>, Vec<StageRef<'a, 'c, S, F, Z, A>>);
+
 enum StageRef<'a, 'c, S, F, Z, A> {
     Feed(&'a mut FeedStage<'c, S, F>),
     Kernel(&'a mut KernelStage<'c, Z>),
@@ -747,7 +750,7 @@ pub fn run_with<S: FrameSource, F: FeedAdapter, Z: Sizer, A: ExecutionAdapter>(
         let mut feed_ref = Some(StageRef::Feed(&mut feed_st));
         let mut kernel_ref = Some(StageRef::Kernel(&mut kernel_st));
         let mut exec_ref = Some(StageRef::Exec(&mut exec_st));
-        let mut groups: Vec<(Option<usize>, Vec<StageRef<'_, '_, S, F, Z, A>>)> = Vec::new();
+        let mut groups: Vec<StageGroup<'_, '_, S, F, Z, A>> = Vec::new();
         for t in &topology.threads {
             let stages = t
                 .stages

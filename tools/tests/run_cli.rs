@@ -1,6 +1,6 @@
 //! `ballast run` and `ballast capture` against the in-process venue simulator on loopback.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -141,8 +141,8 @@ fn run_against_venue_sim_agrees_with_its_record() {
     std::fs::remove_dir_all(&d).unwrap();
 }
 
-fn replay(path: &PathBuf) -> (u64, u64, u64) {
-    let mut r = CaptureReader::open(&[path.clone()]).unwrap();
+fn replay(path: &Path) -> (u64, u64, u64) {
+    let mut r = CaptureReader::open(&[path.to_path_buf()]).unwrap();
     let mut feed = BinanceFeed::new(Registry::new());
     let mut frames = 0;
     while let Some((t, f)) = r.next_frame().unwrap() {

@@ -178,7 +178,7 @@ impl DeribitExec {
     }
 
     /// A final report for `p` from a Deribit order object, `None` while it is open.
-    fn from_order(&self, p: &Pending, o: &Value, trades: Option<&Vec<Value>>) -> Option<Fill> {
+    fn report_of_order(&self, p: &Pending, o: &Value, trades: Option<&Vec<Value>>) -> Option<Fill> {
         let state = o.get("order_state")?.as_str()?;
         if !matches!(state, "filled" | "cancelled" | "rejected") {
             return None;
@@ -279,7 +279,7 @@ impl DeribitExec {
             let Some(p) = self.inflight.get(&id).copied() else {
                 return false;
             };
-            if let Some(f) = self.from_order(&p, o, None) {
+            if let Some(f) = self.report_of_order(&p, o, None) {
                 self.inflight.remove(&id);
                 self.stats.from_notifications += 1;
                 report(f);
@@ -304,7 +304,7 @@ impl DeribitExec {
             let trades = res.and_then(|r| r.get("trades")).and_then(Value::as_array);
             if let Some(f) = res
                 .and_then(|r| r.get("order"))
-                .and_then(|o| self.from_order(&p, o, trades))
+                .and_then(|o| self.report_of_order(&p, o, trades))
             {
                 self.inflight.remove(&id);
                 self.stats.acks += 1;
