@@ -21,7 +21,7 @@
 
 use super::elementary::{dd_add, dd_mul, exp, exp_dd, exp_neg_half_sq, ln, two_prod};
 use super::kernel::ln_ratio;
-use super::lanes::{Lane, X8};
+use super::lanes::{Lane, X12, X8};
 use super::normal::{ncdf_g, CodyLane, FRAC_1_SQRT_2PI};
 use super::{magnitudes_ok, GreeksError, LaneStatus, Model, OptionKind, VecIo};
 use wide::f64x4;
@@ -433,7 +433,11 @@ fn iv_block<T: VecIo, const B76: bool>(
 
 fn run_simd<const B76: bool>(inp: &IvInputs, vol: &mut [f64], status: &mut [LaneStatus], n: usize) {
     let mut i = 0;
-    while i + 8 <= n {
+    while i + 12 <= n {
+        iv_block::<X12, B76>(inp, vol, status, i);
+        i += 12;
+    }
+    if i + 8 <= n {
         iv_block::<X8, B76>(inp, vol, status, i);
         i += 8;
     }
@@ -448,8 +452,8 @@ fn run_simd<const B76: bool>(inp: &IvInputs, vol: &mut [f64], status: &mut [Lane
     }
 }
 
-/// Implied volatilities of a batch, in `f64x4` lanes (blocks of two, then one, then a scalar
-/// tail). σ is annualized (0.2 = 20 %); see the module docs for the statuses. No allocation.
+/// Implied volatilities of a batch, in `f64x4` lanes (blocks of three, then two, then one,
+/// then a scalar tail). σ is annualized (0.2 = 20 %); see the module docs for the statuses. No allocation.
 ///
 /// # Errors
 /// [`GreeksError::LengthMismatch`] when a slice does not have the batch length

@@ -17,7 +17,7 @@
 //! lane needs and blend. Both execute the same operations per lane and agree bit for bit.
 
 use super::elementary::{exp, exp_neg_half_sq};
-use super::lanes::{Lane, X8};
+use super::lanes::{Lane, X12, X8};
 use wide::f64x4;
 
 const FRAC_1_SQRT_2: f64 = core::f64::consts::FRAC_1_SQRT_2;
@@ -203,6 +203,13 @@ impl CodyLane for f64x4 {
 impl CodyLane for X8 {
     #[inline(always)]
     fn cody_q(ys: X8, y: X8) -> (X8, X8) {
+        cody_q_blend(ys, y)
+    }
+}
+
+impl CodyLane for X12 {
+    #[inline(always)]
+    fn cody_q(ys: X12, y: X12) -> (X12, X12) {
         cody_q_blend(ys, y)
     }
 }
