@@ -1,0 +1,249 @@
+//! The options engine's per-tick cost: one hedge tick in → full Black-76 revaluation of the
+//! chain, portfolio Greeks, the sizing policy, all orders out — for chains of 100, 1,000 and
+//! 10,000 options, beside two baselines measured in the same run: the core-to-core round trip
+//! (`engine::c2c::round_trip`, the floor of any thread hand-off) and the bare Greeks batch of the
+//! same chain (`risk_core::greeks::greeks_batch`), so the sizing overhead shows as a ratio.
+//!
+//! Every underlying tick moves the mid, so every tick revalues the whole chain. 10 % of the
+//! options are in the desired book with a tight gamma cap, so the policy scales and resizes every
+//! pass. Figures: median (and fastest) of 31 repetitions of a block of ticks, ns per tick.
+//! Targets on one core: 1,000 options ≤ 20 µs, 10,000 ≤ 150 µs.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use engine::options::{
+    Decision, HedgeSpec, OptionSpec, OptionsConfig, OptionsEngine, OptionsFill, OptionsOrder,
+    OptionsSink, VolSource,
+};
+use feeds::deribit::{option_ticker, OptionTicker};
+use feeds::{flags, EventKind, InstrumentId, Market, MarketEvent, PxQty, Registry};
+use risk_core::greeks::{greeks_batch, BatchInputs, BatchOutputs, LaneStatus, Model, Tier};
+use risk_core::greeks_limits::HedgeTo;
+use risk_core::margin::Contract;
+
+const DAY_NS: u64 = 86_400_000_000_000;
+const T0: u64 = 1_700_000_000_000_000_000;
+const S: f64 = 50_000.0;
+const REPS: usize = 31;
+
+#[derive(Default)]
+struct Sink {
+    orders: Vec<OptionsOrder>,
+    decisions: u64,
+}
+
+impl OptionsSink for Sink {
+    fn order(&mut self, o: &OptionsOrder) {
+        self.orders.push(*o);
+    }
+    fn decision(&mut self, d: &Decision) {
+        self.decisions += u64::from(d.orders);
+    }
+}
+
+fn bbo(id: InstrumentId, t: u64, mid: f64) -> MarketEvent {
+    let mut e = MarketEvent::new(EventKind::Bbo, id, t);
+    e.flags = flags::BOOK_VALID;
+    e.bid = PxQty {
+        px: ((mid - 0.5) * 1e8) as i64,
+        qty: 1_000_000 * 100_000_000,
+    };
+    e.ask = PxQty {
+        px: ((mid + 0.5) * 1e8) as i64,
+        qty: 1_000_000 * 100_000_000,
+    };
+    e
+}
+
+struct Book {
+    eng: OptionsEngine,
+    hedge: InstrumentId,
+    specs: Vec<OptionSpec>,
+}
+
+fn build(n: usize) -> Book {
+    let mut reg = Registry::new();
+    let hedge = reg.register("BTC-PERPETUAL", Market::Deribit, 8, 8);
+    let mut specs = Vec::with_capacity(n);
+    for i in 0..n {
+        let id = reg.register(&format!("OPT-{i}"), Market::Deribit, 8, 8);
+        specs.push(OptionSpec {
+            instrument: id,
+            strike: S * (0.5 + (i % 97) as f64 / 97.0),
+            expiry_ns: T0 + (1 + (i % 13) as u64 * 28) * DAY_NS,
+            is_call: i % 2 == 0,
+            lot_qty: 0.1,
+            min_lots: 1,
+        });
+    }
+    let cfg = OptionsConfig {
+        delta_band: 0.05,
+        hedge_to: HedgeTo::Edge,
+        max_abs_gamma: 1e-4 * (n as f64 / 100.0),
+        max_abs_vega_per_vol_point: 1e12,
+        collateral_coin: 1e4,
+        mmr: 0.005,
+        buffer_k: 3.0,
+        buffer_horizon_days: 1.0,
+        max_margin_ratio: 1.0,
+        max_leverage: 1e6,
+        liquidity_frac: 1.0,
+        rebalance_frac: 0.0,
+        vol_source: VolSource::Implied,
+        ewma_lambda: 0.94,
+        ewma_warmup: 2,
+        sample_interval_ns: 1_000_000_000,
+    };
+    let hs = HedgeSpec {
+        instrument: hedge,
+        contract: Contract::Inverse,
+        lot_qty: 10.0,
+        min_lots: 1,
+    };
+    let mut eng = OptionsEngine::new(&reg, cfg, hs, &specs).expect("engine");
+    let mut sink = Sink::default();
+    for (i, s) in specs.iter().enumerate() {
+        if i % 10 == 0 {
+            eng.set_desired(s.instrument, 50);
+        }
+        let t = OptionTicker {
+            underlying_px: S,
+            mark_px: 0.05,
+            mark_iv: 0.5 + 0.2 * ((s.strike / S).ln()).abs(),
+            bid_iv: 0.0,
+            ask_iv: 0.0,
+        };
+        eng.on_event(&option_ticker(s.instrument, T0, T0, &t), 0, &mut sink);
+    }
+    Book { eng, hedge, specs }
+}
+
+/// ns per tick: (median, fastest) over REPS blocks of `ticks` hedge ticks, every order filled.
+fn per_tick(b: &mut Book, ticks: usize) -> (f64, f64, f64) {
+    let mut sink = Sink::default();
+    sink.orders.reserve(1 << 16);
+    let mut xs = Vec::with_capacity(REPS);
+    let mut t = T0 + 1;
+    let mut orders = 0usize;
+    for _ in 0..REPS {
+        let start = Instant::now();
+        for k in 0..ticks {
+            t += 1_000_000;
+            let mid = S + if k % 2 == 0 { 5.0 } else { -5.0 };
+            b.eng.on_event(&bbo(b.hedge, t, mid), 0, &mut sink);
+            for o in sink.orders.drain(..) {
+                b.eng.on_fill(&OptionsFill::paper(&o));
+                orders += 1;
+            }
+        }
+        xs.push(start.elapsed().as_nanos() as f64 / ticks as f64);
+    }
+    let min = xs.iter().copied().fold(f64::INFINITY, f64::min);
+    (
+        ballast_bench::median(&mut xs),
+        min,
+        orders as f64 / (REPS * ticks) as f64,
+    )
+}
+
+/// ns per bare Greeks batch over the same chain (no sizing).
+fn bare_batch(b: &Book, ticks: usize) -> f64 {
+    let n = b.specs.len();
+    let strike: Vec<f64> = b.specs.iter().map(|s| s.strike).collect();
+    let t_years: Vec<f64> = b
+        .specs
+        .iter()
+        .map(|s| (s.expiry_ns - T0) as f64 / (365.0 * DAY_NS as f64))
+        .collect();
+    let vol: Vec<f64> = b.eng.chain().mark_iv.clone();
+    let rate = vec![0.0; n];
+    let is_call: Vec<bool> = b.specs.iter().map(|s| s.is_call).collect();
+    let mut und = vec![S; n];
+    let (mut p, mut d, mut g, mut v, mut th) = (
+        vec![0.0; n],
+        vec![0.0; n],
+        vec![0.0; n],
+        vec![0.0; n],
+        vec![0.0; n],
+    );
+    let mut st = vec![LaneStatus::Ok; n];
+    let mut xs = Vec::with_capacity(REPS);
+    for _ in 0..REPS {
+        let start = Instant::now();
+        for k in 0..ticks {
+            let s = S + if k % 2 == 0 { 5.0 } else { -5.0 };
+            und.iter_mut().for_each(|u| *u = s);
+            let inp = BatchInputs {
+                model: Model::Black76,
+                underlying: &und,
+                strike: &strike,
+                t_years: &t_years,
+                vol: &vol,
+                rate: &rate,
+                carry_q: &[],
+                is_call: &is_call,
+            };
+            let mut out = BatchOutputs {
+                price: &mut p,
+                delta: &mut d,
+                gamma: &mut g,
+                vega: &mut v,
+                theta: &mut th,
+                rho: &mut [],
+                vanna: &mut [],
+                volga: &mut [],
+                status: &mut st,
+            };
+            greeks_batch(black_box(&inp), Tier::PriceAnd4, &mut out).expect("shapes");
+            black_box(&d);
+        }
+        xs.push(start.elapsed().as_nanos() as f64 / ticks as f64);
+    }
+    ballast_bench::median(&mut xs)
+}
+
+fn main() {
+    let rt = engine::c2c::round_trip(0, 1, 201, 1000);
+    println!(
+        "core-to-core round trip (cores 0↔1, pinned={}): median {:.0} ns, p99 {:.0} ns",
+        rt.pinned, rt.median_ns, rt.p99_ns
+    );
+    println!();
+    println!(
+        "{:>8} {:>14} {:>12} {:>16} {:>12} {:>10} {:>12} {:>8}",
+        "options",
+        "tick→orders",
+        "fastest",
+        "bare greeks",
+        "sizing/bare",
+        "vs c2c",
+        "orders/tick",
+        "target"
+    );
+    for (n, ticks, target_ns) in [
+        (100, 2000, None),
+        (1_000, 400, Some(20_000.0)),
+        (10_000, 40, Some(150_000.0)),
+    ] {
+        let mut b = build(n);
+        let (med, min, opt) = per_tick(&mut b, ticks);
+        let bare = bare_batch(&b, ticks);
+        let verdict = match target_ns {
+            Some(t) if med <= t => format!("≤{:.0}µs ok", t / 1e3),
+            Some(t) => format!(">{:.0}µs", t / 1e3),
+            None => "-".to_string(),
+        };
+        println!(
+            "{:>8} {:>11.0} ns {:>9.0} ns {:>13.0} ns {:>12.2} {:>9.1}× {:>12.3} {:>8}",
+            n,
+            med,
+            min,
+            bare,
+            med / bare,
+            med / rt.median_ns,
+            opt,
+            verdict
+        );
+    }
+}
