@@ -1,4 +1,4 @@
-//! Capture reader for the line format `<receive time ns> <raw frame>`, plain or gzip, as written
+//! Capture reader for the line format `<receive time ns> <raw frame>`, plain, gzip or zstd, as written
 //! by hftbacktest's collector. Several files given in order continue each other.
 
 use std::fs::File;
@@ -59,7 +59,7 @@ impl std::fmt::Display for MalformedReason {
             Self::BadTimestamp => "timestamp is not an unsigned integer (ns)",
             Self::EmptyFrame => "empty frame",
             Self::TruncatedLine => "truncated last line (no newline at end of file)",
-            Self::CorruptGzip => "corrupt or truncated gzip stream (rest of file skipped)",
+            Self::CorruptGzip => "corrupt or truncated gzip/zstd stream (rest of file skipped)",
         })
     }
 }
@@ -128,12 +128,19 @@ fn open_file(path: &Path) -> Result<Open, CaptureError> {
         return Err(err(io::Error::other("is a directory")));
     }
     let mut buf = BufReader::with_capacity(1 << 16, file);
-    let gzip = buf.fill_buf().map_err(err)?.starts_with(&[0x1f, 0x8b]);
-    let reader: Box<dyn BufRead + Send> = if gzip {
+    let head = buf.fill_buf().map_err(err)?;
+    let is_gzip = head.starts_with(&[0x1f, 0x8b]);
+    let is_zstd = head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]);
+    let reader: Box<dyn BufRead + Send> = if is_gzip {
         Box::new(BufReader::with_capacity(1 << 16, MultiGzDecoder::new(buf)))
+    } else if is_zstd {
+        let dec = zstd::stream::read::Decoder::with_buffer(buf).map_err(err)?;
+        Box::new(BufReader::with_capacity(1 << 16, dec))
     } else {
         Box::new(buf)
     };
+    // Both compressed formats report a cut or corrupt stream the same way.
+    let gzip = is_gzip || is_zstd;
     Ok(Open {
         path: path.to_path_buf(),
         reader,

@@ -162,3 +162,26 @@ fn missing_file_is_named_before_anything_is_read_and_list_is_capped() {
     );
     std::fs::remove_dir_all(d).ok();
 }
+
+#[test]
+fn zstd_reads_like_plain_and_a_cut_stream_keeps_its_complete_lines() {
+    let d = tmpdir("zstd");
+    let mut text = Vec::new();
+    for i in 1..=2000u64 {
+        text.extend_from_slice(format!("{i} {{\"n\":{i}}}\n").as_bytes());
+    }
+    let plain = write(&d.join("p.txt"), &text);
+    let z = zstd::encode_all(&text[..], 3).unwrap();
+    let zs = write(&d.join("z.bin"), &z);
+    let (a, _) = read_all(&[plain]).unwrap();
+    let (b, rb) = read_all(&[zs]).unwrap();
+    assert_eq!(a, b);
+    assert_eq!(rb.malformed_count(), 0);
+    // Cut the compressed stream: no panic, a prefix of the lines, the cut counted.
+    let cut = write(&d.join("cut.bin"), &z[..z.len() / 2]);
+    let (c, rc) = read_all(&[cut]).unwrap();
+    assert!(c.len() < a.len());
+    assert_eq!(&a[..c.len()], &c[..]);
+    assert!(rc.malformed_count() >= 1);
+    std::fs::remove_dir_all(d).ok();
+}
