@@ -978,9 +978,13 @@ mod tests {
         let svg = std::fs::read_to_string(&p).unwrap();
         assert!(svg.starts_with("<svg"));
         assert_eq!(
-            svg.matches("<polyline").count(),
-            4,
-            "two lines and two legend marks"
+            svg.matches(r#"stroke-width="2" points="#).count(),
+            2,
+            "one data line per series"
+        );
+        assert!(
+            svg.contains(">\na\n<") && svg.contains(">\nb\n<"),
+            "legend names each series"
         );
         assert!(svg.contains("99.99%"));
         let _ = std::fs::remove_file(&p);
