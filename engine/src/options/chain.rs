@@ -153,7 +153,7 @@ impl OptionChain {
         let r = range;
         for i in r.clone() {
             self.underlying[i] = fwd_px;
-            self.t_years[i] = self.expiry_ns[i].saturating_sub(now_ns) as f64 / NS_PER_YEAR;
+            self.t_years[i] = self.expiry_ns[i].saturating_sub(now_ns) as f64 * (1.0 / NS_PER_YEAR);
         }
         let inp = BatchInputs {
             model: Model::Black76,

@@ -660,21 +660,29 @@ impl OptionsEngine {
         }
     }
 
-    /// Greeks of options at `lots(i)` lots.
-    fn option_greeks(&self, lots: impl Fn(usize) -> i64) -> PortfolioGreeks {
+    /// Greeks of the options at position + working lots and of the desired book, in one pass.
+    fn option_greeks_pair(&self) -> (PortfolioGreeks, PortfolioGreeks) {
         let c = &self.chain;
-        let mut g = PortfolioGreeks::default();
+        let (mut cur, mut want) = (PortfolioGreeks::default(), PortfolioGreeks::default());
         for i in 0..c.len() {
-            let l = lots(i);
-            if l == 0 || !c.status[i].is_ok() {
+            let (l, d) = (c.position_lots[i] + c.working_lots[i], self.desired_lots[i]);
+            if (l == 0 && d == 0) || !c.status[i].is_ok() {
                 continue;
             }
-            let q = l as f64 * c.lot_qty[i];
-            g.delta += q * c.delta[i];
-            g.gamma += q * c.gamma[i];
-            g.vega_per_vol_point += q * c.vega[i] * 0.01;
+            let (dl, gl, vl) = (
+                c.lot_qty[i] * c.delta[i],
+                c.lot_qty[i] * c.gamma[i],
+                c.lot_qty[i] * c.vega[i] * 0.01,
+            );
+            let (l, d) = (l as f64, d as f64);
+            cur.delta += l * dl;
+            cur.gamma += l * gl;
+            cur.vega_per_vol_point += l * vl;
+            want.delta += d * dl;
+            want.gamma += d * gl;
+            want.vega_per_vol_point += d * vl;
         }
-        g
+        (cur, want)
     }
 
     /// Largest |hedge delta| the liquidation buffer allows for a hedge on `side`.
@@ -781,15 +789,10 @@ impl OptionsEngine {
             return;
         };
         self.stats.sizing_passes += 1;
-        let c = &self.chain;
-        let cur = |i: usize| c.position_lots[i] + c.working_lots[i];
         let hedge_cur = self.hedge_position_lots + self.hedge_working_lots;
-        let mut before = self.option_greeks(cur);
+        let (before_opt, desired) = self.option_greeks_pair();
+        let mut before = before_opt;
         before.delta += self.hedge_delta(hedge_cur);
-        let desired = {
-            let d = &self.desired_lots;
-            self.option_greeks(|i| d[i])
-        };
 
         // Scale of the option book.
         let limits = GammaVegaLimits {
@@ -831,6 +834,7 @@ impl OptionsEngine {
         }
 
         let mut orders = 0u32;
+        let mut opt_after = before_opt;
         // Option resizes toward desired × scale.
         for i in 0..self.chain.len() {
             let want = (self.desired_lots[i] as f64 * scale).trunc() as i64;
@@ -884,14 +888,14 @@ impl OptionsEngine {
                 reason,
                 binding,
             );
+            let (c, q) = (&self.chain, trade as f64 * self.chain.lot_qty[i]);
+            opt_after.delta += q * c.delta[i];
+            opt_after.gamma += q * c.gamma[i];
+            opt_after.vega_per_vol_point += q * c.vega[i] * 0.01;
             orders += 1;
         }
 
         // Hedge: bring the delta with the option targets inside the band.
-        let opt_after = {
-            let c = &self.chain;
-            self.option_greeks(|i| c.position_lots[i] + c.working_lots[i])
-        };
         let hedge_delta_cur = self.hedge_delta(hedge_cur);
         let total = opt_after.delta + hedge_delta_cur;
         let dd = band_hedge(total, 0.0, self.cfg.delta_band, self.cfg.hedge_to);
