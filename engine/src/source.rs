@@ -65,41 +65,79 @@ impl FrameSource for MemorySource {
     }
 }
 
-/// Capture files in hftbacktest's line format, read in order.
+/// Capture files, read in order: hftbacktest's line format (`<recv ns> <raw frame>`, plain, gzip
+/// or zstd) or cryptofeed's JSONL records (detected from the first file).
 #[derive(Debug)]
-pub struct CaptureSource {
-    reader: feeds::CaptureReader,
+pub enum CaptureSource {
+    /// Line-format captures.
+    Lines(feeds::CaptureReader),
+    /// cryptofeed JSONL captures: received frames, and REST bodies meant for `symbol`.
+    Cryptofeed {
+        /// The reader.
+        reader: feeds::cryptofeed::CryptofeedReader,
+        /// The replayed symbol (REST depth snapshots for other symbols are skipped).
+        symbol: String,
+        /// The current frame.
+        frame: Vec<u8>,
+    },
 }
 
 impl CaptureSource {
-    /// Opens the files (in order; they continue each other).
+    /// Opens the files (in order; they continue each other) for a replay of `symbol`.
     ///
     /// # Errors
     /// A file that cannot be opened, named.
-    pub fn open(paths: &[PathBuf]) -> Result<Self, SourceError> {
-        let reader = feeds::CaptureReader::open(paths).map_err(|e| SourceError {
+    pub fn open(paths: &[PathBuf], symbol: &str) -> Result<Self, SourceError> {
+        let named = |e: feeds::CaptureError| SourceError {
             path: paths.first().cloned().unwrap_or_default(),
             message: e.to_string(),
-        })?;
-        Ok(Self { reader })
-    }
-
-    /// The reader (for its malformed-line report).
-    #[must_use]
-    pub fn reader(&self) -> &feeds::CaptureReader {
-        &self.reader
+        };
+        if paths
+            .first()
+            .is_some_and(|p| feeds::cryptofeed::is_cryptofeed(p))
+        {
+            return feeds::cryptofeed::CryptofeedReader::open(paths)
+                .map(|reader| Self::Cryptofeed {
+                    reader,
+                    symbol: symbol.to_owned(),
+                    frame: Vec::new(),
+                })
+                .map_err(named);
+        }
+        feeds::CaptureReader::open(paths)
+            .map(Self::Lines)
+            .map_err(named)
     }
 }
 
 impl FrameSource for CaptureSource {
     fn next_frame(&mut self) -> Result<Option<(u64, &[u8])>, SourceError> {
-        self.reader.next_frame().map_err(|e| SourceError {
+        let err = |e: feeds::CaptureError| SourceError {
             path: PathBuf::from("capture"),
             message: e.to_string(),
-        })
+        };
+        match self {
+            Self::Lines(r) => r.next_frame().map_err(err),
+            Self::Cryptofeed {
+                reader,
+                symbol,
+                frame,
+            } => loop {
+                let Some(rec) = reader.next_record().map_err(err)? else {
+                    return Ok(None);
+                };
+                if rec.is_for_symbol(symbol) {
+                    *frame = rec.data;
+                    return Ok(Some((rec.recv_ns, &frame[..])));
+                }
+            },
+        }
     }
 
     fn malformed(&self) -> u64 {
-        self.reader.malformed_count()
+        match self {
+            Self::Lines(r) => r.malformed_count(),
+            Self::Cryptofeed { reader, .. } => reader.malformed_count(),
+        }
     }
 }

@@ -40,7 +40,8 @@ fn real_capture_orders_identical_across_runs_and_topologies() {
     let Some(path) = shared_data("binance/spot_btcusdt_20240808.gz") else {
         return;
     };
-    let open = || CaptureSource::open(std::slice::from_ref(&path)).expect("capture opens");
+    let open =
+        || CaptureSource::open(std::slice::from_ref(&path), "BTCUSDT").expect("capture opens");
     let reference = run_on("single", open());
     assert!(!reference.report.orders.is_empty());
     let want = orders_csv(&reference);

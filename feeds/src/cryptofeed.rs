@@ -53,6 +53,32 @@ pub struct Record {
     pub data: Vec<u8>,
 }
 
+impl Record {
+    /// Whether a replay of `symbol` should see this record: every received frame, and HTTP bodies
+    /// except REST depth snapshots asked for another symbol (their bodies carry no symbol, so the
+    /// request's URL is the only way to attribute them). Other bodies (Deribit `get_instruments`)
+    /// are kept for the adapter to judge.
+    #[must_use]
+    pub fn is_for_symbol(&self, symbol: &str) -> bool {
+        match self.kind {
+            RecordKind::Recv => !self.data.is_empty(),
+            RecordKind::Http => {
+                !self.data.is_empty()
+                    && self.url.as_deref().is_none_or(|u| {
+                        !u.contains("depth")
+                            || u.split(['?', '&']).any(|kv| {
+                                kv.split_once('=').is_some_and(|(k, v)| {
+                                    k.eq_ignore_ascii_case("symbol")
+                                        && v.eq_ignore_ascii_case(symbol)
+                                })
+                            })
+                    })
+            }
+            _ => false,
+        }
+    }
+}
+
 /// A line that could not be read as a record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MalformedRecord {

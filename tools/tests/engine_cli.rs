@@ -144,3 +144,31 @@ fn bad_input_gives_one_clear_error_and_non_zero_exit() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("malformed"), "{out}");
 }
+
+#[test]
+fn replay_reads_cryptofeed_futures_and_applies_only_its_symbols_snapshot() {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/data/cryptofeed/BINANCE_FUTURES.jsonl.zst");
+    if !p.exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{} is missing",
+            p.display()
+        );
+        return;
+    }
+    let dir = tmp("cryptofeed");
+    let cfg = dir.join("fut.toml");
+    std::fs::write(&cfg, "topology = \"single\"\n[instrument]\nsymbol = \"SUSHIUSDT\"\nmarket = \"usdm\"\n[sizing]\nwarmup_samples = 5\n").unwrap();
+    let (code, out, err) = ballast(&[
+        "replay",
+        p.to_str().unwrap(),
+        "--config",
+        cfg.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    // Three other symbols' REST snapshots are in the file: only SUSHIUSDT's may reach its book.
+    assert!(out.contains("0 gaps, 0 resyncs, 1 snapshots"), "{out}");
+    assert!(out.contains(" 0 crossed"), "{out}");
+    assert!(!out.contains("orders            0 "), "{out}");
+}

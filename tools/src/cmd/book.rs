@@ -52,18 +52,8 @@ impl Frames {
                 let Some(rec) = r.next_record()? else {
                     return Ok(None);
                 };
-                let keep = match rec.kind {
-                    feeds::cryptofeed::RecordKind::Recv => true,
-                    // REST depth snapshots carry no symbol: keep only the ones asked for `sym`;
-                    // keep other bodies (Deribit get_instruments) for the adapter to judge.
-                    feeds::cryptofeed::RecordKind::Http => rec.url.as_deref().is_none_or(|u| {
-                        !u.contains("depth")
-                            || u.split(['?', '&'])
-                                .any(|kv| kv.eq_ignore_ascii_case(&format!("symbol={sym}")))
-                    }),
-                    _ => false,
-                };
-                if keep && !rec.data.is_empty() {
+                let keep = rec.is_for_symbol(sym);
+                if keep {
                     *buf = rec.data;
                     return Ok(Some((rec.recv_ns, &buf[..])));
                 }

@@ -54,7 +54,7 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<()> {
         Some(p) => format!("in {}", p.display()),
         None => "in the default configuration".to_string(),
     })?;
-    let source = CaptureSource::open(&a.files)?;
+    let source = CaptureSource::open(&a.files, &res.symbol)?;
     let clock = Clock::new();
     let out = execute(&res, a.topology.as_deref(), speed, source, &clock)?;
     print_summary("ballast replay", &out, &clock);
