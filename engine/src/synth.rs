@@ -68,6 +68,9 @@ const TICK: i64 = 1_000_000;
 /// 0.00001 at scale 8.
 const LOT: i64 = 1_000;
 
+/// Both sides of the generator's book and the update id they reflect.
+type BookCopy = (BTreeMap<i64, i64>, BTreeMap<i64, i64>, u64);
+
 struct Gen {
     rng: ChaCha8Rng,
     bids: BTreeMap<i64, i64>,
@@ -237,7 +240,7 @@ pub fn generate(cfg: &SynthConfig) -> Vec<(u64, Vec<u8>)> {
         let q = g.rand_qty();
         g.asks.insert((mid_ticks + k) * TICK, q);
     }
-    let mut saved: Option<(BTreeMap<i64, i64>, BTreeMap<i64, i64>, u64)> = None;
+    let mut saved: Option<BookCopy> = None;
     for step in 0..cfg.steps {
         let t0 = cfg.start_ns + u64::from(step) * step_ns;
         // Volatility: GARCH(1,1) per step, plus the shock.

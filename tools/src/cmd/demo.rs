@@ -84,6 +84,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
         &out,
         &clock,
     );
+    print_shock(&synth, &out, res.sizing.capital);
     if let Some(p) = &a.orders_out {
         write_orders(p, &out)?;
     }
