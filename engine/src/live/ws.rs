@@ -205,31 +205,59 @@ impl WsConn {
     }
 }
 
-/// Blocking HTTP/1.1 `GET` of `url` (plain `http://`; the REST snapshot of a local simulator or a
-/// plain-HTTP gateway). Returns the body of a `200` answer.
+/// Blocking HTTP/1.1 `GET` of `url` (`http://`, or `https://` through rustls with the webpki
+/// roots): the REST depth snapshot. Returns the body of a `200` answer.
 ///
 /// # Errors
-/// [`WsError`] for connection failures, `https://` (not supported here), or a non-200 answer.
+/// [`WsError`] for connection or TLS failures, another scheme, or a non-200 answer.
 pub fn http_get(url: &str, timeout: Duration) -> Result<Vec<u8>, WsError> {
     use std::io::{Read, Write};
-    let Some(rest) = url.strip_prefix("http://") else {
-        return Err(WsError::Url(url.to_owned()));
+    let (rest, tls) = match (url.strip_prefix("http://"), url.strip_prefix("https://")) {
+        (Some(r), _) => (r, false),
+        (_, Some(r)) => (r, true),
+        _ => return Err(WsError::Url(url.to_owned())),
     };
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
     };
-    let mut tcp = tcp_connect(url, timeout)?;
+    let tcp = tcp_connect(url, timeout)?;
     let _ = tcp.set_read_timeout(Some(timeout));
     let _ = tcp.set_write_timeout(Some(timeout));
     let closed = |e: std::io::Error| WsError::Closed(format!("GET {url}: {e}"));
-    write!(
-        tcp,
+    let req = format!(
         "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nAccept: application/json\r\n\r\n"
-    )
-    .map_err(closed)?;
+    );
     let mut buf = Vec::with_capacity(64 * 1024);
-    tcp.read_to_end(&mut buf).map_err(closed)?;
+    if tls {
+        let (host, _) = host_port(url)?;
+        let roots = rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        let cfg = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| WsError::Closed(format!("GET {url}: TLS: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let name = rustls::pki_types::ServerName::try_from(host)
+            .map_err(|_| WsError::Url(url.to_owned()))?;
+        let conn = rustls::ClientConnection::new(std::sync::Arc::new(cfg), name)
+            .map_err(|e| WsError::Closed(format!("GET {url}: TLS: {e}")))?;
+        let mut s = rustls::StreamOwned::new(conn, tcp);
+        s.write_all(req.as_bytes()).map_err(closed)?;
+        match s.read_to_end(&mut buf) {
+            Ok(_) => {}
+            // Servers often close without close_notify after `Connection: close`.
+            Err(e) if e.kind() == ErrorKind::UnexpectedEof && !buf.is_empty() => {}
+            Err(e) => return Err(closed(e)),
+        }
+    } else {
+        let mut tcp = tcp;
+        tcp.write_all(req.as_bytes()).map_err(closed)?;
+        tcp.read_to_end(&mut buf).map_err(closed)?;
+    }
     let head_end = buf
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
