@@ -229,7 +229,9 @@ fn table(label: &str, n: usize, samples: usize, peer_samples: usize) {
         let ((simd, simd_wall), (scalar, _)) = match tier {
             Some(t) => (
                 time_ns(n, samples, || run_kernel(greeks_batch, &c, t, &mut out)),
-                time_ns(n, samples, || run_kernel(greeks_batch_scalar, &c, t, &mut out)),
+                time_ns(n, samples, || {
+                    run_kernel(greeks_batch_scalar, &c, t, &mut out)
+                }),
             ),
             None => (
                 time_ns(n, samples, || run_iv(implied_vol_batch, &c, &px, &mut out)),

@@ -81,7 +81,11 @@ fn corrected_histogram_charges_the_stall_to_every_queued_frame() {
         co_middle as f64 >= 0.7 * queued / 2.0,
         "corrected: {co_middle} events in the middle of the stall"
     );
-    assert!(co.max() >= STALL_NS * 95 / 100, "corrected max {}", co.max());
+    assert!(
+        co.max() >= STALL_NS * 95 / 100,
+        "corrected max {}",
+        co.max()
+    );
     let co_p99 = co.value_at_percentile(99.0);
     assert!(
         co_p99 >= STALL_NS / 10,
@@ -95,7 +99,10 @@ fn corrected_histogram_charges_the_stall_to_every_queued_frame() {
         (1..=20).contains(&raw_above_half),
         "uncorrected: {raw_above_half} events above half the stall (expected the stalled frame only)"
     );
-    assert!(raw.max() >= STALL_NS * 95 / 100, "the stall itself is seen once");
+    assert!(
+        raw.max() >= STALL_NS * 95 / 100,
+        "the stall itself is seen once"
+    );
     assert!(
         co_above_half >= 10 * raw_above_half,
         "corrected {co_above_half} vs uncorrected {raw_above_half} above half the stall"

@@ -62,7 +62,12 @@ mod tests {
 
     #[test]
     fn clamps_and_names_the_bound() {
-        let vt = VolTarget { target_vol: 0.2, min_leverage: 0.0, max_leverage: 2.0, band: 0.1 };
+        let vt = VolTarget {
+            target_vol: 0.2,
+            min_leverage: 0.0,
+            max_leverage: 2.0,
+            band: 0.1,
+        };
         assert_eq!(vt.leverage(0.4), Some((0.5, VolTargetBound::Model)));
         assert_eq!(vt.leverage(0.05), Some((2.0, VolTargetBound::MaxLeverage)));
         assert_eq!(vt.leverage(0.0), None);
