@@ -91,7 +91,8 @@ struct Open {
     path: PathBuf,
     reader: Box<dyn BufRead + Send>,
     line_no: u64,
-    gzip: bool,
+    /// gzip or zstd: a read error is a cut or corrupt stream.
+    compressed: bool,
 }
 
 /// Reads `<recv ns> <raw frame>` lines from several files in order, plain or gzip (detected by
@@ -118,7 +119,10 @@ impl std::fmt::Debug for CaptureReader {
     }
 }
 
-fn open_file(path: &Path) -> Result<Open, CaptureError> {
+/// Opens `path` for reading, decompressing gzip or zstd (detected by the magic bytes, not the
+/// extension). Returns the reader and whether the file is compressed (a cut or corrupt compressed
+/// stream then reads as an error that the caller reports as such). Shared by every capture reader.
+pub(crate) fn open_stream(path: &Path) -> Result<(Box<dyn BufRead + Send>, bool), CaptureError> {
     let err = |source| CaptureError::Open {
         path: path.to_path_buf(),
         source,
@@ -129,23 +133,26 @@ fn open_file(path: &Path) -> Result<Open, CaptureError> {
     }
     let mut buf = BufReader::with_capacity(1 << 16, file);
     let head = buf.fill_buf().map_err(err)?;
-    let is_gzip = head.starts_with(&[0x1f, 0x8b]);
-    let is_zstd = head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]);
-    let reader: Box<dyn BufRead + Send> = if is_gzip {
-        Box::new(BufReader::with_capacity(1 << 16, MultiGzDecoder::new(buf)))
-    } else if is_zstd {
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Ok((
+            Box::new(BufReader::with_capacity(1 << 16, MultiGzDecoder::new(buf))),
+            true,
+        ))
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
         let dec = zstd::stream::read::Decoder::with_buffer(buf).map_err(err)?;
-        Box::new(BufReader::with_capacity(1 << 16, dec))
+        Ok((Box::new(BufReader::with_capacity(1 << 16, dec)), true))
     } else {
-        Box::new(buf)
-    };
-    // Both compressed formats report a cut or corrupt stream the same way.
-    let gzip = is_gzip || is_zstd;
+        Ok((Box::new(buf), false))
+    }
+}
+
+fn open_file(path: &Path) -> Result<Open, CaptureError> {
+    let (reader, compressed) = open_stream(path)?;
     Ok(Open {
         path: path.to_path_buf(),
         reader,
         line_no: 0,
-        gzip,
+        compressed,
     })
 }
 
@@ -228,7 +235,7 @@ impl CaptureReader {
                     }
                 }
                 Err(e)
-                    if cur.gzip
+                    if cur.compressed
                         && matches!(
                             e.kind(),
                             io::ErrorKind::InvalidInput

@@ -9,8 +9,7 @@
 //! through the same venue adapters. `ts` is converted to ns exactly (no `f64`).
 
 use std::borrow::Cow;
-use std::fs::File;
-use std::io::{self, BufRead, BufReader};
+use std::io::{self, BufRead};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -147,29 +146,7 @@ impl std::fmt::Debug for CryptofeedReader {
 }
 
 fn open_file(path: &Path) -> Result<Open, CaptureError> {
-    let err = |source| CaptureError::Open {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file = File::open(path).map_err(err)?;
-    if file.metadata().map_err(err)?.is_dir() {
-        return Err(err(io::Error::other("is a directory")));
-    }
-    let mut buf = BufReader::with_capacity(1 << 16, file);
-    let head = buf.fill_buf().map_err(err)?;
-    let reader: Box<dyn BufRead + Send> = if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Box::new(BufReader::with_capacity(
-            1 << 16,
-            zstd::stream::read::Decoder::with_buffer(buf).map_err(err)?,
-        ))
-    } else if head.starts_with(&[0x1f, 0x8b]) {
-        Box::new(BufReader::with_capacity(
-            1 << 16,
-            flate2::read::MultiGzDecoder::new(buf),
-        ))
-    } else {
-        Box::new(buf)
-    };
+    let (reader, _compressed) = crate::capture::open_stream(path)?;
     Ok(Open {
         path: path.to_path_buf(),
         reader,
