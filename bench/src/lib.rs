@@ -25,13 +25,9 @@ pub fn shared_data(rel: &str) -> PathBuf {
 /// When the capture cannot be read.
 #[must_use]
 pub fn read_capture(rel: &str) -> Vec<(u64, Vec<u8>)> {
-    let path = shared_data(rel);
-    let mut r = feeds::CaptureReader::open(&[path]).expect("capture opens");
-    let mut out = Vec::new();
-    while let Some((ts, f)) = r.next_frame().expect("capture reads") {
-        out.push((ts, f.to_vec()));
-    }
-    out
+    feeds::capture::read_all(&[shared_data(rel)])
+        .expect("capture reads")
+        .0
 }
 
 /// Median of `xs` (sorted in place).

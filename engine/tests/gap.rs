@@ -7,15 +7,6 @@ use common::{run_on, shared_data};
 use engine::source::MemorySource;
 use engine::synth::{generate, SynthConfig};
 
-fn read_capture(path: &std::path::Path) -> Vec<(u64, Vec<u8>)> {
-    let mut r = feeds::CaptureReader::open(&[path.to_path_buf()]).expect("capture opens");
-    let mut out = Vec::new();
-    while let Some((ts, f)) = r.next_frame().expect("capture reads") {
-        out.push((ts, f.to_vec()));
-    }
-    out
-}
-
 fn is_depth(f: &[u8]) -> bool {
     f.windows(13).any(|w| w == b"\"depthUpdate\"")
 }
@@ -25,7 +16,7 @@ fn removed_diff_in_real_capture_stops_orders() {
     let Some(path) = shared_data("binance/spot_btcusdt_20240808.gz") else {
         return;
     };
-    let frames = read_capture(&path);
+    let (frames, _) = feeds::capture::read_all(&[path]).expect("capture reads");
     let full = run_on("single", MemorySource::new(frames.clone()));
     assert_eq!(full.report.feed.adapter.gaps, 0);
     // Remove a depth diff a third of the way in.

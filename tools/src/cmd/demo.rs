@@ -2,13 +2,13 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use engine::clock::Clock;
-use engine::config::Config;
 use engine::source::MemorySource;
 use engine::synth::{generate, SynthConfig};
 
-use super::run_common::{execute, parse_speed, print_summary, write_hgrm, write_orders};
+use super::run_common::{
+    execute, load_config, parse_speed, print_summary, write_hgrm, write_orders,
+};
 
 /// Run the whole pipeline on a deterministic, seeded synthetic Binance market (volatility
 /// clustering and one shock, a lost diff and its resync) rendered as real Binance frames.
@@ -44,18 +44,7 @@ pub struct DemoArgs {
 /// A bad flag value or configuration, or an output file that cannot be written.
 pub fn run(a: DemoArgs) -> anyhow::Result<()> {
     let speed = parse_speed(&a.speed)?;
-    let cfg = match &a.config {
-        Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("cannot read --config {}", p.display()))?;
-            Config::from_toml(&text).with_context(|| format!("in {}", p.display()))?
-        }
-        None => Config::default(),
-    };
-    let res = cfg.resolve().with_context(|| match &a.config {
-        Some(p) => format!("in {}", p.display()),
-        None => "in the default configuration".to_string(),
-    })?;
+    let res = load_config(a.config.as_deref())?;
     let synth = SynthConfig {
         seed: a.seed,
         steps: a.steps,

@@ -4,10 +4,11 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use engine::clock::Clock;
-use engine::config::Config;
 use engine::source::CaptureSource;
 
-use super::run_common::{execute, parse_speed, print_summary, write_hgrm, write_orders};
+use super::run_common::{
+    execute, load_config, parse_speed, print_summary, write_hgrm, write_orders,
+};
 
 /// Replay capture files (`<recv ns> <raw frame>` lines, plain or gzip; several files continue each
 /// other) through parser, books, pipeline, kernel and paper execution.
@@ -42,18 +43,7 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<()> {
     for f in &a.files {
         std::fs::metadata(f).with_context(|| format!("cannot read capture {}", f.display()))?;
     }
-    let cfg = match &a.config {
-        Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("cannot read --config {}", p.display()))?;
-            Config::from_toml(&text).with_context(|| format!("in {}", p.display()))?
-        }
-        None => Config::default(),
-    };
-    let res = cfg.resolve().with_context(|| match &a.config {
-        Some(p) => format!("in {}", p.display()),
-        None => "in the default configuration".to_string(),
-    })?;
+    let res = load_config(a.config.as_deref())?;
     let source = CaptureSource::open(&a.files, &res.symbol)?;
     let clock = Clock::new();
     let out = execute(&res, a.topology.as_deref(), speed, source, &clock)?;

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context};
 use engine::clock::Clock;
-use engine::config::Resolved;
+use engine::config::{Config, Resolved};
 use engine::latency::{percentile_distribution, table, HOPS};
 use engine::pipeline::{RunReport, Speed};
 use engine::session::run_session;
@@ -15,6 +15,22 @@ use engine::source::FrameSource;
 use engine::topology::Topology;
 use feeds::registry::POW10;
 use feeds::{InstrumentId, Registry};
+
+/// Reads and checks `--config` (the defaults when absent); errors name the file and the key.
+pub fn load_config(path: Option<&Path>) -> anyhow::Result<Resolved> {
+    let cfg = match path {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read --config {}", p.display()))?;
+            Config::from_toml(&text).with_context(|| format!("in {}", p.display()))?
+        }
+        None => Config::default(),
+    };
+    cfg.resolve().with_context(|| match path {
+        Some(p) => format!("in {}", p.display()),
+        None => "in the default configuration".to_string(),
+    })
+}
 
 /// Parses `--speed`: `max`, `realtime` or a positive factor.
 pub fn parse_speed(s: &str) -> anyhow::Result<Speed> {
