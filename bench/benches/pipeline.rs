@@ -12,7 +12,7 @@ use ballast_bench::{median, read_capture};
 use engine::c2c::round_trip;
 use engine::clock::Clock;
 use engine::config::Config;
-use engine::latency::{Hop, REPORT_PERCENTILES};
+use engine::latency::Hop;
 use engine::pipeline::{PipelineConfig, Speed};
 use engine::session::run_session;
 use engine::source::MemorySource;
@@ -126,7 +126,6 @@ fn main() {
         // Single-threaded, no hop crosses cores: the floor is the parse cost alone.
         let floor = if t.single { parse_p50 } else { parse_p50 + rtt };
         let p50 = h.value_at_percentile(50.0) as f64;
-        let _ = REPORT_PERCENTILES;
         println!(
             "{:<26} {:>8} {:>9} {:>9} {:>9} {:>11.0} {:>11.0} {:>9.2}",
             t.to_string(),

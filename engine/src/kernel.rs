@@ -24,7 +24,6 @@ pub struct KernelConfig {
 
 #[derive(Debug, Clone, Copy, Default)]
 struct InstState {
-    known: bool,
     valid: bool,
     has_touch: bool,
     bid: PxQty,
@@ -83,13 +82,7 @@ impl<Z: Sizer> Kernel<Z> {
     #[must_use]
     pub fn new(registry: &Registry, cfg: KernelConfig, sizer: Z) -> Self {
         let instruments = registry.instruments().to_vec();
-        let state = instruments
-            .iter()
-            .map(|_| InstState {
-                known: true,
-                ..InstState::default()
-            })
-            .collect();
+        let state = vec![InstState::default(); instruments.len()];
         Self {
             cfg: KernelConfig {
                 lot_qty: cfg.lot_qty.max(1),
@@ -168,7 +161,7 @@ impl<Z: Sizer> Kernel<Z> {
     pub fn on_event(&mut self, ev: &MarketEvent, t_ingest: u64, emit: &mut impl FnMut(Order)) {
         self.stats.events += 1;
         let i = ev.instrument.0 as usize;
-        let Some(st) = self.state.get_mut(i).filter(|s| s.known) else {
+        let Some(st) = self.state.get_mut(i) else {
             self.stats.unknown_instrument += 1;
             return;
         };

@@ -196,8 +196,6 @@ pub fn percentile_distribution(h: &Histogram<u64>, value_scale: f64) -> String {
         for v in h.iter_quantiles(5) {
             let q = v.quantile_iterated_to();
             let value = v.value_iterated_to() as f64 / value_scale;
-            let total = v.count_since_last_iteration();
-            let _ = total;
             if q < 1.0 {
                 let _ = writeln!(
                     s,
