@@ -2,6 +2,9 @@
 //! JSON-RPC order adapter → venue-sim → reports back, through every injected fault. The sim's
 //! record and the engine's must agree exactly, and nothing is sized from an invalid book.
 
+mod common;
+
+use common::live::FlipSizer;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,48 +16,13 @@ use engine::kernel::{Kernel, KernelConfig};
 use engine::live::{
     Link, LiveConfig, LiveFeed, LiveSource, StreamSpec, SupervisorConfig, VenueKind,
 };
-use engine::order::{Binding, Reason};
 use engine::pipeline::{run_with, Backpressure, PipelineConfig, Wait};
 use engine::risk_gate::{Gated, InstrumentLimits, KillSwitch, Marks, RiskGate, RiskLimits};
-use engine::sizer::{Sizer, Target, TickView};
 use engine::synth::SynthConfig;
 use engine::topology::Topology;
 use engine::venue_sim::{self, Fault, SimConfig, SimSource, Venue};
 use feeds::deribit::DeribitFeed;
-use feeds::{Market, Registry, Side};
-
-/// Flips its target between +q and −q every `every` ticks; counts ticks it was handed from an
-/// invalid book (must stay 0).
-#[derive(Debug)]
-struct FlipSizer {
-    ticks: u64,
-    every: u64,
-    qty: f64,
-    invalid_seen: Arc<std::sync::atomic::AtomicU64>,
-}
-
-impl Sizer for FlipSizer {
-    fn on_tick(&mut self, v: &TickView<'_>) -> Option<Target> {
-        if !v.event.book_valid() {
-            self.invalid_seen.fetch_add(1, Ordering::Relaxed);
-        }
-        self.ticks += 1;
-        if self.ticks % self.every != 0 {
-            return None;
-        }
-        let sign = if (self.ticks / self.every) % 2 == 0 {
-            1.0
-        } else {
-            -1.0
-        };
-        Some(Target {
-            qty: sign * self.qty,
-            reason: Reason::VolTarget,
-            binding: Binding::Model,
-            vol_forecast: 0.5,
-        })
-    }
-}
+use feeds::{Market, Registry};
 
 #[test]
 fn deribit_end_to_end_through_faults() {
@@ -217,57 +185,8 @@ fn deribit_end_to_end_through_faults() {
     assert!(es.from_notifications + es.from_trades >= 1, "{es:?}");
     assert!(report.orders.len() >= 10, "{} orders", report.orders.len());
 
-    // Exactly one final report per order.
-    assert_eq!(report.orders.len(), report.fills.len());
-    let mut ids: Vec<u64> = report.fills.iter().map(|f| f.order_id).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    assert_eq!(ids.len(), report.fills.len(), "duplicate reports");
-
-    // The sim's record and the engine's agree exactly.
-    let sent: std::collections::HashSet<u64> = exec.sent_ids().iter().copied().collect();
-    assert_eq!(
-        rec.orders.len(),
-        sent.len(),
-        "orders at the venue vs orders sent"
-    );
-    let mut venue_pos = 0i64;
-    for o in &report.orders {
-        let f = report.fills.iter().find(|f| f.order_id == o.id).unwrap();
-        let cid = format!("e2e-{}", o.id);
-        match rec.orders.iter().find(|s| s.client_id == cid) {
-            Some(s) => {
-                assert!(sent.contains(&o.id));
-                assert_eq!(
-                    (s.qty, s.px, s.side),
-                    (o.qty, o.limit_px, o.side),
-                    "order {}",
-                    o.id
-                );
-                assert_eq!(s.filled_qty, f.qty, "filled quantity of order {}", o.id);
-                let venue_fills: i64 = rec
-                    .fills
-                    .iter()
-                    .filter(|x| x.order_id == s.order_id)
-                    .map(|x| x.qty)
-                    .sum();
-                assert_eq!(venue_fills, f.qty);
-                venue_pos += if s.side == Side::Buy {
-                    s.filled_qty
-                } else {
-                    -s.filled_qty
-                };
-            }
-            None => {
-                assert!(
-                    !sent.contains(&o.id),
-                    "order {} sent but unknown to the venue",
-                    o.id
-                );
-                assert_eq!(f.qty, 0);
-            }
-        }
-    }
+    let venue_pos =
+        common::live::assert_venue_agrees(&report.orders, &report.fills, &rec, exec.sent_ids());
     assert_eq!(report.instruments[0].position, venue_pos);
     assert_eq!(gate.position(0), venue_pos);
 }

@@ -1,6 +1,8 @@
 //! Shared helpers of the engine's integration tests.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod live;
+
 use std::path::PathBuf;
 
 use engine::clock::Clock;
