@@ -6,6 +6,7 @@
 
 pub mod ewma;
 pub mod garch;
+pub mod svi;
 mod special;
 
 pub use ewma::Ewma;
