@@ -12,6 +12,10 @@ pub enum Reason {
     /// Flatten: the model declined to hold a position (e.g. the book went invalid while positioned
     /// is NOT a reason to trade; this is an explicit model decision such as a zero target).
     Flatten = 2,
+    /// The options engine's delta hedge (on the perpetual or future).
+    DeltaHedge = 3,
+    /// The options engine's option book (desired book × the policy's scale).
+    OptionBook = 4,
 }
 
 impl Reason {
@@ -21,6 +25,8 @@ impl Reason {
         match self {
             Self::VolTarget => "vol_target",
             Self::Flatten => "flatten",
+            Self::DeltaHedge => "delta_hedge",
+            Self::OptionBook => "option_book",
         }
     }
 }
@@ -39,6 +45,14 @@ pub enum Binding {
     TouchLiquidity = 3,
     /// Rounded down to the lot size.
     LotRounding = 4,
+    /// The options engine's delta band.
+    DeltaBand = 5,
+    /// The options engine's cap on |portfolio gamma|.
+    GammaCap = 6,
+    /// The options engine's cap on |portfolio vega|.
+    VegaCap = 7,
+    /// The options engine's liquidation buffer.
+    LiquidationBuffer = 8,
 }
 
 impl Binding {
@@ -51,6 +65,10 @@ impl Binding {
             Self::MinLeverage => "min_leverage",
             Self::TouchLiquidity => "touch_liquidity",
             Self::LotRounding => "lot_rounding",
+            Self::DeltaBand => "delta_band",
+            Self::GammaCap => "gamma_cap",
+            Self::VegaCap => "vega_cap",
+            Self::LiquidationBuffer => "liquidation_buffer",
         }
     }
 }

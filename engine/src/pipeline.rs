@@ -31,6 +31,60 @@ use crate::sizer::Sizer;
 use crate::source::FrameSource;
 use crate::topology::{available_cores, Stage, Topology};
 
+/// The kernel stage's logic: what the pipeline's kernel thread runs between the event ring, the
+/// order ring and the fills ring. Implemented by the single-instrument-set [`Kernel`] and by the
+/// options engine's [`crate::options::kernel::OptionsKernel`]; [`run_kernel`] drives any of them.
+///
+/// Hot path (`on_event`, `on_fill`, `outstanding`): no allocation, no lock, no I/O.
+pub trait KernelLogic: Send {
+    /// Processes one market event; calls `emit` with each order it decides (zero or more).
+    /// `t_ingest` is the raw clock reading of the frame's ingestion (carried into orders).
+    fn on_event(&mut self, ev: &MarketEvent, t_ingest: u64, emit: &mut impl FnMut(Order));
+
+    /// Applies one execution report.
+    fn on_fill(&mut self, f: &Fill);
+
+    /// Orders emitted and not yet reported. With [`PipelineConfig::exec_sync`] the stage takes no
+    /// market event while this is above 0, which is what keeps replays topology-independent.
+    fn outstanding(&self) -> u32;
+
+    /// Counters so far.
+    fn stats(&self) -> KernelStats;
+
+    /// Final state of every instrument the kernel holds (after the run; may allocate).
+    fn instrument_results(&self) -> Vec<InstrumentResult>;
+}
+
+impl<Z: Sizer> KernelLogic for Kernel<Z> {
+    fn on_event(&mut self, ev: &MarketEvent, t_ingest: u64, emit: &mut impl FnMut(Order)) {
+        Kernel::on_event(self, ev, t_ingest, emit);
+    }
+
+    fn on_fill(&mut self, f: &Fill) {
+        Kernel::on_fill(self, f);
+    }
+
+    fn outstanding(&self) -> u32 {
+        Kernel::outstanding(self)
+    }
+
+    fn stats(&self) -> KernelStats {
+        Kernel::stats(self)
+    }
+
+    fn instrument_results(&self) -> Vec<InstrumentResult> {
+        self.instruments()
+            .iter()
+            .map(|i| InstrumentResult {
+                id: i.id,
+                position: self.position(i.id),
+                pnl: self.pnl(i.id),
+                last_mid_px: self.last_mid(i.id),
+            })
+            .collect()
+    }
+}
+
 /// What the feed does when the kernel falls behind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backpressure {
@@ -389,8 +443,8 @@ fn pace(clock: &Clock, start: &mut Option<(u64, u64)>, speed: Speed, recv_ns: u6
     }
 }
 
-struct KernelStage<'c, Z> {
-    kernel: Kernel<Z>,
+struct KernelStage<'c, K> {
+    kernel: K,
     rx: Consumer<Envelope>,
     orders_tx: Producer<Order>,
     fills_rx: Consumer<Fill>,
@@ -406,7 +460,7 @@ struct KernelStage<'c, Z> {
     done: bool,
 }
 
-impl<Z: Sizer> KernelStage<'_, Z> {
+impl<K: KernelLogic> KernelStage<'_, K> {
     fn flush_orders(&mut self) {
         while let Some(o) = self.pending_orders.front() {
             if self.orders_tx.push(*o).is_err() {
@@ -581,15 +635,17 @@ impl<A: ExecutionAdapter> ExecStage<'_, A> {
 }
 
 /// The stages one thread runs, with its core.
-type StageGroup<'a, 'c, S, F, Z, A> = (Option<usize>, Vec<StageRef<'a, 'c, S, F, Z, A>>);
+type StageGroup<'a, 'c, S, F, K, A> = (Option<usize>, Vec<StageRef<'a, 'c, S, F, K, A>>);
 
-enum StageRef<'a, 'c, S, F, Z, A> {
+enum StageRef<'a, 'c, S, F, K, A> {
     Feed(&'a mut FeedStage<'c, S, F>),
-    Kernel(&'a mut KernelStage<'c, Z>),
+    Kernel(&'a mut KernelStage<'c, K>),
     Exec(&'a mut ExecStage<'c, A>),
 }
 
-impl<S: FrameSource, F: FeedAdapter, Z: Sizer, A: ExecutionAdapter> StageRef<'_, '_, S, F, Z, A> {
+impl<S: FrameSource, F: FeedAdapter, K: KernelLogic, A: ExecutionAdapter>
+    StageRef<'_, '_, S, F, K, A>
+{
     fn poll(&mut self, sh: &Shared) -> Progress {
         match self {
             Self::Feed(s) => s.poll(sh),
@@ -607,8 +663,8 @@ impl<S: FrameSource, F: FeedAdapter, Z: Sizer, A: ExecutionAdapter> StageRef<'_,
     }
 }
 
-fn run_thread<S: FrameSource, F: FeedAdapter, Z: Sizer, A: ExecutionAdapter>(
-    stages: &mut [StageRef<'_, '_, S, F, Z, A>],
+fn run_thread<S: FrameSource, F: FeedAdapter, K: KernelLogic, A: ExecutionAdapter>(
+    stages: &mut [StageRef<'_, '_, S, F, K, A>],
     sh: &Shared,
     wait: Wait,
 ) {
@@ -677,6 +733,23 @@ pub fn run_with<S: FrameSource, F: FeedAdapter, Z: Sizer, A: ExecutionAdapter>(
     adapter: A,
     clock: &Clock,
 ) -> RunReport<A> {
+    run_kernel(cfg, source, feed, kernel, adapter, clock).0
+}
+
+/// [`run_with`] for any kernel logic (the options engine's
+/// [`crate::options::kernel::OptionsKernel`], or a [`Kernel`]): the report, and the kernel handed
+/// back with its final state (positions, the options engines, recorded orders and decisions).
+///
+/// # Panics
+/// Only if a stage thread panicked (a bug; nothing from outside can cause one).
+pub fn run_kernel<S: FrameSource, F: FeedAdapter, K: KernelLogic, A: ExecutionAdapter>(
+    cfg: &PipelineConfig,
+    source: S,
+    feed: F,
+    kernel: K,
+    adapter: A,
+    clock: &Clock,
+) -> (RunReport<A>, K) {
     let cores = available_cores();
     let (topology, mut warnings) = cfg.topology.fit(&cores);
     let wait = cfg.wait.unwrap_or(if topology.dedicated_cores(&cores) {
@@ -750,7 +823,7 @@ pub fn run_with<S: FrameSource, F: FeedAdapter, Z: Sizer, A: ExecutionAdapter>(
         let mut feed_ref = Some(StageRef::Feed(&mut feed_st));
         let mut kernel_ref = Some(StageRef::Kernel(&mut kernel_st));
         let mut exec_ref = Some(StageRef::Exec(&mut exec_st));
-        let mut groups: Vec<StageGroup<'_, '_, S, F, Z, A>> = Vec::new();
+        let mut groups: Vec<StageGroup<'_, '_, S, F, K, A>> = Vec::new();
         for t in &topology.threads {
             let stages = t
                 .stages
@@ -800,18 +873,8 @@ pub fn run_with<S: FrameSource, F: FeedAdapter, Z: Sizer, A: ExecutionAdapter>(
     let mut latency = feed_st.hist;
     latency.merge(&kernel_st.hist);
     latency.merge(&exec_st.hist);
-    let k = &kernel_st.kernel;
-    let instruments = k
-        .instruments()
-        .iter()
-        .map(|i| InstrumentResult {
-            id: i.id,
-            position: k.position(i.id),
-            pnl: k.pnl(i.id),
-            last_mid_px: k.last_mid(i.id),
-        })
-        .collect();
-    RunReport {
+    let instruments = kernel_st.kernel.instrument_results();
+    let report = RunReport {
         intervals: kernel_st.intervals,
         instruments,
         topology,
@@ -824,5 +887,6 @@ pub fn run_with<S: FrameSource, F: FeedAdapter, Z: Sizer, A: ExecutionAdapter>(
         latency,
         elapsed_ns,
         source_error: feed_st.error,
-    }
+    };
+    (report, kernel_st.kernel)
 }

@@ -30,6 +30,7 @@
 //! modelled: the collateral backs the hedge. No allocation after start-up.
 
 pub mod chain;
+pub mod kernel;
 pub mod log;
 
 use feeds::{EventKind, Instrument, InstrumentId, MarketEvent, Registry, Side};
