@@ -59,6 +59,10 @@ pub struct Config {
     pub live: Option<LiveSection>,
     /// `[risk]`: the pre-trade risk gate of `ballast run`.
     pub risk: Option<RiskSection>,
+    /// `[options]`: the options engine of `ballast options-replay`.
+    pub options: Option<OptionsSection>,
+    /// `[hedge]`: its hedge instruments.
+    pub hedge: Option<HedgeSection>,
 }
 
 /// `[live]`: one venue connection for `ballast run`. Credentials are never in this file: it names
@@ -181,6 +185,8 @@ impl Default for Config {
             sizing: SizingConfig::default(),
             live: None,
             risk: None,
+            options: None,
+            hedge: None,
         }
     }
 }
@@ -420,6 +426,230 @@ impl Config {
             px_scale: i.px_scale,
             qty_scale: i.qty_scale,
         })
+    }
+}
+
+/// `[options]`: the options engine of `ballast options-replay` (one engine per underlying). Units
+/// as in [`crate::options::OptionsConfig`]: delta in coins, gamma per USD, vega per vol point in
+/// USD, collateral in coins. `[options.underlying.<NAME>]` overrides the coin-denominated values
+/// for one underlying (an ETH book needs a wider band than a BTC one).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct OptionsSection {
+    /// Underlyings to run (`BTC`, `ETH`); empty: every underlying whose option tickers appear.
+    pub underlyings: Vec<String>,
+    /// Base model: desired lots of every chain option not listed in `book`.
+    pub default_lots: i64,
+    /// Base model: `[[options.book]]` entries (`symbol`, `lots`).
+    pub book: Vec<OptionsBookEntry>,
+    /// Half-width of the no-hedge delta band, coins.
+    pub delta_band: f64,
+    /// `edge` or `center`: where a band hedge brings delta back to.
+    pub hedge_to: String,
+    /// Largest |portfolio gamma|, per USD.
+    pub max_abs_gamma: f64,
+    /// Largest |portfolio vega| per vol point, USD.
+    pub max_abs_vega_per_vol_point: f64,
+    /// Collateral backing the hedge, coins.
+    pub collateral_coin: f64,
+    /// Flat maintenance-margin rate of the hedge.
+    pub mmr: f64,
+    /// Liquidation buffer in standard deviations.
+    pub buffer_k: f64,
+    /// Liquidation buffer horizon, days.
+    pub buffer_horizon_days: f64,
+    /// Highest margin ratio at the mark, (0, 1].
+    pub max_margin_ratio: f64,
+    /// Largest |hedge notional| / collateral value.
+    pub max_leverage: f64,
+    /// Share of the displayed touch one order may take, (0, 1].
+    pub liquidity_frac: f64,
+    /// Option increases wait until they reach this share of the desired size.
+    pub rebalance_frac: f64,
+    /// `forecast`, `implied` or `blend`: volatility of the liquidation buffer.
+    pub vol_source: String,
+    /// Weight of the forecast in `blend`, [0, 1].
+    pub forecast_weight: f64,
+    /// EWMA decay per sample.
+    pub ewma_lambda: f64,
+    /// EWMA warm-up samples.
+    pub ewma_warmup: u32,
+    /// Sampling interval of hedge mid returns, ms.
+    pub sample_ms: u64,
+    /// Per-underlying overrides.
+    pub underlying: std::collections::BTreeMap<String, OptionsOverride>,
+}
+
+/// `[[options.book]]`: desired lots of one option.
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct OptionsBookEntry {
+    /// Venue name (`BTC-24SEP21-8000-P`).
+    pub symbol: String,
+    /// Desired lots (negative: short).
+    pub lots: i64,
+}
+
+/// `[options.underlying.<NAME>]`: coin-denominated values of one underlying.
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct OptionsOverride {
+    /// Overrides `options.default_lots`.
+    pub default_lots: Option<i64>,
+    /// Overrides `options.delta_band`.
+    pub delta_band: Option<f64>,
+    /// Overrides `options.max_abs_gamma`.
+    pub max_abs_gamma: Option<f64>,
+    /// Overrides `options.max_abs_vega_per_vol_point`.
+    pub max_abs_vega_per_vol_point: Option<f64>,
+    /// Overrides `options.collateral_coin`.
+    pub collateral_coin: Option<f64>,
+}
+
+impl Default for OptionsSection {
+    fn default() -> Self {
+        Self {
+            underlyings: Vec::new(),
+            default_lots: 10,
+            book: Vec::new(),
+            delta_band: 0.3,
+            hedge_to: "edge".into(),
+            max_abs_gamma: 6e-4,
+            max_abs_vega_per_vol_point: 2_500.0,
+            collateral_coin: 2.0,
+            mmr: 0.005,
+            buffer_k: 3.0,
+            buffer_horizon_days: 1.0,
+            max_margin_ratio: 1.0,
+            max_leverage: 5.0,
+            liquidity_frac: 0.5,
+            rebalance_frac: 0.1,
+            vol_source: "implied".into(),
+            forecast_weight: 0.5,
+            ewma_lambda: 0.94,
+            ewma_warmup: 5,
+            sample_ms: 1000,
+            underlying: std::collections::BTreeMap::new(),
+        }
+    }
+}
+
+impl OptionsSection {
+    /// The engine settings for `underlying` (its overrides applied) and its default lots.
+    /// Ranges are checked by [`crate::options::OptionsEngine::new`], which names the field.
+    ///
+    /// # Errors
+    /// An unknown `hedge_to` or `vol_source`, a zero `sample_ms`, named.
+    pub fn resolve_for(
+        &self,
+        underlying: &str,
+    ) -> Result<(crate::options::OptionsConfig, i64), ConfigError> {
+        use crate::options::VolSource;
+        use risk_core::greeks_limits::HedgeTo;
+        let hedge_to = match self.hedge_to.as_str() {
+            "edge" => HedgeTo::Edge,
+            "center" | "centre" => HedgeTo::Center,
+            s => return Err(bad("options.hedge_to", s, "expected `edge` or `center`")),
+        };
+        let vol_source = match self.vol_source.as_str() {
+            "forecast" => VolSource::Forecast,
+            "implied" => VolSource::Implied,
+            "blend" => VolSource::Blend {
+                forecast_weight: self.forecast_weight,
+            },
+            s => {
+                return Err(bad(
+                    "options.vol_source",
+                    s,
+                    "expected `forecast`, `implied` or `blend`",
+                ))
+            }
+        };
+        if self.sample_ms == 0 {
+            return Err(bad("options.sample_ms", 0, "expected > 0"));
+        }
+        let o = self.underlying.get(underlying).cloned().unwrap_or_default();
+        Ok((
+            crate::options::OptionsConfig {
+                delta_band: o.delta_band.unwrap_or(self.delta_band),
+                hedge_to,
+                max_abs_gamma: o.max_abs_gamma.unwrap_or(self.max_abs_gamma),
+                max_abs_vega_per_vol_point: o
+                    .max_abs_vega_per_vol_point
+                    .unwrap_or(self.max_abs_vega_per_vol_point),
+                collateral_coin: o.collateral_coin.unwrap_or(self.collateral_coin),
+                mmr: self.mmr,
+                buffer_k: self.buffer_k,
+                buffer_horizon_days: self.buffer_horizon_days,
+                max_margin_ratio: self.max_margin_ratio,
+                max_leverage: self.max_leverage,
+                liquidity_frac: self.liquidity_frac,
+                rebalance_frac: self.rebalance_frac,
+                vol_source,
+                ewma_lambda: self.ewma_lambda,
+                ewma_warmup: self.ewma_warmup,
+                sample_interval_ns: self.sample_ms.saturating_mul(1_000_000),
+            },
+            o.default_lots.unwrap_or(self.default_lots),
+        ))
+    }
+}
+
+/// `[hedge]`: the hedge instrument of each underlying in `ballast options-replay`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HedgeSection {
+    /// Underlying → hedge symbol. With `--hedge-from-underlying`, a Deribit future name
+    /// (`BTC-24SEP21`) whose options' tickers give the derived touch (default: the future of the
+    /// expiry with the most tickers); with `--hedge-capture`, the capture's venue symbol.
+    pub symbols: std::collections::BTreeMap<String, String>,
+    /// `inverse` (coin-margined, lots in USD face) or `linear` (lots in coins).
+    pub contract: String,
+    /// One lot: USD face (inverse) or coins (linear).
+    pub lot_qty: f64,
+    /// Smallest hedge order, lots.
+    pub min_lots: i64,
+    /// Derived touch: half-spread around the tickers' `underlying_price`, basis points.
+    pub derived_half_spread_bps: f64,
+    /// Derived touch: quantity displayed on each side, in the hedge's quantity unit (USD face
+    /// for inverse).
+    pub derived_qty: f64,
+}
+
+impl Default for HedgeSection {
+    fn default() -> Self {
+        Self {
+            symbols: std::collections::BTreeMap::new(),
+            contract: "inverse".into(),
+            lot_qty: 10.0,
+            min_lots: 1,
+            derived_half_spread_bps: 2.5,
+            derived_qty: 500_000.0,
+        }
+    }
+}
+
+impl HedgeSection {
+    /// The contract type.
+    ///
+    /// # Errors
+    /// An unknown `contract`, or a `derived_*` value out of range, named.
+    pub fn check(&self) -> Result<risk_core::margin::Contract, ConfigError> {
+        if !(self.derived_half_spread_bps >= 0.0 && self.derived_half_spread_bps < 10_000.0) {
+            return Err(bad(
+                "hedge.derived_half_spread_bps",
+                self.derived_half_spread_bps,
+                "expected 0 ..< 10000",
+            ));
+        }
+        if !(self.derived_qty > 0.0 && self.derived_qty.is_finite()) {
+            return Err(bad("hedge.derived_qty", self.derived_qty, "expected > 0"));
+        }
+        match self.contract.as_str() {
+            "inverse" => Ok(risk_core::margin::Contract::Inverse),
+            "linear" => Ok(risk_core::margin::Contract::Linear),
+            s => Err(bad("hedge.contract", s, "expected `inverse` or `linear`")),
+        }
     }
 }
 

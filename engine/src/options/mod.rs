@@ -32,6 +32,7 @@
 pub mod chain;
 pub mod kernel;
 pub mod log;
+pub mod synth;
 
 use feeds::{EventKind, Instrument, InstrumentId, MarketEvent, Registry, Side};
 use risk_core::greeks_limits::{
