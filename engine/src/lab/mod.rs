@@ -13,5 +13,6 @@
 pub mod bench;
 pub mod cores;
 pub mod load;
+pub mod options;
 pub mod report;
 pub mod venue;
