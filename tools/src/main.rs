@@ -46,6 +46,9 @@ enum Command {
     /// Live mode: venue feed, sizing, pre-trade risk gate and execution adapter from a TOML
     /// config (`[live]`, `[instrument]`, `[sizing]`, `[risk]`).
     Run(cmd::run::RunArgs),
+    /// Replay Deribit option captures (and a hedge feed) through one options engine per
+    /// underlying; log every order and decision as JSON lines.
+    OptionsReplay(cmd::options_replay::OptionsReplayArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -65,6 +68,7 @@ fn main() -> std::process::ExitCode {
         Command::VenueSim(a) => cmd::venue_sim::run(a),
         Command::Capture(a) => cmd::capture::run(a),
         Command::Run(a) => cmd::run::run(a),
+        Command::OptionsReplay(a) => cmd::options_replay::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

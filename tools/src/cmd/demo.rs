@@ -36,6 +36,14 @@ pub struct DemoArgs {
     /// Write each latency histogram as an HdrHistogram percentile distribution (`<hop>.hgrm`).
     #[arg(long)]
     hgrm_out: Option<PathBuf>,
+    /// The options demo instead: a synthetic option chain with a smile on a simulated
+    /// underlying, an inverse perpetual to hedge with and a volatility shock, through the options
+    /// engine (`--orders-out` then writes JSON lines).
+    #[arg(long)]
+    options: bool,
+    /// With `--options`: write every decision as one JSON line.
+    #[arg(long, requires = "options")]
+    decisions_out: Option<PathBuf>,
 }
 
 /// Runs the demo.
@@ -43,6 +51,13 @@ pub struct DemoArgs {
 /// # Errors
 /// A bad flag value or configuration, or an output file that cannot be written.
 pub fn run(a: DemoArgs) -> anyhow::Result<()> {
+    if a.options {
+        return super::demo_options::run(
+            a.seed,
+            a.orders_out.as_deref(),
+            a.decisions_out.as_deref(),
+        );
+    }
     let speed = parse_speed(&a.speed)?;
     let res = load_config(a.config.as_deref())?;
     let synth = SynthConfig {
