@@ -395,8 +395,10 @@ fn inner(p: &Points<'_>, m: f64, sigma: f64) -> Option<([f64; 3], f64)> {
         }
         q
     };
-    // KKT system for the active set `act` (indices into `cons`).
-    let kkt = |act: &[usize]| -> Option<[f64; 3]> {
+    // KKT system for the active set `act` (indices into `cons`): the point and whether its
+    // multipliers are all non-negative (then a feasible point is the optimum: the problem is
+    // convex, so the KKT conditions are sufficient).
+    let kkt = |act: &[usize]| -> Option<([f64; 3], bool)> {
         let n = 3 + act.len();
         let mut a = [[0.0_f64; 6]; 6];
         let mut b = [0.0_f64; 6];
@@ -415,32 +417,52 @@ fn inner(p: &Points<'_>, m: f64, sigma: f64) -> Option<([f64; 3], f64)> {
             b[3 + j] = rhs;
         }
         solve(&mut a, &mut b, n)?;
-        Some([b[0], b[1], b[2]])
+        let lam_tol = 1e-12 * (1.0 + g.iter().fold(0.0_f64, |m, v| m.max(v.abs())));
+        let dual_ok = b[3..n].iter().all(|&l| l >= -lam_tol);
+        Some(([b[0], b[1], b[2]], dual_ok))
     };
+    // Active sets by size (0, then 1, 2, 3 constraints); the first feasible KKT point with
+    // non-negative multipliers is optimal. The best feasible point seen is kept as a fallback
+    // (degenerate, linearly dependent active sets).
     let mut best: Option<([f64; 3], f64)> = None;
-    let mut consider = |x: [f64; 3]| {
-        if feasible(&x) {
-            let q = objective(&x);
-            if best.is_none_or(|(_, bq)| q < bq) {
-                best = Some((x, q));
+    let mut consider = |act: &[usize]| -> bool {
+        let Some((x, dual_ok)) = kkt(act) else {
+            return false;
+        };
+        if !feasible(&x) {
+            return false;
+        }
+        if dual_ok {
+            best = Some((x, f64::NEG_INFINITY));
+            return true;
+        }
+        let q = objective(&x);
+        if best.is_none_or(|(_, bq)| q < bq) {
+            best = Some((x, q));
+        }
+        false
+    };
+    'search: {
+        if consider(&[]) {
+            break 'search;
+        }
+        for i in 0..N_CON {
+            if consider(&[i]) {
+                break 'search;
             }
         }
-    };
-    match kkt(&[]) {
-        Some(x) if feasible(&x) => consider(x),
-        _ => {
-            for i in 0..N_CON {
-                if let Some(x) = kkt(&[i]) {
-                    consider(x);
+        for i in 0..N_CON {
+            for j in i + 1..N_CON {
+                if consider(&[i, j]) {
+                    break 'search;
                 }
-                for j in i + 1..N_CON {
-                    if let Some(x) = kkt(&[i, j]) {
-                        consider(x);
-                    }
-                    for l in j + 1..N_CON {
-                        if let Some(x) = kkt(&[i, j, l]) {
-                            consider(x);
-                        }
+            }
+        }
+        for i in 0..N_CON {
+            for j in i + 1..N_CON {
+                for l in j + 1..N_CON {
+                    if consider(&[i, j, l]) {
+                        break 'search;
                     }
                 }
             }
