@@ -66,11 +66,12 @@ pub fn write_order(w: &mut impl Write, o: &OptionsOrder) -> io::Result<()> {
 pub fn write_decision(w: &mut impl Write, d: &Decision) -> io::Result<()> {
     write!(
         w,
-        "{{\"type\":\"decision\",\"recv_ns\":{},\"trigger\":{},\"underlying_px\":{},\"vol_forecast\":{},\"vol_implied\":{},\"vol_used\":{},",
+        "{{\"type\":\"decision\",\"recv_ns\":{},\"trigger\":{},\"underlying_px\":{},\"vol_forecast\":{},\"vol_garch\":{},\"vol_implied\":{},\"vol_used\":{},",
         d.recv_ns,
         d.trigger.0,
         Num(d.underlying_px),
         Num(d.vol_forecast),
+        Num(d.vol_garch),
         Num(d.vol_implied),
         Num(d.vol_used)
     )?;

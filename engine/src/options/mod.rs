@@ -3,9 +3,11 @@
 //! working orders in lots, and the sizing policy that turns them into explained resize orders.
 //!
 //! # Per event
-//! - Hedge `Bbo` (the underlying moved): sample the EWMA forecast on mid returns, revalue the whole
-//!   chain (held and candidate options) in one Black-76 SIMD batch at the hedge mid, size.
-//! - Option `OptionTicker`: store mark price and mark/bid/ask IV, revalue that option alone, size.
+//! - Hedge `Bbo` (the underlying moved): sample the EWMA (and, when attached, GARCH(1,1)) forecast
+//!   on mid returns, revalue the whole chain (held and candidate options) in one Black-76 SIMD
+//!   batch at the hedge mid, size.
+//! - Option `OptionTicker`: store mark price and mark/bid/ask IV, revalue that option alone,
+//!   refit its expiry's smile when a surface is attached ([`surface`]), size.
 //! - Option `Bbo`: store the option's touch (used for limit prices and the liquidity cap).
 //! - `Gap`/`SnapshotBegin` of the hedge: nothing is sized until its book is valid again.
 //!
@@ -14,7 +16,8 @@
 //! A scale `s ∈ [0, 1]` applied to it is the smallest of: the gamma and vega caps
 //! ([`option_scale`]), the liquidation buffer of the hedge that would neutralize the scaled book's
 //! delta (inverse or linear margin model, [`max_safe_qty`]: the liquidation price stays
-//! `k σ √h` away from the mark, σ from the configured volatility source), and the leverage cap
+//! `k σ √h` away from the mark, σ from the configured [`VolSource`]: EWMA or GARCH forecast,
+//! implied (the surface's ATM term structure at the horizon), or a blend), and the leverage cap
 //! (|hedge notional| ≤ `max_leverage` × collateral). Options are resized toward `desired × s`
 //! (cuts at once; increases only once they reach `rebalance_frac` of the desired size). Then the
 //! portfolio delta, with the option targets, is brought back inside `±delta_band` by a hedge
@@ -32,6 +35,7 @@
 pub mod chain;
 pub mod kernel;
 pub mod log;
+pub mod surface;
 pub mod synth;
 
 use feeds::{EventKind, Instrument, InstrumentId, MarketEvent, Registry, Side};
@@ -39,9 +43,11 @@ use risk_core::greeks_limits::{
     band_hedge, option_scale, GammaVegaLimits, HedgeTo, PortfolioGreeks, ScaleBound,
 };
 use risk_core::margin::{self, max_safe_qty, Contract, MarginTiers, SafeSizeSpec};
-use risk_core::vol::Ewma;
+use risk_core::vol::garch::{self, GarchError};
+use risk_core::vol::{Ewma, Garch11, Garch11Params, GarchFit};
 
 pub use chain::{OptionChain, OptionSpec};
+pub use surface::{IvSource, SurfaceConfig, SurfaceError, VolSurface};
 
 /// A constraint of the policy: why an order was sent ([`OptionsOrder::reason`]) and what set its
 /// size ([`OptionsOrder::binding`]).
@@ -81,14 +87,27 @@ impl Constraint {
 }
 
 /// Where the volatility of the liquidation buffer comes from.
+///
+/// "Implied" is the surface's ATM implied volatility interpolated at the buffer horizon
+/// (`now + buffer_horizon_days`) when a surface is attached ([`OptionsEngine::with_surface`]),
+/// else the at-the-money mark IV of the nearest unexpired expiry. The GARCH sources need
+/// [`OptionsEngine::with_garch`] (or [`OptionsEngine::with_garch_fit`]); without it they have no
+/// value and sizing passes are skipped.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum VolSource {
     /// The EWMA forecast of the hedge mid's returns.
     Forecast,
-    /// The at-the-money mark IV of the nearest unexpired expiry.
+    /// The implied volatility (see above).
     Implied,
-    /// `w × forecast + (1 − w) × implied`.
+    /// `w × EWMA forecast + (1 − w) × implied`.
     Blend {
+        /// Weight of the forecast, in [0, 1].
+        forecast_weight: f64,
+    },
+    /// The GARCH(1,1) forecast of the hedge mid's returns, averaged over the buffer horizon.
+    Garch,
+    /// `w × GARCH forecast + (1 − w) × implied`.
+    GarchBlend {
         /// Weight of the forecast, in [0, 1].
         forecast_weight: f64,
     },
@@ -153,6 +172,12 @@ pub enum OptionsError {
     /// An instrument id is not in the registry, or is given twice.
     #[error("instrument {0} unknown or already in the chain")]
     Instrument(u32),
+    /// GARCH parameters invalid, or the warm-up fit failed.
+    #[error("options GARCH: {0}")]
+    Garch(#[from] GarchError),
+    /// A surface setting is out of range.
+    #[error(transparent)]
+    Surface(#[from] SurfaceError),
 }
 
 /// A resize order of the options engine.
@@ -232,7 +257,10 @@ pub struct Decision {
     pub underlying_px: f64,
     /// EWMA forecast, annualized (NaN before warm-up).
     pub vol_forecast: f64,
-    /// ATM implied volatility (NaN when not computed or unavailable).
+    /// GARCH(1,1) forecast averaged over the buffer horizon, annualized (NaN without GARCH).
+    pub vol_garch: f64,
+    /// ATM implied volatility: the surface's at the buffer horizon when one is attached, else
+    /// the nearest expiry's ATM mark IV (NaN when not computed or unavailable).
     pub vol_implied: f64,
     /// Volatility used by the liquidation buffer, annualized.
     pub vol_used: f64,
@@ -327,8 +355,12 @@ pub struct OptionsEngine {
     hedge_position_lots: i64,
     hedge_working_lots: i64,
     spot_px: f64,
-    // Forecast.
+    // Forecasts and the surface.
     ewma: Ewma,
+    garch: Option<Garch11>,
+    /// Buffer horizon in sampling intervals (GARCH aggregation), at least 1.
+    horizon_samples: u32,
+    surface: Option<VolSurface>,
     last_sample_ns: u64,
     last_sample_mid: f64,
     periods_per_year: f64,
@@ -386,7 +418,9 @@ impl OptionsEngine {
             "liquidity_frac",
         )?;
         check((0.0..=1.0).contains(&cfg.rebalance_frac), "rebalance_frac")?;
-        if let VolSource::Blend { forecast_weight } = cfg.vol_source {
+        if let VolSource::Blend { forecast_weight } | VolSource::GarchBlend { forecast_weight } =
+            cfg.vol_source
+        {
             check(
                 (0.0..=1.0).contains(&forecast_weight),
                 "vol_source.forecast_weight",
@@ -438,12 +472,89 @@ impl OptionsEngine {
             hedge_working_lots: 0,
             spot_px: 0.0,
             ewma,
+            garch: None,
+            horizon_samples: ((cfg.buffer_horizon_days * 86_400e9 / cfg.sample_interval_ns as f64)
+                .round()
+                .clamp(1.0, f64::from(u32::MAX))) as u32,
+            surface: None,
             last_sample_ns: 0,
             last_sample_mid: 0.0,
             periods_per_year: NS_PER_YEAR_VOL / cfg.sample_interval_ns as f64,
             next_order_id: 1,
             stats: OptionsStats::default(),
         })
+    }
+
+    /// Adds a GARCH(1,1) forecast on the sampled hedge-mid returns with `params` (per-sample
+    /// variance units: ω in squared returns of one `sample_interval_ns`), starting from the
+    /// long-run variance `ω / (1 − α − β)` (start-up).
+    ///
+    /// # Errors
+    /// [`OptionsError::Garch`] for parameters outside `ω > 0, α, β ≥ 0, α + β < 1`.
+    pub fn with_garch(mut self, params: Garch11Params) -> Result<Self, OptionsError> {
+        let p = Garch11Params::new(params.omega, params.alpha, params.beta)?;
+        self.garch = Some(Garch11::new(p, 0.0, p.unconditional_variance())?);
+        Ok(self)
+    }
+
+    /// Adds a GARCH(1,1) forecast fitted by maximum likelihood (zero mean, normal innovations)
+    /// to a warm-up window of `returns` sampled every `sample_interval_ns` (e.g. from the
+    /// capture's or the venue's recent history), positioned after the window's last return
+    /// (start-up; the fit takes milliseconds). Returns the fit for reporting.
+    ///
+    /// # Errors
+    /// [`OptionsError::Garch`] when the fit refuses the window (too short, non-finite, zero
+    /// variance).
+    pub fn with_garch_fit(mut self, returns: &[f64]) -> Result<(Self, GarchFit), OptionsError> {
+        let f = garch::fit(returns, &garch::FitOptions::default())?;
+        self.garch = Some(f.filter());
+        Ok((self, f))
+    }
+
+    /// Adds an implied-volatility surface over the chain's expiries ([`surface`]), refitted as
+    /// option tickers arrive; the implied source then uses its ATM term structure (start-up).
+    ///
+    /// # Errors
+    /// [`OptionsError::Surface`] for a setting out of range.
+    pub fn with_surface(mut self, cfg: SurfaceConfig) -> Result<Self, OptionsError> {
+        self.surface = Some(VolSurface::new(&self.chain, cfg)?);
+        Ok(self)
+    }
+
+    /// The surface, when attached.
+    #[must_use]
+    pub fn surface(&self) -> Option<&VolSurface> {
+        self.surface.as_ref()
+    }
+
+    /// The GARCH filter, when attached.
+    #[must_use]
+    pub fn garch(&self) -> Option<&Garch11> {
+        self.garch.as_ref()
+    }
+
+    /// Current GARCH forecast: the mean per-sample variance over the buffer horizon
+    /// (`Σ_{i=1..h} σ²ₜ₊ᵢ / h`, closed form), annualized. `None` without GARCH.
+    #[must_use]
+    pub fn vol_garch(&self) -> Option<f64> {
+        self.garch.as_ref().map(|g| {
+            let h = self.horizon_samples;
+            (g.aggregate_variance(h) / f64::from(h) * self.periods_per_year).sqrt()
+        })
+    }
+
+    /// The implied volatility of the configured sources at `now_ns`: the surface's ATM vol at
+    /// `now_ns + buffer_horizon_days` when attached, else [`Self::atm_implied_vol`].
+    #[must_use]
+    pub fn implied_vol_for_buffer(&self, now_ns: u64) -> Option<f64> {
+        match &self.surface {
+            Some(s) => {
+                let h_ns = (self.cfg.buffer_horizon_days * 86_400e9) as u64;
+                s.atm_vol(now_ns.max(s.now_ns()).saturating_add(h_ns))
+            }
+            None => self.atm_implied_vol(now_ns),
+        }
+        .filter(|v| v.is_finite() && *v > 0.0)
     }
 
     /// The chain (read-only).
@@ -549,6 +660,9 @@ impl OptionsEngine {
         let k = elapsed / self.cfg.sample_interval_ns;
         let r = (mid / self.last_sample_mid).ln() / (k as f64).sqrt();
         self.ewma.update(r);
+        if let Some(g) = &mut self.garch {
+            g.update(r);
+        }
         self.last_sample_mid = mid;
         self.last_sample_ns += k * self.cfg.sample_interval_ns;
     }
@@ -577,6 +691,9 @@ impl OptionsEngine {
                     self.bid_qty = inst.qty_f64(ev.bid.qty);
                     self.ask_qty = inst.qty_f64(ev.ask.qty);
                     let mid = 0.5 * (b + a);
+                    if let Some(s) = &mut self.surface {
+                        s.set_time(ev.recv_ns);
+                    }
                     let moved = mid != self.spot_px;
                     self.spot_px = mid;
                     self.sample(ev.recv_ns, mid);
@@ -607,6 +724,15 @@ impl OptionsEngine {
                 c.mark_iv[i] = fin(t.mark_iv);
                 c.bid_iv[i] = fin(t.bid_iv);
                 c.ask_iv[i] = fin(t.ask_iv);
+                if let Some(s) = &mut self.surface {
+                    // The ticker's underlying price is the expiry's forward; else the hedge mid.
+                    let fwd = if t.underlying_px > 0.0 && t.underlying_px.is_finite() {
+                        t.underlying_px
+                    } else {
+                        self.spot_px
+                    };
+                    s.on_ticker(&self.chain, i, fwd, ev.recv_ns);
+                }
                 if self.spot_px > 0.0 {
                     if self
                         .chain
@@ -772,19 +898,23 @@ impl OptionsEngine {
             return;
         }
         let fc = self.vol_forecast();
-        let needs_iv = !matches!(self.cfg.vol_source, VolSource::Forecast);
-        let iv = if needs_iv {
-            self.atm_implied_vol(ev.recv_ns)
+        let gc = self.vol_garch();
+        let needs_iv = !matches!(self.cfg.vol_source, VolSource::Forecast | VolSource::Garch);
+        let iv = if needs_iv || self.surface.is_some() {
+            self.implied_vol_for_buffer(ev.recv_ns)
         } else {
             None
+        };
+        let blend = |f: Option<f64>, w: f64| match (f, iv) {
+            (Some(f), Some(i)) => Some(w * f + (1.0 - w) * i),
+            _ => None,
         };
         let vol = match self.cfg.vol_source {
             VolSource::Forecast => fc,
             VolSource::Implied => iv,
-            VolSource::Blend { forecast_weight: w } => match (fc, iv) {
-                (Some(f), Some(i)) => Some(w * f + (1.0 - w) * i),
-                _ => None,
-            },
+            VolSource::Blend { forecast_weight: w } => blend(fc, w),
+            VolSource::Garch => gc,
+            VolSource::GarchBlend { forecast_weight: w } => blend(gc, w),
         };
         let Some(vol) = vol.filter(|v| v.is_finite() && *v >= 0.0) else {
             self.stats.skipped += 1;
@@ -973,6 +1103,7 @@ impl OptionsEngine {
             trigger: ev.instrument,
             underlying_px: self.spot_px,
             vol_forecast: fc.unwrap_or(f64::NAN),
+            vol_garch: gc.unwrap_or(f64::NAN),
             vol_implied: iv.unwrap_or(f64::NAN),
             vol_used: vol,
             before,
