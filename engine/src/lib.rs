@@ -16,6 +16,7 @@ pub mod options;
 pub mod order;
 pub mod pipeline;
 pub mod probe;
+pub mod ring;
 pub mod risk_gate;
 pub mod session;
 pub mod sizer;

@@ -8,6 +8,9 @@
 //! replaces the pending one of its instrument (counted as conflated); every other event kind still
 //! waits. Orders and fills are never dropped: a full ring keeps them queued in the stage.
 //!
+//! Rings: `rtrb` by default; [`run_kernel_on`] takes any [`Ring`] (crossbeam's `ArrayQueue` for
+//! comparison), monomorphized, so the choice costs nothing per push.
+//!
 //! Determinism: with `exec_sync` (the simulated-execution clock of replays) the kernel takes no new
 //! market event while an order of its own awaits its execution report, exactly as if the paper
 //! venue answered in zero event time. With `Block` back-pressure the orders then depend only on the
@@ -19,7 +22,6 @@ use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
 use feeds::{EventKind, FeedAdapter, FeedStats, MarketEvent};
-use rtrb::{Consumer, Producer, RingBuffer};
 
 use crate::clock::Clock;
 use crate::exec::ExecutionAdapter;
@@ -27,6 +29,7 @@ use crate::kernel::{Kernel, KernelStats, PaperAdapter};
 use crate::latency::{Hop, HopHistograms};
 use crate::order::{Fill, Order};
 use crate::probe;
+use crate::ring::{Ring, RingRx, RingTx, Rtrb};
 use crate::sizer::Sizer;
 use crate::source::FrameSource;
 use crate::topology::{available_cores, Stage, Topology};
@@ -264,10 +267,10 @@ enum Progress {
     Done,
 }
 
-struct FeedStage<'c, S, F> {
+struct FeedStage<'c, S, F, R: Ring> {
     source: S,
     feed: F,
-    tx: Producer<Envelope>,
+    tx: R::Tx<Envelope>,
     clock: &'c Clock,
     hist: HopHistograms,
     staged: Vec<MarketEvent>,
@@ -286,7 +289,7 @@ struct FeedStage<'c, S, F> {
     error: Option<String>,
 }
 
-impl<S: FrameSource, F: FeedAdapter> FeedStage<'_, S, F> {
+impl<S: FrameSource, F: FeedAdapter, R: Ring> FeedStage<'_, S, F, R> {
     fn push_one(&mut self, ev: MarketEvent, t_ingest: u64) -> bool {
         let env = Envelope {
             ev,
@@ -300,7 +303,7 @@ impl<S: FrameSource, F: FeedAdapter> FeedStage<'_, S, F> {
                 self.stats.events += 1;
                 true
             }
-            Err(rtrb::PushError::Full(env)) => {
+            Err(env) => {
                 let slot = ev.instrument.0 as usize;
                 if self.backpressure == Backpressure::Conflate
                     && ev.kind == EventKind::Bbo
@@ -443,11 +446,11 @@ fn pace(clock: &Clock, start: &mut Option<(u64, u64)>, speed: Speed, recv_ns: u6
     }
 }
 
-struct KernelStage<'c, K> {
+struct KernelStage<'c, K, R: Ring> {
     kernel: K,
-    rx: Consumer<Envelope>,
-    orders_tx: Producer<Order>,
-    fills_rx: Consumer<Fill>,
+    rx: R::Rx<Envelope>,
+    orders_tx: R::Tx<Order>,
+    fills_rx: R::Rx<Fill>,
     pending_orders: VecDeque<Order>,
     clock: &'c Clock,
     hist: HopHistograms,
@@ -460,7 +463,7 @@ struct KernelStage<'c, K> {
     done: bool,
 }
 
-impl<K: KernelLogic> KernelStage<'_, K> {
+impl<K: KernelLogic, R: Ring> KernelStage<'_, K, R> {
     fn flush_orders(&mut self) {
         while let Some(o) = self.pending_orders.front() {
             if self.orders_tx.push(*o).is_err() {
@@ -476,7 +479,7 @@ impl<K: KernelLogic> KernelStage<'_, K> {
         }
         let mut progress = false;
         self.flush_orders();
-        while let Ok(f) = self.fills_rx.pop() {
+        while let Some(f) = self.fills_rx.pop() {
             self.hist.record(
                 Hop::FillToKernel,
                 self.clock.delta_ns(f.t_report, self.clock.raw()),
@@ -489,7 +492,7 @@ impl<K: KernelLogic> KernelStage<'_, K> {
                 if self.exec_sync && self.kernel.outstanding() > 0 {
                     break;
                 }
-                let Ok(env) = self.rx.pop() else { break };
+                let Some(env) = self.rx.pop() else { break };
                 let t_pop = self.clock.raw();
                 self.hist
                     .record(Hop::FeedToKernel, self.clock.delta_ns(env.t_push, t_pop));
@@ -503,7 +506,7 @@ impl<K: KernelLogic> KernelStage<'_, K> {
                 kernel.on_event(&env.ev, env.t_ingest, &mut |mut o| {
                     o.t_push = clock.raw();
                     o.ingest_lag_ns = env.ingest_lag_ns;
-                    if let Err(rtrb::PushError::Full(o)) = orders_tx.push(o) {
+                    if let Err(o) = orders_tx.push(o) {
                         pending_orders.push_back(o);
                     }
                 });
@@ -549,10 +552,10 @@ impl<K: KernelLogic> KernelStage<'_, K> {
     }
 }
 
-struct ExecStage<'c, A> {
+struct ExecStage<'c, A, R: Ring> {
     adapter: A,
-    rx: Consumer<Order>,
-    fills_tx: Producer<Fill>,
+    rx: R::Rx<Order>,
+    fills_tx: R::Tx<Fill>,
     pending_fills: VecDeque<Fill>,
     clock: &'c Clock,
     hist: HopHistograms,
@@ -562,7 +565,7 @@ struct ExecStage<'c, A> {
     done: bool,
 }
 
-impl<A: ExecutionAdapter> ExecStage<'_, A> {
+impl<A: ExecutionAdapter, R: Ring> ExecStage<'_, A, R> {
     fn poll(&mut self, sh: &Shared) -> Progress {
         if self.done {
             return Progress::Done;
@@ -575,7 +578,7 @@ impl<A: ExecutionAdapter> ExecStage<'_, A> {
             self.pending_fills.pop_front();
             progress = true;
         }
-        while let Ok(o) = self.rx.pop() {
+        while let Some(o) = self.rx.pop() {
             let t = self.clock.raw();
             self.hist
                 .record(Hop::KernelToExec, self.clock.delta_ns(o.t_push, t));
@@ -598,7 +601,7 @@ impl<A: ExecutionAdapter> ExecStage<'_, A> {
             } = self;
             adapter.submit(&o, clock, &mut |fill| {
                 fills.push(fill);
-                if let Err(rtrb::PushError::Full(f)) = fills_tx.push(fill) {
+                if let Err(f) = fills_tx.push(fill) {
                     pending_fills.push_back(f);
                 }
             });
@@ -614,7 +617,7 @@ impl<A: ExecutionAdapter> ExecStage<'_, A> {
         } = self;
         progress |= adapter.poll(clock, &mut |fill| {
             fills.push(fill);
-            if let Err(rtrb::PushError::Full(f)) = fills_tx.push(fill) {
+            if let Err(f) = fills_tx.push(fill) {
                 pending_fills.push_back(f);
             }
         });
@@ -635,16 +638,16 @@ impl<A: ExecutionAdapter> ExecStage<'_, A> {
 }
 
 /// The stages one thread runs, with its core.
-type StageGroup<'a, 'c, S, F, K, A> = (Option<usize>, Vec<StageRef<'a, 'c, S, F, K, A>>);
+type StageGroup<'a, 'c, S, F, K, A, R> = (Option<usize>, Vec<StageRef<'a, 'c, S, F, K, A, R>>);
 
-enum StageRef<'a, 'c, S, F, K, A> {
-    Feed(&'a mut FeedStage<'c, S, F>),
-    Kernel(&'a mut KernelStage<'c, K>),
-    Exec(&'a mut ExecStage<'c, A>),
+enum StageRef<'a, 'c, S, F, K, A, R: Ring> {
+    Feed(&'a mut FeedStage<'c, S, F, R>),
+    Kernel(&'a mut KernelStage<'c, K, R>),
+    Exec(&'a mut ExecStage<'c, A, R>),
 }
 
-impl<S: FrameSource, F: FeedAdapter, K: KernelLogic, A: ExecutionAdapter>
-    StageRef<'_, '_, S, F, K, A>
+impl<S: FrameSource, F: FeedAdapter, K: KernelLogic, A: ExecutionAdapter, R: Ring>
+    StageRef<'_, '_, S, F, K, A, R>
 {
     fn poll(&mut self, sh: &Shared) -> Progress {
         match self {
@@ -663,8 +666,8 @@ impl<S: FrameSource, F: FeedAdapter, K: KernelLogic, A: ExecutionAdapter>
     }
 }
 
-fn run_thread<S: FrameSource, F: FeedAdapter, K: KernelLogic, A: ExecutionAdapter>(
-    stages: &mut [StageRef<'_, '_, S, F, K, A>],
+fn run_thread<S: FrameSource, F: FeedAdapter, K: KernelLogic, A: ExecutionAdapter, R: Ring>(
+    stages: &mut [StageRef<'_, '_, S, F, K, A, R>],
     sh: &Shared,
     wait: Wait,
 ) {
@@ -750,6 +753,28 @@ pub fn run_kernel<S: FrameSource, F: FeedAdapter, K: KernelLogic, A: ExecutionAd
     adapter: A,
     clock: &Clock,
 ) -> (RunReport<A>, K) {
+    run_kernel_on::<Rtrb, S, F, K, A>(cfg, source, feed, kernel, adapter, clock)
+}
+
+/// [`run_kernel`] on the ring `R` ([`crate::ring::Rtrb`], [`crate::ring::Crossbeam`]) for all
+/// three rings (events, orders, fills).
+///
+/// # Panics
+/// Only if a stage thread panicked (a bug; nothing from outside can cause one).
+pub fn run_kernel_on<
+    R: Ring,
+    S: FrameSource,
+    F: FeedAdapter,
+    K: KernelLogic,
+    A: ExecutionAdapter,
+>(
+    cfg: &PipelineConfig,
+    source: S,
+    feed: F,
+    kernel: K,
+    adapter: A,
+    clock: &Clock,
+) -> (RunReport<A>, K) {
     let cores = available_cores();
     let (topology, mut warnings) = cfg.topology.fit(&cores);
     let wait = cfg.wait.unwrap_or(if topology.dedicated_cores(&cores) {
@@ -758,10 +783,10 @@ pub fn run_kernel<S: FrameSource, F: FeedAdapter, K: KernelLogic, A: ExecutionAd
         Wait::SpinYield
     });
     let paced = matches!(cfg.speed, Speed::Factor(_));
-    let (ev_tx, ev_rx) = RingBuffer::<Envelope>::new(cfg.event_ring.max(2));
-    let (ord_tx, ord_rx) = RingBuffer::<Order>::new(cfg.order_ring.max(2));
-    let (fill_tx, fill_rx) = RingBuffer::<Fill>::new(cfg.order_ring.max(2));
-    let mut feed_st = FeedStage {
+    let (ev_tx, ev_rx) = R::with_capacity::<Envelope>(cfg.event_ring.max(2));
+    let (ord_tx, ord_rx) = R::with_capacity::<Order>(cfg.order_ring.max(2));
+    let (fill_tx, fill_rx) = R::with_capacity::<Fill>(cfg.order_ring.max(2));
+    let mut feed_st = FeedStage::<'_, S, F, R> {
         source,
         feed,
         tx: ev_tx,
@@ -782,7 +807,7 @@ pub fn run_kernel<S: FrameSource, F: FeedAdapter, K: KernelLogic, A: ExecutionAd
         done: false,
         error: None,
     };
-    let mut kernel_st = KernelStage {
+    let mut kernel_st = KernelStage::<'_, K, R> {
         kernel,
         rx: ev_rx,
         orders_tx: ord_tx,
@@ -802,7 +827,7 @@ pub fn run_kernel<S: FrameSource, F: FeedAdapter, K: KernelLogic, A: ExecutionAd
         seen: 0,
         done: false,
     };
-    let mut exec_st = ExecStage {
+    let mut exec_st = ExecStage::<'_, A, R> {
         adapter,
         rx: ord_rx,
         fills_tx: fill_tx,
@@ -823,7 +848,7 @@ pub fn run_kernel<S: FrameSource, F: FeedAdapter, K: KernelLogic, A: ExecutionAd
         let mut feed_ref = Some(StageRef::Feed(&mut feed_st));
         let mut kernel_ref = Some(StageRef::Kernel(&mut kernel_st));
         let mut exec_ref = Some(StageRef::Exec(&mut exec_st));
-        let mut groups: Vec<StageGroup<'_, '_, S, F, K, A>> = Vec::new();
+        let mut groups: Vec<StageGroup<'_, '_, S, F, K, A, R>> = Vec::new();
         for t in &topology.threads {
             let stages = t
                 .stages
