@@ -77,6 +77,10 @@ pub struct BinanceExecStats {
     pub late_acks: u64,
     /// `cancel_all` calls.
     pub cancel_alls: u64,
+    /// `session.logon` requests the venue accepted (one per connection under Ed25519 auth).
+    pub logons: u64,
+    /// `session.logon` requests the venue refused.
+    pub logon_failures: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -120,6 +124,15 @@ pub enum BinanceExecError {
     /// The Ed25519 seed is not base64 of 32 bytes.
     #[error("Ed25519 secret must be the base64 of a 32-byte seed")]
     BadSeed,
+    /// The venue refused the `session.logon` (its error code and message), or did not answer it
+    /// within the connect timeout (code 0).
+    #[error("session.logon refused: {code} {msg}")]
+    Logon {
+        /// The venue's error code (0 = no answer).
+        code: i64,
+        /// The venue's message.
+        msg: String,
+    },
 }
 
 fn side_str(s: Side) -> &'static str {
@@ -168,7 +181,54 @@ impl BinanceExec {
             next_req: 0,
         };
         s.open()?;
+        if matches!(s.cfg.auth, BinanceAuth::Ed25519Logon(_)) {
+            s.await_logon()?;
+        }
         Ok(s)
+    }
+
+    /// Waits (at start-up, before any order) for the answer to the first `session.logon`, so
+    /// that refused credentials fail the start rather than every order.
+    fn await_logon(&mut self) -> Result<(), BinanceExecError> {
+        let t0 = self.clock.raw();
+        let limit_ns = self.cfg.connect_timeout_ms.max(1).saturating_mul(1_000_000);
+        while self.clock.delta_ns(t0, self.clock.raw()) < limit_ns {
+            let Some(conn) = self.conn.as_mut() else {
+                break;
+            };
+            match conn.read()? {
+                WsRead::Frame(b) => {
+                    let Ok(v) = serde_json::from_slice::<Value>(&b) else {
+                        continue;
+                    };
+                    if v.get("id").and_then(Value::as_str) != Some("logon") {
+                        continue;
+                    }
+                    if v.get("status").and_then(Value::as_u64) == Some(200) {
+                        self.stats.logons += 1;
+                        return Ok(());
+                    }
+                    self.stats.logon_failures += 1;
+                    return Err(BinanceExecError::Logon {
+                        code: v
+                            .pointer("/error/code")
+                            .and_then(Value::as_i64)
+                            .unwrap_or(0),
+                        msg: v
+                            .pointer("/error/msg")
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                            .to_owned(),
+                    });
+                }
+                WsRead::Control => {}
+                WsRead::Nothing => std::thread::sleep(Duration::from_millis(1)),
+            }
+        }
+        Err(BinanceExecError::Logon {
+            code: 0,
+            msg: "no answer within the connect timeout".into(),
+        })
     }
 
     /// Counters.
@@ -322,6 +382,16 @@ impl BinanceExec {
         let Some(id) = v.get("id").and_then(Value::as_str) else {
             return;
         };
+        if id == "logon" {
+            // A re-logon after a reconnect. Orders sent before a refusal are refused by the
+            // venue in turn and reported cancelled.
+            if v.get("status").and_then(Value::as_u64) == Some(200) {
+                self.stats.logons += 1;
+            } else {
+                self.stats.logon_failures += 1;
+            }
+            return;
+        }
         let (kind, rest) = id.split_at(1.min(id.len()));
         let order_id: Option<u64> = rest.split('-').next().and_then(|s| s.parse().ok());
         let Some(order_id) = order_id.filter(|_| kind == "p" || kind == "s") else {

@@ -57,6 +57,26 @@ pub struct DeribitExecStats {
     pub connects: u64,
     /// Edits and cancels sent.
     pub edits_cancels: u64,
+    /// `public/auth` requests the venue refused (after a reconnect; at start-up a refusal fails
+    /// [`DeribitExec::connect`]).
+    pub auth_failures: u64,
+}
+
+/// Errors of [`DeribitExec::connect`].
+#[derive(Debug, thiserror::Error)]
+pub enum DeribitExecError {
+    /// Transport.
+    #[error(transparent)]
+    Ws(#[from] crate::live::WsError),
+    /// The venue refused `public/auth` (its error code and message), or did not answer it within
+    /// the connect timeout (code 0).
+    #[error("public/auth refused: {code} {msg}")]
+    Auth {
+        /// The venue's error code (0 = no answer).
+        code: i64,
+        /// The venue's message.
+        msg: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -77,6 +97,8 @@ pub struct DeribitExec {
     clock: Clock,
     raw0: u64,
     next_rpc: u64,
+    /// JSON-RPC id of the latest `public/auth`.
+    auth_id: u64,
 }
 
 impl std::fmt::Debug for DeribitExec {
@@ -108,15 +130,16 @@ fn dec(m: i64, scale: u8) -> Value {
 }
 
 impl DeribitExec {
-    /// An adapter for `instruments` (index = id), connected and authenticated at once.
+    /// An adapter for `instruments` (index = id), connected and authenticated at once (it waits
+    /// for the answer to `public/auth`).
     ///
     /// # Errors
-    /// The connection could not be made.
+    /// The connection could not be made, or the venue refused the credentials.
     pub fn connect(
         cfg: DeribitExecConfig,
         instruments: &[Instrument],
         clock: Clock,
-    ) -> Result<Self, crate::live::WsError> {
+    ) -> Result<Self, DeribitExecError> {
         let mut s = Self {
             raw0: clock.raw(),
             clock,
@@ -127,9 +150,50 @@ impl DeribitExec {
             sent_ids: Vec::with_capacity(1 << 16),
             stats: DeribitExecStats::default(),
             next_rpc: RPC_BASE,
+            auth_id: 0,
         };
         s.open()?;
+        s.await_auth()?;
         Ok(s)
+    }
+
+    /// Waits (at start-up, before any order) for the answer to `public/auth`.
+    fn await_auth(&mut self) -> Result<(), DeribitExecError> {
+        let t0 = self.clock.raw();
+        let limit_ns = self.cfg.connect_timeout_ms.max(1).saturating_mul(1_000_000);
+        while self.clock.delta_ns(t0, self.clock.raw()) < limit_ns {
+            let Some(conn) = self.conn.as_mut() else {
+                break;
+            };
+            match conn.read()? {
+                WsRead::Frame(b) => {
+                    let Ok(v) = serde_json::from_slice::<Value>(&b) else {
+                        continue;
+                    };
+                    if v.get("id").and_then(Value::as_u64) != Some(self.auth_id) {
+                        continue;
+                    }
+                    let Some(e) = v.get("error") else {
+                        return Ok(());
+                    };
+                    self.stats.auth_failures += 1;
+                    return Err(DeribitExecError::Auth {
+                        code: e.get("code").and_then(Value::as_i64).unwrap_or(0),
+                        msg: e
+                            .get("message")
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                            .to_owned(),
+                    });
+                }
+                WsRead::Control => {}
+                WsRead::Nothing => std::thread::sleep(Duration::from_millis(1)),
+            }
+        }
+        Err(DeribitExecError::Auth {
+            code: 0,
+            msg: "no answer within the connect timeout".into(),
+        })
     }
 
     /// Counters.
@@ -154,7 +218,8 @@ impl DeribitExec {
             &self.cfg.url,
             Duration::from_millis(self.cfg.connect_timeout_ms.max(1)),
         )?;
-        let auth = json!({"jsonrpc": "2.0", "id": self.rpc_id(), "method": "public/auth",
+        self.auth_id = self.rpc_id();
+        let auth = json!({"jsonrpc": "2.0", "id": self.auth_id, "method": "public/auth",
             "params": {"grant_type": "client_credentials", "client_id": self.cfg.credentials.key(),
                 "client_secret": self.cfg.credentials.secret()}});
         conn.send_text(auth.to_string())?;
@@ -290,6 +355,14 @@ impl DeribitExec {
         let Some(id) = v.get("id").and_then(Value::as_u64) else {
             return false;
         };
+        if id == self.auth_id {
+            // A re-authentication after a reconnect; orders sent before a refusal are refused
+            // in turn and reported cancelled.
+            if v.get("error").is_some() {
+                self.stats.auth_failures += 1;
+            }
+            return false;
+        }
         if id < RPC_BASE {
             let Some(p) = self.inflight.get(&id).copied() else {
                 return false;
