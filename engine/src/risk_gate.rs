@@ -216,6 +216,8 @@ impl GateStats {
 pub struct RiskGate {
     limits: RiskLimits,
     instruments: Vec<Instrument>,
+    /// Per instrument: its quantity is in quote units (inverse contracts).
+    quote_qty: Vec<bool>,
     position: Vec<i64>,
     working: Vec<i64>,
     tokens: f64,
@@ -242,6 +244,7 @@ impl RiskGate {
             tokens: limits.burst.max(1.0),
             limits,
             instruments: instruments.to_vec(),
+            quote_qty: vec![false; n],
             position: vec![0; n],
             working: vec![0; n],
             last_refill: None,
@@ -251,6 +254,17 @@ impl RiskGate {
             last_file_check: 0,
             stats: GateStats::default(),
         }
+    }
+
+    /// Says that instrument index `i` is quantity-in-quote (Deribit's inverse futures and
+    /// perpetuals: the amount is USD): its order notional is the quantity itself, not price ×
+    /// quantity. Ignored beyond the table.
+    #[must_use]
+    pub fn with_quote_qty(mut self, i: usize) -> Self {
+        if let Some(q) = self.quote_qty.get_mut(i) {
+            *q = true;
+        }
+        self
     }
 
     /// Counters so far.
@@ -296,7 +310,11 @@ impl RiskGate {
         if o.qty <= 0 || o.qty > lim.max_order_qty {
             return Err(RejectReason::MaxOrderQty);
         }
-        let notional = inst.qty_f64(o.qty) * inst.px_f64(o.limit_px);
+        let notional = if self.quote_qty[i] {
+            inst.qty_f64(o.qty)
+        } else {
+            inst.qty_f64(o.qty) * inst.px_f64(o.limit_px)
+        };
         if !(notional <= lim.max_notional) {
             return Err(RejectReason::MaxNotional);
         }
@@ -568,6 +586,61 @@ mod tests {
         assert_eq!(g.inner().sent, vec![1, 5, 7]);
         assert_eq!(g.gate().stats().passed, 3);
         assert_eq!(g.gate().stats().rejected_total(), 7);
+    }
+
+    /// An inverse contract's notional is its quantity (USD), not price × quantity.
+    #[test]
+    fn quote_quantity_notional() {
+        let mut reg = Registry::new();
+        reg.register("BTC-PERPETUAL", Market::Deribit, 8, 8);
+        let marks = Marks::new(1);
+        marks.set(InstrumentId(0), 6_000_000_000_000);
+        let limits = RiskLimits {
+            instruments: vec![Some(InstrumentLimits {
+                max_order_qty: 1_000_000 * 100_000_000,
+                max_notional: 50_000.0,
+                max_position: 1_000_000 * 100_000_000,
+            })],
+            max_orders_per_sec: 100.0,
+            burst: 10.0,
+            price_band: Some(0.01),
+        };
+        let linear = RiskGate::new(
+            reg.instruments(),
+            limits.clone(),
+            marks.clone(),
+            KillSwitch::new(),
+        );
+        let mut g = Gated::new(linear, Venue::default());
+        let c = Clock::new();
+        // 1000 read as BTC at 60 000: 60 M notional, rejected.
+        submit(
+            &mut g,
+            &c,
+            order(1, Side::Buy, 100_000_000_000, 6_000_000_000_000),
+        );
+        assert_eq!(g.gate().stats().rejected(RejectReason::MaxNotional), 1);
+        let inverse = RiskGate::new(reg.instruments(), limits, marks, KillSwitch::new())
+            .with_quote_qty(0)
+            .with_quote_qty(9);
+        let mut g = Gated::new(inverse, Venue::default());
+        // 1000 USD: passes; 60 000 USD: above 50 000.
+        assert_eq!(
+            submit(
+                &mut g,
+                &c,
+                order(1, Side::Buy, 100_000_000_000, 6_000_000_000_000)
+            )
+            .qty,
+            100_000_000_000
+        );
+        submit(
+            &mut g,
+            &c,
+            order(2, Side::Buy, 6_000_000_000_000, 6_000_000_000_000),
+        );
+        assert_eq!(g.gate().stats().rejected(RejectReason::MaxNotional), 1);
+        assert_eq!(g.inner().sent, vec![1]);
     }
 
     #[test]
