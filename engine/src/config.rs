@@ -67,7 +67,7 @@ pub struct Config {
 
 /// `[live]`: one venue connection for `ballast run`. Credentials are never in this file: it names
 /// an environment-variable prefix or an owner-only file holding them.
-#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct LiveSection {
     /// `binance` or `deribit`.
@@ -80,16 +80,43 @@ pub struct LiveSection {
     pub channels: Vec<String>,
     /// A stream silent this long marks its instrument stale, ms (0 = never).
     pub stale_ms: u64,
-    /// Execution adapter: `paper` (default) or `binance` (WebSocket API).
+    /// Execution adapter: `paper` (default), `binance` (WebSocket API) or `deribit` (JSON-RPC).
     pub adapter: String,
-    /// WebSocket API URL of the `binance` adapter.
+    /// Order websocket URL: the WebSocket API of the `binance` adapter (required); the JSON-RPC
+    /// endpoint of the `deribit` adapter (default: `url`).
     pub exec_url: Option<String>,
+    /// How the `binance` adapter authenticates: `logon` (default: one Ed25519-signed
+    /// `session.logon` per connection, again after every reconnect, and no signing per order;
+    /// the secret is the base64 of the 32-byte Ed25519 seed) or `hmac` (an HMAC-SHA256
+    /// signature on every request).
+    pub auth: String,
+    /// Deribit `public/set_heartbeat` interval, s (0 = no heartbeats; default 10).
+    pub heartbeat_s: u32,
     /// Credentials from `{prefix}_API_KEY` / `{prefix}_API_SECRET`.
     pub credentials_env: Option<String>,
     /// Credentials from this owner-only file (`key=`, `secret=` lines).
     pub credentials_file: Option<std::path::PathBuf>,
     /// Stop after this many seconds (0 = until SIGINT/SIGTERM).
     pub duration_s: f64,
+}
+
+impl Default for LiveSection {
+    fn default() -> Self {
+        Self {
+            venue: String::new(),
+            url: String::new(),
+            rest: None,
+            channels: Vec::new(),
+            stale_ms: 0,
+            adapter: String::new(),
+            exec_url: None,
+            auth: "logon".into(),
+            heartbeat_s: 10,
+            credentials_env: None,
+            credentials_file: None,
+            duration_s: 0.0,
+        }
+    }
 }
 
 /// `[risk]`: limits of the pre-trade risk gate (see [`crate::risk_gate`]).
@@ -135,7 +162,7 @@ impl Default for RiskSection {
 pub struct InstrumentConfig {
     /// Venue symbol as in payloads (`BTCUSDT`).
     pub symbol: String,
-    /// `spot`, `usdm` or `coinm` (Binance).
+    /// `spot`, `usdm` or `coinm` (Binance), or `deribit`.
     pub market: String,
     /// Decimals of price mantissas (Binance sends 8).
     pub px_scale: u8,
@@ -313,11 +340,12 @@ impl Config {
             "spot" => Market::BinanceSpot,
             "usdm" => Market::BinanceUsdM,
             "coinm" => Market::BinanceCoinM,
+            "deribit" => Market::Deribit,
             s => {
                 return Err(bad(
                     "instrument.market",
                     s,
-                    "expected `spot`, `usdm` or `coinm`",
+                    "expected `spot`, `usdm`, `coinm` or `deribit`",
                 ))
             }
         };

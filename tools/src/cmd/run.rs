@@ -1,37 +1,47 @@
-//! `ballast run --config FILE.toml`: live mode. One venue connection (`[live]`), the sized
-//! instrument (`[instrument]`), volatility-targeted sizing (`[sizing]`), the pre-trade risk gate
-//! (`[risk]`) and the execution adapter (`paper` by default, or the Binance WebSocket API). Runs
-//! until SIGINT/SIGTERM or `live.duration_s`, then prints what happened.
+//! `ballast run --config FILE.toml`: live mode. One venue connection (`[live]`: Binance combined
+//! streams or Deribit JSON-RPC), the sized instrument (`[instrument]`), volatility-targeted sizing
+//! (`[sizing]`), the pre-trade risk gate (`[risk]`) and the execution adapter (`paper` by default,
+//! the Binance WebSocket API or Deribit JSON-RPC). Runs until SIGINT/SIGTERM or `live.duration_s`,
+//! then prints what happened (and, with `--orders-out`, every order with its final report).
 
-use std::path::PathBuf;
+use std::fs::File;
+use std::io::{BufWriter, Write as _};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
 use engine::clock::Clock;
-use engine::config::{Config, Resolved, RiskSection};
+use engine::config::{Config, LiveSection, Resolved, RiskSection};
 use engine::exec::binance::{BinanceAuth, BinanceExec, BinanceExecConfig};
+use engine::exec::deribit::{DeribitExec, DeribitExecConfig};
 use engine::exec::{Credentials, ExecutionAdapter};
 use engine::kernel::{Kernel, PaperAdapter};
-use engine::live::{Link, LiveFeed, LiveSource};
-use engine::pipeline::{run_with, RunReport};
+use engine::live::{Link, LiveCounters, LiveFeed, LiveSource, VenueFeed, VenueKind};
+use engine::pipeline::{run_with, PipelineConfig, RunReport};
 use engine::risk_gate::{
     Gated, InstrumentLimits, KillSwitch, Marks, RejectReason, RiskGate, RiskLimits,
 };
-use engine::sizer::VolTargetSizer;
+use engine::sizer::{Sizer, Target, TickView, VolTargetSizer};
 use feeds::decimal::parse_decimal;
-use feeds::{BinanceFeed, Registry};
+use feeds::deribit::{instruments::parse_name, DeribitFeed, InstrumentKind, DERIBIT_SCALE};
+use feeds::{BinanceFeed, InstrumentId, Market, Registry, Side};
 
 /// `ballast run` arguments.
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// The run configuration (TOML; see `examples/run-venue-sim.toml`).
+    /// The run configuration (TOML; see `examples/run-venue-sim.toml` and
+    /// `examples/run-venue-sim-deribit.toml`).
     #[arg(long)]
     pub config: PathBuf,
+    /// Write every order with its final report as CSV (mantissas; `sent` says whether it left
+    /// for the venue, `client_id` is how the venue knows it).
+    #[arg(long)]
+    pub orders_out: Option<PathBuf>,
 }
 
-fn limits(r: &RiskSection, res: &Resolved) -> anyhow::Result<RiskLimits> {
+fn limits(r: &RiskSection, res: &Resolved, n: usize) -> anyhow::Result<RiskLimits> {
     let qty = |field: &str, s: &str| -> anyhow::Result<i64> {
         parse_decimal(s.as_bytes(), res.qty_scale)
             .ok()
@@ -57,54 +67,84 @@ fn limits(r: &RiskSection, res: &Resolved) -> anyhow::Result<RiskLimits> {
             r.price_band
         );
     }
+    // Only the sized instrument (id 0) may trade; the others (option tickers subscribed for
+    // their marks) are rejected as unknown should an order ever name them.
+    let mut instruments = vec![None; n.max(1)];
+    instruments[0] = Some(InstrumentLimits {
+        max_order_qty: qty("max_order_qty", &r.max_order_qty)?,
+        max_notional: pos("max_notional", r.max_notional)?,
+        max_position: qty("max_position", &r.max_position)?,
+    });
     Ok(RiskLimits {
-        instruments: vec![Some(InstrumentLimits {
-            max_order_qty: qty("max_order_qty", &r.max_order_qty)?,
-            max_notional: pos("max_notional", r.max_notional)?,
-            max_position: qty("max_position", &r.max_position)?,
-        })],
+        instruments,
         max_orders_per_sec: pos("max_orders_per_sec", r.max_orders_per_sec)?,
         burst: pos("burst", r.burst)?.max(1.0),
         price_band: (r.price_band > 0.0).then_some(r.price_band),
     })
 }
 
-fn summary<A: ExecutionAdapter>(r: &RunReport<Gated<A>>, counters: &engine::live::LiveCounters) {
-    let g = r.adapter.gate().stats();
-    let filled: i64 = r.fills.iter().map(|f| f.qty).sum();
-    println!(
-        "orders {} fills {} filled_qty_mantissa {}",
-        r.orders.len(),
-        r.fills.len(),
-        filled
-    );
-    println!(
-        "position_mantissa {}",
-        r.instruments.first().map_or(0, |i| i.position)
-    );
-    print!("gate passed {} rejected {}", g.passed, g.rejected_total());
-    for reason in RejectReason::ALL {
-        if g.rejected(reason) > 0 {
-            print!(" {}={}", reason.as_str(), g.rejected(reason));
+/// Volatility targeting of an instrument whose quantity is in quote units (Deribit's inverse
+/// futures and perpetuals: the amount is USD). The model sizes in base units: positions go in
+/// divided by the mid, the target comes out multiplied by it. Linear instruments pass through.
+#[derive(Debug)]
+struct RunSizer {
+    inner: VolTargetSizer,
+    quote_qty: bool,
+}
+
+impl Sizer for RunSizer {
+    fn on_tick(&mut self, v: &TickView<'_>) -> Option<Target> {
+        if !self.quote_qty {
+            return self.inner.on_tick(v);
         }
+        if !(v.mid_px.is_finite() && v.mid_px > 0.0) {
+            return None;
+        }
+        let base = TickView {
+            position_qty: v.position_qty / v.mid_px,
+            working_qty: v.working_qty / v.mid_px,
+            ..*v
+        };
+        let mut t = self.inner.on_tick(&base)?;
+        t.qty *= v.mid_px;
+        t.qty.is_finite().then_some(t)
     }
-    println!();
-    let c = counters.snapshot();
-    println!(
-        "live connects {} disconnects {} resyncs {} stale_periods {} frames {}",
-        c.connects, c.disconnects, c.resyncs, c.stale_periods, c.frames
-    );
-    println!(
-        "feed frames {} rejected {} gaps {}; kernel skipped_invalid {} gaps {}",
-        r.feed.frames,
-        r.feed.rejected,
-        r.feed.adapter.gaps,
-        r.kernel.skipped_invalid,
-        r.kernel.gaps
-    );
-    if let Some(e) = &r.source_error {
-        println!("source error: {e}");
-    }
+}
+
+/// Whether `symbol` is a Deribit inverse contract (coin-settled future or perpetual: amounts in
+/// USD). Linear `_USDC` contracts and options trade in base units.
+fn deribit_inverse(symbol: &str) -> bool {
+    parse_name(symbol).is_some_and(|i| {
+        matches!(i.kind, InstrumentKind::Future | InstrumentKind::Perpetual)
+            && !i.underlying.contains('_')
+    })
+}
+
+/// Everything the run needs once the configuration is read.
+struct Setup {
+    pcfg: PipelineConfig,
+    source: LiveSource,
+    counters: Arc<LiveCounters>,
+    link: Arc<Link>,
+    marks: Marks,
+    has_book: Vec<bool>,
+    gate: RiskGate,
+    reg: Registry,
+    id: InstrumentId,
+    kernel: Kernel<RunSizer>,
+    clock: Clock,
+    live: LiveSection,
+    orders_out: Option<PathBuf>,
+}
+
+fn credentials(live: &LiveSection, adapter: &str) -> anyhow::Result<Credentials> {
+    Ok(match (&live.credentials_env, &live.credentials_file) {
+        (Some(p), None) => Credentials::from_env(p)?,
+        (None, Some(f)) => Credentials::from_file(f)?,
+        _ => bail!(
+            "`live.credentials_env` or `live.credentials_file` (exactly one) is required by the {adapter} adapter"
+        ),
+    })
 }
 
 /// Runs `ballast run`.
@@ -122,39 +162,86 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         .live
         .clone()
         .with_context(|| format!("{}: a `[live]` section is required", a.config.display()))?;
-    if live.venue != "binance" {
-        bail!(
-            "`live.venue` = {:?}: `ballast run` sizes Binance instruments (expected \"binance\")",
-            live.venue
-        );
-    }
     if live.channels.is_empty() {
         bail!("`live.channels`: at least one channel is required");
     }
-    let risk = cfg.risk.clone().unwrap_or_default();
     let mut reg = Registry::new();
     let id = reg.register(&res.symbol, res.market, res.px_scale, res.qty_scale);
-    let market = match res.market {
-        feeds::Market::BinanceUsdM => "usdm",
-        _ => "spot",
+    let mut lcfg = match live.venue.as_str() {
+        "binance" => {
+            let market = match res.market {
+                Market::BinanceSpot => "spot",
+                Market::BinanceUsdM => "usdm",
+                _ => bail!(
+                    "`instrument.market` = {:?}: `live.venue` = \"binance\" sizes `spot` or `usdm` instruments",
+                    cfg.instrument.market
+                ),
+            };
+            let lcfg = super::capture::live_config(
+                "binance",
+                &live.url,
+                &live.channels,
+                live.rest.as_deref(),
+                market,
+                &mut reg,
+                live.stale_ms,
+            )
+            .context("`live.channels`")?;
+            if reg.len() != 1 {
+                bail!(
+                    "`live.channels`: every channel must be of `instrument.symbol` = {}",
+                    res.symbol
+                );
+            }
+            lcfg
+        }
+        "deribit" => {
+            if res.market != Market::Deribit {
+                bail!(
+                    "`instrument.market` = {:?}: `live.venue` = \"deribit\" needs `deribit`",
+                    cfg.instrument.market
+                );
+            }
+            if res.px_scale != DERIBIT_SCALE || res.qty_scale != DERIBIT_SCALE {
+                bail!(
+                    "`instrument.px_scale` / `instrument.qty_scale` = {} / {}: Deribit prices and amounts are read at {DERIBIT_SCALE} decimals",
+                    res.px_scale,
+                    res.qty_scale
+                );
+            }
+            let mut lcfg = super::capture::live_config(
+                "deribit",
+                &live.url,
+                &live.channels,
+                None,
+                "",
+                &mut reg,
+                live.stale_ms,
+            )
+            .context("`live.channels`")?;
+            if !lcfg.streams.iter().any(|s| s.instrument == id.0) {
+                bail!(
+                    "`live.channels`: no channel of `instrument.symbol` = {} (e.g. book.{}.100ms)",
+                    res.symbol,
+                    res.symbol
+                );
+            }
+            if let VenueKind::Deribit { heartbeat_s } = &mut lcfg.venue {
+                *heartbeat_s = live.heartbeat_s;
+            }
+            lcfg
+        }
+        other => bail!("`live.venue` = {other:?}: expected \"binance\" or \"deribit\""),
     };
-    let lcfg = super::capture::live_config(
-        "binance",
-        &live.url,
-        &live.channels,
-        live.rest.as_deref(),
-        market,
-        &mut reg,
-        live.stale_ms,
-    )
-    .context("`live.channels`")?;
-    if reg.len() != 1 {
+    lcfg.url = lcfg.url.trim_end_matches('/').to_owned();
+    if !matches!(live.auth.as_str(), "logon" | "hmac") {
         bail!(
-            "`live.channels`: every channel must be of `instrument.symbol` = {}",
-            res.symbol
+            "`live.auth` = {:?}: expected \"logon\" (Ed25519 session.logon) or \"hmac\"",
+            live.auth
         );
     }
-    let limits = limits(&risk, &res)?;
+    let risk = cfg.risk.clone().unwrap_or_default();
+    let limits = limits(&risk, &res, reg.len())?;
     let clock = Clock::new();
     let marks = Marks::new(reg.len());
     let mut kill = KillSwitch::new();
@@ -166,9 +253,18 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
             .on_signal(signal_hook::consts::SIGUSR1)
             .context("SIGUSR1 handler")?;
     }
-    let gate = RiskGate::new(reg.instruments(), limits, marks.clone(), kill);
+    let quote_qty = res.market == Market::Deribit && deribit_inverse(&res.symbol);
+    let mut gate = RiskGate::new(reg.instruments(), limits, marks.clone(), kill);
+    if quote_qty {
+        gate = gate.with_quote_qty(id.0 as usize);
+    }
     let link = Arc::new(Link::new(reg.len()));
-    let has_book = vec![lcfg.streams.iter().any(|s| s.has_book())];
+    let mut has_book = vec![false; reg.len()];
+    for s in &lcfg.streams {
+        if let Some(b) = has_book.get_mut(s.instrument as usize) {
+            *b = s.has_book();
+        }
+    }
     let source = LiveSource::new(lcfg, Arc::clone(&link), clock.clone());
     let stop = source.stop_flag();
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -185,67 +281,247 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         });
     }
     let counters = source.counters();
-    let mut feed_inner = BinanceFeed::new(reg.clone());
-    feed_inner.set_snapshot_target(id);
-    let feed = LiveFeed::new(feed_inner, link, has_book, Some(marks));
-    let sizer = VolTargetSizer::new(id, res.sizing).context("`sizing`: rejected")?;
+    let sizer = RunSizer {
+        inner: VolTargetSizer::new(id, res.sizing).context("`sizing`: rejected")?,
+        quote_qty,
+    };
     let kernel = Kernel::new(&reg, res.kernel, sizer);
     let mut pcfg = res.pipeline.clone();
     pcfg.exec_sync = false;
-    fn go<A: ExecutionAdapter>(
-        pcfg: &engine::pipeline::PipelineConfig,
-        source: LiveSource,
-        feed: LiveFeed<BinanceFeed>,
-        kernel: Kernel<VolTargetSizer>,
-        adapter: Gated<A>,
-        clock: &Clock,
-    ) -> RunReport<Gated<A>> {
-        run_with(pcfg, source, feed, kernel, adapter, clock)
+    let setup = Setup {
+        pcfg,
+        source,
+        counters,
+        link,
+        marks,
+        has_book,
+        gate,
+        reg,
+        id,
+        kernel,
+        clock,
+        live,
+        orders_out: a.orders_out,
+    };
+    if setup.live.venue == "deribit" {
+        let feed = DeribitFeed::new(setup.reg.clone());
+        drive(setup, feed)
+    } else {
+        let mut feed = BinanceFeed::new(setup.reg.clone());
+        feed.set_snapshot_target(id);
+        drive(setup, feed)
     }
-    match live.adapter.as_str() {
-        "" | "paper" => {
-            let r = go(
-                &pcfg,
-                source,
-                feed,
-                kernel,
-                Gated::new(gate, PaperAdapter::default()),
-                &clock,
-            );
-            summary(&r, &counters);
+}
+
+/// Runs the pipeline with the configured adapter behind the gate and prints the outcome.
+fn drive<V: VenueFeed>(s: Setup, inner: V) -> anyhow::Result<()> {
+    let Setup {
+        pcfg,
+        source,
+        counters,
+        link,
+        marks,
+        has_book,
+        gate,
+        reg,
+        id,
+        kernel,
+        clock,
+        live,
+        orders_out,
+    } = s;
+    let feed = LiveFeed::new(inner, link, has_book, Some(marks));
+    let prefix = format!("bl{}-", std::process::id());
+    let exec_url = || -> anyhow::Result<String> {
+        match (&live.exec_url, live.venue.as_str()) {
+            (Some(u), _) => Ok(u.clone()),
+            (None, "deribit") => Ok(live.url.trim_end_matches('/').to_owned()),
+            (None, _) => bail!(
+                "`live.exec_url` is required by the {} adapter",
+                live.adapter
+            ),
         }
-        "binance" => {
-            let creds = match (&live.credentials_env, &live.credentials_file) {
-                (Some(p), None) => Credentials::from_env(p)?,
-                (None, Some(f)) => Credentials::from_file(f)?,
-                _ => bail!("`live.credentials_env` or `live.credentials_file` (exactly one) is required by the binance adapter"),
+    };
+    match (live.adapter.as_str(), live.venue.as_str()) {
+        ("" | "paper", _) => {
+            let adapter = Gated::new(gate, PaperAdapter::default());
+            let r = run_with(&pcfg, source, feed, kernel, adapter, &clock);
+            let sent: Vec<u64> = Vec::new();
+            finish(&r, &counters, &reg, id, &sent, "", orders_out.as_deref())
+        }
+        ("binance", "binance") => {
+            let creds = credentials(&live, "binance")?;
+            let auth = if live.auth == "hmac" {
+                BinanceAuth::Hmac(creds)
+            } else {
+                BinanceAuth::Ed25519Logon(creds)
             };
-            let url = live
-                .exec_url
-                .clone()
-                .context("`live.exec_url` is required by the binance adapter")?;
             let exec = BinanceExec::connect(
                 BinanceExecConfig {
-                    url,
-                    auth: BinanceAuth::Hmac(creds),
+                    url: exec_url()?,
+                    auth,
                     recv_window_ms: 5000,
                     ack_timeout_ms: 500,
                     connect_timeout_ms: 2000,
-                    client_id_prefix: format!("bl{}-", std::process::id()),
+                    client_id_prefix: prefix.clone(),
                 },
                 reg.instruments(),
                 clock.clone(),
             )
-            .context("connecting the execution adapter")?;
-            let r = go(&pcfg, source, feed, kernel, Gated::new(gate, exec), &clock);
-            summary(&r, &counters);
-            let s = r.adapter.inner().stats();
+            .context("connecting the binance execution adapter")?;
+            let r = run_with(&pcfg, source, feed, kernel, Gated::new(gate, exec), &clock);
+            let x = r.adapter.inner();
+            let st = x.stats();
+            finish(
+                &r,
+                &counters,
+                &reg,
+                id,
+                x.sent_ids(),
+                &prefix,
+                orders_out.as_deref(),
+            )?;
             println!(
-                "exec sent {} acks {} recovered {} rejects {} not_sent {}",
-                s.sent, s.acks, s.recovered, s.rejects, s.not_sent
+                "exec sent {} acks {} recovered {} rejects {} not_sent {} exec_connects {} logons {} logon_failures {} auth {}",
+                st.sent, st.acks, st.recovered, st.rejects, st.not_sent, st.connects, st.logons,
+                st.logon_failures, live.auth
             );
+            Ok(())
         }
-        other => bail!("`live.adapter` = {other:?}: expected \"paper\" or \"binance\""),
+        ("deribit", "deribit") => {
+            let creds = credentials(&live, "deribit")?;
+            let exec = DeribitExec::connect(
+                DeribitExecConfig {
+                    url: exec_url()?,
+                    credentials: creds,
+                    settle_timeout_ms: 500,
+                    connect_timeout_ms: 2000,
+                    label_prefix: prefix.clone(),
+                },
+                reg.instruments(),
+                clock.clone(),
+            )
+            .context("connecting the deribit execution adapter")?;
+            let r = run_with(&pcfg, source, feed, kernel, Gated::new(gate, exec), &clock);
+            let x = r.adapter.inner();
+            let st = x.stats();
+            finish(
+                &r,
+                &counters,
+                &reg,
+                id,
+                x.sent_ids(),
+                &prefix,
+                orders_out.as_deref(),
+            )?;
+            println!(
+                "exec sent {} acks {} notifications {} from_trades {} rejects {} not_sent {} exec_connects {} auth_failures {}",
+                st.sent, st.acks, st.from_notifications, st.from_trades, st.rejects, st.not_sent,
+                st.connects, st.auth_failures
+            );
+            Ok(())
+        }
+        (a @ ("binance" | "deribit"), v) => {
+            bail!("`live.adapter` = {a:?} cannot trade on `live.venue` = {v:?}")
+        }
+        (other, _) => {
+            bail!("`live.adapter` = {other:?}: expected \"paper\", \"binance\" or \"deribit\"")
+        }
     }
+}
+
+/// Prints the summary and writes `--orders-out`.
+fn finish<A: ExecutionAdapter>(
+    r: &RunReport<Gated<A>>,
+    counters: &LiveCounters,
+    reg: &Registry,
+    id: InstrumentId,
+    sent_ids: &[u64],
+    prefix: &str,
+    orders_out: Option<&Path>,
+) -> anyhow::Result<()> {
+    let g = r.adapter.gate().stats();
+    let filled: i64 = r.fills.iter().map(|f| f.qty).sum();
+    println!(
+        "orders {} fills {} filled_orders {} filled_qty_mantissa {}",
+        r.orders.len(),
+        r.fills.len(),
+        r.fills.iter().filter(|f| f.qty > 0).count(),
+        filled
+    );
+    println!(
+        "position_mantissa {}",
+        r.instruments
+            .iter()
+            .find(|i| i.id == id)
+            .map_or(0, |i| i.position)
+    );
+    print!("gate passed {} rejected {}", g.passed, g.rejected_total());
+    for reason in RejectReason::ALL {
+        if g.rejected(reason) > 0 {
+            print!(" {}={}", reason.as_str(), g.rejected(reason));
+        }
+    }
+    println!();
+    let c = counters.snapshot();
+    println!(
+        "live connects {} disconnects {} resyncs {} stale_periods {} frames {} heartbeats_answered {}",
+        c.connects, c.disconnects, c.resyncs, c.stale_periods, c.frames, c.heartbeats_answered
+    );
+    println!(
+        "feed frames {} rejected {} gaps {} kernel_skipped_invalid {} kernel_gaps {}",
+        r.feed.frames,
+        r.feed.rejected,
+        r.feed.adapter.gaps,
+        r.kernel.skipped_invalid,
+        r.kernel.gaps
+    );
+    if let Some(e) = &r.source_error {
+        println!("source error: {e}");
+    }
+    if let Some(path) = orders_out {
+        write_orders(path, r, reg, sent_ids, prefix)
+            .with_context(|| format!("writing --orders-out {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// One CSV row per order: what was asked, whether it left, and its final report.
+fn write_orders<A>(
+    path: &Path,
+    r: &RunReport<A>,
+    reg: &Registry,
+    sent_ids: &[u64],
+    prefix: &str,
+) -> anyhow::Result<()> {
+    let sent: std::collections::HashSet<u64> = sent_ids.iter().copied().collect();
+    let mut w = BufWriter::new(File::create(path)?);
+    writeln!(
+        w,
+        "order_id,client_id,instrument,side,qty,limit_px,sent,filled_qty,fill_px,cancelled_qty"
+    )?;
+    for o in &r.orders {
+        let f = r.fills.iter().find(|f| f.order_id == o.id);
+        let sym = reg.get(o.instrument).map_or("", |i| i.symbol.as_str());
+        let is_sent = sent.contains(&o.id);
+        writeln!(
+            w,
+            "{},{},{sym},{},{},{},{},{},{},{}",
+            o.id,
+            if is_sent {
+                format!("{prefix}{}", o.id)
+            } else {
+                String::new()
+            },
+            if o.side == Side::Sell { "sell" } else { "buy" },
+            o.qty,
+            o.limit_px,
+            u8::from(is_sent),
+            f.map_or(String::new(), |f| f.qty.to_string()),
+            f.map_or(String::new(), |f| f.px.to_string()),
+            f.map_or(String::new(), |f| f.cancelled_qty.to_string()),
+        )?;
+    }
+    w.flush()?;
     Ok(())
 }
