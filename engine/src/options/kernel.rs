@@ -165,6 +165,10 @@ impl OptionsSink for RecordBuffer {
     }
 }
 
+/// The reading end of a [`RecordRing`] (an `rtrb` consumer: `pop()` until `Err`, then check
+/// `is_abandoned()` to know the kernel is gone).
+pub type RecordConsumer = rtrb::Consumer<Record>;
+
 /// Records pushed on an `rtrb` ring for another thread to write out.
 #[derive(Debug)]
 pub struct RecordRing {
@@ -178,7 +182,7 @@ impl RecordRing {
     /// kernel spin until the reader makes room (replays: nothing is lost, the reader must run on
     /// another thread); without, the record is dropped and counted (live).
     #[must_use]
-    pub fn new(capacity: usize, wait: bool) -> (Self, rtrb::Consumer<Record>) {
+    pub fn new(capacity: usize, wait: bool) -> (Self, RecordConsumer) {
         let (tx, rx) = rtrb::RingBuffer::new(capacity.max(2));
         (
             Self {
