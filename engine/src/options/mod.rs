@@ -692,7 +692,8 @@ impl OptionsEngine {
                     self.ask_qty = inst.qty_f64(ev.ask.qty);
                     let mid = 0.5 * (b + a);
                     if let Some(s) = &mut self.surface {
-                        s.set_time(ev.recv_ns);
+                        // Throttled expiries: at most one refit per hedge tick.
+                        s.refit_due(&self.chain, ev.recv_ns);
                     }
                     let moved = mid != self.spot_px;
                     self.spot_px = mid;

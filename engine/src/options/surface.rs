@@ -5,7 +5,10 @@
 //!   bid/ask IVs ([`IvSource`]) and `F` the expiry's forward (the tickers' underlying price).
 //!   A ticker refits only its own expiry (warm-started from the previous smile, at most
 //!   [`SurfaceConfig::max_evals`] evaluations of the inner problem), so the work per tick is
-//!   bounded by the largest expiry; nothing allocates after [`VolSurface::new`].
+//!   bounded by the largest expiry; nothing allocates after [`VolSurface::new`]. With
+//!   [`SurfaceConfig::min_refit_interval_ns`] > 0 a ticker only marks its expiry dirty when the
+//!   expiry was refitted less than that long ago; [`VolSurface::refit_due`] (called by the engine
+//!   on hedge ticks) then refits at most one due expiry per call.
 //! - An expiry with fewer than [`SurfaceConfig::min_points`] usable points, or whose fit fails,
 //!   falls back to a flat smile at its ATM mark IV (the mark IV of the strike nearest the
 //!   forward); an expiry with no IV at all is empty and skipped.
@@ -48,6 +51,11 @@ pub struct SurfaceConfig {
     pub arb_k: f64,
     /// Grid points of the arbitrage checks.
     pub arb_grid: u32,
+    /// Nelder–Mead convergence in `(m, ln σ)` (smaller: more evaluations, same smile to the
+    /// quotes' precision).
+    pub x_tol: f64,
+    /// Least time between two refits of one expiry, ns (0: refit on every ticker).
+    pub min_refit_interval_ns: u64,
 }
 
 impl Default for SurfaceConfig {
@@ -58,6 +66,8 @@ impl Default for SurfaceConfig {
             max_evals: 400,
             arb_k: 1.0,
             arb_grid: 41,
+            x_tol: 1e-6,
+            min_refit_interval_ns: 0,
         }
     }
 }
@@ -110,6 +120,12 @@ pub struct Slice {
     pub fit_errors: u32,
     /// The last fit error.
     pub last_error: Option<SviError>,
+    /// A ticker arrived since the last refit (throttled).
+    pub dirty: bool,
+    /// Time of the last refit, ns (0 before the first).
+    pub last_refit_ns: u64,
+    /// Forward of the latest ticker, used by the next refit, USD.
+    pub pending_forward: f64,
 }
 
 /// Counters of the surface.
@@ -125,6 +141,8 @@ pub struct SurfaceStats {
     pub butterfly_flags: u64,
     /// Refits with calendar arbitrage against a neighbour.
     pub calendar_flags: u64,
+    /// Tickers that only marked their expiry dirty (throttled).
+    pub deferred: u64,
 }
 
 const NO_SLICE: u32 = u32::MAX;
@@ -144,6 +162,8 @@ pub struct VolSurface {
     w_buf: Vec<f64>,
     wt_buf: Vec<f64>,
     now_ns: u64,
+    /// Round-robin start of [`VolSurface::refit_due`]'s scan.
+    cursor: usize,
     stats: SurfaceStats,
 }
 
@@ -166,6 +186,9 @@ impl VolSurface {
         }
         if cfg.arb_grid < 2 {
             return bad("arb_grid");
+        }
+        if !(cfg.x_tol > 0.0 && cfg.x_tol.is_finite()) {
+            return bad("x_tol");
         }
         let mut expiries: Vec<u64> = chain.expiry_ns.clone();
         expiries.sort_unstable();
@@ -194,6 +217,9 @@ impl VolSurface {
             refits: 0,
             fit_errors: 0,
             last_error: None,
+            dirty: false,
+            last_refit_ns: 0,
+            pending_forward: f64::NAN,
         };
         let slices: Vec<Slice> = expiries
             .iter()
@@ -221,8 +247,9 @@ impl VolSurface {
             cfg,
             fit_opts: FitOptions {
                 max_evals: cfg.max_evals,
-                ..FitOptions::default()
+                x_tol: cfg.x_tol,
             },
+            cursor: 0,
             slices,
             start,
             members,
@@ -274,8 +301,9 @@ impl VolSurface {
     }
 
     /// A ticker of chain option `i` arrived (its IVs are already in `chain`): refits its expiry
-    /// with forward `forward` (the ticker's underlying price) at `now_ns`. Returns the slice
-    /// index refitted. No allocation.
+    /// with forward `forward` (the ticker's underlying price) at `now_ns`, or only marks it dirty
+    /// when it was refitted less than `min_refit_interval_ns` ago. Returns the slice index
+    /// refitted. No allocation.
     pub fn on_ticker(
         &mut self,
         chain: &OptionChain,
@@ -284,8 +312,41 @@ impl VolSurface {
         now_ns: u64,
     ) -> Option<usize> {
         let s = self.slice_of(i)?;
-        self.refit(chain, s, forward, now_ns);
+        self.set_time(now_ns);
+        let sl = &mut self.slices[s];
+        if forward > 0.0 && forward.is_finite() {
+            sl.pending_forward = forward;
+        }
+        let due = sl.refits == 0
+            || self.now_ns.saturating_sub(sl.last_refit_ns) >= self.cfg.min_refit_interval_ns;
+        if !due {
+            sl.dirty = true;
+            self.stats.deferred += 1;
+            return None;
+        }
+        let fwd = sl.pending_forward;
+        self.refit(chain, s, fwd, now_ns);
         Some(s)
+    }
+
+    /// Refits at most one dirty expiry whose refit interval has elapsed (round robin), at
+    /// `now_ns`. Returns it. No allocation; `O(expiries)` to find it when none is due.
+    pub fn refit_due(&mut self, chain: &OptionChain, now_ns: u64) -> Option<usize> {
+        self.set_time(now_ns);
+        let n = self.slices.len();
+        for j in 0..n {
+            let s = (self.cursor + j) % n;
+            let sl = &self.slices[s];
+            if sl.dirty
+                && self.now_ns.saturating_sub(sl.last_refit_ns) >= self.cfg.min_refit_interval_ns
+            {
+                self.cursor = (s + 1) % n;
+                let fwd = sl.pending_forward;
+                self.refit(chain, s, fwd, now_ns);
+                return Some(s);
+            }
+        }
+        None
     }
 
     /// Refits slice `s` from the chain's current IVs (see the module docs). A non-positive or
@@ -296,6 +357,7 @@ impl VolSurface {
         let Some(slice) = self.slices.get(s).copied() else {
             return;
         };
+        self.slices[s].dirty = false;
         let fwd = if forward > 0.0 && forward.is_finite() {
             forward
         } else {
@@ -335,6 +397,8 @@ impl VolSurface {
         self.stats.refits += 1;
         let sl = &mut self.slices[s];
         sl.refits += 1;
+        sl.dirty = false;
+        sl.last_refit_ns = self.now_ns;
         sl.forward = fwd;
         sl.t_fit_years = t;
         sl.points = n as u32;
@@ -582,7 +646,7 @@ mod tests {
         assert!((s.atm_vol(T0 + DAY).unwrap() - 0.5).abs() < 1e-12);
         assert!((s.atm_vol(T0 + 400 * DAY).unwrap() - 0.4).abs() < 1e-12);
         // Linear in total variance in between.
-        let (t1, t2, t) = (10.0, 40.0, 25.0);
+        let (t1, t2, t): (f64, f64, f64) = (10.0, 40.0, 25.0);
         let w = 0.25 * t1 + (0.16 * t2 - 0.25 * t1) * (t - t1) / (t2 - t1);
         let want = (w / t).sqrt();
         let got = s.atm_vol(T0 + 25 * DAY).unwrap();
@@ -591,6 +655,37 @@ mod tests {
         assert!((tv - w / 365.0).abs() < 1e-12);
         // 0.5² × 10 > 0.4² × 40? No: 2.5 < 6.4, so no calendar arbitrage.
         assert!(s.calendar_check().is_free());
+    }
+
+    #[test]
+    fn throttled_refits_wait_for_the_interval_then_one_per_call() {
+        let strikes = [45_000.0, 50_000.0, 55_000.0];
+        let mut c = chain(&[10, 40], &strikes);
+        for v in &mut c.mark_iv {
+            *v = 0.5;
+        }
+        let cfg = SurfaceConfig {
+            min_refit_interval_ns: 1_000,
+            ..SurfaceConfig::default()
+        };
+        let mut s = VolSurface::new(&c, cfg).unwrap();
+        assert_eq!(s.on_ticker(&c, 0, 50_000.0, T0), Some(0));
+        assert_eq!(s.on_ticker(&c, 3, 50_000.0, T0), Some(1));
+        // Within the interval: deferred, the old value stands.
+        c.mark_iv[1] = 0.7;
+        c.mark_iv[4] = 0.6;
+        assert_eq!(s.on_ticker(&c, 1, 50_000.0, T0 + 10), None);
+        assert_eq!(s.on_ticker(&c, 4, 50_000.0, T0 + 20), None);
+        assert_eq!(s.stats().deferred, 2);
+        assert!(s.slices()[0].dirty && s.slices()[1].dirty);
+        assert!((s.atm_vol(T0 + 10 * DAY).unwrap() - 0.5).abs() < 1e-12);
+        assert_eq!(s.refit_due(&c, T0 + 500), None);
+        // Due: one refit per call.
+        assert_eq!(s.refit_due(&c, T0 + 1_000), Some(0));
+        assert_eq!(s.refit_due(&c, T0 + 1_001), Some(1));
+        assert_eq!(s.refit_due(&c, T0 + 1_002), None);
+        assert!((s.atm_vol(T0 + 10 * DAY).unwrap() - 0.7).abs() < 1e-12);
+        assert!((s.atm_vol(T0 + 40 * DAY).unwrap() - 0.6).abs() < 1e-12);
     }
 
     #[test]

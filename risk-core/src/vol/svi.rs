@@ -143,8 +143,11 @@ impl SviParams {
     #[must_use]
     pub fn total_variance(&self, k: f64) -> f64 {
         let x = k - self.m;
-        self.b
-            .mul_add(self.rho.mul_add(x, x.hypot(self.sigma)), self.a)
+        self.b.mul_add(
+            self.rho
+                .mul_add(x, (x * x + self.sigma * self.sigma).sqrt()),
+            self.a,
+        )
     }
 
     /// `(w, w′, w″)` at `k`.
@@ -152,7 +155,7 @@ impl SviParams {
     #[must_use]
     pub fn derivatives(&self, k: f64) -> (f64, f64, f64) {
         let x = k - self.m;
-        let r = x.hypot(self.sigma);
+        let r = (x * x + self.sigma * self.sigma).sqrt();
         let w = self.b.mul_add(self.rho.mul_add(x, r), self.a);
         let w1 = self.b * (self.rho + x / r);
         let w2 = self.b * self.sigma * self.sigma / (r * r * r);
@@ -366,7 +369,7 @@ fn inner(p: &Points<'_>, m: f64, sigma: f64) -> Option<([f64; 3], f64)> {
             continue;
         }
         let y = (p.k[i] - m) * inv_s;
-        let phi = [1.0, y, y.hypot(1.0)];
+        let phi = [1.0, y, (y * y + 1.0).sqrt()];
         for r in 0..3 {
             g[r] += wt * phi[r] * p.w[i];
             for c in r..3 {
@@ -476,7 +479,7 @@ fn inner(p: &Points<'_>, m: f64, sigma: f64) -> Option<([f64; 3], f64)> {
             continue;
         }
         let y = (p.k[i] - m) * inv_s;
-        let r = p.w[i] - (x[0] + x[1] * y + x[2] * y.hypot(1.0));
+        let r = p.w[i] - (x[0] + x[1] * y + x[2] * (y * y + 1.0).sqrt());
         ssr += p.wt[i] * r * r;
     }
     Some((x, ssr))
