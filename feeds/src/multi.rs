@@ -19,6 +19,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::adapter::FeedAdapter;
 use crate::binance::{BinanceFeed, FeedStats};
 use crate::capture::{CaptureError, CaptureReader};
 use crate::cryptofeed::CryptofeedReader;
@@ -216,6 +217,9 @@ struct Input {
     steps_back: u64,
 }
 
+/// One frame of the merged stream: `(input, recv_ns, frame)`.
+pub type MergedFrame<'a> = (usize, u64, &'a [u8]);
+
 /// k-way merge of several inputs' frames by receive time (see the module docs).
 pub struct MergedFrames {
     inputs: Vec<Input>,
@@ -269,7 +273,7 @@ impl MergedFrames {
     /// # Errors
     /// [`MultiError::Capture`] when a read fails or a later file cannot be opened (the error names
     /// the file and the last good line); malformed lines are not errors (see [`Self::malformed`]).
-    pub fn next_frame(&mut self) -> Result<Option<(usize, u64, &[u8])>, MultiError> {
+    pub fn next_frame(&mut self) -> Result<Option<MergedFrame<'_>>, MultiError> {
         let mut best: Option<(usize, u64)> = None;
         for (i, inp) in self.inputs.iter_mut().enumerate() {
             if inp.consumed {
@@ -414,10 +418,14 @@ pub struct FrameInfo {
     pub events: u32,
 }
 
-/// Merged inputs, each parsed by its own adapter, events in global instrument ids.
+/// One adapter per input and one global registry: parses input `i`'s frames with its own
+/// adapter and hands the events on in global instrument ids.
+///
+/// As a pipeline [`FeedAdapter`] it reads *tagged* frames: the first byte is the input index,
+/// the rest the raw frame ([`tag_frame`]); a merged source such as [`MergedFrames`] tags each
+/// frame with its input, so several venues run through one feed stage.
 #[derive(Debug)]
-pub struct MultiFeed {
-    frames: MergedFrames,
+pub struct MultiAdapter {
     feeds: Vec<VenueFeed>,
     registry: Registry,
     /// Per input: adapter-local id → global id.
@@ -426,29 +434,30 @@ pub struct MultiFeed {
     rejected: Vec<u64>,
 }
 
-impl MultiFeed {
-    /// Opens `specs`; input `i` gets a fresh adapter of its venue over `locals[i]` (an empty
-    /// registry when `locals` is shorter), and every instrument of the adapters is registered in
-    /// `global` by symbol. Pre-register what the consumer needs (a chain, a hedge) so ids are
-    /// known up front: a second replay of the same inputs over the first one's registries gives
-    /// the same ids.
-    ///
-    /// # Errors
-    /// As [`MergedFrames::open`].
-    pub fn open(
-        specs: &[InputSpec],
-        global: Registry,
-        mut locals: Vec<Registry>,
-    ) -> Result<Self, MultiError> {
-        let frames = MergedFrames::open(specs)?;
-        locals.resize_with(specs.len(), Registry::new);
-        let feeds: Vec<VenueFeed> = specs
+/// Writes `frame` tagged with `input` into `out` (cleared first): the format
+/// [`MultiAdapter`]'s [`FeedAdapter::on_frame`] reads. `None` for an input index above 255.
+pub fn tag_frame(out: &mut Vec<u8>, input: usize, frame: &[u8]) -> Option<()> {
+    let tag = u8::try_from(input).ok()?;
+    out.clear();
+    out.push(tag);
+    out.extend_from_slice(frame);
+    Some(())
+}
+
+impl MultiAdapter {
+    /// Adapters of `venues`; input `i`'s starts over `locals[i]` (an empty registry when
+    /// `locals` is shorter), and every instrument of the adapters is registered in `global` by
+    /// symbol. Pre-register what the consumer needs (a chain, a hedge) so ids are known up front:
+    /// a second replay of the same inputs over the first one's registries gives the same ids.
+    #[must_use]
+    pub fn new(venues: &[Venue], global: Registry, mut locals: Vec<Registry>) -> Self {
+        locals.resize_with(venues.len(), Registry::new);
+        let feeds: Vec<VenueFeed> = venues
             .iter()
             .zip(locals)
-            .map(|(s, r)| VenueFeed::new(s.venue, r))
+            .map(|(v, r)| VenueFeed::new(*v, r))
             .collect();
         let mut me = Self {
-            frames,
             maps: vec![Vec::new(); feeds.len()],
             rejected: vec![0; feeds.len()],
             feeds,
@@ -458,7 +467,7 @@ impl MultiFeed {
         for i in 0..me.feeds.len() {
             me.sync_map(i);
         }
-        Ok(me)
+        me
     }
 
     /// Translates instruments input `i`'s adapter registered since the last call.
@@ -486,6 +495,122 @@ impl MultiFeed {
         self.feeds.get(i)
     }
 
+    /// Frames of input `i` its adapter rejected.
+    #[must_use]
+    pub fn rejected(&self, i: usize) -> u64 {
+        self.rejected.get(i).copied().unwrap_or(0)
+    }
+
+    /// Parses `frame` of input `input` and hands its events, in global ids, to `sink`. Returns
+    /// whether the adapter accepted it (an unknown input is rejected).
+    pub fn on_input_frame(
+        &mut self,
+        input: usize,
+        recv_ns: u64,
+        frame: &[u8],
+        sink: &mut impl FnMut(&MarketEvent),
+    ) -> bool {
+        let Some(feed) = self.feeds.get_mut(input) else {
+            return false;
+        };
+        self.events.clear();
+        let events = &mut self.events;
+        let accepted = feed.on_frame(recv_ns, frame, &mut |e| events.push(e));
+        if !accepted {
+            self.rejected[input] += 1;
+        }
+        if self.maps[input].len() < self.feeds[input].registry().len() {
+            self.sync_map(input);
+        }
+        let map = &self.maps[input];
+        for e in &mut self.events {
+            if let Some(g) = map.get(e.instrument.0 as usize) {
+                e.instrument = *g;
+            }
+            sink(e);
+        }
+        accepted
+    }
+}
+
+impl FeedAdapter for MultiAdapter {
+    fn on_frame(&mut self, recv_ns: u64, frame: &[u8], sink: &mut impl FnMut(MarketEvent)) -> bool {
+        let Some((&tag, raw)) = frame.split_first() else {
+            return false;
+        };
+        self.on_input_frame(usize::from(tag), recv_ns, raw, &mut |e| sink(*e))
+    }
+
+    /// The inputs' counters, summed.
+    fn stats(&self) -> FeedStats {
+        let mut t = FeedStats::default();
+        for f in &self.feeds {
+            let s = f.stats();
+            t.frames += s.frames;
+            t.malformed += s.malformed;
+            t.ignored += s.ignored;
+            t.fallback_parses += s.fallback_parses;
+            t.book_tickers += s.book_tickers;
+            t.trades += s.trades;
+            t.diffs += s.diffs;
+            t.diffs_applied += s.diffs_applied;
+            t.diffs_dropped_stale += s.diffs_dropped_stale;
+            t.diffs_buffered += s.diffs_buffered;
+            t.buffer_overflows += s.buffer_overflows;
+            t.gaps += s.gaps;
+            t.resyncs += s.resyncs;
+            t.snapshots += s.snapshots;
+            t.snapshots_ignored += s.snapshots_ignored;
+            t.snapshots_stale += s.snapshots_stale;
+        }
+        t
+    }
+}
+
+/// Merged inputs, each parsed by its own adapter, events in global instrument ids: a
+/// [`MergedFrames`] driving a [`MultiAdapter`] in one loop (no pipeline).
+#[derive(Debug)]
+pub struct MultiFeed {
+    frames: MergedFrames,
+    adapter: MultiAdapter,
+}
+
+impl MultiFeed {
+    /// Opens `specs` with adapters as in [`MultiAdapter::new`].
+    ///
+    /// # Errors
+    /// As [`MergedFrames::open`].
+    pub fn open(
+        specs: &[InputSpec],
+        global: Registry,
+        locals: Vec<Registry>,
+    ) -> Result<Self, MultiError> {
+        let frames = MergedFrames::open(specs)?;
+        let venues: Vec<Venue> = specs.iter().map(|s| s.venue).collect();
+        Ok(Self {
+            frames,
+            adapter: MultiAdapter::new(&venues, global, locals),
+        })
+    }
+
+    /// The global registry (grows as adapters meet new symbols).
+    #[must_use]
+    pub fn registry(&self) -> &Registry {
+        self.adapter.registry()
+    }
+
+    /// Input `i`'s adapter.
+    #[must_use]
+    pub fn feed(&self, i: usize) -> Option<&VenueFeed> {
+        self.adapter.feed(i)
+    }
+
+    /// The adapters.
+    #[must_use]
+    pub fn adapter(&self) -> &MultiAdapter {
+        &self.adapter
+    }
+
     /// The merged frame readers (counters, malformed lines).
     #[must_use]
     pub fn frames(&self) -> &MergedFrames {
@@ -495,47 +620,33 @@ impl MultiFeed {
     /// Frames of input `i` its adapter rejected.
     #[must_use]
     pub fn rejected(&self, i: usize) -> u64 {
-        self.rejected.get(i).copied().unwrap_or(0)
+        self.adapter.rejected(i)
     }
 
     /// Parses the next merged frame with its input's adapter and hands its events, in global
-    /// ids, to `sink(input, raw frame, event)`; `Ok(None)` at the end of every input.
+    /// ids, to `sink(input, event)`; `Ok(None)` at the end of every input.
     ///
     /// # Errors
     /// As [`MergedFrames::next_frame`].
     pub fn next(
         &mut self,
-        sink: &mut impl FnMut(usize, &[u8], &MarketEvent),
+        sink: &mut impl FnMut(usize, &MarketEvent),
     ) -> Result<Option<FrameInfo>, MultiError> {
         let Some((input, recv_ns, frame)) = self.frames.next_frame()? else {
             return Ok(None);
         };
-        self.events.clear();
-        let events = &mut self.events;
-        let accepted = self.feeds[input].on_frame(recv_ns, frame, &mut |e| events.push(e));
-        if !accepted {
-            self.rejected[input] += 1;
-        }
-        // The frame borrow ends here; translate ids after the adapter may have registered some.
-        let n = self.events.len();
-        let local_len = self.feeds[input].registry().len();
-        if self.maps[input].len() < local_len {
-            self.sync_map(input);
-        }
-        // Re-borrow the frame for the sink (the merge keeps it until the next call).
-        let frame = &self.frames.inputs[input].frame;
-        let map = &self.maps[input];
-        for e in &mut self.events {
-            if let Some(g) = map.get(e.instrument.0 as usize) {
-                e.instrument = *g;
-            }
-            sink(input, frame, e);
-        }
+        let mut events = 0u32;
+        let accepted = self
+            .adapter
+            .on_input_frame(input, recv_ns, frame, &mut |e| {
+                events += 1;
+                sink(input, e);
+            });
         Ok(Some(FrameInfo {
             input,
             recv_ns,
             accepted,
-            events: n as u32,
+            events,
         }))
     }
 }
@@ -661,7 +772,7 @@ mod tests {
             MultiFeed::open(&[dspec, lines(&b)], global, vec![Registry::new(), local]).unwrap();
         let mut seen = Vec::new();
         while let Some(info) = f
-            .next(&mut |i, _, e| seen.push((i, e.recv_ns, e.instrument)))
+            .next(&mut |i, e| seen.push((i, e.recv_ns, e.instrument)))
             .unwrap()
         {
             assert_eq!(info.accepted, info.recv_ns != 30);
@@ -680,6 +791,31 @@ mod tests {
         );
         let g = |n| InstrumentId(n);
         assert_eq!(seen, vec![(0, 10, g(3)), (1, 20, g(2))]);
+
+        // The same frames tagged with their input, through the pipeline-facing adapter.
+        let global = f.registry().clone();
+        let mut a = MultiAdapter::new(&[Venue::Deribit, Venue::Binance], global, Vec::new());
+        let mut again = Vec::new();
+        let mut buf = Vec::new();
+        for (input, ns, path) in [(0usize, 10u64, &d), (1, 20, &b)] {
+            let text = std::fs::read_to_string(path).unwrap();
+            let line = text.lines().next().unwrap();
+            let frame = line.split_once(' ').unwrap().1;
+            tag_frame(&mut buf, input, frame.as_bytes()).unwrap();
+            assert!(FeedAdapter::on_frame(&mut a, ns, &buf, &mut |e| again
+                .push((input, e.recv_ns, e.instrument))));
+        }
+        tag_frame(&mut buf, 7, b"{}").unwrap();
+        assert!(
+            !FeedAdapter::on_frame(&mut a, 40, &buf, &mut |_| {}),
+            "unknown input"
+        );
+        assert!(
+            !FeedAdapter::on_frame(&mut a, 40, &[], &mut |_| {}),
+            "untagged frame"
+        );
+        assert_eq!(again, seen, "same events, same global ids");
+        assert_eq!(FeedAdapter::stats(&a).frames, 2);
         assert_eq!((f.rejected(0), f.rejected(1)), (1, 0));
     }
 }

@@ -1,8 +1,8 @@
-//! `ballast options-replay` on the real Deribit capture: two runs give byte-identical orders and
-//! decisions; the decisions log reconciles (portfolio delta after each band hedge inside the
-//! band, no gamma or vega cap exceeded at any decision, the derived hedge's price is a ticker's
-//! `underlying_price`); a captured hedge book is merged by receive time; bad configs and flags
-//! are one clear error naming the key.
+//! `ballast options-replay` on the real Deribit capture, through the pipeline: two runs (and a
+//! run on two threads) give byte-identical orders and decisions; the decisions log reconciles
+//! (portfolio delta after each band hedge inside the band, no gamma or vega cap exceeded at any
+//! decision, the derived hedge's price is a ticker's `underlying_price`); a captured hedge book
+//! is merged by receive time; bad configs and flags are one clear error naming the key.
 
 use std::collections::BTreeSet;
 use std::io::Read;
@@ -144,7 +144,11 @@ fn deribit_replay_is_deterministic_and_reconciles() {
     let cfg = dir.join("c.toml");
     std::fs::write(&cfg, CONFIG).unwrap();
     let mut outs = Vec::new();
-    for run in 0..2 {
+    // Twice on one thread, once on two (the pipeline's execution clock keeps the order).
+    for (run, topology) in ["single", "single", "feed@0,kernel+exec@1"]
+        .iter()
+        .enumerate()
+    {
         let (o, d) = (
             dir.join(format!("o{run}.jsonl")),
             dir.join(format!("d{run}.jsonl")),
@@ -156,6 +160,8 @@ fn deribit_replay_is_deterministic_and_reconciles() {
             "--config",
             cfg.to_str().unwrap(),
             "--hedge-from-underlying",
+            "--topology",
+            topology,
             "--orders-out",
             o.to_str().unwrap(),
             "--decisions-out",
@@ -163,6 +169,10 @@ fn deribit_replay_is_deterministic_and_reconciles() {
         ]);
         assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
         assert!(out.contains("BTC: ") && out.contains("ETH: "), "{out}");
+        assert!(
+            out.contains("tick_to_order"),
+            "pipeline latency table: {out}"
+        );
         assert!(out.contains("DERIVED touch (not a real book)"), "{out}");
         // The capture's REST bodies stamped late are counted, not reordered.
         assert!(out.contains("25 frames step back in time"), "{out}");
@@ -170,6 +180,11 @@ fn deribit_replay_is_deterministic_and_reconciles() {
     }
     assert!(outs[0].0 == outs[1].0, "orders differ between runs");
     assert!(outs[0].1 == outs[1].1, "decisions differ between runs");
+    assert!(outs[0].0 == outs[2].0, "orders differ between topologies");
+    assert!(
+        outs[0].1 == outs[2].1,
+        "decisions differ between topologies"
+    );
     let orders = lines(&outs[0].2);
     let decisions = lines(&outs[0].3);
     let (band_hedges, n) = reconcile(&orders, &decisions);

@@ -15,24 +15,36 @@
 //!    `[hedge] symbols` (default: the future of the expiry with the most tickers), rebuilt from
 //!    each of its options' tickers' `underlying_price` ± `derived_half_spread_bps` with
 //!    `derived_qty` shown each side. It is registered as `<future>@derived` and is not a book.
-//! 4. The replay runs the engines in a direct loop on the merged events (one thread, paper fills
-//!    after every event); orders and decisions are written in event order, order ids numbered
-//!    across engines (1, 2, … over the whole log). The summary names each engine's instruments.
+//! 4. The second pass runs through the same pipeline as live ([`engine::pipeline::run_kernel`]):
+//!    the merged inputs are one frame source (frames tagged with their input), the adapters one
+//!    feed stage ([`feeds::multi::MultiAdapter`], plus the derived touches), the engines one
+//!    [`OptionsKernel`], paper execution. Orders and decisions go from the kernel on a ring to a
+//!    writer thread, in the kernel's order; order ids are the pipeline's (global over
+//!    underlyings). The summary names each engine's instruments and prints the pipeline's
+//!    latency table (tick to order included).
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::fs::File;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use anyhow::{bail, Context};
+use engine::clock::Clock;
 use engine::config::{Config, HedgeSection, OptionsSection};
-use engine::options::log::{write_decision, write_order};
-use engine::options::synth::PaperSink;
-use engine::options::{
-    Decision, HedgeSpec, OptionSpec, OptionsEngine, OptionsOrder, OptionsSink, OptionsStats,
-};
+use engine::kernel::PaperAdapter;
+use engine::options::kernel::{OptionsKernel, Record, RecordRing};
+use engine::options::{HedgeSpec, OptionSpec, OptionsStats};
+use engine::pipeline::{run_kernel, PipelineConfig};
+use engine::source::{FrameSource, SourceError};
+use engine::topology::Topology;
+use feeds::binance::FeedStats;
 use feeds::deribit::{read_option_ticker, DeribitInstrument, InstrumentKind, OptionType};
-use feeds::multi::{CaptureFormat, InputSpec, MultiFeed, Venue, VenueFeed};
-use feeds::{flags, EventKind, InstrumentId, Market, MarketEvent, PxQty, Registry};
+use feeds::multi::{
+    tag_frame, CaptureFormat, InputSpec, MergedFrames, MultiAdapter, MultiFeed, Venue, VenueFeed,
+};
+use feeds::{flags, EventKind, FeedAdapter, InstrumentId, Market, MarketEvent, PxQty, Registry};
 
 /// Replay Deribit option captures through one options engine per underlying and log every
 /// order and decision as JSON lines.
@@ -52,7 +64,7 @@ pub struct OptionsReplayArgs {
     /// line.
     #[arg(long)]
     decisions_out: Option<PathBuf>,
-    /// Topology. Only `single` for now: the options engines run in one direct loop.
+    /// Topology: `auto`, `single` or e.g. `feed@0,kernel+exec@1` (overrides the config's).
     #[arg(long)]
     topology: Option<String>,
     /// Derive each underlying's hedge touch from its option tickers' `underlying_price` (a
@@ -75,52 +87,6 @@ enum HedgeSource {
     Derived { future: String },
     /// A captured book of this symbol.
     Captured { symbol: String },
-}
-
-/// One underlying's engine and its bookkeeping.
-struct Book {
-    underlying: String,
-    source: HedgeSource,
-    hedge_symbol: String,
-    hedge_id: InstrumentId,
-    chain_symbols: usize,
-    engine: OptionsEngine,
-}
-
-/// Writes orders and decisions as JSON lines into memory (flushed after the run) and counts them.
-#[derive(Default)]
-struct Log {
-    orders: Vec<u8>,
-    decisions: Vec<u8>,
-    by_reason: BTreeMap<(&'static str, &'static str, bool), u64>,
-    n_orders: u64,
-    n_decisions: u64,
-    io_error: Option<std::io::Error>,
-}
-
-impl OptionsSink for Log {
-    fn order(&mut self, o: &OptionsOrder) {
-        // Each engine numbers its own orders from 1: the log numbers them across engines.
-        self.n_orders += 1;
-        let o = &OptionsOrder {
-            id: self.n_orders,
-            ..*o
-        };
-        *self
-            .by_reason
-            .entry((o.reason.as_str(), o.binding.as_str(), o.is_hedge))
-            .or_default() += 1;
-        if let Err(e) = write_order(&mut self.orders, o) {
-            self.io_error.get_or_insert(e);
-        }
-    }
-
-    fn decision(&mut self, d: &Decision) {
-        self.n_decisions += 1;
-        if let Err(e) = write_decision(&mut self.decisions, d) {
-            self.io_error.get_or_insert(e);
-        }
-    }
 }
 
 /// What the first pass learned.
@@ -166,11 +132,11 @@ fn hedge_is_deribit(symbols: &[String]) -> bool {
         .any(|s| s.rsplit('=').next().is_some_and(|x| x.contains('-')))
 }
 
-fn scan(specs: &[InputSpec]) -> anyhow::Result<Scan> {
+fn scan(specs: &[InputSpec]) -> anyhow::Result<(Scan, MultiFeed)> {
     let mut multi = MultiFeed::open(specs, Registry::new(), Vec::new())?;
     let mut tickers: Vec<u32> = Vec::new();
     let (mut first_ns, mut last_ns) = (None, 0);
-    while let Some(info) = multi.next(&mut |_, _, e: &MarketEvent| {
+    while let Some(info) = multi.next(&mut |_, e: &MarketEvent| {
         if e.kind == EventKind::OptionTicker {
             let i = e.instrument.0 as usize;
             if tickers.len() <= i {
@@ -204,14 +170,17 @@ fn scan(specs: &[InputSpec]) -> anyhow::Result<Scan> {
         }
     }
     tickers.resize(global.len(), 0);
-    Ok(Scan {
-        global,
-        locals,
-        facts,
-        tickers,
-        first_ns,
-        last_ns,
-    })
+    Ok((
+        Scan {
+            global,
+            locals,
+            facts,
+            tickers,
+            first_ns,
+            last_ns,
+        },
+        multi,
+    ))
 }
 
 /// `BTC-24SEP21-8000-P` → `BTC-24SEP21`.
@@ -308,17 +277,194 @@ fn captured_hedges(
     Ok(out)
 }
 
-fn load_config(path: Option<&Path>) -> anyhow::Result<(OptionsSection, HedgeSection)> {
+/// The `[options]`, `[hedge]` and pipeline settings of `path` (defaults without a file: one
+/// thread).
+fn load_config(
+    path: Option<&Path>,
+) -> anyhow::Result<(OptionsSection, HedgeSection, PipelineConfig)> {
     let Some(p) = path else {
-        return Ok((OptionsSection::default(), HedgeSection::default()));
+        return Ok((
+            OptionsSection::default(),
+            HedgeSection::default(),
+            PipelineConfig::default(),
+        ));
     };
     let text = std::fs::read_to_string(p)
         .with_context(|| format!("cannot read config {}", p.display()))?;
     let cfg = Config::from_toml(&text).with_context(|| format!("config {}", p.display()))?;
+    let pipeline = cfg
+        .resolve()
+        .with_context(|| format!("config {}", p.display()))?
+        .pipeline;
     Ok((
         cfg.options.unwrap_or_default(),
         cfg.hedge.unwrap_or_default(),
+        pipeline,
     ))
+}
+
+/// The merged inputs as one pipeline frame source: each frame tagged with its input
+/// ([`feeds::multi::tag_frame`]) for [`ReplayFeed`].
+struct TaggedSource {
+    frames: MergedFrames,
+    buf: Vec<u8>,
+}
+
+impl FrameSource for TaggedSource {
+    fn next_frame(&mut self) -> Result<Option<(u64, &[u8])>, SourceError> {
+        let err = |message: String| SourceError {
+            path: PathBuf::from("options-replay inputs"),
+            message,
+        };
+        let Some((input, ns, frame)) = self
+            .frames
+            .next_frame()
+            .map_err(|e| err(format!("{e:#}")))?
+        else {
+            return Ok(None);
+        };
+        tag_frame(&mut self.buf, input, frame)
+            .ok_or_else(|| err(format!("input {input}: at most 256 inputs")))?;
+        Ok(Some((ns, &self.buf)))
+    }
+
+    fn malformed(&self) -> u64 {
+        self.frames.malformed_count()
+    }
+}
+
+/// The derived hedge touch of `--hedge-from-underlying`: before each ticker of an option whose
+/// future is an underlying's derived hedge, a `Bbo` of `<future>@derived` at the ticker's
+/// `underlying_price` ± the half-spread with the configured size each side, flagged `SYNTHETIC`.
+struct Derive {
+    /// Option id → the derived hedge its tickers quote.
+    derive_to: Vec<Option<InstrumentId>>,
+    half_spread: f64,
+    qty_mantissa: i64,
+    /// Derived touches emitted (read after the run).
+    derived: Arc<AtomicU64>,
+}
+
+impl Derive {
+    fn bbo(&self, e: &MarketEvent) -> Option<MarketEvent> {
+        let h = self
+            .derive_to
+            .get(e.instrument.0 as usize)
+            .copied()
+            .flatten()?;
+        let px = read_option_ticker(e)?.underlying_px;
+        let (bid, ask) = (
+            px * (1.0 - self.half_spread) * 1e8,
+            px * (1.0 + self.half_spread) * 1e8,
+        );
+        if !(bid >= 1.0 && ask < 9.0e18) {
+            return None;
+        }
+        let mut b = MarketEvent::new(EventKind::Bbo, h, e.recv_ns);
+        b.exch_ns = e.exch_ns;
+        b.flags = flags::BOOK_VALID | flags::SYNTHETIC;
+        b.bid = PxQty {
+            px: bid.round() as i64,
+            qty: self.qty_mantissa,
+        };
+        b.ask = PxQty {
+            px: ask.round() as i64,
+            qty: self.qty_mantissa,
+        };
+        Some(b)
+    }
+}
+
+/// The feed stage: every input's adapter ([`MultiAdapter`]) and the derived hedge touches.
+struct ReplayFeed {
+    inner: MultiAdapter,
+    derive: Derive,
+}
+
+impl FeedAdapter for ReplayFeed {
+    fn on_frame(&mut self, recv_ns: u64, frame: &[u8], sink: &mut impl FnMut(MarketEvent)) -> bool {
+        let Some((&tag, raw)) = frame.split_first() else {
+            return false;
+        };
+        let derive = &self.derive;
+        self.inner
+            .on_input_frame(usize::from(tag), recv_ns, raw, &mut |e| {
+                if e.kind == EventKind::OptionTicker {
+                    if let Some(b) = derive.bbo(e) {
+                        // Relaxed: a counter, read only after the feed thread is joined (the
+                        // join orders it).
+                        derive.derived.fetch_add(1, Ordering::Relaxed);
+                        sink(b);
+                    }
+                }
+                sink(*e);
+            })
+    }
+
+    fn stats(&self) -> FeedStats {
+        self.inner.stats()
+    }
+}
+
+/// Writes orders and decisions from the kernel's record ring into their files (a thread of its
+/// own: the kernel waits for room, so nothing is lost) and counts orders by reason.
+#[derive(Default)]
+struct Written {
+    orders: u64,
+    decisions: u64,
+    by_reason: BTreeMap<(&'static str, &'static str, bool), u64>,
+}
+
+fn writer(
+    mut rx: rtrb::Consumer<Record>,
+    orders_out: Option<PathBuf>,
+    decisions_out: Option<PathBuf>,
+) -> std::thread::JoinHandle<anyhow::Result<Written>> {
+    std::thread::spawn(move || {
+        let open = |p: &Option<PathBuf>| -> anyhow::Result<Option<BufWriter<File>>> {
+            p.as_ref()
+                .map(|p| {
+                    File::create(p)
+                        .map(BufWriter::new)
+                        .with_context(|| format!("cannot create {}", p.display()))
+                })
+                .transpose()
+        };
+        let (mut ow, mut dw) = (open(&orders_out)?, open(&decisions_out)?);
+        let mut w = Written::default();
+        loop {
+            let Ok(r) = rx.pop() else {
+                if rx.is_abandoned() && rx.is_empty() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_micros(50));
+                continue;
+            };
+            let out = match &r {
+                Record::Order(o) => {
+                    w.orders += 1;
+                    *w.by_reason
+                        .entry((o.reason.as_str(), o.binding.as_str(), o.is_hedge))
+                        .or_default() += 1;
+                    ow.as_mut()
+                }
+                Record::Decision(_) => {
+                    w.decisions += 1;
+                    dw.as_mut()
+                }
+            };
+            if let Some(f) = out {
+                r.write_jsonl(f).context("writing the JSON-lines log")?;
+            }
+        }
+        for (f, p) in [(ow, &orders_out), (dw, &decisions_out)] {
+            if let (Some(mut f), Some(p)) = (f, p) {
+                f.flush()
+                    .with_context(|| format!("cannot write {}", p.display()))?;
+            }
+        }
+        Ok(w)
+    })
 }
 
 /// Runs the options replay.
@@ -328,19 +474,22 @@ fn load_config(path: Option<&Path>) -> anyhow::Result<(OptionsSection, HedgeSect
 /// hedge feed, an unwritable output.
 #[allow(clippy::too_many_lines)] // one linear set-up sequence, commented step by step
 pub fn run(a: OptionsReplayArgs) -> anyhow::Result<()> {
-    if let Some(t) = a.topology.as_deref().filter(|t| *t != "single") {
-        bail!("--topology {t}: the options replay runs in one direct loop for now (only `single`)");
-    }
     if !a.hedge_from_underlying && a.hedge_capture.is_empty() {
         bail!("no hedge feed: pass --hedge-from-underlying (derived touch) or --hedge-capture F --hedge-symbol SYM");
     }
-    let (opts, hedge_cfg) = load_config(a.config.as_deref())?;
+    let (opts, hedge_cfg, mut pcfg) = load_config(a.config.as_deref())?;
+    if let Some(t) = a.topology.as_deref() {
+        pcfg.topology = match t {
+            "auto" => Topology::auto(&engine::topology::available_cores()),
+            s => Topology::parse(s).with_context(|| format!("--topology {s}"))?,
+        };
+    }
     let contract = hedge_cfg.check()?;
     let specs = input_specs(&a)?;
     let started = std::time::Instant::now();
 
     // 1. First pass: chain facts, ticker counts, registries.
-    let mut scan = scan(&specs)?;
+    let (mut scan, first_pass) = scan(&specs)?;
     let book: BTreeMap<String, i64> = opts
         .book
         .iter()
@@ -363,7 +512,6 @@ pub fn run(a: OptionsReplayArgs) -> anyhow::Result<()> {
             })
             .collect();
         u.sort();
-        u.dedup();
         u
     } else {
         opts.underlyings.clone()
@@ -374,12 +522,17 @@ pub fn run(a: OptionsReplayArgs) -> anyhow::Result<()> {
     }
     let captured = captured_hedges(&a, &underlyings)?;
 
-    // 2–3. Chains, hedges, engines.
-    let mut books: Vec<Book> = Vec::new();
+    // 2–3. Chains and hedges (derived hedges registered before the kernel is built).
+    struct Plan {
+        underlying: String,
+        source: HedgeSource,
+        hedge_id: InstrumentId,
+        chain: Vec<OptionSpec>,
+        cfg: engine::options::OptionsConfig,
+        default_lots: i64,
+    }
+    let mut plans: Vec<Plan> = Vec::new();
     let mut skipped: Vec<String> = Vec::new();
-    // Global option id → index of the book whose derived hedge its tickers feed.
-    let mut derive_from: Vec<Option<usize>> = Vec::new();
-    let mut derived_ids: Vec<(usize, InstrumentId)> = Vec::new();
     for u in &underlyings {
         let chain = chain_of(&scan, u, &book);
         if chain.is_empty() {
@@ -412,156 +565,140 @@ pub fn run(a: OptionsReplayArgs) -> anyhow::Result<()> {
             skipped.push(u.clone());
             continue;
         };
-        let hedge = HedgeSpec {
-            instrument: hedge_id,
-            contract,
-            lot_qty: hedge_cfg.lot_qty,
-            min_lots: hedge_cfg.min_lots,
-        };
-        let mut engine = OptionsEngine::new(&scan.global, cfg, hedge, &chain)
-            .with_context(|| format!("options engine of {u}"))?;
-        for s in &chain {
-            let name = &scan.global.instruments()[s.instrument.0 as usize].symbol;
-            engine.set_desired(
-                s.instrument,
-                book.get(name).copied().unwrap_or(default_lots),
-            );
-        }
-        let k = books.len();
-        if let HedgeSource::Derived { future } = &source {
+        plans.push(Plan {
+            underlying: u.clone(),
+            source,
+            hedge_id,
+            chain,
+            cfg,
+            default_lots,
+        });
+    }
+    if plans.is_empty() {
+        bail!("no underlying has a hedge feed ({skipped:?} skipped)");
+    }
+    let mut derive_to: Vec<Option<InstrumentId>> = vec![None; scan.global.len()];
+    for p in &plans {
+        if let HedgeSource::Derived { future } = &p.source {
             let prefix = format!("{future}-");
-            derive_from.resize(scan.global.len(), None);
-            for s in &chain {
+            let mut any = false;
+            for s in &p.chain {
                 if scan.global.instruments()[s.instrument.0 as usize]
                     .symbol
                     .starts_with(&prefix)
                 {
-                    derive_from[s.instrument.0 as usize] = Some(k);
+                    derive_to[s.instrument.0 as usize] = Some(p.hedge_id);
+                    any = true;
                 }
             }
-            if !derive_from.iter().any(|d| *d == Some(k)) {
-                bail!("{u}: no option of future {future} has a ticker: cannot derive its hedge");
-            }
-            derived_ids.push((k, hedge_id));
-        }
-        books.push(Book {
-            underlying: u.clone(),
-            hedge_symbol: scan.global.instruments()[hedge_id.0 as usize]
-                .symbol
-                .clone(),
-            hedge_id,
-            source,
-            chain_symbols: chain.len(),
-            engine,
-        });
-    }
-    if books.is_empty() {
-        bail!("no underlying has a hedge feed ({skipped:?} skipped)");
-    }
-    // Global id → book index.
-    let mut route: Vec<Option<usize>> = vec![None; scan.global.len()];
-    for (k, b) in books.iter().enumerate() {
-        for &i in &b.engine.chain().instrument {
-            route[i.0 as usize] = Some(k);
-        }
-    }
-    for (k, b) in books.iter().enumerate() {
-        if let HedgeSource::Captured { symbol } = &b.source {
-            if let Some(id) = scan.global.id(symbol) {
-                route[id.0 as usize] = Some(k);
+            if !any {
+                bail!(
+                    "{}: no option of future {future} has a ticker: cannot derive its hedge",
+                    p.underlying
+                );
             }
         }
     }
-    derive_from.resize(scan.global.len(), None);
-    let derived_hedge: Vec<Option<InstrumentId>> = {
-        let mut v = vec![None; books.len()];
-        for (k, id) in &derived_ids {
-            v[*k] = Some(*id);
-        }
-        v
-    };
 
-    // 4. Second pass: the replay.
-    let mut multi = MultiFeed::open(&specs, scan.global.clone(), scan.locals.clone())?;
-    let max_chain = books.iter().map(|b| b.chain_symbols).max().unwrap_or(0);
-    let mut sink = PaperSink::new(Log::default(), max_chain + 1);
-    let half = hedge_cfg.derived_half_spread_bps * 1e-4;
-    let qty_mantissa = (hedge_cfg.derived_qty * 1e8).round() as i64;
-    let (mut frames, mut events, mut derived_touches) = (0u64, 0u64, 0u64);
-    while let Some(_info) = multi.next(&mut |_, _, e: &MarketEvent| {
-        events += 1;
-        let i = e.instrument.0 as usize;
-        if e.kind == EventKind::OptionTicker {
-            if let Some(k) = derive_from.get(i).copied().flatten() {
-                if let (Some(t), Some(h)) = (read_option_ticker(e), derived_hedge[k]) {
-                    let px = t.underlying_px;
-                    if px.is_finite() && px > 0.0 {
-                        let mut b = MarketEvent::new(EventKind::Bbo, h, e.recv_ns);
-                        b.exch_ns = e.exch_ns;
-                        b.flags = flags::BOOK_VALID | flags::SYNTHETIC;
-                        b.bid = PxQty {
-                            px: (px * (1.0 - half) * 1e8).round() as i64,
-                            qty: qty_mantissa,
-                        };
-                        b.ask = PxQty {
-                            px: (px * (1.0 + half) * 1e8).round() as i64,
-                            qty: qty_mantissa,
-                        };
-                        derived_touches += 1;
-                        sink.step(&mut books[k].engine, &b, 0);
-                    }
-                }
-            }
+    // The kernel: one engine per underlying, orders and decisions on a ring to the writer.
+    let (ring, rx) = RecordRing::new(1 << 16, true);
+    let mut kernel = OptionsKernel::new(&scan.global, ring);
+    for p in &plans {
+        let hedge = HedgeSpec {
+            instrument: p.hedge_id,
+            contract,
+            lot_qty: hedge_cfg.lot_qty,
+            min_lots: hedge_cfg.min_lots,
+        };
+        let k = kernel
+            .add_underlying(p.cfg, hedge, &p.chain)
+            .with_context(|| format!("options engine of {}", p.underlying))?;
+        let eng = kernel.engine_mut(k).context("engine just added")?;
+        for s in &p.chain {
+            let name = &scan.global.instruments()[s.instrument.0 as usize].symbol;
+            eng.set_desired(
+                s.instrument,
+                book.get(name).copied().unwrap_or(p.default_lots),
+            );
         }
-        if let Some(k) = route.get(i).copied().flatten() {
-            sink.step(&mut books[k].engine, e, 0);
-        }
-    })? {
-        frames += 1;
     }
+    let log = writer(rx, a.orders_out.clone(), a.decisions_out.clone());
+
+    // 4. Second pass: the replay through the pipeline, as live.
+    pcfg.max_instruments = pcfg.max_instruments.max(scan.global.len());
+    let derived = Arc::new(AtomicU64::new(0));
+    let feed = ReplayFeed {
+        inner: MultiAdapter::new(
+            &specs.iter().map(|s| s.venue).collect::<Vec<_>>(),
+            scan.global.clone(),
+            scan.locals.clone(),
+        ),
+        derive: Derive {
+            derive_to,
+            half_spread: hedge_cfg.derived_half_spread_bps * 1e-4,
+            qty_mantissa: (hedge_cfg.derived_qty * 1e8).round() as i64,
+            derived: Arc::clone(&derived),
+        },
+    };
+    let source = TaggedSource {
+        frames: MergedFrames::open(&specs)?,
+        buf: Vec::with_capacity(1 << 16),
+    };
+    let clock = Clock::new();
+    let (report, kernel) = run_kernel(&pcfg, source, feed, kernel, PaperAdapter::default(), &clock);
+    let engines: Vec<(OptionsStats, i64, f64)> = kernel
+        .engines()
+        .iter()
+        .map(|e| (e.stats(), e.hedge_position_lots(), e.underlying_px()))
+        .collect();
+    let chains: Vec<Vec<InstrumentId>> = kernel
+        .engines()
+        .iter()
+        .map(|e| e.chain().instrument.clone())
+        .collect();
+    let rejected = kernel.rejected();
+    // Dropping the kernel closes the ring: the writer drains it and ends.
+    drop(kernel);
+    let written = log
+        .join()
+        .map_err(|_| anyhow::anyhow!("the log writer panicked"))??;
     let elapsed = started.elapsed();
-    let log = sink.inner;
-    if let Some(e) = log.io_error {
-        return Err(e).context("writing the JSON-lines log");
-    }
-    if let Some(p) = &a.orders_out {
-        write_file(p, &log.orders)?;
-    }
-    if let Some(p) = &a.decisions_out {
-        write_file(p, &log.decisions)?;
-    }
 
     // Summary.
     println!(
-        "ballast options-replay: {} frames, {} events from {} input(s) in {:.2} s (two passes); {:.1} s of market",
-        frames,
-        events,
+        "ballast options-replay: {} frames, {} events from {} input(s) through the pipeline ({}) in {:.2} s (two passes); {:.1} s of market",
+        report.feed.frames,
+        report.feed.events,
         specs.len(),
+        report.topology,
         elapsed.as_secs_f64(),
         scan.last_ns.saturating_sub(scan.first_ns.unwrap_or(0)) as f64 / 1e9
     );
     for (i, s) in specs.iter().enumerate() {
-        let f = multi.frames();
+        let f = first_pass.frames();
         println!(
             "  input {i} {:<8} {}: {} frames, {} malformed lines, {} rejected frames, {} frames step back in time (kept in file order)",
             format!("{:?}", s.venue),
             s.paths[0].display(),
             f.frames(i),
             f.malformed_count_of(i),
-            multi.rejected(i),
+            first_pass.rejected(i),
             f.steps_back(i)
         );
     }
-    for m in multi.frames().malformed().iter().take(5) {
+    for m in first_pass.frames().malformed().iter().take(5) {
         println!("    skipped {m}");
     }
     println!(
-        "  {} orders, {} decisions; {} derived hedge touches",
-        log.n_orders, log.n_decisions, derived_touches
+        "  {} orders ({} fills), {} decisions; {} derived hedge touches; {} orders not expressible (cancelled)",
+        written.orders,
+        report.fills.iter().filter(|f| f.qty > 0).count(),
+        written.decisions,
+        derived.load(Ordering::Relaxed),
+        rejected
     );
-    for b in &books {
-        let st: OptionsStats = b.engine.stats();
-        let src = match &b.source {
+    for (k, p) in plans.iter().enumerate() {
+        let src = match &p.source {
             HedgeSource::Derived { future } => format!(
                 "DERIVED touch (not a real book): {future} tickers' underlying_price ± {} bps, {} shown each side",
                 hedge_cfg.derived_half_spread_bps, hedge_cfg.derived_qty
@@ -570,16 +707,18 @@ pub fn run(a: OptionsReplayArgs) -> anyhow::Result<()> {
         };
         println!(
             "  {}: {} options; hedge {} (id {}) [{}]",
-            b.underlying, b.chain_symbols, b.hedge_symbol, b.hedge_id.0, src
+            p.underlying,
+            p.chain.len(),
+            scan.global.instruments()[p.hedge_id.0 as usize].symbol,
+            p.hedge_id.0,
+            src
         );
-        let ids: Vec<String> = b
-            .engine
-            .chain()
-            .instrument
+        let ids: Vec<String> = chains[k]
             .iter()
             .map(|i| format!("{}={}", i.0, scan.global.instruments()[i.0 as usize].symbol))
             .collect();
         println!("    chain ids {}", ids.join(" "));
+        let (st, hedge_lots, px) = engines[k];
         println!(
             "    events {} sizing passes {} skipped {} orders {} decisions {} full revaluations {}; hedge position {} lots, last underlying {:.2}",
             st.events,
@@ -588,15 +727,15 @@ pub fn run(a: OptionsReplayArgs) -> anyhow::Result<()> {
             st.orders,
             st.decisions,
             st.full_revaluations,
-            b.engine.hedge_position_lots(),
-            b.engine.underlying_px()
+            hedge_lots,
+            px
         );
     }
     if !skipped.is_empty() {
         println!("  skipped (no hedge feed): {}", skipped.join(", "));
     }
     println!("  orders by (reason, binding, instrument):");
-    for ((r, bnd, hedge), n) in &log.by_reason {
+    for ((r, bnd, hedge), n) in &written.by_reason {
         println!(
             "    {:<20} {:<20} {:<7} {n}",
             r,
@@ -604,13 +743,10 @@ pub fn run(a: OptionsReplayArgs) -> anyhow::Result<()> {
             if *hedge { "hedge" } else { "option" }
         );
     }
+    println!();
+    print!("{}", engine::latency::table(&report.latency));
+    if let Some(e) = &report.source_error {
+        bail!("replay stopped early: {e}");
+    }
     Ok(())
-}
-
-fn write_file(p: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let mut f =
-        std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?;
-    f.write_all(bytes)
-        .and_then(|()| f.flush())
-        .with_context(|| format!("cannot write {}", p.display()))
 }
