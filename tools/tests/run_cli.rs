@@ -210,10 +210,13 @@ fn success(out: &std::process::Output) -> String {
     stdout
 }
 
+/// An example file, an edit of its text, and what the error must name.
+type BadCase = (&'static str, fn(String) -> String, &'static str);
+
 #[test]
 fn wrong_key_is_named() {
     let d = tmp("badkey");
-    let cases: [(&str, fn(String) -> String, &str); 5] = [
+    let cases: [BadCase; 5] = [
         (
             "run-venue-sim.toml",
             |t| t.replace("stale_ms = 500", "stale_msec = 500"),
@@ -404,9 +407,9 @@ fn deribit_run_agrees_with_its_record() {
     std::fs::remove_dir_all(&d).unwrap();
 }
 
-/// The simulator drops every connection mid-run: the feed reconnects and resubscribes, the
-/// order adapter reconnects, re-authenticates and settles what was in flight; the records still
-/// agree exactly.
+/// The simulator drops every connection mid-run: the feed reconnects and resubscribes (and keeps
+/// answering heartbeats), the order adapter reconnects, re-authenticates and settles what was in
+/// flight; the records still agree exactly.
 #[test]
 fn deribit_run_through_a_disconnect_agrees() {
     let sim = deribit_sim();
@@ -416,6 +419,7 @@ fn deribit_run_through_a_disconnect_agrees() {
         &p,
         example("run-venue-sim-deribit.toml", sim.addr(), |t| {
             t.replace("duration_s = 2.5", "duration_s = 3")
+                .replace("heartbeat_s = 10", "heartbeat_s = 1")
         }),
     )
     .unwrap();
@@ -439,6 +443,8 @@ fn deribit_run_through_a_disconnect_agrees() {
     assert!(assert_agrees(&stdout, &d, &rec) > 0, "{stdout}");
     assert!(num(&stdout, "live connects ") >= 2, "{stdout}");
     assert!(num(&stdout, "disconnects ") >= 1, "{stdout}");
+    // `public/set_heartbeat` every second: the simulator's `test_request`s are answered.
+    assert!(num(&stdout, "heartbeats_answered ") >= 1, "{stdout}");
     assert!(num(&stdout, "kernel_skipped_invalid ") + num(&stdout, "kernel_gaps ") > 0);
     std::fs::remove_dir_all(&d).unwrap();
 }

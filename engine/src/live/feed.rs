@@ -138,7 +138,7 @@ pub struct LiveFeed<V> {
 /// finite, positive and representable.
 fn px_mantissa(px: f64, scale: u8) -> Option<i64> {
     let m = (px * POW10[usize::from(scale.min(18))] as f64).round();
-    (m.is_finite() && m >= 1.0 && m < 9.0e18).then_some(m as i64)
+    (1.0..9.0e18).contains(&m).then_some(m as i64)
 }
 
 // `..b` keeps this compiling when `FeedStats` gains a counter (carried as the newest value then).
