@@ -662,8 +662,8 @@ pub fn fit(k: &[f64], w: &[f64], weight: &[f64], opts: &FitOptions) -> Result<Sv
     finish(&p, v, o.evals)
 }
 
-/// Refits from a previous smile `start` (warm start: Nelder–Mead around its `(m, σ)`, no grid),
-/// the cheap path when a smile moved a little. No allocation.
+/// Refits from a previous smile `start` (warm start: one Nelder–Mead pass around its `(m, σ)`,
+/// no grid and no restart), the cheap path when a smile moved a little. No allocation.
 ///
 /// # Errors
 /// As [`fit`].
@@ -688,8 +688,7 @@ pub fn fit_from(
     } else {
         [0.5 * (p.k_lo + p.k_hi), (0.2 * span).ln()]
     };
-    let (v, _) = o.nelder_mead(x0, [0.05 * span, 0.2], opts.x_tol);
-    let (v, _) = o.nelder_mead(v, [0.01 * span, 0.05], opts.x_tol);
+    let (v, _) = o.nelder_mead(x0, [0.02 * span, 0.1], opts.x_tol);
     finish(&p, v, o.evals)
 }
 
