@@ -121,8 +121,11 @@ pub enum BinanceExecError {
     /// Transport.
     #[error(transparent)]
     Ws(#[from] crate::live::WsError),
-    /// The Ed25519 seed is not base64 of 32 bytes.
-    #[error("Ed25519 secret must be the base64 of a 32-byte seed")]
+    /// The Ed25519 secret is neither base64 of a 32-byte seed nor a PKCS#8 Ed25519 key.
+    #[error(
+        "Ed25519 secret must be the base64 of a 32-byte seed or the PKCS#8 key of \
+         `openssl genpkey -algorithm ed25519` (its PEM body)"
+    )]
     BadSeed,
     /// The venue refused the `session.logon` (its error code and message), or did not answer it
     /// within the connect timeout (code 0).
@@ -133,6 +136,31 @@ pub enum BinanceExecError {
         /// The venue's message.
         msg: String,
     },
+}
+
+/// PKCS#8 v1 DER prefix of an Ed25519 private key (RFC 8410); the 32-byte seed follows it.
+const PKCS8_ED25519: [u8; 16] = [
+    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+];
+
+/// The Ed25519 seed held in `secret`: the base64 of the 32-byte seed, or of the key's PKCS#8 DER
+/// (what `openssl genpkey -algorithm ed25519` writes between the `-----BEGIN PRIVATE KEY-----`
+/// lines, which may be left in). `None` for anything else.
+#[must_use]
+pub fn ed25519_seed(secret: &str) -> Option<[u8; 32]> {
+    let body: String = secret
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    let b = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .ok()?;
+    match b.len() {
+        32 => <[u8; 32]>::try_from(b.as_slice()).ok(),
+        48 if b[..16] == PKCS8_ED25519 => <[u8; 32]>::try_from(&b[16..]).ok(),
+        _ => None,
+    }
 }
 
 fn side_str(s: Side) -> &'static str {
@@ -253,11 +281,7 @@ impl BinanceExec {
             Duration::from_millis(self.cfg.connect_timeout_ms.max(1)),
         )?;
         if let BinanceAuth::Ed25519Logon(c) = &self.cfg.auth {
-            let seed = base64::engine::general_purpose::STANDARD
-                .decode(c.secret().trim())
-                .ok()
-                .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
-                .ok_or(BinanceExecError::BadSeed)?;
+            let seed = ed25519_seed(c.secret()).ok_or(BinanceExecError::BadSeed)?;
             let key = ed25519_dalek::SigningKey::from_bytes(&seed);
             let ts = self.now_ms();
             let payload = format!("apiKey={}&timestamp={ts}", c.key());
@@ -552,5 +576,50 @@ impl ExecutionAdapter for BinanceExec {
                 let _ = c.send_text(req);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A throw-away key made with `openssl genpkey -algorithm ed25519`; its seed and public key
+    /// as `openssl pkey -noout -text` prints them.
+    #[test]
+    fn ed25519_seed_from_raw_and_pkcs8() {
+        let pem = "-----BEGIN PRIVATE KEY-----\n\
+                   MC4CAQAwBQYDK2VwBCIEILfPdj2fY2B/JdwGTpMkR5qrF4LFKcwxpk129zPDyE7k\n\
+                   -----END PRIVATE KEY-----\n";
+        let seed: [u8; 32] = [
+            0xb7, 0xcf, 0x76, 0x3d, 0x9f, 0x63, 0x60, 0x7f, 0x25, 0xdc, 0x06, 0x4e, 0x93, 0x24,
+            0x47, 0x9a, 0xab, 0x17, 0x82, 0xc5, 0x29, 0xcc, 0x31, 0xa6, 0x4d, 0x76, 0xf7, 0x33,
+            0xc3, 0xc8, 0x4e, 0xe4,
+        ];
+        let public: [u8; 32] = [
+            0x92, 0x08, 0x0f, 0x60, 0xb3, 0x70, 0xe5, 0x90, 0x7f, 0xb4, 0x53, 0xe3, 0x0e, 0xef,
+            0xf8, 0x7b, 0x6d, 0xbf, 0xd1, 0xca, 0x5d, 0x51, 0x05, 0xbc, 0x7f, 0x6a, 0xb5, 0x7a,
+            0x20, 0x88, 0xe6, 0x69,
+        ];
+        assert_eq!(ed25519_seed(pem), Some(seed));
+        assert_eq!(
+            ed25519_seed("MC4CAQAwBQYDK2VwBCIEILfPdj2fY2B/JdwGTpMkR5qrF4LFKcwxpk129zPDyE7k"),
+            Some(seed)
+        );
+        let b64 = base64::engine::general_purpose::STANDARD.encode(seed);
+        assert_eq!(ed25519_seed(&format!(" {b64} ")), Some(seed));
+        assert_eq!(
+            ed25519_dalek::SigningKey::from_bytes(&seed)
+                .verifying_key()
+                .to_bytes(),
+            public
+        );
+        // Wrong length, wrong key type (an X25519 PKCS#8 header), not base64.
+        assert_eq!(ed25519_seed(&b64[..40]), None);
+        let mut x25519 = PKCS8_ED25519.to_vec();
+        x25519[11] = 0x6e;
+        x25519.extend_from_slice(&seed);
+        let x = base64::engine::general_purpose::STANDARD.encode(x25519);
+        assert_eq!(ed25519_seed(&x), None);
+        assert_eq!(ed25519_seed("not base64!"), None);
     }
 }
