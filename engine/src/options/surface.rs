@@ -234,8 +234,8 @@ impl VolSurface {
         let mut widest = 0;
         for (s, &e) in expiries.iter().enumerate() {
             start.push(members.len() as u32);
-            for i in 0..chain.len() {
-                if chain.expiry_ns[i] == e {
+            for (i, &ei) in chain.expiry_ns.iter().enumerate() {
+                if ei == e {
                     members.push(i as u32);
                     slice_of[i] = s as u32;
                 }

@@ -315,6 +315,7 @@ fn constraints(sigma: f64) -> [([f64; 3], f64); N_CON] {
 
 /// Solves the square system `a x = b` (n ≤ 6, row-major in a 6×6 array) by Gaussian
 /// elimination with partial pivoting; `None` when singular.
+#[allow(clippy::needless_range_loop)] // dense 3×3 / 6×6 algebra reads best indexed
 fn solve(a: &mut [[f64; 6]; 6], b: &mut [f64; 6], n: usize) -> Option<()> {
     let mut scale = 0.0_f64;
     for row in a.iter().take(n) {
@@ -358,6 +359,7 @@ fn solve(a: &mut [[f64; 6]; 6], b: &mut [f64; 6], n: usize) -> Option<()> {
 }
 
 /// The inner problem at `(m, σ)`: best admissible `(a, d, c)` and its weighted squared error.
+#[allow(clippy::needless_range_loop)] // dense 3×3 / 6×6 algebra reads best indexed
 fn inner(p: &Points<'_>, m: f64, sigma: f64) -> Option<([f64; 3], f64)> {
     // Normal equations: minimize xᵀHx − 2gᵀx.
     let mut h = [[0.0_f64; 3]; 3];
