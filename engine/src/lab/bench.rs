@@ -1,16 +1,24 @@
 //! The pipeline bench: the real feed → kernel → execution pipeline driven at a fixed offered rate
-//! for a set duration, once per topology, with histograms corrected for coordinated omission, and
-//! the floors measured in the same run (core-to-core round trip, parse-only cost).
+//! for a set duration, once per topology and ring, with histograms corrected for coordinated
+//! omission, and the floors measured in the same run (core-to-core round trip, parse-only cost).
+//! Two workloads: the vol-target kernel on a synthetic (or captured) Binance market
+//! ([`run_case_on`]), and the options kernel on a synthetic Deribit option book
+//! ([`run_options_case`]).
 
 use feeds::{BinanceFeed, FeedAdapter, Registry};
 use hdrhistogram::Histogram;
 
 use crate::clock::Clock;
 use crate::config::Resolved;
-use crate::kernel::Kernel;
+use crate::kernel::{Kernel, PaperAdapter};
 use crate::lab::load::{BusyWaitSizer, Injection, RateSource};
+use crate::lab::options::{default_config, OptionsMarket, OptionsMarketSpec, UnderlyingSpec};
 use crate::latency::new_histogram;
-use crate::pipeline::{run, Backpressure, IntervalSpec, PipelineConfig, RunReport, Speed};
+use crate::options::kernel::{NoLog, OptionsKernelError};
+use crate::pipeline::{
+    run_kernel_on, Backpressure, IntervalSpec, KernelLogic, PipelineConfig, RunReport, Speed,
+};
+use crate::ring::{Crossbeam, RingChoice, Rtrb};
 use crate::session::SessionError;
 use crate::sizer::VolTargetSizer;
 use crate::synth::{generate, SynthConfig};
@@ -114,8 +122,7 @@ pub fn rescale_sampling(res: &Resolved, compression: f64) -> Resolved {
     r
 }
 
-/// Runs one case: `source` through the pipeline under `res` with the case's topology, paced at the
-/// source's schedule, the kernel's sizer wrapped to inject `bench.inject`.
+/// Runs one case on the `rtrb` rings ([`run_case_on`]).
 ///
 /// # Errors
 /// A sizing configuration the sizer rejects.
@@ -126,17 +133,80 @@ pub fn run_case(
     source: RateSource,
     clock: &Clock,
 ) -> Result<CaseResult, SessionError> {
-    let frames_offered = source.len() as u64;
-    let duration_ns = frames_offered as f64 * 1e9 / bench.rate_per_s.max(1e-9);
+    run_case_on(res, bench, case, RingChoice::Rtrb, source, clock)
+}
+
+/// The pipeline configuration of a case: the case's topology, paced at the source's schedule,
+/// interval histograms over the run (`base` gives rings, waits and warm-up).
+fn case_config(
+    base: &PipelineConfig,
+    bench: &PipelineBench,
+    case: &PipelineCase,
+    frames: u64,
+) -> PipelineConfig {
+    let duration_ns = frames as f64 * 1e9 / bench.rate_per_s.max(1e-9);
     let interval_ns = bench.interval_ns.max(1_000_000);
     let slots = ((duration_ns / interval_ns as f64).ceil() as usize).clamp(1, 3_600);
-    let pcfg = PipelineConfig {
+    PipelineConfig {
         topology: case.topology.clone(),
         speed: Speed::Factor(1.0),
         backpressure: bench.backpressure,
         intervals: Some(IntervalSpec { interval_ns, slots }),
-        ..res.pipeline.clone()
-    };
+        ..base.clone()
+    }
+}
+
+/// The pipeline on the ring `ring` (dispatched once; each ring is monomorphized).
+fn run_on_ring<F: FeedAdapter, K: KernelLogic>(
+    ring: RingChoice,
+    pcfg: &PipelineConfig,
+    source: RateSource,
+    feed: F,
+    kernel: K,
+    clock: &Clock,
+) -> RunReport {
+    match ring {
+        RingChoice::Rtrb => {
+            run_kernel_on::<Rtrb, _, _, _, _>(
+                pcfg,
+                source,
+                feed,
+                kernel,
+                PaperAdapter::default(),
+                clock,
+            )
+            .0
+        }
+        RingChoice::Crossbeam => {
+            run_kernel_on::<Crossbeam, _, _, _, _>(
+                pcfg,
+                source,
+                feed,
+                kernel,
+                PaperAdapter::default(),
+                clock,
+            )
+            .0
+        }
+    }
+}
+
+/// Runs one case of the vol-target workload: `source` through the pipeline under `res` with the
+/// case's topology on `ring`, paced at the source's schedule, the kernel's sizer wrapped to
+/// inject `bench.inject`.
+///
+/// # Errors
+/// A sizing configuration the sizer rejects.
+pub fn run_case_on(
+    res: &Resolved,
+    bench: &PipelineBench,
+    case: &PipelineCase,
+    ring: RingChoice,
+    source: RateSource,
+    clock: &Clock,
+) -> Result<CaseResult, SessionError> {
+    let frames_offered = source.len() as u64;
+    let pcfg = case_config(&res.pipeline, bench, case, frames_offered);
     let mut registry = Registry::new();
     let id = registry.register(&res.symbol, res.market, res.px_scale, res.qty_scale);
     let mut feed = BinanceFeed::new(registry.clone());
@@ -144,13 +214,93 @@ pub fn run_case(
     let sizer = VolTargetSizer::new(id, res.sizing).ok_or(SessionError)?;
     let sizer = BusyWaitSizer::new(sizer, clock.clone(), bench.inject);
     let kernel = Kernel::new(&registry, res.kernel, sizer);
-    let report = run(&pcfg, source, feed, kernel, clock);
+    let report = run_on_ring(ring, &pcfg, source, feed, kernel, clock);
     Ok(CaseResult {
         name: case.name.clone(),
         offered_per_s: bench.rate_per_s,
         frames_offered,
         report,
     })
+}
+
+/// The options workload's market: one BTC underlying (inverse perpetual, 0.1-coin option lots)
+/// with `options` options, and at least `n` frames (exactly `n` when it made more): the opening
+/// books and tickers of the chain, then ticks of one perpetual ticker and one option ticker each.
+#[must_use]
+pub fn options_market(options: usize, n: usize, seed: u64) -> OptionsMarket {
+    let opening = 2 * options;
+    let mut m = OptionsMarket::generate(&OptionsMarketSpec {
+        seed,
+        underlyings: vec![UnderlyingSpec {
+            currency: "BTC".into(),
+            spot_px: 42_000.0,
+            hedge_lot_usd: 10.0,
+            option_lot: 0.1,
+        }],
+        options_per_underlying: options,
+        ticks: n.saturating_sub(opening).div_ceil(2).max(1),
+        tickers_per_tick: 1,
+        ..OptionsMarketSpec::default()
+    });
+    m.frames.truncate(n.max(1));
+    m
+}
+
+/// Runs one case of the options workload: the frames of `market` offered by `source` through
+/// the Deribit feed into an options kernel (one engine per underlying, [`default_config`] with the
+/// volatility sampling interval divided by `compression`, a desired book on every tenth option),
+/// on `ring`. Tick-to-order is the latency of the full revaluation and sizing of the book a
+/// perpetual tick triggers.
+///
+/// # Errors
+/// A configuration the options engine rejects.
+pub fn run_options_case(
+    bench: &PipelineBench,
+    case: &PipelineCase,
+    ring: RingChoice,
+    market: &OptionsMarket,
+    compression: f64,
+    source: RateSource,
+    clock: &Clock,
+) -> Result<CaseResult, OptionsKernelError> {
+    let frames_offered = source.len() as u64;
+    let pcfg = case_config(&PipelineConfig::default(), bench, case, frames_offered);
+    let kernel = market.kernel(
+        |u| {
+            let mut c = default_config(u);
+            if compression.is_finite() && compression > 0.0 {
+                c.sample_interval_ns =
+                    ((c.sample_interval_ns as f64 / compression).round() as u64).max(1);
+            }
+            c
+        },
+        10,
+        50,
+        NoLog,
+    )?;
+    let report = run_on_ring(ring, &pcfg, source, market.feed(), kernel, clock);
+    Ok(CaseResult {
+        name: case.name.clone(),
+        offered_per_s: bench.rate_per_s,
+        frames_offered,
+        report,
+    })
+}
+
+/// The parse-only floor of the options workload: each frame through a fresh Deribit feed alone
+/// on the calling thread, timed per frame as the `parse` hop is.
+#[must_use]
+pub fn parse_only_options(market: &OptionsMarket, clock: &Clock) -> Histogram<u64> {
+    let mut feed = market.feed();
+    let mut h = new_histogram();
+    let mut events = 0u64;
+    for (recv_ns, f) in &market.frames {
+        let t0 = clock.raw();
+        FeedAdapter::on_frame(&mut feed, *recv_ns, f, &mut |_| events += 1);
+        h.saturating_record(clock.delta_ns(t0, clock.raw()).max(1));
+    }
+    std::hint::black_box(events);
+    h
 }
 
 /// The parse-only floor: each frame through a fresh Binance feed (parse, normalize, book update)

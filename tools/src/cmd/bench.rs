@@ -13,8 +13,8 @@ use engine::c2c::round_trip;
 use engine::clock::Clock;
 use engine::config::{Config, Resolved};
 use engine::lab::bench::{
-    frames_needed, parse_only, rescale_sampling, run_case, synthetic_frames, time_compression,
-    PipelineBench, PipelineCase,
+    frames_needed, options_market, parse_only, parse_only_options, rescale_sampling, run_case_on,
+    run_options_case, synthetic_frames, time_compression, PipelineBench, PipelineCase,
 };
 use engine::lab::cores::{matrix, matrix_csv, matrix_table};
 use engine::lab::load::{Injection, RateSource};
@@ -25,6 +25,7 @@ use engine::lab::report::{
 use engine::lab::venue::{self, Probe, VenueBench};
 use engine::latency::{fmt_ns, Hop, HOPS};
 use engine::pipeline::Backpressure;
+use engine::ring::RingChoice;
 use engine::topology::{available_cores, Topology};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -77,6 +78,18 @@ struct PipelineArgs {
     /// Default: single, feed@0,kernel+exec@1 and feed,kernel,exec.
     #[arg(long = "topology")]
     topologies: Vec<String>,
+    /// Rings between the stages, comma-separated (`rtrb`, `crossbeam`): every topology runs on
+    /// each. With more than `rtrb` alone, configurations are named `TOPOLOGY/RING`.
+    #[arg(long, default_value = "rtrb")]
+    rings: String,
+    /// What the kernel sizes: `vol-target` (the configured symbol on a synthetic or captured
+    /// Binance market) or `options` (a synthetic Deribit book of --options options hedged on the
+    /// perpetual; every perpetual tick revalues and sizes the whole book).
+    #[arg(long, default_value = "vol-target")]
+    workload: String,
+    /// Options in the book of `--workload options`.
+    #[arg(long, default_value_t = 1_000)]
+    options: usize,
     /// Feed behaviour when the kernel falls behind: `block` (lose nothing) or `conflate`.
     #[arg(long, default_value = "block")]
     backpressure: String,
@@ -379,6 +392,35 @@ fn pipeline(a: PipelineArgs) -> anyhow::Result<()> {
         Some(ms) if ms.is_finite() && ms > 0.0 => Some((a.stall_at_tick.max(1), (ms * 1e6) as u64)),
         Some(ms) => bail!("--stall-ms {ms}: expected a positive number of milliseconds"),
     };
+    let mut rings = Vec::new();
+    for r in a.rings.split(',').map(str::trim).filter(|r| !r.is_empty()) {
+        let Some(ring) = RingChoice::parse(r) else {
+            bail!("--rings: unknown ring `{r}`: expected rtrb or crossbeam");
+        };
+        if !rings.contains(&ring) {
+            rings.push(ring);
+        }
+    }
+    if rings.is_empty() {
+        bail!(
+            "--rings `{}`: name at least one ring (rtrb, crossbeam)",
+            a.rings
+        );
+    }
+    let options_workload = match a.workload.as_str() {
+        "vol-target" => false,
+        "options" => true,
+        w => bail!("--workload `{w}`: expected `vol-target` or `options`"),
+    };
+    if options_workload && !a.capture.is_empty() {
+        bail!("--capture feeds the vol-target workload; --workload options runs a synthetic book");
+    }
+    if options_workload && !(1..=100_000).contains(&a.options) {
+        bail!("--options {}: expected 1 to 100000 options", a.options);
+    }
+    if options_workload && (a.inject_delay_ns > 0 || a.stall_ms.is_some()) {
+        bail!("--inject-delay-ns and --stall-ms wrap the vol-target sizer; not with --workload options");
+    }
     let specs: Vec<String> = if a.topologies.is_empty() {
         vec![
             "single".into(),
@@ -395,15 +437,28 @@ fn pipeline(a: PipelineArgs) -> anyhow::Result<()> {
             "auto" => Topology::auto(&cores),
             t => Topology::parse(t).with_context(|| format!("--topology `{t}`"))?,
         };
-        cases.push(PipelineCase {
-            name: s.clone(),
-            topology,
-        });
+        for &ring in &rings {
+            let name = if rings == [RingChoice::Rtrb] {
+                s.clone()
+            } else {
+                format!("{s}/{}", ring.name())
+            };
+            cases.push((
+                PipelineCase {
+                    name,
+                    topology: topology.clone(),
+                },
+                ring,
+            ));
+        }
     }
     prepare_out(a.out.as_deref())?;
     let res = load_config(a.config.as_deref())?;
     let n = frames_needed(a.rate, a.duration);
-    let frames = if a.capture.is_empty() {
+    let market = options_workload.then(|| options_market(a.options, n, a.seed));
+    let frames = if let Some(m) = &market {
+        m.frames.clone()
+    } else if a.capture.is_empty() {
         synthetic_frames(n, &res.symbol, a.seed)
     } else {
         let f = read_frames(&a.capture, n)?;
@@ -436,7 +491,10 @@ fn pipeline(a: PipelineArgs) -> anyhow::Result<()> {
             median_ns: rt.median_ns / 2.0,
         });
     }
-    let parse_h = parse_only(&res, &frames, &clock);
+    let parse_h = match &market {
+        Some(m) => parse_only_options(m, &clock),
+        None => parse_only(&res, &frames, &clock),
+    };
     floors.push(Floor {
         name: "parse_only".into(),
         median_ns: parse_h.value_at_percentile(50.0) as f64,
@@ -447,7 +505,9 @@ fn pipeline(a: PipelineArgs) -> anyhow::Result<()> {
         a.rate,
         a.duration,
         frames.len(),
-        if a.capture.is_empty() {
+        if options_workload {
+            "synthetic Deribit options market"
+        } else if a.capture.is_empty() {
             "synthetic market"
         } else {
             "captured frames"
@@ -464,11 +524,25 @@ fn pipeline(a: PipelineArgs) -> anyhow::Result<()> {
             ))
         );
     }
-    println!(
-        "schedule          {compression:.1}× the recorded pace; sizer sampling interval scaled \
-         to {} of schedule time",
-        fmt_ns(res.sizing.sample_interval_ns)
-    );
+    if let Some(m) = &market {
+        println!(
+            "workload          options: {} options on {} underlying(s), desired book on every \
+             tenth; rings {}",
+            m.underlyings.iter().map(|u| u.chain.len()).sum::<usize>(),
+            m.underlyings.len(),
+            a.rings
+        );
+        println!(
+            "schedule          {compression:.1}× the recorded pace; volatility sampling \
+             interval scaled to match"
+        );
+    } else {
+        println!(
+            "schedule          {compression:.1}× the recorded pace; sizer sampling interval scaled \
+             to {} of schedule time",
+            fmt_ns(res.sizing.sample_interval_ns)
+        );
+    }
     for f in &floors {
         println!(
             "floor             {:<28} {}",
@@ -487,7 +561,7 @@ fn pipeline(a: PipelineArgs) -> anyhow::Result<()> {
     };
     let mut results = Vec::new();
     let mut case_starts = Vec::new();
-    for case in &cases {
+    for (case, ring) in &cases {
         let source = RateSource::new(frames.clone(), a.rate, frames.len());
         let counter = source.progress();
         let total = source.len() as u64;
@@ -502,13 +576,36 @@ fn pipeline(a: PipelineArgs) -> anyhow::Result<()> {
                     std::thread::sleep(Duration::from_millis(100));
                 }
             });
-            let r = run_case(&res, &bench, case, source, &clock);
+            let r = match &market {
+                Some(m) => run_options_case(&bench, case, *ring, m, compression, source, &clock)
+                    .context("options workload"),
+                None => run_case_on(&res, &bench, case, *ring, source, &clock)
+                    .context("vol-target workload"),
+            };
             // Release: pairs with the progress thread's Acquire load.
             done.store(true, Ordering::Release);
             r
         })?;
         pb.finish_and_clear();
         results.push(r);
+    }
+    // The floor again after the cases: the machine's load may have moved during the sweep.
+    let c2c_before = floors
+        .iter()
+        .find(|f| f.name.starts_with("c2c_round_trip_core"))
+        .map(|f| f.median_ns);
+    let c2c_after =
+        (cores.len() >= 2).then(|| round_trip(cores[0], cores[1], 201, 2_000).median_ns);
+    if let Some(after) = c2c_after {
+        println!(
+            "floor             {:<28} {}",
+            "c2c_round_trip_after",
+            fmt_ns(after.round() as u64)
+        );
+        floors.push(Floor {
+            name: "c2c_round_trip_after".into(),
+            median_ns: after,
+        });
     }
     let c2c_one_way = floors
         .iter()
@@ -555,6 +652,25 @@ fn pipeline(a: PipelineArgs) -> anyhow::Result<()> {
             println!(
                 "vs floors         feed_to_kernel p50 = {:.2}× the core-to-core one-way floor",
                 p50(Hop::FeedToKernel) / f.max(1.0)
+            );
+        }
+        let t2o = rep.latency.get(Hop::TickToOrderCorrected);
+        if !t2o.is_empty() {
+            let q = |p: f64| t2o.value_at_percentile(p);
+            let floor = match (c2c_before, c2c_after) {
+                (Some(b), Some(a)) => format!(
+                    "; p50 = {:.1}× / {:.1}× the c2c round trip before / after",
+                    q(50.0) as f64 / b.max(1.0),
+                    q(50.0) as f64 / a.max(1.0)
+                ),
+                _ => String::new(),
+            };
+            println!(
+                "tick_to_order     p50 {} p99 {} p99.9 {} (corrected, {} orders){floor}",
+                fmt_ns(q(50.0)),
+                fmt_ns(q(99.0)),
+                fmt_ns(q(99.9)),
+                t2o.len()
             );
         }
         let co = rep.latency.get(Hop::TickToDecisionCorrected);
