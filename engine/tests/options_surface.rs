@@ -413,3 +413,75 @@ fn vol_shock_raises_garch_and_cuts_before_margin_trends_to_a_breach() {
         d.max_hedge_delta_liquidation
     );
 }
+
+#[test]
+fn garch_fitted_from_a_warm_up_window_and_logged() {
+    // 3,000 one-minute returns from a known GARCH(1,1) (seeded, Box–Muller normals).
+    let (omega, alpha, beta): (f64, f64, f64) = (2e-8, 0.1, 0.85);
+    let mut x = 0x9E37_79B9_7F4A_7C15_u64;
+    let mut uniform = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        ((x >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    };
+    let mut var = omega / (1.0 - alpha - beta);
+    let mut returns = Vec::with_capacity(3_000);
+    for _ in 0..3_000 {
+        let z = (-2.0 * uniform().ln()).sqrt() * (std::f64::consts::TAU * uniform()).cos();
+        let r = var.sqrt() * z;
+        returns.push(r);
+        var = omega + alpha * r * r + beta * var;
+    }
+    let c = build(&[(30, 9)]);
+    // Too short a window is an error, not a panic.
+    let short = engine(&c, VolSource::Garch).with_garch_fit(&returns[..3]);
+    assert!(
+        matches!(short, Err(engine::options::OptionsError::Garch(_))),
+        "{short:?}"
+    );
+    let (mut eng, fit) = engine(&c, VolSource::Garch)
+        .with_garch_fit(&returns)
+        .unwrap();
+    let p = fit.params;
+    assert!(
+        (p.alpha - alpha).abs() < 0.05 && (p.beta - beta).abs() < 0.08,
+        "{p:?}"
+    );
+    let long_run = (p.omega / (1.0 - p.alpha - p.beta) * 525_960.0).sqrt();
+    let g = eng.vol_garch().unwrap();
+    assert!(
+        g > 0.5 * long_run && g < 2.0 * long_run,
+        "{g} vs {long_run}"
+    );
+    // The decision carries the GARCH forecast, and the log writes it.
+    eng.set_desired(c.specs[5].instrument, 10);
+    let mut r = Rec::default();
+    for s in &c.specs {
+        eng.on_event(&ticker(s.instrument, T0, F, 0.5, 0.0), 0, &mut r);
+    }
+    eng.on_event(&bbo(c.hedge, T0 + 1, F), 0, &mut r);
+    let d = r.decisions.first().expect("a decision");
+    assert_eq!(d.vol_used, d.vol_garch);
+    assert!(d.vol_forecast.is_nan(), "EWMA not warmed up");
+    let mut line = Vec::new();
+    engine::options::log::write_decision(&mut line, d).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&line).unwrap();
+    assert_eq!(v["vol_garch"].as_f64(), Some(d.vol_garch));
+    assert!(v["vol_forecast"].is_null());
+}
+
+#[test]
+fn garch_source_without_garch_sizes_nothing() {
+    let c = build(&[(30, 9)]);
+    let mut eng = engine(&c, VolSource::Garch);
+    eng.set_desired(c.specs[5].instrument, 10);
+    let mut r = Rec::default();
+    for s in &c.specs {
+        eng.on_event(&ticker(s.instrument, T0, F, 0.5, 0.0), 0, &mut r);
+    }
+    eng.on_event(&bbo(c.hedge, T0 + 1, F), 0, &mut r);
+    assert!(r.orders.is_empty());
+    assert_eq!(eng.stats().sizing_passes, 0);
+    assert!(eng.stats().skipped > 0);
+}
