@@ -38,6 +38,11 @@ pub const RHO_MAX: f64 = 0.999;
 pub const LEE_SLOPE_MAX: f64 = 2.0;
 /// Slack allowed by [`SviParams::new`] on the minimum-variance condition (rounding of a fit).
 const MIN_VAR_SLACK: f64 = 1e-12;
+/// Largest |k| a fit accepts: a strike e^10 ≈ 22,000 times the forward (or its inverse) is an
+/// input error, not a quote.
+pub const K_ABS_MAX: f64 = 10.0;
+/// Largest total variance a fit accepts (an implied vol of 1,000 % over ten years).
+pub const W_MAX: f64 = 1_000.0;
 
 /// Why an SVI computation refused its input.
 #[derive(Debug, Clone, Copy, PartialEq, Error)]
@@ -66,6 +71,14 @@ pub enum SviError {
         /// Zero-based index of the point.
         index: usize,
         /// `k`, `w` or `weight`.
+        field: &'static str,
+    },
+    /// `|k|` above [`K_ABS_MAX`] or `w` above [`W_MAX`].
+    #[error("point {index}: `{field}` is out of range")]
+    OutOfRange {
+        /// Zero-based index of the point.
+        index: usize,
+        /// `k` or `w`.
         field: &'static str,
     },
     /// A total variance or weight is negative.
@@ -132,7 +145,7 @@ impl SviParams {
         if b * (1.0 + rho.abs()) > LEE_SLOPE_MAX * (1.0 + 1e-12) {
             return bad("b (1 + |rho|) > 2 (Lee's wing bound)");
         }
-        if p.min_total_variance() < -MIN_VAR_SLACK {
+        if p.min_total_variance() < -MIN_VAR_SLACK * (1.0 + a.abs() + b * sigma) {
             return bad("a + b sigma sqrt(1 - rho^2) < 0 (negative total variance)");
         }
         Ok(p)
@@ -254,6 +267,18 @@ fn check_points<'a>(k: &'a [f64], w: &'a [f64], wt: &'a [f64]) -> Result<Points<
             if v < 0.0 {
                 return Err(SviError::Negative { index: i, field });
             }
+        }
+        if k[i].abs() > K_ABS_MAX {
+            return Err(SviError::OutOfRange {
+                index: i,
+                field: "k",
+            });
+        }
+        if w[i] > W_MAX {
+            return Err(SviError::OutOfRange {
+                index: i,
+                field: "w",
+            });
         }
         if wt[i] == 0.0 {
             continue;
@@ -385,10 +410,13 @@ fn inner(p: &Points<'_>, m: f64, sigma: f64) -> Option<([f64; 3], f64)> {
         }
     }
     let cons = constraints(sigma);
+    // Each constraint within rounding of its own terms.
     let feasible = |x: &[f64; 3]| {
-        let tol = 1e-12 * (1.0 + sigma + x[0].abs() + x[2].abs());
-        cons.iter()
-            .all(|(a, rhs)| a[0] * x[0] + a[1] * x[1] + a[2] * x[2] - rhs >= -tol)
+        cons.iter().all(|(a, rhs)| {
+            let terms = [a[0] * x[0], a[1] * x[1], a[2] * x[2]];
+            let tol = 1e-12 * (1e-12 + terms.iter().map(|t| t.abs()).sum::<f64>() + rhs.abs());
+            terms.iter().sum::<f64>() - rhs >= -tol
+        })
     };
     let objective = |x: &[f64; 3]| -> f64 {
         let mut q = 0.0;
@@ -605,6 +633,10 @@ impl Outer<'_, '_> {
 fn finish(p: &Points<'_>, v: [f64; 2], evals: u32) -> Result<SviFit, SviError> {
     let (m, sigma) = (v[0], v[1].exp());
     let (x, ssr) = inner(p, m, sigma).ok_or(SviError::NoFit)?;
+    // Overflowing inputs (total variances near f64::MAX) have no finite fit.
+    if !(ssr.is_finite() && x.iter().all(|v| v.is_finite())) {
+        return Err(SviError::NoFit);
+    }
     let [a, d, c] = x;
     let c = c.max(0.0);
     let b = c / sigma;
@@ -631,8 +663,9 @@ fn finish(p: &Points<'_>, v: [f64; 2], evals: u32) -> Result<SviFit, SviError> {
 /// No allocation.
 ///
 /// # Errors
-/// [`SviError`] for mismatched lengths, a non-finite or negative input (naming the point and
-/// field), fewer than [`MIN_POINTS`] usable points, all-zero variance, or no admissible fit.
+/// [`SviError`] for mismatched lengths, a non-finite, negative or out-of-range input (naming the
+/// point and field), fewer than [`MIN_POINTS`] usable points, all-zero variance, or no
+/// admissible fit.
 pub fn fit(k: &[f64], w: &[f64], weight: &[f64], opts: &FitOptions) -> Result<SviFit, SviError> {
     let p = check_points(k, w, weight)?;
     let bounds = Bounds::of(&p);
@@ -959,6 +992,14 @@ mod tests {
                 field: "w"
             })
         );
+        w[3] = 2e3;
+        assert_eq!(
+            fit(&k, &w, &[1.0; 5], &o),
+            Err(SviError::OutOfRange {
+                index: 3,
+                field: "w"
+            })
+        );
         w[3] = -0.01;
         assert_eq!(
             fit(&k, &w, &[1.0; 5], &o),
@@ -984,6 +1025,46 @@ mod tests {
         let f = fit(&k, &[0.04; 5], &[1.0; 5], &o).unwrap();
         assert!(f.rmse < 1e-12, "{f:?}");
         assert!((f.params.total_variance(0.05) - 0.04).abs() < 1e-10);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(96))]
+        /// Arbitrary points (NaN, ±∞, negative, repeated, huge) give an error or an admissible
+        /// smile, never a panic.
+        #[test]
+        fn fit_never_panics_and_returns_admissible_smiles(
+            pts in proptest::collection::vec(
+                (
+                    proptest::prop_oneof![30 => -3.0..3.0_f64, 1 => proptest::num::f64::ANY],
+                    proptest::prop_oneof![30 => 0.0..2.0_f64, 1 => proptest::num::f64::ANY],
+                    proptest::prop_oneof![30 => 0.0..1.0_f64, 1 => proptest::num::f64::ANY],
+                ),
+                0..24,
+            )
+        ) {
+            let k: Vec<f64> = pts.iter().map(|p| p.0).collect();
+            let w: Vec<f64> = pts.iter().map(|p| p.1).collect();
+            let wt: Vec<f64> = pts.iter().map(|p| p.2).collect();
+            let opts = FitOptions { max_evals: 200, x_tol: 1e-6 };
+            let r = fit(&k, &w, &wt, &opts);
+            if pts.len() >= MIN_POINTS && pts.iter().all(|p| p.0.abs() < 3.0 && (0.0..2.0).contains(&p.1) && (0.0..1.0).contains(&p.2)) && pts.iter().any(|p| p.1 > 0.0 && p.2 > 0.0) {
+                // Clean points: only too few distinct positive-weight strikes may refuse.
+                proptest::prop_assert!(
+                    matches!(r, Ok(_) | Err(SviError::TooFewPoints { .. } | SviError::ZeroVariance)),
+                    "{:?}",
+                    r
+                );
+            }
+            if let Ok(f) = r {
+                let p = f.params;
+                proptest::prop_assert!(
+                    SviParams::new(p.a, p.b, p.rho, p.m, p.sigma).is_ok(),
+                    "{:?}",
+                    p
+                );
+                proptest::prop_assert!(f.rmse.is_finite());
+            }
+        }
     }
 
     #[test]
