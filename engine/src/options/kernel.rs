@@ -337,7 +337,7 @@ impl<L: OptionsSink + Send> OptionsKernel<L> {
             }
             let m = lot_qty * POW10[inst.qty_scale as usize] as f64;
             let whole = m.round();
-            if !(whole >= 1.0 && whole < 9e18 && (m - whole).abs() <= 1e-6 * whole.max(1.0)) {
+            if !((1.0..9e18).contains(&whole) && (m - whole).abs() <= 1e-6 * whole.max(1.0)) {
                 return Err(OptionsKernelError::Lot {
                     instrument: id.0,
                     lot_qty,
@@ -404,7 +404,7 @@ impl<L: OptionsSink + Send> OptionsKernel<L> {
         let lot_m = *self.lot_mantissa.get(i)?;
         let qty = o.qty_lots.checked_mul(lot_m).filter(|&q| q > 0)?;
         let px = o.limit_px * POW10[inst.px_scale as usize] as f64;
-        if !(px >= 0.5 && px < 9.0e18) {
+        if !(0.5..9.0e18).contains(&px) {
             return None;
         }
         let limit_px = px.round() as i64;
