@@ -1,7 +1,8 @@
-//! `ballast demo --options`: the built-in synthetic options market runs in seconds, prints the
-//! summary table, writes the same orders and decisions twice, and its log reconciles: caps hold
-//! at every decision, delta is inside the band after each band hedge, and after the volatility
-//! shock options are cut by a named risk constraint.
+//! `ballast demo --options`: the built-in synthetic options market runs in seconds through a
+//! direct loop and the pipeline (which must agree, or the command fails), prints the summary
+//! table, writes the same orders and decisions twice, and its log reconciles: caps hold at every
+//! decision, delta is inside the band after each band hedge, and after the volatility shock
+//! options are cut by a named risk constraint.
 
 use std::process::Command;
 
@@ -27,6 +28,8 @@ fn demo_options_prints_the_table_and_reconciles() {
         let (code, out, err) = ballast(&[
             "demo",
             "--options",
+            "--topology",
+            "single",
             "--orders-out",
             o.to_str().unwrap(),
             "--decisions-out",
@@ -36,11 +39,12 @@ fn demo_options_prints_the_table_and_reconciles() {
         for row in [
             "by reason",
             "by binding",
-            "delta, BTC",
-            "gamma, per USD",
-            "vega, USD per vol point",
-            "margin            peak maintenance margin",
-            "kernel latency",
+            "BTC delta, coin",
+            "ETH gamma, per USD",
+            "BTC vega, USD per vol point",
+            "margin BTC-PERPETUAL peak maintenance margin",
+            "kernel per event",
+            "tick_to_order",
             "vol shock         ",
         ] {
             assert!(out.contains(row), "missing `{row}` in\n{out}");

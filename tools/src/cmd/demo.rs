@@ -36,9 +36,10 @@ pub struct DemoArgs {
     /// Write each latency histogram as an HdrHistogram percentile distribution (`<hop>.hgrm`).
     #[arg(long)]
     hgrm_out: Option<PathBuf>,
-    /// The options demo instead: a synthetic option chain with a smile on a simulated
-    /// underlying, an inverse perpetual to hedge with and a volatility shock, through the options
-    /// engine (`--orders-out` then writes JSON lines).
+    /// The options demo instead: synthetic Deribit option chains (BTC, ETH) with a smile, inverse
+    /// perpetuals to hedge with and a volatility shock, through the options engine in a direct
+    /// loop and in the pipeline (`--seed`, `--topology`, `--speed` apply; `--orders-out` then
+    /// writes JSON lines).
     #[arg(long)]
     options: bool,
     /// With `--options`: write every decision as one JSON line.
@@ -54,6 +55,8 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
     if a.options {
         return super::demo_options::run(
             a.seed,
+            &a.topology,
+            parse_speed(&a.speed)?,
             a.orders_out.as_deref(),
             a.decisions_out.as_deref(),
         );

@@ -1,94 +1,55 @@
-//! `ballast demo --options`: the options engine on the built-in synthetic market
-//! ([`engine::options::synth`]): a chain of calls with a volatility smile on a simulated
-//! underlying, an inverse perpetual to hedge with, and a volatility shock half-way that makes the
-//! engine cut exposure before the liquidation buffer is reached. Paper fills, one thread (a
-//! direct loop over the events); prints orders by reason and binding constraint, portfolio Greeks
-//! over time as percentiles, margin and buffer use, and the kernel's per-event latency.
+//! `ballast demo --options`: the options engine on the built-in synthetic Deribit market
+//! ([`engine::lab::options`]: BTC and ETH, each an inverse perpetual to hedge with and a chain of
+//! calls and puts with a volatility smile, raw `ticker.*`/`book.*` frames, a volatility shock
+//! half-way that makes the engines cut exposure before the liquidation buffer is reached).
+//!
+//! Two runs over the same frames, paper fills in both:
+//! 1. a direct loop (Deribit feed → [`OptionsKernel`] → paper fill, one thread) that samples each
+//!    underlying's portfolio Greeks after every hedge tick and times the kernel per event;
+//! 2. the pipeline ([`engine::pipeline::run_kernel`], as live and `options-replay`), for
+//!    tick-to-order latency; its orders must equal the direct loop's.
+//!
+//! Prints orders by reason and by binding constraint, Greeks over time as percentiles, margin and
+//! liquidation-buffer use, the shock's effect, and both latencies.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::Context;
+use anyhow::{ensure, Context};
 use engine::clock::Clock;
-use engine::options::log::{write_decision, write_order};
-use engine::options::synth::{default_config, generate, PaperSink, SynthOptions};
-use engine::options::{Decision, OptionsEngine, OptionsOrder, OptionsSink};
-use feeds::EventKind;
+use engine::kernel::PaperAdapter;
+use engine::lab::options::{default_config, OptionsMarket, OptionsMarketSpec, START_NS};
+use engine::options::kernel::{OptionsKernel, Record, RecordBuffer};
+use engine::options::OptionsEngine;
+use engine::order::Order;
+use engine::pipeline::{run_kernel, KernelLogic, PipelineConfig, Speed};
+use engine::source::MemorySource;
+use engine::topology::Topology;
+use feeds::{EventKind, FeedAdapter, MarketEvent};
 use hdrhistogram::Histogram;
-use risk_core::margin::{Contract, MarginTiers};
+use risk_core::margin::MarginTiers;
 
-#[derive(Default)]
-struct Log {
-    orders: Vec<u8>,
-    decisions: Vec<u8>,
-    by_reason: BTreeMap<&'static str, u64>,
-    by_binding: BTreeMap<&'static str, u64>,
-    hedge_orders: u64,
-    option_orders: u64,
-    /// Option orders after the shock that cut a position (|target| < |position + working|).
-    cuts_after_shock: u64,
-    first_cut_after_shock_ns: Option<u64>,
-    shock_ns: u64,
-    /// Peak |hedge delta after| / max hedge delta allowed by the liquidation buffer.
-    buffer_use_peak: f64,
-    min_scale: f64,
-    min_scale_binding: &'static str,
-    decisions_n: u64,
-}
-
-impl OptionsSink for Log {
-    fn order(&mut self, o: &OptionsOrder) {
-        *self.by_reason.entry(o.reason.as_str()).or_default() += 1;
-        *self.by_binding.entry(o.binding.as_str()).or_default() += 1;
-        if o.is_hedge {
-            self.hedge_orders += 1;
-        } else {
-            self.option_orders += 1;
-            let cur = o.position_lots + o.working_lots;
-            if o.recv_ns >= self.shock_ns && o.target_lots.abs() < cur.abs() {
-                self.cuts_after_shock += 1;
-                self.first_cut_after_shock_ns.get_or_insert(o.recv_ns);
-            }
-        }
-        // Writing into a Vec cannot fail.
-        let _ = write_order(&mut self.orders, o);
-    }
-
-    fn decision(&mut self, d: &Decision) {
-        self.decisions_n += 1;
-        if d.scale < self.min_scale {
-            self.min_scale = d.scale;
-            self.min_scale_binding = d.scale_binding.as_str();
-        }
-        let hedge_delta = hedge_delta_of(d.hedge_lots_after, d.underlying_px).abs();
-        if d.max_hedge_delta_liquidation > 0.0 {
-            self.buffer_use_peak = self
-                .buffer_use_peak
-                .max(hedge_delta / d.max_hedge_delta_liquidation);
-        }
-        let _ = write_decision(&mut self.decisions, d);
-    }
-}
-
-/// Delta of `lots` of the inverse perpetual at `px`, BTC.
-fn hedge_delta_of(lots: i64, px: f64) -> f64 {
-    lots as f64 * HEDGE_LOT_USD / px
-}
-
-const HEDGE_LOT_USD: f64 = 10.0;
+/// Every `DESIRED_EVERY`-th option of each chain is in the desired book with `DESIRED_LOTS`.
+const DESIRED_EVERY: usize = 3;
+const DESIRED_LOTS: i64 = 20;
 
 /// p1 / p50 / p99 of `v` (sorted in place).
 fn pct(v: &mut [f64]) -> (f64, f64, f64) {
-    v.sort_by(f64::total_cmp);
-    let at = |q: f64| v[((q * (v.len() - 1) as f64).round() as usize).min(v.len() - 1)];
     if v.is_empty() {
         return (f64::NAN, f64::NAN, f64::NAN);
     }
+    v.sort_by(f64::total_cmp);
+    let at = |q: f64| v[((q * (v.len() - 1) as f64).round() as usize).min(v.len() - 1)];
     (at(0.01), at(0.5), at(0.99))
 }
 
-/// Portfolio Greeks from positions (options + hedge), as the engine holds them.
-fn portfolio(eng: &OptionsEngine) -> (f64, f64, f64) {
+/// Delta of `lots` of an inverse perpetual of `lot_usd` at `px`, coins.
+fn hedge_delta(lots: i64, lot_usd: f64, px: f64) -> f64 {
+    lots as f64 * lot_usd / px
+}
+
+/// Portfolio Greeks from filled positions (options + hedge).
+fn portfolio(eng: &OptionsEngine, lot_usd: f64) -> (f64, f64, f64) {
     let c = eng.chain();
     let (mut d, mut g, mut v) = (0.0, 0.0, 0.0);
     for i in 0..c.len() {
@@ -102,155 +63,29 @@ fn portfolio(eng: &OptionsEngine) -> (f64, f64, f64) {
     }
     let px = eng.underlying_px();
     if px > 0.0 {
-        d += hedge_delta_of(eng.hedge_position_lots(), px);
+        d += hedge_delta(eng.hedge_position_lots(), lot_usd, px);
     }
     (d, g, v)
 }
 
-/// Runs the options demo.
-///
-/// # Errors
-/// An output file that cannot be written.
-pub fn run(
-    seed: u64,
-    orders_out: Option<&Path>,
-    decisions_out: Option<&Path>,
-) -> anyhow::Result<()> {
-    let synth = SynthOptions {
-        seed: SynthOptions::default().seed ^ seed.wrapping_mul(0x2545_F491_4F6C_DD1D),
-        hedge_lot_usd: HEDGE_LOT_USD,
-        ..SynthOptions::default()
-    };
-    let cfg = default_config();
-    let m = generate(&synth);
-    let mut eng = m.engine(cfg).context("options engine")?;
-    let log = Log {
-        shock_ns: synth.shock_ns(),
-        min_scale: 1.0,
-        min_scale_binding: "model",
-        ..Log::default()
-    };
-    let mut sink = PaperSink::new(log, m.specs.len() + 1);
-    let clock = Clock::new();
-    let mut lat = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).context("histogram")?;
-    let n = m.events.len();
-    let (mut delta, mut gamma, mut vega) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    let tiers = MarginTiers::flat(cfg.mmr).context("mmr")?;
-    let (mut mm_peak, mut lev_peak) = (0.0_f64, 0.0_f64);
-    let t0 = std::time::Instant::now();
-    for ev in &m.events {
-        let a = clock.raw();
-        sink.step(&mut eng, ev, a);
-        let b = clock.raw();
-        lat.saturating_record(clock.delta_ns(a, b).max(1));
-        if ev.kind == EventKind::Bbo {
-            let (d, g, v) = portfolio(&eng);
-            delta.push(d);
-            gamma.push(g);
-            vega.push(v);
-            let px = eng.underlying_px();
-            let notional_coin =
-                eng.hedge_position_lots().unsigned_abs() as f64 * HEDGE_LOT_USD / px;
-            debug_assert!(matches!(m.hedge.contract, Contract::Inverse));
-            mm_peak = mm_peak.max(tiers.maintenance_margin(notional_coin) / cfg.collateral_coin);
-            lev_peak = lev_peak.max(notional_coin / cfg.collateral_coin);
-        }
-    }
-    let wall = t0.elapsed();
-    let log = sink.inner;
-    let st = eng.stats();
+/// Per-underlying samples and peaks of the direct run.
+#[derive(Default)]
+struct Track {
+    delta: Vec<f64>,
+    gamma: Vec<f64>,
+    vega: Vec<f64>,
+    mm_peak: f64,
+    lev_peak: f64,
+}
 
-    println!("== ballast demo --options: synthetic BTC options, inverse perpetual hedge ==");
-    println!(
-        "market            {} options ({} expiries x {} strikes, calls, smile), {} hedge ticks + {} option tickers, {:.0} s of market",
-        m.specs.len(),
-        synth.expiries,
-        synth.strikes,
-        synth.ticks,
-        m.events.len() as u64 - synth.ticks,
-        (synth.ticks * synth.tick_ns) as f64 / 1e9
-    );
-    println!(
-        "shock             at t+{:.0} s: moves x{}, implied vols x{:.2}",
-        (synth.shock_ns() - synth.start_ns) as f64 / 1e9,
-        synth.shock_mult,
-        synth.shock_mult.sqrt()
-    );
-    println!(
-        "policy            delta band ±{} BTC, |gamma| <= {:e}/USD, |vega| <= {} USD/vol pt, collateral {} BTC, buffer {}σ over {} d, leverage <= {}x",
-        cfg.delta_band,
-        cfg.max_abs_gamma,
-        cfg.max_abs_vega_per_vol_point,
-        cfg.collateral_coin,
-        cfg.buffer_k,
-        cfg.buffer_horizon_days,
-        cfg.max_leverage
-    );
-    println!(
-        "run               {} events in {:.3} s; {} sizing passes, {} full revaluations, {} single, {} skipped",
-        st.events,
-        wall.as_secs_f64(),
-        st.sizing_passes,
-        st.full_revaluations,
-        st.single_revaluations,
-        st.skipped
-    );
-    println!(
-        "orders            {} ({} hedge, {} option), {} decisions",
-        st.orders, log.hedge_orders, log.option_orders, log.decisions_n
-    );
-    println!("  by reason       {}", join(&log.by_reason));
-    println!("  by binding      {}", join(&log.by_binding));
-    let (d1, d50, d99) = pct(&mut delta);
-    let (g1, g50, g99) = pct(&mut gamma);
-    let (v1, v50, v99) = pct(&mut vega);
-    println!("greeks over time  (after every hedge tick)       p1          p50          p99");
-    println!("  delta, BTC                          {d1:>12.4} {d50:>12.4} {d99:>12.4}");
-    println!("  gamma, per USD                      {g1:>12.3e} {g50:>12.3e} {g99:>12.3e}");
-    println!("  vega, USD per vol point             {v1:>12.1} {v50:>12.1} {v99:>12.1}");
-    println!(
-        "margin            peak maintenance margin / collateral {:.2} % (mmr {}), peak hedge leverage {:.2}x of {}x",
-        mm_peak * 100.0,
-        cfg.mmr,
-        lev_peak,
-        cfg.max_leverage
-    );
-    println!(
-        "liquidation       peak |hedge delta| / buffer-safe hedge delta {:.3} (<= 1: the hedge never went past the buffer-safe size)",
-        log.buffer_use_peak
-    );
-    match log.first_cut_after_shock_ns {
-        Some(t) => println!(
-            "vol shock         {} option cuts after it, the first {:.1} s after; smallest book scale {:.3} set by {}",
-            log.cuts_after_shock,
-            (t - synth.shock_ns()) as f64 / 1e9,
-            log.min_scale,
-            log.min_scale_binding
-        ),
-        None => println!("vol shock         no option cut after it"),
+/// Orders without clock readings (to compare runs).
+fn plain(o: &Order) -> Order {
+    Order {
+        t_ingest: 0,
+        t_push: 0,
+        ingest_lag_ns: 0,
+        ..*o
     }
-    println!(
-        "kernel latency    per event (tick in -> all orders out, paper fills included), ns: p50 {} p90 {} p99 {} p99.9 {} max {} (n = {})",
-        lat.value_at_quantile(0.5),
-        lat.value_at_quantile(0.9),
-        lat.value_at_quantile(0.99),
-        lat.value_at_quantile(0.999),
-        lat.max(),
-        lat.len()
-    );
-    println!("                  direct loop on one thread (the pipeline's tick-to-order needs the options seam)");
-    if let Some(p) = orders_out {
-        std::fs::write(p, &log.orders).with_context(|| format!("cannot write {}", p.display()))?;
-    }
-    if let Some(p) = decisions_out {
-        std::fs::write(p, &log.decisions)
-            .with_context(|| format!("cannot write {}", p.display()))?;
-    }
-    Ok(())
 }
 
 fn join(m: &BTreeMap<&'static str, u64>) -> String {
@@ -258,4 +93,264 @@ fn join(m: &BTreeMap<&'static str, u64>) -> String {
         .map(|(k, v)| format!("{k} {v}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Runs the options demo.
+///
+/// # Errors
+/// A bad `--topology`, an output file that cannot be written, or (a bug) the pipeline
+/// disagreeing with the direct loop.
+#[allow(clippy::too_many_lines)] // one report, printed top to bottom
+pub fn run(
+    seed: u64,
+    topology: &str,
+    speed: Speed,
+    orders_out: Option<&Path>,
+    decisions_out: Option<&Path>,
+) -> anyhow::Result<()> {
+    let spec = OptionsMarketSpec {
+        seed,
+        ..OptionsMarketSpec::default()
+    };
+    let m = OptionsMarket::generate(&spec);
+    let shock_tick = (spec.shock_at.clamp(0.0, 1.0) * spec.ticks as f64) as u64;
+    let shock_ns = START_NS + 1_000_000_000 + shock_tick * spec.tick_ns;
+    let new_kernel = || {
+        m.kernel(
+            default_config,
+            DESIRED_EVERY,
+            DESIRED_LOTS,
+            RecordBuffer::with_capacity(1 << 16),
+        )
+        .context("options kernel")
+    };
+
+    // 1. Direct loop: per-tick Greeks and kernel time per event.
+    let clock = Clock::new();
+    let mut kernel = new_kernel()?;
+    let mut feed = m.feed();
+    let mut paper = PaperAdapter::default();
+    let mut lat = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).context("histogram")?;
+    let mut events: Vec<MarketEvent> = Vec::with_capacity(1024);
+    let mut orders: Vec<Order> = Vec::with_capacity(1024);
+    let mut direct_orders: Vec<Order> = Vec::new();
+    let mut tracks: Vec<Track> = m.underlyings.iter().map(|_| Track::default()).collect();
+    let tiers: Vec<MarginTiers> = m
+        .underlyings
+        .iter()
+        .map(|u| MarginTiers::flat(default_config(u).mmr))
+        .collect::<Result<_, _>>()
+        .map_err(|e| anyhow::anyhow!("mmr: {e:?}"))?;
+    let t0 = std::time::Instant::now();
+    for (t, f) in &m.frames {
+        events.clear();
+        FeedAdapter::on_frame(&mut feed, *t, f, &mut |e| events.push(e));
+        for e in &events {
+            let a = clock.raw();
+            KernelLogic::on_event(&mut kernel, e, a, &mut |o| orders.push(o));
+            for o in &orders {
+                let fill = paper.submit(o, 0);
+                KernelLogic::on_fill(&mut kernel, &fill);
+            }
+            let b = clock.raw();
+            lat.saturating_record(clock.delta_ns(a, b).max(1));
+            direct_orders.extend(orders.drain(..).map(|o| plain(&o)));
+            if e.kind != EventKind::Bbo {
+                continue;
+            }
+            for (u, mu) in m.underlyings.iter().enumerate() {
+                if e.instrument != mu.hedge.instrument {
+                    continue;
+                }
+                let eng = &kernel.engines()[u];
+                let lot = mu.hedge.lot_qty;
+                let (d, g, v) = portfolio(eng, lot);
+                let tr = &mut tracks[u];
+                tr.delta.push(d);
+                tr.gamma.push(g);
+                tr.vega.push(v);
+                let px = eng.underlying_px();
+                let cfg = default_config(mu);
+                let notional = eng.hedge_position_lots().unsigned_abs() as f64 * lot / px;
+                tr.mm_peak = tr
+                    .mm_peak
+                    .max(tiers[u].maintenance_margin(notional) / cfg.collateral_coin);
+                tr.lev_peak = tr.lev_peak.max(notional / cfg.collateral_coin);
+            }
+        }
+    }
+    let wall = t0.elapsed();
+
+    // 2. The same frames through the pipeline.
+    // Paced (`--speed`, default 1000x event time, about 12 k frames/s) so latency is measured
+    // below saturation rather than as queueing behind a replay at full speed.
+    let pcfg = PipelineConfig {
+        topology: match topology {
+            "auto" => Topology::auto(&engine::topology::available_cores()),
+            s => Topology::parse(s).with_context(|| format!("--topology {s}"))?,
+        },
+        speed,
+        ..PipelineConfig::default()
+    };
+    let (report, pk) = run_kernel(
+        &pcfg,
+        MemorySource::new(m.frames.clone()),
+        m.feed(),
+        new_kernel()?,
+        PaperAdapter::default(),
+        &clock,
+    );
+    let piped: Vec<Order> = report.orders.iter().map(plain).collect();
+    ensure!(
+        piped == direct_orders,
+        "the pipeline's orders differ from the direct loop's ({} vs {})",
+        piped.len(),
+        direct_orders.len()
+    );
+
+    // Records: orders by reason/binding, decisions' scale and buffer use.
+    let records = kernel.log().records();
+    let (mut by_reason, mut by_binding) = (BTreeMap::new(), BTreeMap::new());
+    let (mut hedge_orders, mut option_orders, mut decisions) = (0u64, 0u64, 0u64);
+    let mut cuts_after_shock = 0u64;
+    let mut first_cut: Option<u64> = None;
+    let (mut min_scale, mut min_scale_binding) = (1.0_f64, "model");
+    let mut buffer_use_peak = 0.0_f64;
+    for r in records {
+        match r {
+            Record::Order(o) => {
+                *by_reason.entry(o.reason.as_str()).or_insert(0u64) += 1;
+                *by_binding.entry(o.binding.as_str()).or_insert(0u64) += 1;
+                if o.is_hedge {
+                    hedge_orders += 1;
+                } else {
+                    option_orders += 1;
+                    let cur = o.position_lots + o.working_lots;
+                    if o.recv_ns >= shock_ns && o.target_lots.abs() < cur.abs() {
+                        cuts_after_shock += 1;
+                        first_cut.get_or_insert(o.recv_ns);
+                    }
+                }
+            }
+            Record::Decision(d) => {
+                decisions += 1;
+                if d.scale < min_scale {
+                    min_scale = d.scale;
+                    min_scale_binding = d.scale_binding.as_str();
+                }
+                let u = kernel.underlying_of(d.trigger).unwrap_or(0);
+                let lot = m.underlyings[u].hedge.lot_qty;
+                let hd = hedge_delta(d.hedge_lots_after, lot, d.underlying_px).abs();
+                if d.max_hedge_delta_liquidation > 0.0 {
+                    buffer_use_peak = buffer_use_peak.max(hd / d.max_hedge_delta_liquidation);
+                }
+            }
+        }
+    }
+
+    println!("== ballast demo --options: synthetic Deribit options (BTC, ETH), inverse perpetual hedges ==");
+    for u in &m.underlyings {
+        let c = default_config(u);
+        println!(
+            "{:<17} {} options (calls and puts, 8 expiries, smile), desired {} lots on every {}rd; band ±{:.3} coin, |gamma| <= {:.3e}/USD, |vega| <= {:.0} USD/vol pt, collateral {:.1} coin, buffer {}σ/{} d",
+            m.registry.instruments()[u.hedge.instrument.0 as usize].symbol,
+            u.chain.len(),
+            DESIRED_LOTS,
+            DESIRED_EVERY,
+            c.delta_band,
+            c.max_abs_gamma,
+            c.max_abs_vega_per_vol_point,
+            c.collateral_coin,
+            c.buffer_k,
+            c.buffer_horizon_days
+        );
+    }
+    println!(
+        "market            {} frames, {} ticks of {} ms; shock at t+{:.0} s: moves x{}, implied vols x{:.2}",
+        m.frames.len(),
+        spec.ticks,
+        spec.tick_ns / 1_000_000,
+        (shock_ns - START_NS) as f64 / 1e9,
+        spec.shock_mult,
+        spec.shock_mult.sqrt()
+    );
+    println!(
+        "orders            {} ({} hedge, {} option), {} decisions; direct loop {:.3} s, pipeline {} identical",
+        hedge_orders + option_orders,
+        hedge_orders,
+        option_orders,
+        decisions,
+        wall.as_secs_f64(),
+        report.topology
+    );
+    println!("  by reason       {}", join(&by_reason));
+    println!("  by binding      {}", join(&by_binding));
+    println!("greeks over time  (after every hedge tick)       p1          p50          p99");
+    for (u, tr) in tracks.iter_mut().enumerate() {
+        let name = &m.registry.instruments()[m.underlyings[u].hedge.instrument.0 as usize].symbol;
+        let cur = name.split('-').next().unwrap_or("");
+        let (d1, d50, d99) = pct(&mut tr.delta);
+        let (g1, g50, g99) = pct(&mut tr.gamma);
+        let (v1, v50, v99) = pct(&mut tr.vega);
+        println!("  {cur} delta, coin                     {d1:>12.4} {d50:>12.4} {d99:>12.4}");
+        println!("  {cur} gamma, per USD                  {g1:>12.3e} {g50:>12.3e} {g99:>12.3e}");
+        println!("  {cur} vega, USD per vol point         {v1:>12.1} {v50:>12.1} {v99:>12.1}");
+    }
+    for (u, tr) in tracks.iter().enumerate() {
+        let c = default_config(&m.underlyings[u]);
+        println!(
+            "margin {:<10} peak maintenance margin / collateral {:.2} % (mmr {}), peak hedge leverage {:.2}x of {}x",
+            m.registry.instruments()[m.underlyings[u].hedge.instrument.0 as usize].symbol,
+            tr.mm_peak * 100.0,
+            c.mmr,
+            tr.lev_peak,
+            c.max_leverage
+        );
+    }
+    println!(
+        "liquidation       peak |hedge delta| / buffer-safe hedge delta {buffer_use_peak:.3} (<= 1: no hedge went past the buffer-safe size)"
+    );
+    match first_cut {
+        Some(t) => println!(
+            "vol shock         {cuts_after_shock} option cuts after it, the first {:.2} s after; smallest book scale {min_scale:.3} set by {min_scale_binding}",
+            (t - shock_ns) as f64 / 1e9
+        ),
+        None => println!("vol shock         no option cut after it"),
+    }
+    println!(
+        "kernel per event  direct loop (event in -> orders out + paper fills): p50 {} p90 {} p99 {} p99.9 {} max {} (n = {})",
+        engine::latency::fmt_ns(lat.value_at_quantile(0.5)),
+        engine::latency::fmt_ns(lat.value_at_quantile(0.9)),
+        engine::latency::fmt_ns(lat.value_at_quantile(0.99)),
+        engine::latency::fmt_ns(lat.value_at_quantile(0.999)),
+        engine::latency::fmt_ns(lat.max()),
+        lat.len()
+    );
+    println!(
+        "pipeline          {}, {} (`_co`: from the intended send time):",
+        report.topology,
+        match speed {
+            Speed::Max => "unpaced".to_string(),
+            Speed::Factor(f) => format!("paced at {f}x event time"),
+        }
+    );
+    print!("{}", engine::latency::table(&report.latency));
+    let write = |p: &Path, k: &OptionsKernel, want: fn(&Record) -> bool| -> anyhow::Result<()> {
+        let mut out = Vec::new();
+        for r in k.log().records().iter().filter(|r| want(r)) {
+            r.write_jsonl(&mut out).context("render")?;
+        }
+        std::fs::write(p, out).with_context(|| format!("cannot write {}", p.display()))
+    };
+    ensure!(
+        kernel.log().dropped() == 0 && pk.log().dropped() == 0,
+        "decision log buffer too small"
+    );
+    if let Some(p) = orders_out {
+        write(p, &pk, |r| matches!(r, Record::Order(_)))?;
+    }
+    if let Some(p) = decisions_out {
+        write(p, &pk, |r| matches!(r, Record::Decision(_)))?;
+    }
+    Ok(())
 }
