@@ -19,7 +19,7 @@
 //! [`LaneStatus::BelowIntrinsic`]; at or above S·e^{−qT} (call) or K·e^{−rT} (put) NaN and
 //! [`LaneStatus::AboveMaximum`]; exactly intrinsic gives σ = 0 and [`LaneStatus::Intrinsic`].
 
-use super::elementary::{dd_add, dd_mul, exp, exp_dd, exp_neg_half_sq, ln, two_prod};
+use super::elementary::{dd_add, dd_mul, exp, exp_dd, exp_neg_half_sq_kernel, ln, two_prod};
 use super::kernel::ln_ratio;
 use super::lanes::{Lane, X12, X8};
 use super::normal::{ncdf_g, CodyLane, FRAC_1_SQRT_2PI};
@@ -141,13 +141,14 @@ fn prep<T: Lane, const B76: bool>(s: T, k: T, t: T, r: T, q: T, omega: T, price:
     }
 }
 
-/// Normalized OTM call b(x, s) (x ≤ 0) and ∂b/∂s.
+/// Normalized OTM call b(x, s) (x ≤ 0) and ∂b/∂s. The Gaussian factor is the kernels' (0 below
+/// e^−708, where b is far below any β the solver can be asked for; the bracket then bisects).
 #[inline(always)]
 fn black_norm<T: CodyLane>(x: T, e: T, inv_e: T, s: T, inv_s: T) -> (T, T) {
     let h = x * inv_s;
     let d1 = s.mul_add(T::splat(0.5), h);
     let d2 = s.mul_add(T::splat(-0.5), h);
-    let g1 = exp_neg_half_sq(d1);
+    let g1 = exp_neg_half_sq_kernel(d1);
     let g2 = g1 * (e * e);
     let n1 = ncdf_g(d1, g1);
     let n2 = ncdf_g(d2, g2);
