@@ -163,6 +163,45 @@ pub fn ed25519_seed(secret: &str) -> Option<[u8; 32]> {
     }
 }
 
+/// A WebSocket API request `{"id", "method", "params"}`: `params` plus `timestamp` and
+/// `recvWindow` (every signed endpoint needs them, logged on or not), and under HMAC auth
+/// (`hmac` = API key and signer) `apiKey` and the `signature` over the parameters sorted by key
+/// (`payload` is the reused buffer). A logged-on session sends neither key nor signature.
+fn build_request(
+    hmac: Option<(&str, &HmacSigner)>,
+    now_ms: u64,
+    recv_window_ms: u64,
+    payload: &mut String,
+    id: &str,
+    method: &str,
+    params: &mut Vec<(&'static str, String)>,
+) -> String {
+    params.push(("timestamp", now_ms.to_string()));
+    params.push(("recvWindow", recv_window_ms.to_string()));
+    if let Some((key, signer)) = hmac {
+        params.push(("apiKey", key.to_owned()));
+        params.sort_by(|a, b| a.0.cmp(b.0));
+        payload.clear();
+        for (i, (k, v)) in params.iter().enumerate() {
+            if i > 0 {
+                payload.push('&');
+            }
+            let _ = write!(payload, "{k}={v}");
+        }
+        let sig = signer.sign_hex(payload.as_bytes());
+        params.push(("signature", String::from_utf8_lossy(&sig).into_owned()));
+    }
+    let mut p = serde_json::Map::with_capacity(params.len());
+    for (k, v) in params.drain(..) {
+        let v = match k {
+            "timestamp" | "recvWindow" => v.parse::<u64>().map_or(Value::from(v), Value::from),
+            _ => Value::from(v),
+        };
+        p.insert(k.to_owned(), v);
+    }
+    serde_json::json!({"id": id, "method": method, "params": p}).to_string()
+}
+
 fn side_str(s: Side) -> &'static str {
     if s == Side::Sell {
         "SELL"
@@ -296,38 +335,26 @@ impl BinanceExec {
         Ok(())
     }
 
-    /// Builds the request `{"id", "method", "params"}` for `params` (sorted by key), adding
-    /// `apiKey`, `timestamp` and `signature` under HMAC auth.
+    /// Builds the request `{"id", "method", "params"}` for `params` (see [`build_request`]).
     fn request(
         &mut self,
         id: &str,
         method: &str,
         params: &mut Vec<(&'static str, String)>,
     ) -> String {
-        if let (BinanceAuth::Hmac(c), Some(signer)) = (&self.cfg.auth, &self.signer) {
-            params.push(("apiKey", c.key().to_owned()));
-            params.push(("timestamp", self.now_ms().to_string()));
-            params.push(("recvWindow", self.cfg.recv_window_ms.to_string()));
-            params.sort_by(|a, b| a.0.cmp(b.0));
-            self.payload.clear();
-            for (i, (k, v)) in params.iter().enumerate() {
-                if i > 0 {
-                    self.payload.push('&');
-                }
-                let _ = write!(self.payload, "{k}={v}");
-            }
-            let sig = signer.sign_hex(self.payload.as_bytes());
-            params.push(("signature", String::from_utf8_lossy(&sig).into_owned()));
-        }
-        let mut p = serde_json::Map::with_capacity(params.len());
-        for (k, v) in params.drain(..) {
-            let v = match k {
-                "timestamp" | "recvWindow" => v.parse::<u64>().map_or(Value::from(v), Value::from),
-                _ => Value::from(v),
-            };
-            p.insert(k.to_owned(), v);
-        }
-        serde_json::json!({"id": id, "method": method, "params": p}).to_string()
+        let key = match &self.cfg.auth {
+            BinanceAuth::Hmac(c) => self.signer.as_ref().map(|s| (c.key(), s)),
+            BinanceAuth::Ed25519Logon(_) => None,
+        };
+        build_request(
+            key,
+            self.now_ms(),
+            self.cfg.recv_window_ms,
+            &mut self.payload,
+            id,
+            method,
+            params,
+        )
     }
 
     fn client_id(&self, order_id: u64) -> String {
@@ -582,6 +609,67 @@ impl ExecutionAdapter for BinanceExec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn order_params() -> Vec<(&'static str, String)> {
+        vec![
+            ("symbol", "BTCUSDT".into()),
+            ("side", "BUY".into()),
+            ("quantity", "0.002".into()),
+            ("price", "60000.01".into()),
+        ]
+    }
+
+    /// Under HMAC every request is signed over its sorted parameters (the simulator's check
+    /// agrees); a logged-on session sends `timestamp` and `recvWindow` but no key or signature.
+    #[test]
+    fn requests_signed_or_logged_on() {
+        let signer = HmacSigner::new(b"s3cr3t");
+        let mut buf = String::new();
+        let r = build_request(
+            Some(("k", &signer)),
+            1_700_000_000_000,
+            5000,
+            &mut buf,
+            "p1",
+            "order.place",
+            &mut order_params(),
+        );
+        let v: Value = serde_json::from_str(&r).unwrap();
+        let p = v["params"].as_object().unwrap();
+        assert_eq!(
+            buf,
+            "apiKey=k&price=60000.01&quantity=0.002&recvWindow=5000&side=BUY&symbol=BTCUSDT&timestamp=1700000000000"
+        );
+        assert_eq!(
+            p["signature"].as_str().unwrap(),
+            crate::venue_sim::hmac_sha256_hex(
+                b"s3cr3t",
+                crate::venue_sim::binance_signature_payload(p).as_bytes()
+            )
+        );
+        assert_eq!(p["timestamp"], 1_700_000_000_000u64);
+        let r = build_request(
+            None,
+            1_700_000_000_001,
+            5000,
+            &mut buf,
+            "p2",
+            "order.place",
+            &mut order_params(),
+        );
+        let v: Value = serde_json::from_str(&r).unwrap();
+        let p = v["params"].as_object().unwrap();
+        assert!(
+            p.get("apiKey").is_none() && p.get("signature").is_none(),
+            "{r}"
+        );
+        assert_eq!(p["timestamp"], 1_700_000_000_001u64);
+        assert_eq!(p["recvWindow"], 5000);
+        assert_eq!(
+            (v["id"].as_str(), p["symbol"].as_str()),
+            (Some("p2"), Some("BTCUSDT"))
+        );
+    }
 
     /// A throw-away key made with `openssl genpkey -algorithm ed25519`; its seed and public key
     /// as `openssl pkey -noout -text` prints them.
