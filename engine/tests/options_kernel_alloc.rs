@@ -1,0 +1,102 @@
+//! The options kernel in the pipeline allocates nothing per event after warm-up on the feed and
+//! kernel threads (Deribit parsing, routing, revaluation and sizing of both chains, order
+//! conversion, the decisions buffer), counted by a global allocator that attributes each
+//! allocation to the pipeline stage of the thread making it.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use engine::clock::Clock;
+use engine::kernel::PaperAdapter;
+use engine::lab::options::{default_config, OptionsMarket, OptionsMarketSpec};
+use engine::options::kernel::RecordBuffer;
+use engine::pipeline::{run_kernel, PipelineConfig};
+use engine::probe;
+use engine::source::MemorySource;
+use engine::topology::Topology;
+
+struct Counting;
+
+static HOT_ALLOCS: AtomicU64 = AtomicU64::new(0);
+
+fn count() {
+    let tag = probe::current();
+    if tag & probe::STEADY != 0 && tag & (probe::FEED | probe::KERNEL) != 0 {
+        // Relaxed: a plain event counter, read after the pipeline threads are joined.
+        HOT_ALLOCS.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+// SAFETY: forwards every call unchanged to the system allocator; counting has no side effect on
+// the memory returned.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count();
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System.alloc` with `layout`.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count();
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count();
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+#[test]
+fn no_allocation_per_event_in_the_options_pipeline() {
+    let m = OptionsMarket::generate(&OptionsMarketSpec {
+        ticks: 3_000,
+        ..OptionsMarketSpec::default()
+    });
+    for topo in ["single", "feed,kernel+exec", "feed@0,kernel+exec@1"] {
+        let kernel = m
+            .kernel(default_config, 3, 20, RecordBuffer::with_capacity(1 << 16))
+            .expect("kernel");
+        let cfg = PipelineConfig {
+            topology: Topology::parse(topo).expect("topology"),
+            warmup_events: 500,
+            ..PipelineConfig::default()
+        };
+        HOT_ALLOCS.store(0, Ordering::Relaxed);
+        let (r, k) = run_kernel(
+            &cfg,
+            MemorySource::new(m.frames.clone()),
+            m.feed(),
+            kernel,
+            PaperAdapter::default(),
+            &Clock::new(),
+        );
+        let n = HOT_ALLOCS.load(Ordering::Relaxed);
+        assert!(
+            r.orders.len() > 100 && k.log().records().len() > r.orders.len(),
+            "the run must exercise orders and decisions: {} orders",
+            r.orders.len()
+        );
+        assert_eq!(
+            n, 0,
+            "{n} allocations on the feed/kernel threads after warm-up on {topo} ({} events)",
+            r.feed.events
+        );
+    }
+    // The counter does count: an allocation on a thread tagged as steady kernel is seen.
+    std::thread::spawn(|| {
+        probe::set(probe::KERNEL);
+        probe::set_steady();
+        std::hint::black_box(vec![1u8; 64]);
+    })
+    .join()
+    .expect("probe thread");
+    assert!(HOT_ALLOCS.load(Ordering::Relaxed) > 0);
+}
