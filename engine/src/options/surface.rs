@@ -387,9 +387,10 @@ impl VolSurface {
                     }
                 }
             };
-            if iv > 0.0 && iv.is_finite() && k.is_finite() {
+            let w = iv * iv * t;
+            if iv > 0.0 && w <= svi::W_MAX && k.abs() <= svi::K_ABS_MAX {
                 self.k_buf[n] = k;
-                self.w_buf[n] = iv * iv * t;
+                self.w_buf[n] = w;
                 self.wt_buf[n] = 1.0;
                 n += 1;
             }
