@@ -485,3 +485,38 @@ fn garch_source_without_garch_sizes_nothing() {
     assert_eq!(eng.stats().sizing_passes, 0);
     assert!(eng.stats().skipped > 0);
 }
+
+#[test]
+fn arbitrageable_quotes_are_fitted_and_flagged_not_hidden() {
+    let c = build(&[(30, 21), (90, 21)]);
+    let mut eng = engine(&c, VolSource::Implied)
+        .with_surface(SurfaceConfig::default())
+        .unwrap();
+    // 30-day expiry: Axel Vogt's smile (butterfly arbitrage) scaled to vol units; 90-day: total
+    // variance below the 30-day one everywhere (calendar arbitrage).
+    let vogt = SviParams::new(-0.0410, 0.1331, 0.3060, 0.3586, 0.4153).unwrap();
+    let t30 = 30.0 / 365.0;
+    let t90 = 90.0 / 365.0;
+    let mut r = Rec::default();
+    for s in &c.specs {
+        let k = (s.strike / F).ln();
+        let w30 = vogt.total_variance(k);
+        let iv = if s.expiry_ns == T0 + 30 * DAY_NS {
+            (w30 / t30).sqrt()
+        } else {
+            (0.5 * w30 / t90).sqrt()
+        };
+        eng.on_event(&ticker(s.instrument, T0, F, iv, 0.0), 0, &mut r);
+    }
+    let surf = eng.surface().unwrap();
+    let near = surf.slices()[0];
+    assert_eq!(near.kind, SliceKind::Svi);
+    assert!(near.rmse < 1e-6, "{near:?}");
+    assert!(!near.butterfly.is_free(), "{near:?}");
+    assert!(near.butterfly.min_g < 0.0);
+    assert!(surf.slices()[1].calendar_violations > 0);
+    let cal = surf.calendar_check();
+    assert!(!cal.is_free() && cal.worst_slice == 0, "{cal:?}");
+    let st = surf.stats();
+    assert!(st.butterfly_flags > 0 && st.calendar_flags > 0, "{st:?}");
+}
