@@ -36,7 +36,6 @@ pub mod chain;
 pub mod kernel;
 pub mod log;
 pub mod surface;
-pub mod synth;
 
 use feeds::{EventKind, Instrument, InstrumentId, MarketEvent, Registry, Side};
 use risk_core::greeks_limits::{
