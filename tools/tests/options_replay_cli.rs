@@ -42,26 +42,10 @@ fn ballast(args: &[&str]) -> (i32, String, String) {
     )
 }
 
-/// BTC and ETH books sized for the capture (an ETH book needs its own band and caps).
-const CONFIG: &str = r#"
-[options]
-default_lots = 10
-delta_band = 0.3
-max_abs_gamma = 6e-4
-max_abs_vega_per_vol_point = 2500.0
-collateral_coin = 2.0
-vol_source = "implied"
-
-[options.underlying.ETH]
-delta_band = 3.0
-max_abs_gamma = 2e-2
-max_abs_vega_per_vol_point = 300.0
-collateral_coin = 30.0
-
-[hedge]
-derived_half_spread_bps = 2.5
-derived_qty = 500000.0
-"#;
+/// BTC and ETH books sized for the capture: the example configuration (so it stays valid).
+fn example_config() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/options-replay.toml")
+}
 
 fn lines(p: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(p)
@@ -141,8 +125,7 @@ fn underlying_prices(capture: &Path) -> Vec<f64> {
 fn deribit_replay_is_deterministic_and_reconciles() {
     let Some(cap) = deribit() else { return };
     let dir = tmp("det");
-    let cfg = dir.join("c.toml");
-    std::fs::write(&cfg, CONFIG).unwrap();
+    let cfg = example_config();
     let mut outs = Vec::new();
     // Twice on one thread, once on two (the pipeline's execution clock keeps the order).
     for (run, topology) in ["single", "single", "feed@0,kernel+exec@1"]
