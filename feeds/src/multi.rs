@@ -739,6 +739,44 @@ mod tests {
         assert!(bad[0].to_string().contains("m.txt:2:"), "{}", bad[0]);
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Any inputs with non-decreasing times merge into a stream that is every frame once,
+        /// sorted by (time, input), each input's frames in file order.
+        #[test]
+        fn merge_is_a_stable_sort_of_sorted_inputs(
+            inputs in proptest::collection::vec(
+                proptest::collection::vec(0u64..20, 0..12), 1..5)
+        ) {
+            let dir = std::env::temp_dir().join(format!("ballast-multi-prop-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let mut specs = Vec::new();
+            let mut want = Vec::new();
+            for (i, times) in inputs.iter().enumerate() {
+                let mut times = times.clone();
+                times.sort_unstable();
+                let mut body = String::new();
+                for (j, t) in times.iter().enumerate() {
+                    body.push_str(&format!("{t} f{i}.{j}\n"));
+                    want.push((*t, i, j));
+                }
+                let p = dir.join(format!("in{i}.txt"));
+                std::fs::write(&p, body).unwrap();
+                specs.push(lines(&p));
+            }
+            want.sort_unstable();
+            let mut m = MergedFrames::open(&specs).unwrap();
+            let got: Vec<(u64, usize, usize)> = drain(&mut m)
+                .into_iter()
+                .map(|(i, t, f)| {
+                    let j = f.rsplit('.').next().unwrap().parse().unwrap();
+                    (t, i, j)
+                })
+                .collect();
+            proptest::prop_assert_eq!(got, want);
+        }
+    }
+
     #[test]
     fn missing_file_is_named() {
         let e = MergedFrames::open(&[lines(Path::new("/nonexistent/ballast-x.txt"))]).unwrap_err();
