@@ -67,6 +67,10 @@ pub struct OptionsReplayArgs {
     /// Topology: `auto`, `single` or e.g. `feed@0,kernel+exec@1` (overrides the config's).
     #[arg(long)]
     topology: Option<String>,
+    /// Pace: `max`, `realtime` or a factor such as `10` (latency is queueing-free only below
+    /// saturation; the logs are the same at any pace).
+    #[arg(long, default_value = "max")]
+    speed: String,
     /// Derive each underlying's hedge touch from its option tickers' `underlying_price` (a
     /// configured half-spread and displayed size; NOT a real book).
     #[arg(long)]
@@ -484,6 +488,7 @@ pub fn run(a: OptionsReplayArgs) -> anyhow::Result<()> {
             s => Topology::parse(s).with_context(|| format!("--topology {s}"))?,
         };
     }
+    pcfg.speed = super::run_common::parse_speed(&a.speed)?;
     let contract = hedge_cfg.check()?;
     let specs = input_specs(&a)?;
     let started = std::time::Instant::now();
