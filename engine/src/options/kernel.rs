@@ -337,7 +337,7 @@ impl<L: OptionsSink + Send> OptionsKernel<L> {
             }
             let m = lot_qty * POW10[inst.qty_scale as usize] as f64;
             let whole = m.round();
-            if !((1.0..9e18).contains(&whole) && (m - whole).abs() <= 1e-6 * whole.max(1.0)) {
+            if !((1.0..9e18).contains(&whole) && (m - whole).abs() <= (whole * 1e-12).max(1e-6)) {
                 return Err(OptionsKernelError::Lot {
                     instrument: id.0,
                     lot_qty,
@@ -591,5 +591,224 @@ impl<L: OptionsSink + Send> KernelLogic for OptionsKernel<L> {
                 }
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use feeds::deribit::{option_ticker, OptionTicker};
+    use feeds::{flags, Market, PxQty};
+    use risk_core::greeks_limits::HedgeTo;
+    use risk_core::margin::Contract;
+
+    use super::*;
+    use crate::options::VolSource;
+
+    const DAY_NS: u64 = 86_400_000_000_000;
+    const T0: u64 = 1_700_000_000_000_000_000;
+
+    fn cfg() -> OptionsConfig {
+        OptionsConfig {
+            delta_band: 0.2,
+            hedge_to: HedgeTo::Edge,
+            max_abs_gamma: 1e9,
+            max_abs_vega_per_vol_point: 1e12,
+            collateral_coin: 100.0,
+            mmr: 0.005,
+            buffer_k: 3.0,
+            buffer_horizon_days: 1.0,
+            max_margin_ratio: 1.0,
+            max_leverage: 1e6,
+            liquidity_frac: 1.0,
+            rebalance_frac: 0.0,
+            vol_source: VolSource::Implied,
+            ewma_lambda: 0.94,
+            ewma_warmup: 2,
+            sample_interval_ns: 1_000_000_000,
+        }
+    }
+
+    struct Book {
+        reg: Registry,
+        hedge: HedgeSpec,
+        call: OptionSpec,
+    }
+
+    fn book() -> Book {
+        let mut reg = Registry::new();
+        let hedge = reg.register("BTC-PERPETUAL", Market::Deribit, 8, 8);
+        let call = reg.register("BTC-30D-50000-C", Market::Deribit, 8, 8);
+        Book {
+            reg,
+            hedge: HedgeSpec {
+                instrument: hedge,
+                contract: Contract::Inverse,
+                lot_qty: 10.0,
+                min_lots: 1,
+            },
+            call: OptionSpec {
+                instrument: call,
+                strike: 50_000.0,
+                expiry_ns: T0 + 30 * DAY_NS,
+                is_call: true,
+                lot_qty: 0.1,
+                min_lots: 1,
+            },
+        }
+    }
+
+    fn hedge_bbo(id: InstrumentId, t: u64) -> MarketEvent {
+        let mut e = MarketEvent::new(EventKind::Bbo, id, t);
+        e.flags = flags::BOOK_VALID;
+        e.bid = PxQty {
+            px: 49_999_50_000_000,
+            qty: 1_000_000 * 100_000_000,
+        };
+        e.ask = PxQty {
+            px: 50_000_00_000_000,
+            qty: 1_000_000 * 100_000_000,
+        };
+        e
+    }
+
+    fn ticker(id: InstrumentId, t: u64, mark_px: f64) -> MarketEvent {
+        let mut e = option_ticker(
+            id,
+            t,
+            t,
+            &OptionTicker {
+                underlying_px: 50_000.0,
+                mark_px,
+                mark_iv: 0.6,
+                bid_iv: 0.0,
+                ask_iv: 0.0,
+            },
+        );
+        e.flags = flags::BOOK_VALID;
+        e
+    }
+
+    #[test]
+    fn bad_underlyings_are_refused_and_nothing_is_added() {
+        let b = book();
+        let mut k = OptionsKernel::new(&b.reg, NoLog);
+        let odd_lot = OptionSpec {
+            lot_qty: 0.123_456_789_1,
+            ..b.call
+        };
+        assert!(matches!(
+            k.add_underlying(cfg(), b.hedge, &[odd_lot]),
+            Err(OptionsKernelError::Lot { instrument, .. }) if instrument == b.call.instrument.0
+        ));
+        assert!(k.engines().is_empty());
+        assert_eq!(k.underlying_of(b.call.instrument), None);
+        assert_eq!(k.add_underlying(cfg(), b.hedge, &[b.call]), Ok(0));
+        assert_eq!(k.underlying_of(b.call.instrument), Some(0));
+        assert!(matches!(
+            k.add_underlying(cfg(), b.hedge, &[]),
+            Err(OptionsKernelError::Routed { underlying: 0, .. })
+        ));
+        assert_eq!(k.engines().len(), 1);
+    }
+
+    #[test]
+    fn orders_are_exact_mantissas_and_fills_come_back_as_lots() {
+        let b = book();
+        let mut k = OptionsKernel::new(&b.reg, RecordBuffer::with_capacity(64));
+        k.add_underlying(cfg(), b.hedge, &[b.call]).expect("valid");
+        k.engine_mut(0)
+            .expect("engine")
+            .set_desired(b.call.instrument, 30);
+        let mut out = Vec::new();
+        k.on_event(&ticker(b.call.instrument, T0, 0.05), 11, &mut |o| {
+            out.push(o)
+        });
+        assert!(
+            out.is_empty(),
+            "nothing is sized before the hedge has a touch"
+        );
+        k.on_event(&hedge_bbo(b.hedge.instrument, T0 + 1), 12, &mut |o| {
+            out.push(o)
+        });
+        assert_eq!(out.len(), 2, "{out:?}");
+        let (opt, hedge) = (out[0], out[1]);
+        assert_eq!(opt.instrument, b.call.instrument);
+        assert_eq!((opt.side, opt.qty), (Side::Buy, 30 * 10_000_000));
+        assert_eq!(opt.limit_px, 5_000_000, "mark 0.05 coin at 8 decimals");
+        assert_eq!(
+            opt.touch_qty, opt.qty,
+            "no book seen: the order's own quantity"
+        );
+        assert_eq!(opt.reason, Reason::OptionBook);
+        assert_eq!(hedge.instrument, b.hedge.instrument);
+        assert_eq!((hedge.side, hedge.reason), (Side::Sell, Reason::DeltaHedge));
+        assert_eq!(hedge.binding, Binding::DeltaBand);
+        assert_eq!(hedge.limit_px, 49_999_50_000_000, "sold at the bid");
+        assert_eq!(hedge.qty % 1_000_000_000, 0, "whole 10-USD lots");
+        assert_eq!(hedge.touch_qty, 1_000_000 * 100_000_000);
+        assert_eq!((opt.id, hedge.id, opt.t_ingest), (1, 2, 12));
+        assert_eq!(k.outstanding(), 2);
+        // The option fills 20 of 30 lots, the hedge fully.
+        k.on_fill(&Fill {
+            order_id: 1,
+            instrument: opt.instrument,
+            side: opt.side,
+            qty: 20 * 10_000_000,
+            px: opt.limit_px,
+            cancelled_qty: 10 * 10_000_000,
+            t_report: 0,
+        });
+        k.on_fill(&Fill {
+            order_id: 2,
+            instrument: hedge.instrument,
+            side: hedge.side,
+            qty: hedge.qty,
+            px: hedge.limit_px,
+            cancelled_qty: 0,
+            t_report: 0,
+        });
+        assert_eq!(k.outstanding(), 0);
+        let e = &k.engines()[0];
+        assert_eq!(e.option_position_lots(b.call.instrument), 20);
+        assert_eq!(e.hedge_position_lots(), -(hedge.qty / 1_000_000_000));
+        let recs = k.log().records();
+        assert!(
+            matches!(recs, [Record::Order(a), Record::Order(h), Record::Decision(_)] if a.id == 1 && h.id == 2)
+        );
+        let res = k.instrument_results();
+        let call = res
+            .iter()
+            .find(|r| r.id == b.call.instrument)
+            .expect("call");
+        assert_eq!(call.position, 20 * 10_000_000);
+    }
+
+    #[test]
+    fn an_unrepresentable_price_never_reaches_an_order() {
+        let b = book();
+        let mut k = OptionsKernel::new(&b.reg, RecordBuffer::with_capacity(64));
+        k.add_underlying(cfg(), b.hedge, &[b.call]).expect("valid");
+        k.engine_mut(0)
+            .expect("engine")
+            .set_desired(b.call.instrument, 30);
+        // A mark of 1e12 coin is finite for the engine but beyond an i64 mantissa at 8 decimals.
+        k.on_event(&ticker(b.call.instrument, T0, 1e12), 0, &mut |_| {});
+        let mut out = Vec::new();
+        k.on_event(&hedge_bbo(b.hedge.instrument, T0 + 1), 0, &mut |o| {
+            out.push(o)
+        });
+        assert!(
+            out.iter().all(|o| o.instrument != b.call.instrument),
+            "{out:?}"
+        );
+        assert_eq!(k.rejected(), 1);
+        assert_eq!(k.outstanding() as usize, out.len());
+        // Cancelled back into the engine: nothing of it is left working.
+        assert_eq!(k.engines()[0].option_position_lots(b.call.instrument), 0);
+        assert!(k
+            .log()
+            .records()
+            .iter()
+            .all(|r| !matches!(r, Record::Order(o) if o.instrument == b.call.instrument)));
     }
 }
