@@ -661,11 +661,11 @@ mod tests {
         let mut e = MarketEvent::new(EventKind::Bbo, id, t);
         e.flags = flags::BOOK_VALID;
         e.bid = PxQty {
-            px: 49_999_50_000_000,
+            px: 4_999_950_000_000,
             qty: 1_000_000 * 100_000_000,
         };
         e.ask = PxQty {
-            px: 50_000_00_000_000,
+            px: 5_000_000_000_000,
             qty: 1_000_000 * 100_000_000,
         };
         e
@@ -743,7 +743,7 @@ mod tests {
         assert_eq!(hedge.instrument, b.hedge.instrument);
         assert_eq!((hedge.side, hedge.reason), (Side::Sell, Reason::DeltaHedge));
         assert_eq!(hedge.binding, Binding::DeltaBand);
-        assert_eq!(hedge.limit_px, 49_999_50_000_000, "sold at the bid");
+        assert_eq!(hedge.limit_px, 4_999_950_000_000, "sold at the bid");
         assert_eq!(hedge.qty % 1_000_000_000, 0, "whole 10-USD lots");
         assert_eq!(hedge.touch_qty, 1_000_000 * 100_000_000);
         assert_eq!((opt.id, hedge.id, opt.t_ingest), (1, 2, 12));
