@@ -37,7 +37,7 @@
 //! `mpmath` references (`tests/greeks_accuracy.rs`, 4,000 cases) to 1e-12 relative or 1e-15 ×
 //! the underlying, whichever is looser — measured worst case 0.16 of that tolerance, worst
 //! relative error 1.6e-13 where the value is not tiny. Φ and erfc: relative error ≤ 6e-16
-//! everywhere tested (down to Φ(−38)). Implied volatility: ≤ 2.3e-13 relative where the time
+//! everywhere tested (down to Φ(−38)). Implied volatility: ≤ 3.1e-13 relative where the time
 //! value is ≥ 1e-8 of the underlying, ≤ 1.4e-13 down to 1e-14 (3,000 cases).
 //!
 //! # Work per option and layout
