@@ -313,29 +313,23 @@ fn classify(s: f64, k: f64, t: f64, sig: f64, r: f64, q: f64) -> LaneStatus {
     }
 }
 
-/// Vector form of the `Ok` test of [`classify`]: all-ones lanes are diffusion lanes.
+/// Vector form of the `Ok` test of [`classify`]: whether every lane is a diffusion lane. The
+/// magnitude and σ√T range tests subsume the others: NaN fails every comparison, S, K in
+/// [`MAG_MIN`, `MAG_MAX`] are finite and positive, σ√T ∈ [`V_MIN`, `V_MAX`] needs T > 0 and
+/// finite σ, T (σ√T is NaN or infinite otherwise), and with T > 0, |rT|, |qT| ≤ 700 need
+/// finite r, q.
 #[inline(always)]
 fn all_ok_x4(s: f64x4, k: f64x4, t: f64x4, sig: f64x4, r: f64x4, q: f64x4) -> bool {
-    use wide::{CmpGe, CmpLe, CmpLt};
-    let inf = f64x4::splat(f64::INFINITY);
-    let zero = f64x4::ZERO;
+    use wide::{CmpGe, CmpLe};
     let lim = f64x4::splat(700.0);
-    let ok = s.cmp_gt(zero)
-        & s.cmp_lt(inf)
-        & k.cmp_gt(zero)
-        & k.cmp_lt(inf)
-        & t.cmp_lt(inf)
-        & sig.cmp_lt(inf)
-        & (sig * t.sqrt()).cmp_ge(f64x4::splat(V_MIN))
-        & (sig * t.sqrt()).cmp_le(f64x4::splat(V_MAX))
-        & magnitudes_ok_x4(s, k)
+    let v = sig * t.sqrt();
+    let ok = magnitudes_ok_x4(s, k)
+        & v.cmp_ge(f64x4::splat(V_MIN))
+        & v.cmp_le(f64x4::splat(V_MAX))
         & (r * t).abs().cmp_le(lim)
-        & (q * t).abs().cmp_le(lim)
-        & r.abs().cmp_lt(inf)
-        & q.abs().cmp_lt(inf);
+        & (q * t).abs().cmp_le(lim);
     ok.all()
 }
-use wide::CmpGt;
 
 /// The σ√T → 0 limit (T = 0 or σ = 0), for lanes classified `Intrinsic`.
 fn degenerate(model: Model, omega: f64, s: f64, k: f64, t: f64, r: f64, q: f64) -> Greeks {
