@@ -2,7 +2,9 @@
 //! parse+normalize frames/s on one core; replay events/s through the whole pipeline; tick-to-order
 //! p50/p99/p99.9 beside the floor measured in the same run (the parse-only cost of the same frames
 //! plus one core-to-core round trip between the two pinned threads, measured just before and after)
-//! and their ratio.
+//! and their ratio. Last, the ring choice: replay throughput and tick-to-order on the multi-thread
+//! topology with `rtrb` and with crossbeam's `ArrayQueue`, alternated in the same run, each beside
+//! the same floor.
 //!
 //! Run: `cargo bench -p ballast-bench --bench pipeline`.
 
@@ -11,10 +13,13 @@ use std::time::Instant;
 use ballast_bench::{median, read_capture};
 use engine::c2c::round_trip;
 use engine::clock::Clock;
-use engine::config::Config;
-use engine::latency::Hop;
-use engine::pipeline::{PipelineConfig, Speed};
+use engine::config::{Config, Resolved};
+use engine::kernel::{Kernel, PaperAdapter};
+use engine::latency::{new_histogram, Hop};
+use engine::pipeline::{run_kernel_on, PipelineConfig, RunReport, Speed};
+use engine::ring::{Crossbeam, Ring, Rtrb};
 use engine::session::run_session;
+use engine::sizer::VolTargetSizer;
 use engine::source::MemorySource;
 use engine::topology::{available_cores, Topology};
 use feeds::{BinanceFeed, Market, Registry};
@@ -40,6 +45,47 @@ fn parse_only(frames: &[(u64, Vec<u8>)]) -> f64 {
         passes.push(ns);
     }
     median(&mut passes)
+}
+
+/// The session of `run_session` (BTCUSDT vol-target kernel, paper fills) on the ring `R`.
+fn session_on<R: Ring>(
+    res: &Resolved,
+    pcfg: &PipelineConfig,
+    frames: &[(u64, Vec<u8>)],
+    clock: &Clock,
+) -> RunReport {
+    let mut registry = Registry::new();
+    let id = registry.register(&res.symbol, res.market, res.px_scale, res.qty_scale);
+    let mut feed = BinanceFeed::new(registry.clone());
+    feed.set_snapshot_target(id);
+    let sizer = VolTargetSizer::new(id, res.sizing).expect("sizing");
+    let kernel = Kernel::new(&registry, res.kernel, sizer);
+    run_kernel_on::<R, _, _, _, _>(
+        pcfg,
+        MemorySource::new(frames.to_vec()),
+        feed,
+        kernel,
+        PaperAdapter::default(),
+        clock,
+    )
+    .0
+}
+
+/// One ring's figures in the ring comparison.
+struct RingRow {
+    name: &'static str,
+    rates: Vec<f64>,
+    rtts: Vec<f64>,
+}
+
+impl RingRow {
+    fn new(name: &'static str) -> Self {
+        Self {
+            name,
+            rates: Vec::new(),
+            rtts: Vec::new(),
+        }
+    }
 }
 
 fn main() {
@@ -110,7 +156,7 @@ fn main() {
         "rtt after",
         "p50/floor"
     );
-    for t in [Topology::single(), topo] {
+    for t in [Topology::single(), topo.clone()] {
         let before = round_trip(pair.0, pair.1, 201, 2_000);
         let pcfg = PipelineConfig {
             topology: t.clone(),
@@ -152,4 +198,74 @@ fn main() {
             }
         );
     }
+
+    // 4. The ring choice on the multi-thread topology, alternated so both see the same load.
+    println!();
+    println!(
+        "{:<10} {:>13} {:>9} {:>9} {:>9} {:>11} {:>11} {:>9}",
+        "ring", "replay Mev/s", "t2o p50", "p99", "p99.9", "rtt lowest", "rtt highest", "p50/floor"
+    );
+    let mut rows = [RingRow::new(Rtrb::NAME), RingRow::new(Crossbeam::NAME)];
+    let mut tick_to_order = [new_histogram(), new_histogram()];
+    let mut parse = [new_histogram(), new_histogram()];
+    for _ in 0..3 {
+        for (k, row) in rows.iter_mut().enumerate() {
+            let fast = PipelineConfig {
+                topology: topo.clone(),
+                speed: Speed::Max,
+                ..res.pipeline.clone()
+            };
+            let r = if k == 0 {
+                session_on::<Rtrb>(&res, &fast, &frames, &clock)
+            } else {
+                session_on::<Crossbeam>(&res, &fast, &frames, &clock)
+            };
+            row.rates
+                .push(r.feed.events as f64 / (r.elapsed_ns as f64 / 1e9) / 1e6);
+            let paced = PipelineConfig {
+                topology: topo.clone(),
+                speed: Speed::Factor(500.0),
+                ..eager.pipeline.clone()
+            };
+            let before = round_trip(pair.0, pair.1, 201, 2_000).median_ns;
+            let r = if k == 0 {
+                session_on::<Rtrb>(&eager, &paced, &frames, &clock)
+            } else {
+                session_on::<Crossbeam>(&eager, &paced, &frames, &clock)
+            };
+            let after = round_trip(pair.0, pair.1, 201, 2_000).median_ns;
+            tick_to_order[k]
+                .add(r.latency.get(Hop::TickToOrder))
+                .expect("same histogram bounds");
+            parse[k]
+                .add(r.latency.get(Hop::Parse))
+                .expect("same histogram bounds");
+            row.rtts.extend([before, after]);
+        }
+    }
+    for (k, row) in rows.iter_mut().enumerate() {
+        let (lo, hi) = row
+            .rtts
+            .iter()
+            .fold((f64::INFINITY, 0.0_f64), |(a, b), &x| (a.min(x), b.max(x)));
+        let rtt = median(&mut row.rtts);
+        let floor = parse[k].value_at_percentile(50.0) as f64 + rtt;
+        let h = &tick_to_order[k];
+        println!(
+            "{:<10} {:>13.2} {:>9} {:>9} {:>9} {:>11.0} {:>11.0} {:>9.2}",
+            row.name,
+            median(&mut row.rates),
+            h.value_at_percentile(50.0),
+            h.value_at_percentile(99.0),
+            h.value_at_percentile(99.9),
+            lo,
+            hi,
+            h.value_at_percentile(50.0) as f64 / floor,
+        );
+    }
+    println!(
+        "{:<10} topology {topo}; replay: median of 3 lossless max-speed runs; tick-to-order: 3 \
+         paced runs merged, floor = parse p50 + median of the round trips before and after each run",
+        ""
+    );
 }
