@@ -56,6 +56,12 @@ pub trait KernelLogic: Send {
 
     /// Final state of every instrument the kernel holds (after the run; may allocate).
     fn instrument_results(&self) -> Vec<InstrumentResult>;
+
+    /// Most orders one event can produce: the stage sizes the queue of orders waiting for room
+    /// on the order ring to it at start-up, so a full ring never makes it grow.
+    fn max_orders_per_event(&self) -> usize {
+        1
+    }
 }
 
 impl<Z: Sizer> KernelLogic for Kernel<Z> {
@@ -807,12 +813,13 @@ pub fn run_kernel_on<
         done: false,
         error: None,
     };
+    let max_orders = kernel.max_orders_per_event();
     let mut kernel_st = KernelStage::<'_, K, R> {
         kernel,
         rx: ev_rx,
         orders_tx: ord_tx,
         fills_rx: fill_rx,
-        pending_orders: VecDeque::with_capacity(1024),
+        pending_orders: VecDeque::with_capacity(1024.max(max_orders)),
         clock,
         hist: HopHistograms::new(),
         intervals: cfg.intervals.map_or_else(Vec::new, |iv| {

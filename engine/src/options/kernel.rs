@@ -557,6 +557,11 @@ impl<L: OptionsSink + Send> KernelLogic for OptionsKernel<L> {
         self.outstanding
     }
 
+    fn max_orders_per_event(&self) -> usize {
+        // One pass of one engine: an order per option of its chain and one hedge.
+        self.pass_orders.capacity()
+    }
+
     fn stats(&self) -> KernelStats {
         let mut s = self.stats;
         for e in &self.engines {
