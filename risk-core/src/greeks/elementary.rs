@@ -102,36 +102,39 @@ pub(crate) fn exp_mid<T: Lane>(x: T) -> T {
 /// e^x for the kernels, where the argument is known to be ≤ 709 (Gaussian factors −d²/2):
 /// results below e^−708 (≈ 3e-308, only ever multiplied into values far below any tolerance)
 /// flushed to 0. NaN is not propagated. Equal to [`exp`] wherever the result is ≥ e^−708 up to
-/// the last bit of the polynomial (Estrin here, Horner there). The range test costs one
-/// compare and a branch that vectors take together (any lane below −708).
+/// the last bit of the polynomial (Estrin here, Horner there). The flush range costs vectors
+/// one compare and a branch taken only when some lane is in it ([`Lane::take_rare`]).
 #[inline(always)]
 pub(crate) fn exp_kernel<T: Lane>(x: T) -> T {
     let low = T::lt(x, T::splat(-708.0));
-    if T::any(low) {
-        let safe = T::select(low, T::splat(-708.0), x);
-        T::select(low, T::splat(0.0), exp_mid(safe))
+    let any_low = T::take_rare(low);
+    let x = if any_low {
+        T::select(low, T::splat(-708.0), x)
     } else {
-        exp_mid(x)
+        x
+    };
+    let e = exp_mid(x);
+    if any_low {
+        T::select(low, T::splat(0.0), e)
+    } else {
+        e
     }
 }
 
 /// e^(−d²/2) for the kernels ([`exp_kernel`] semantics: 0 below e^−708, i.e. |d| > 37.6).
 #[inline(always)]
 pub(crate) fn exp_neg_half_sq_kernel<T: Lane>(d: T) -> T {
-    let big = T::gt(d.abs(), T::splat(37.5));
-    if T::any(big) {
-        // Rare: clamp so that d² stays finite, flush to 0 through `exp_kernel`.
-        let d = T::select(T::gt(d.abs(), T::splat(40.0)), T::splat(40.0), d);
-        let hi = d * d;
-        let lo = d.mul_add(d, hi.neg());
-        let e = exp_kernel(hi * T::splat(-0.5));
-        e.mul_add(lo * T::splat(-0.5), e)
+    // Rare: clamp so that d² stays finite (the result is 0 there anyway).
+    let big = T::gt(d.abs(), T::splat(40.0));
+    let d = if T::take_rare(big) {
+        T::select(big, T::splat(40.0), d)
     } else {
-        let hi = d * d;
-        let lo = d.mul_add(d, hi.neg());
-        let e = exp_mid(hi * T::splat(-0.5));
-        e.mul_add(lo * T::splat(-0.5), e)
-    }
+        d
+    };
+    let hi = d * d;
+    let lo = d.mul_add(d, hi.neg());
+    let e = exp_kernel(hi * T::splat(-0.5));
+    e.mul_add(lo * T::splat(-0.5), e)
 }
 
 /// P(z) ≈ (ln((1+s)/(1−s)) − 2s)/(s·z), z = s² ∈ [0, (3−2√2)²], degree 6, highest power
@@ -154,13 +157,18 @@ const LN_C: [f64; 7] = [
 #[inline(always)]
 pub(crate) fn ln<T: Lane>(x: T) -> T {
     let tiny = T::lt(x, T::splat(f64::MIN_POSITIVE));
-    let (e, m) = if T::any(tiny) {
-        // Subnormals (rare): scale by 2^54 first.
-        let x = T::select(tiny, x * T::splat(18_014_398_509_481_984.0), x);
-        let (e, m) = x.exponent_mantissa();
-        (T::select(tiny, e - T::splat(54.0), e), m)
+    // Subnormals (rare): scale by 2^54 first.
+    let any_tiny = T::take_rare(tiny);
+    let x = if any_tiny {
+        T::select(tiny, x * T::splat(18_014_398_509_481_984.0), x)
     } else {
-        x.exponent_mantissa()
+        x
+    };
+    let (e, m) = x.exponent_mantissa();
+    let e = if any_tiny {
+        T::select(tiny, e - T::splat(54.0), e)
+    } else {
+        e
     };
     // Reduce m to [√2/2, √2).
     let big = T::gt(m, T::splat(core::f64::consts::SQRT_2));

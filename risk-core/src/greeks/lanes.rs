@@ -49,6 +49,12 @@ pub(crate) trait Lane:
     fn not(a: Self::Mask) -> Self::Mask;
     /// Whether any lane of the mask is set.
     fn any(m: Self::Mask) -> bool;
+    /// Whether to take the path for a rare range (subnormal ln argument, Gaussian factor in the
+    /// flush range) selected by `m`: vectors only when some lane needs it (one predictable
+    /// branch instead of the blends), the scalar twin always (branch-free selects, which
+    /// measured faster there). Either way the values are the same: the rare path's selects
+    /// leave the other lanes unchanged.
+    fn take_rare(m: Self::Mask) -> bool;
     /// Smaller of two values (operands are never NaN where this is used).
     fn min(self, o: Self) -> Self;
     /// Larger of two values (operands are never NaN where this is used).
@@ -131,6 +137,10 @@ impl Lane for f64 {
     #[inline(always)]
     fn any(m: bool) -> bool {
         m
+    }
+    #[inline(always)]
+    fn take_rare(_m: bool) -> bool {
+        true
     }
     #[inline(always)]
     fn min(self, o: Self) -> Self {
@@ -240,6 +250,10 @@ impl Lane for f64x4 {
     }
     #[inline(always)]
     fn any(m: Self) -> bool {
+        m.any()
+    }
+    #[inline(always)]
+    fn take_rare(m: Self) -> bool {
         m.any()
     }
     #[inline(always)]
@@ -379,6 +393,10 @@ impl Lane for X8 {
     #[inline(always)]
     fn any(m: Self) -> bool {
         (m.0 | m.1).any()
+    }
+    #[inline(always)]
+    fn take_rare(m: Self) -> bool {
+        <Self as Lane>::any(m)
     }
     #[inline(always)]
     fn min(self, o: Self) -> Self {
@@ -527,6 +545,10 @@ impl Lane for X12 {
     #[inline(always)]
     fn any(m: Self) -> bool {
         (m.0 | m.1 | m.2).any()
+    }
+    #[inline(always)]
+    fn take_rare(m: Self) -> bool {
+        <Self as Lane>::any(m)
     }
     #[inline(always)]
     fn min(self, o: Self) -> Self {
