@@ -43,8 +43,6 @@ pub(crate) trait Lane:
     fn select(m: Self::Mask, t: Self, f: Self) -> Self;
     /// Mask conjunction.
     fn and(a: Self::Mask, b: Self::Mask) -> Self::Mask;
-    /// Mask disjunction.
-    fn or(a: Self::Mask, b: Self::Mask) -> Self::Mask;
     /// Mask negation.
     fn not(a: Self::Mask) -> Self::Mask;
     /// Whether any lane of the mask is set.
@@ -125,10 +123,6 @@ impl Lane for f64 {
     #[inline(always)]
     fn and(a: bool, b: bool) -> bool {
         a & b
-    }
-    #[inline(always)]
-    fn or(a: bool, b: bool) -> bool {
-        a | b
     }
     #[inline(always)]
     fn not(a: bool) -> bool {
@@ -239,10 +233,6 @@ impl Lane for f64x4 {
     #[inline(always)]
     fn and(a: Self, b: Self) -> Self {
         a & b
-    }
-    #[inline(always)]
-    fn or(a: Self, b: Self) -> Self {
-        a | b
     }
     #[inline(always)]
     fn not(a: Self) -> Self {
@@ -381,10 +371,6 @@ impl Lane for X8 {
     #[inline(always)]
     fn and(a: Self, b: Self) -> Self {
         X8(a.0 & b.0, a.1 & b.1)
-    }
-    #[inline(always)]
-    fn or(a: Self, b: Self) -> Self {
-        X8(a.0 | b.0, a.1 | b.1)
     }
     #[inline(always)]
     fn not(a: Self) -> Self {
@@ -533,10 +519,6 @@ impl Lane for X12 {
     #[inline(always)]
     fn and(a: Self, b: Self) -> Self {
         a.zip(b, |x, y| x & y)
-    }
-    #[inline(always)]
-    fn or(a: Self, b: Self) -> Self {
-        a.zip(b, |x, y| x | y)
     }
     #[inline(always)]
     fn not(a: Self) -> Self {
