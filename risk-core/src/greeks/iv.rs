@@ -116,6 +116,13 @@ fn prep<T: Lane, const B76: bool>(s: T, k: T, t: T, r: T, q: T, omega: T, price:
         exp_dd(qth.neg(), qtl.neg())
     };
     let mut x = ln_ratio(s, k, T::splat(1.0) / s);
+    // S/K overflows or underflows for magnitudes near the ends of the accepted range (S = 1e157,
+    // K = 1e-200): there, and only there (rare), ln S − ln K, accurate to ~1e-16 relative at
+    // such |x|.
+    let huge = T::not(T::le(x.abs(), T::splat(690.0)));
+    if T::any(huge) {
+        x = T::select(huge, ln(s) - ln(k), x);
+    }
     if !B76 {
         x = (r - q).mul_add(t, x);
     }
@@ -152,7 +159,15 @@ fn black_norm<T: CodyLane>(x: T, e: T, inv_e: T, s: T, inv_s: T) -> (T, T) {
     let d1 = s.mul_add(T::splat(0.5), h);
     let d2 = s.mul_add(T::splat(-0.5), h);
     let g1 = exp_neg_half_sq_kernel(d1);
-    let g2 = g1 * (e * e);
+    // e^{−d₂²/2} = e^{−d₁²/2}·e^{x}; recompute directly (rare) where either factor has
+    // underflowed (x below about −645, or |d₁| above about 35.9): the product would be 0 where
+    // the true value need not be (d₂ near 0), and Φ(d₂) takes its Gaussian factor from it.
+    let ee = e * e;
+    let mut g2 = g1 * ee;
+    let small = T::lt(g1.min(ee), T::splat(1e-280));
+    if T::any(small) {
+        g2 = T::select(small, exp_neg_half_sq_kernel(d2), g2);
+    }
     let n1 = ncdf_g(d1, g1);
     let n2 = ncdf_g(d2, g2);
     let b = e.mul_add(n1, (n2 * inv_e).neg());
