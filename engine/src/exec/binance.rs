@@ -14,14 +14,14 @@
 //! reported is ignored. A request rejected by the venue reports the order wholly cancelled.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use feeds::decimal::parse_decimal;
-use feeds::{Instrument, Side};
+use feeds::{Instrument, InstrumentId, Side};
 use serde_json::Value;
 
+use super::encode;
 use super::sign::HmacSigner;
 use super::{cancelled, Credentials, ExecutionAdapter};
 use crate::clock::Clock;
@@ -77,6 +77,8 @@ pub struct BinanceExecStats {
     pub late_acks: u64,
     /// `cancel_all` calls.
     pub cancel_alls: u64,
+    /// `order.cancel` requests sent.
+    pub cancels: u64,
     /// `session.logon` requests the venue accepted (one per connection under Ed25519 auth).
     pub logons: u64,
     /// `session.logon` requests the venue refused.
@@ -101,7 +103,10 @@ pub struct BinanceExec {
     epoch0_ms: u64,
     raw0: u64,
     clock: Clock,
-    payload: String,
+    /// Signature payload, reused.
+    payload: Vec<u8>,
+    /// Encoded request, reused.
+    out: Vec<u8>,
     next_req: u64,
 }
 
@@ -163,43 +168,152 @@ pub fn ed25519_seed(secret: &str) -> Option<[u8; 32]> {
     }
 }
 
-/// A WebSocket API request `{"id", "method", "params"}`: `params` plus `timestamp` and
-/// `recvWindow` (every signed endpoint needs them, logged on or not), and under HMAC auth
-/// (`hmac` = API key and signer) `apiKey` and the `signature` over the parameters sorted by key
-/// (`payload` is the reused buffer). A logged-on session sends neither key nor signature.
-fn build_request(
+/// A parameter value of a WebSocket API request.
+#[derive(Debug, Clone, Copy)]
+pub enum Param<'a> {
+    /// A string (sent as a JSON string).
+    Str(&'a str),
+    /// An exact decimal `(mantissa, scale)`, sent as a JSON string (`"0.002"`).
+    Dec(i64, u8),
+    /// An integer, sent as a JSON number.
+    Int(u64),
+    /// A prefix then an integer (client order ids `{prefix}{id}`), sent as a JSON string.
+    Id(&'a str, u64),
+}
+
+impl Param<'_> {
+    /// The value as signed (`k=v` of the signature payload).
+    fn raw(&self, out: &mut Vec<u8>) {
+        match *self {
+            Param::Str(s) => out.extend_from_slice(s.as_bytes()),
+            Param::Dec(m, scale) => encode::decimal(out, m, scale),
+            Param::Int(v) => encode::uint(out, v),
+            Param::Id(p, v) => {
+                out.extend_from_slice(p.as_bytes());
+                encode::uint(out, v);
+            }
+        }
+    }
+
+    /// The value as JSON.
+    fn json(&self, out: &mut Vec<u8>) {
+        match *self {
+            Param::Str(s) => encode::json_str(out, s),
+            Param::Dec(m, scale) => {
+                out.push(b'"');
+                encode::decimal(out, m, scale);
+                out.push(b'"');
+            }
+            Param::Int(v) => encode::uint(out, v),
+            Param::Id(p, v) => {
+                out.push(b'"');
+                encode::json_str_body(out, p);
+                encode::uint(out, v);
+                out.push(b'"');
+            }
+        }
+    }
+}
+
+/// The id of a request: `{kind}{order id}` and, when `seq` > 0, `-{seq}` (`p7`, `s7-3`).
+#[derive(Debug, Clone, Copy)]
+pub struct ReqId {
+    /// `p` (place), `s` (status), `c` (cancel).
+    pub kind: u8,
+    /// Engine order id.
+    pub order: u64,
+    /// Request sequence number (0: none).
+    pub seq: u64,
+}
+
+/// Most parameters a request may carry (with `timestamp`, `recvWindow` and `apiKey`).
+pub const MAX_PARAMS: usize = 16;
+
+/// Encodes the WebSocket API request `{"id", "method", "params"}` into `out` (cleared first):
+/// `params` plus `timestamp` and `recvWindow` (every signed endpoint needs them, logged on or
+/// not), and under HMAC auth (`hmac` = API key and signer) `apiKey` and the `signature` over the
+/// parameters sorted by key (built in `payload`, also reused). A logged-on session sends neither
+/// key nor signature. No allocation once `out` and `payload` have grown to their working size;
+/// parameters beyond [`MAX_PARAMS`] - 3 are dropped.
+#[allow(clippy::too_many_arguments)] // A free function over the adapter's disjoint fields.
+pub fn encode_request(
+    out: &mut Vec<u8>,
+    payload: &mut Vec<u8>,
     hmac: Option<(&str, &HmacSigner)>,
     now_ms: u64,
     recv_window_ms: u64,
-    payload: &mut String,
-    id: &str,
+    id: ReqId,
     method: &str,
-    params: &mut Vec<(&'static str, String)>,
-) -> String {
-    params.push(("timestamp", now_ms.to_string()));
-    params.push(("recvWindow", recv_window_ms.to_string()));
-    if let Some((key, signer)) = hmac {
-        params.push(("apiKey", key.to_owned()));
-        params.sort_by(|a, b| a.0.cmp(b.0));
+    params: &[(&str, Param<'_>)],
+) {
+    let mut all = [("", Param::Int(0)); MAX_PARAMS];
+    let mut n = params.len().min(MAX_PARAMS - 3);
+    all[..n].copy_from_slice(&params[..n]);
+    all[n] = ("timestamp", Param::Int(now_ms));
+    all[n + 1] = ("recvWindow", Param::Int(recv_window_ms));
+    n += 2;
+    if let Some((key, _)) = hmac {
+        all[n] = ("apiKey", Param::Str(key));
+        n += 1;
+    }
+    let all = &mut all[..n];
+    let mut sig = None;
+    if let Some((_, signer)) = hmac {
+        // Unstable sort: in place, no allocation; keys are distinct.
+        all.sort_unstable_by(|a, b| a.0.cmp(b.0));
         payload.clear();
-        for (i, (k, v)) in params.iter().enumerate() {
+        for (i, (k, v)) in all.iter().enumerate() {
             if i > 0 {
-                payload.push('&');
+                payload.push(b'&');
             }
-            let _ = write!(payload, "{k}={v}");
+            payload.extend_from_slice(k.as_bytes());
+            payload.push(b'=');
+            v.raw(payload);
         }
-        let sig = signer.sign_hex(payload.as_bytes());
-        params.push(("signature", String::from_utf8_lossy(&sig).into_owned()));
+        sig = Some(signer.sign_hex(payload));
     }
-    let mut p = serde_json::Map::with_capacity(params.len());
-    for (k, v) in params.drain(..) {
-        let v = match k {
-            "timestamp" | "recvWindow" => v.parse::<u64>().map_or(Value::from(v), Value::from),
-            _ => Value::from(v),
-        };
-        p.insert(k.to_owned(), v);
+    out.clear();
+    out.extend_from_slice(b"{\"id\":\"");
+    out.push(id.kind);
+    encode::uint(out, id.order);
+    if id.seq > 0 {
+        out.push(b'-');
+        encode::uint(out, id.seq);
     }
-    serde_json::json!({"id": id, "method": method, "params": p}).to_string()
+    out.extend_from_slice(b"\",\"method\":");
+    encode::json_str(out, method);
+    out.extend_from_slice(b",\"params\":{");
+    for (i, (k, v)) in all.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        encode::json_str(out, k);
+        out.push(b':');
+        v.json(out);
+    }
+    if let Some(sig) = sig {
+        out.extend_from_slice(b",\"signature\":\"");
+        out.extend_from_slice(&sig);
+        out.push(b'"');
+    }
+    out.extend_from_slice(b"}}");
+}
+
+/// The API key and signer under HMAC auth.
+fn hmac_of<'a>(
+    auth: &'a BinanceAuth,
+    signer: Option<&'a HmacSigner>,
+) -> Option<(&'a str, &'a HmacSigner)> {
+    match auth {
+        BinanceAuth::Hmac(c) => signer.map(|s| (c.key(), s)),
+        BinanceAuth::Ed25519Logon(_) => None,
+    }
+}
+
+/// Sends the encoded request; whether it was handed to the socket.
+fn send(conn: &mut Option<WsConn>, out: &[u8]) -> bool {
+    conn.as_mut()
+        .is_some_and(|c| c.send_text_bytes(out).is_ok())
 }
 
 fn side_str(s: Side) -> &'static str {
@@ -208,12 +322,6 @@ fn side_str(s: Side) -> &'static str {
     } else {
         "BUY"
     }
-}
-
-fn dec(m: i64, scale: u8) -> String {
-    let mut v = Vec::with_capacity(24);
-    feeds::write_decimal(&mut v, m, scale, 0);
-    String::from_utf8(v).unwrap_or_default()
 }
 
 impl BinanceExec {
@@ -244,7 +352,8 @@ impl BinanceExec {
             sent_ids: Vec::with_capacity(1 << 16),
             stats: BinanceExecStats::default(),
             epoch0_ms,
-            payload: String::with_capacity(512),
+            payload: Vec::with_capacity(1024),
+            out: Vec::with_capacity(2048),
             next_req: 0,
         };
         s.open()?;
@@ -335,48 +444,55 @@ impl BinanceExec {
         Ok(())
     }
 
-    /// Builds the request `{"id", "method", "params"}` for `params` (see [`build_request`]).
-    fn request(
-        &mut self,
-        id: &str,
-        method: &str,
-        params: &mut Vec<(&'static str, String)>,
-    ) -> String {
-        let key = match &self.cfg.auth {
-            BinanceAuth::Hmac(c) => self.signer.as_ref().map(|s| (c.key(), s)),
-            BinanceAuth::Ed25519Logon(_) => None,
+    /// Encodes `method` for `order_id` by its client order id (`order.status`, `order.cancel`)
+    /// and sends it; returns whether it was handed to the socket. No allocation.
+    fn by_client_id(&mut self, kind: u8, method: &str, order_id: u64, instrument: usize) -> bool {
+        let now_ms = self.now_ms();
+        let Some(inst) = self.instruments.get(instrument) else {
+            return true;
         };
-        build_request(
-            key,
-            self.now_ms(),
-            self.cfg.recv_window_ms,
+        self.next_req += 1;
+        let id = ReqId {
+            kind,
+            order: order_id,
+            seq: self.next_req,
+        };
+        encode_request(
+            &mut self.out,
             &mut self.payload,
+            hmac_of(&self.cfg.auth, self.signer.as_ref()),
+            now_ms,
+            self.cfg.recv_window_ms,
             id,
             method,
-            params,
-        )
-    }
-
-    fn client_id(&self, order_id: u64) -> String {
-        format!("{}{order_id}", self.cfg.client_id_prefix)
+            &[
+                ("symbol", Param::Str(&inst.symbol)),
+                (
+                    "origClientOrderId",
+                    Param::Id(&self.cfg.client_id_prefix, order_id),
+                ),
+            ],
+        );
+        send(&mut self.conn, &self.out)
     }
 
     fn query_status(&mut self, order_id: u64) -> bool {
         let Some(p) = self.inflight.get(&order_id) else {
             return true;
         };
-        let Some(inst) = self.instruments.get(p.order.instrument.0 as usize) else {
-            return true;
-        };
-        let mut params = vec![
-            ("symbol", inst.symbol.clone()),
-            ("origClientOrderId", self.client_id(order_id)),
-        ];
-        self.next_req += 1;
-        let id = format!("s{order_id}-{}", self.next_req);
-        let req = self.request(&id, "order.status", &mut params);
+        let inst = p.order.instrument.0 as usize;
         self.stats.status_queries += 1;
-        self.conn.as_mut().is_some_and(|c| c.send_text(req).is_ok())
+        self.by_client_id(b's', "order.status", order_id, inst)
+    }
+
+    /// Cancels order `order_id` of `instrument` (`order.cancel` by its client order id); an
+    /// order in flight still gets its final report through [`ExecutionAdapter::poll`]. No
+    /// allocation.
+    pub fn cancel(&mut self, order_id: u64, instrument: InstrumentId) {
+        self.stats.cancels += 1;
+        if !self.by_client_id(b'c', "order.cancel", order_id, instrument.0 as usize) {
+            self.conn = None;
+        }
     }
 
     /// Turns a final order state into a report; `None` while the order is still working.
@@ -481,30 +597,45 @@ impl BinanceExec {
 
 impl ExecutionAdapter for BinanceExec {
     fn submit(&mut self, o: &Order, clock: &Clock, report: &mut impl FnMut(Fill)) {
-        let Some((symbol, ps, qs)) = self
-            .instruments
-            .get(o.instrument.0 as usize)
-            .map(|i| (i.symbol.clone(), i.px_scale, i.qty_scale))
-        else {
+        if self.instruments.get(o.instrument.0 as usize).is_none() {
             report(cancelled(o, clock.raw()));
             return;
-        };
+        }
         if self.conn.is_none() && self.open().is_err() {
             self.stats.not_sent += 1;
             report(cancelled(o, clock.raw()));
             return;
         }
-        let mut params = vec![
-            ("symbol", symbol),
-            ("side", side_str(o.side).to_owned()),
-            ("type", "LIMIT".to_owned()),
-            ("timeInForce", "IOC".to_owned()),
-            ("quantity", dec(o.qty, qs)),
-            ("price", dec(o.limit_px, ps)),
-            ("newClientOrderId", self.client_id(o.id)),
-            ("newOrderRespType", "FULL".to_owned()),
-        ];
-        let req = self.request(&format!("p{}", o.id), "order.place", &mut params);
+        let now_ms = self.now_ms();
+        let Some(inst) = self.instruments.get(o.instrument.0 as usize) else {
+            return;
+        };
+        encode_request(
+            &mut self.out,
+            &mut self.payload,
+            hmac_of(&self.cfg.auth, self.signer.as_ref()),
+            now_ms,
+            self.cfg.recv_window_ms,
+            ReqId {
+                kind: b'p',
+                order: o.id,
+                seq: 0,
+            },
+            "order.place",
+            &[
+                ("symbol", Param::Str(&inst.symbol)),
+                ("side", Param::Str(side_str(o.side))),
+                ("type", Param::Str("LIMIT")),
+                ("timeInForce", Param::Str("IOC")),
+                ("quantity", Param::Dec(o.qty, inst.qty_scale)),
+                ("price", Param::Dec(o.limit_px, inst.px_scale)),
+                (
+                    "newClientOrderId",
+                    Param::Id(&self.cfg.client_id_prefix, o.id),
+                ),
+                ("newOrderRespType", Param::Str("FULL")),
+            ],
+        );
         let now = clock.delta_ns(self.raw0, clock.raw());
         self.inflight.insert(
             o.id,
@@ -515,11 +646,7 @@ impl ExecutionAdapter for BinanceExec {
         );
         self.sent_ids.push(o.id);
         self.stats.sent += 1;
-        let failed = self
-            .conn
-            .as_mut()
-            .is_some_and(|c| c.send_text(req).is_err());
-        if failed {
+        if self.conn.is_some() && !send(&mut self.conn, &self.out) {
             // It may or may not have left: the status query after reconnecting settles it.
             self.conn = None;
         }
@@ -583,25 +710,13 @@ impl ExecutionAdapter for BinanceExec {
     fn cancel_all(&mut self, _clock: &Clock) {
         // IOC orders do not rest; cancel whatever is still in flight by client id.
         self.stats.cancel_alls += 1;
-        let ids: Vec<(u64, usize)> = self
+        let ids: Vec<(u64, InstrumentId)> = self
             .inflight
             .values()
-            .map(|p| (p.order.id, p.order.instrument.0 as usize))
+            .map(|p| (p.order.id, p.order.instrument))
             .collect();
         for (id, i) in ids {
-            let Some(sym) = self.instruments.get(i).map(|x| x.symbol.clone()) else {
-                continue;
-            };
-            let mut params = vec![("symbol", sym), ("origClientOrderId", self.client_id(id))];
-            self.next_req += 1;
-            let req = self.request(
-                &format!("c{id}-{}", self.next_req),
-                "order.cancel",
-                &mut params,
-            );
-            if let Some(c) = self.conn.as_mut() {
-                let _ = c.send_text(req);
-            }
+            self.cancel(id, i);
         }
     }
 }
@@ -610,35 +725,42 @@ impl ExecutionAdapter for BinanceExec {
 mod tests {
     use super::*;
 
-    fn order_params() -> Vec<(&'static str, String)> {
-        vec![
-            ("symbol", "BTCUSDT".into()),
-            ("side", "BUY".into()),
-            ("quantity", "0.002".into()),
-            ("price", "60000.01".into()),
+    fn order_params() -> [(&'static str, Param<'static>); 5] {
+        [
+            ("symbol", Param::Str("BTCUSDT")),
+            ("side", Param::Str("BUY")),
+            ("quantity", Param::Dec(200_000, 8)),
+            ("price", Param::Dec(6_000_001_000_000, 8)),
+            ("newClientOrderId", Param::Id("b\"x-", 7)),
         ]
+    }
+
+    fn id(kind: u8, order: u64, seq: u64) -> ReqId {
+        ReqId { kind, order, seq }
     }
 
     /// Under HMAC every request is signed over its sorted parameters (the simulator's check
     /// agrees); a logged-on session sends `timestamp` and `recvWindow` but no key or signature.
+    /// Decimals print exactly, strings are escaped, the buffers are reused.
     #[test]
     fn requests_signed_or_logged_on() {
         let signer = HmacSigner::new(b"s3cr3t");
-        let mut buf = String::new();
-        let r = build_request(
+        let (mut out, mut buf) = (Vec::new(), Vec::new());
+        encode_request(
+            &mut out,
+            &mut buf,
             Some(("k", &signer)),
             1_700_000_000_000,
             5000,
-            &mut buf,
-            "p1",
+            id(b'p', 1, 0),
             "order.place",
-            &mut order_params(),
+            &order_params(),
         );
-        let v: Value = serde_json::from_str(&r).unwrap();
+        let v: Value = serde_json::from_slice(&out).unwrap();
         let p = v["params"].as_object().unwrap();
         assert_eq!(
-            buf,
-            "apiKey=k&price=60000.01&quantity=0.002&recvWindow=5000&side=BUY&symbol=BTCUSDT&timestamp=1700000000000"
+            std::str::from_utf8(&buf).unwrap(),
+            "apiKey=k&newClientOrderId=b\"x-7&price=60000.01&quantity=0.002&recvWindow=5000&side=BUY&symbol=BTCUSDT&timestamp=1700000000000"
         );
         assert_eq!(
             p["signature"].as_str().unwrap(),
@@ -648,17 +770,22 @@ mod tests {
             )
         );
         assert_eq!(p["timestamp"], 1_700_000_000_000u64);
-        let r = build_request(
+        assert_eq!(p["price"], "60000.01");
+        assert_eq!(p["newClientOrderId"], "b\"x-7");
+        assert_eq!(v["id"], "p1");
+        encode_request(
+            &mut out,
+            &mut buf,
             None,
             1_700_000_000_001,
             5000,
-            &mut buf,
-            "p2",
-            "order.place",
-            &mut order_params(),
+            id(b's', 2, 9),
+            "order.status",
+            &order_params(),
         );
-        let v: Value = serde_json::from_str(&r).unwrap();
+        let v: Value = serde_json::from_slice(&out).unwrap();
         let p = v["params"].as_object().unwrap();
+        let r = String::from_utf8_lossy(&out);
         assert!(
             p.get("apiKey").is_none() && p.get("signature").is_none(),
             "{r}"
@@ -666,8 +793,8 @@ mod tests {
         assert_eq!(p["timestamp"], 1_700_000_000_001u64);
         assert_eq!(p["recvWindow"], 5000);
         assert_eq!(
-            (v["id"].as_str(), p["symbol"].as_str()),
-            (Some("p2"), Some("BTCUSDT"))
+            (v["id"].as_str(), v["method"].as_str(), p["symbol"].as_str()),
+            (Some("s2-9"), Some("order.status"), Some("BTCUSDT"))
         );
     }
 

@@ -16,6 +16,7 @@ use feeds::decimal::parse_decimal;
 use feeds::{Instrument, Side};
 use serde_json::{json, Value};
 
+use super::encode;
 use super::{cancelled, Credentials, ExecutionAdapter};
 use crate::clock::Clock;
 use crate::live::{WsConn, WsRead};
@@ -99,6 +100,8 @@ pub struct DeribitExec {
     next_rpc: u64,
     /// JSON-RPC id of the latest `public/auth`.
     auth_id: u64,
+    /// Encoded request, reused across orders.
+    out: Vec<u8>,
 }
 
 impl std::fmt::Debug for DeribitExec {
@@ -122,11 +125,81 @@ fn num_text(v: &Value) -> Option<String> {
     }
 }
 
-fn dec(m: i64, scale: u8) -> Value {
-    let mut v = Vec::with_capacity(24);
-    feeds::write_decimal(&mut v, m, scale, 0);
-    let s = String::from_utf8(v).unwrap_or_default();
-    s.parse::<f64>().map_or(Value::Null, Value::from)
+/// Starts a JSON-RPC request in `out` (cleared): `{"jsonrpc":"2.0","id":N,"method":M,"params":{`.
+fn rpc_head(out: &mut Vec<u8>, id: u64, method: &str) {
+    out.clear();
+    out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
+    encode::uint(out, id);
+    out.extend_from_slice(b",\"method\":");
+    encode::json_str(out, method);
+    out.extend_from_slice(b",\"params\":{");
+}
+
+/// Encodes a limit immediate-or-cancel `private/buy` / `private/sell` of `amount` at `px`
+/// (mantissas at `qty_scale` / `px_scale`, printed exactly) labelled `{label_prefix}{id}`, with
+/// JSON-RPC id `id`, into `out`. No allocation once `out` has grown to its working size.
+#[allow(clippy::too_many_arguments)] // The order's fields, one by one, off any struct.
+pub fn encode_order(
+    out: &mut Vec<u8>,
+    id: u64,
+    side: Side,
+    instrument_name: &str,
+    amount: i64,
+    qty_scale: u8,
+    px: i64,
+    px_scale: u8,
+    label_prefix: &str,
+) {
+    let method = if side == Side::Sell {
+        "private/sell"
+    } else {
+        "private/buy"
+    };
+    rpc_head(out, id, method);
+    out.extend_from_slice(b"\"instrument_name\":");
+    encode::json_str(out, instrument_name);
+    out.extend_from_slice(b",\"amount\":");
+    encode::decimal(out, amount, qty_scale);
+    out.extend_from_slice(b",\"type\":\"limit\",\"price\":");
+    encode::decimal(out, px, px_scale);
+    out.extend_from_slice(b",\"time_in_force\":\"immediate_or_cancel\",\"label\":\"");
+    encode::json_str_body(out, label_prefix);
+    encode::uint(out, id);
+    out.extend_from_slice(b"\"}}");
+}
+
+/// Encodes `private/edit` of venue order `order_id` to `amount` at `px` into `out`.
+pub fn encode_edit(
+    out: &mut Vec<u8>,
+    id: u64,
+    order_id: &str,
+    amount: i64,
+    qty_scale: u8,
+    px: i64,
+    px_scale: u8,
+) {
+    rpc_head(out, id, "private/edit");
+    out.extend_from_slice(b"\"order_id\":");
+    encode::json_str(out, order_id);
+    out.extend_from_slice(b",\"amount\":");
+    encode::decimal(out, amount, qty_scale);
+    out.extend_from_slice(b",\"price\":");
+    encode::decimal(out, px, px_scale);
+    out.extend_from_slice(b"}}");
+}
+
+/// Encodes `private/cancel` of venue order `order_id` into `out`.
+pub fn encode_cancel(out: &mut Vec<u8>, id: u64, order_id: &str) {
+    rpc_head(out, id, "private/cancel");
+    out.extend_from_slice(b"\"order_id\":");
+    encode::json_str(out, order_id);
+    out.extend_from_slice(b"}}");
+}
+
+/// Sends the encoded request; whether it was handed to the socket.
+fn send(conn: &mut Option<WsConn>, out: &[u8]) -> bool {
+    conn.as_mut()
+        .is_some_and(|c| c.send_text_bytes(out).is_ok())
 }
 
 impl DeribitExec {
@@ -151,6 +224,7 @@ impl DeribitExec {
             stats: DeribitExecStats::default(),
             next_rpc: RPC_BASE,
             auth_id: 0,
+            out: Vec::with_capacity(2048),
         };
         s.open()?;
         s.await_auth()?;
@@ -229,10 +303,6 @@ impl DeribitExec {
         self.stats.connects += 1;
         self.conn = Some(conn);
         Ok(())
-    }
-
-    fn label(&self, id: u64) -> String {
-        format!("{}{id}", self.cfg.label_prefix)
     }
 
     fn order_of_label(&self, label: &str) -> Option<u64> {
@@ -439,51 +509,61 @@ impl DeribitExec {
         any
     }
 
-    /// Changes the amount and price of a resting order (`private/edit`) by venue order id.
+    /// Changes the amount and price of a resting order (`private/edit`) by venue order id. No
+    /// allocation.
     pub fn edit(&mut self, venue_order_id: &str, amount: i64, px: i64, inst: &Instrument) {
         let id = self.rpc_id();
-        let m = json!({"jsonrpc": "2.0", "id": id, "method": "private/edit", "params": {
-            "order_id": venue_order_id, "amount": dec(amount, inst.qty_scale), "price": dec(px, inst.px_scale)}});
+        encode_edit(
+            &mut self.out,
+            id,
+            venue_order_id,
+            amount,
+            inst.qty_scale,
+            px,
+            inst.px_scale,
+        );
         self.stats.edits_cancels += 1;
-        if let Some(c) = self.conn.as_mut() {
-            let _ = c.send_text(m.to_string());
+        if self.conn.is_some() && !send(&mut self.conn, &self.out) {
+            self.conn = None;
         }
     }
 
-    /// Cancels a resting order (`private/cancel`) by venue order id.
+    /// Cancels a resting order (`private/cancel`) by venue order id. No allocation.
     pub fn cancel(&mut self, venue_order_id: &str) {
         let id = self.rpc_id();
-        let m = json!({"jsonrpc": "2.0", "id": id, "method": "private/cancel", "params": {"order_id": venue_order_id}});
+        encode_cancel(&mut self.out, id, venue_order_id);
         self.stats.edits_cancels += 1;
-        if let Some(c) = self.conn.as_mut() {
-            let _ = c.send_text(m.to_string());
+        if self.conn.is_some() && !send(&mut self.conn, &self.out) {
+            self.conn = None;
         }
     }
 }
 
 impl ExecutionAdapter for DeribitExec {
     fn submit(&mut self, o: &Order, clock: &Clock, report: &mut impl FnMut(Fill)) {
-        let Some((name, ps, qs)) = self
-            .instruments
-            .get(o.instrument.0 as usize)
-            .map(|i| (i.symbol.clone(), i.px_scale, i.qty_scale))
-        else {
+        if self.instruments.get(o.instrument.0 as usize).is_none() {
             report(cancelled(o, clock.raw()));
             return;
-        };
+        }
         if self.conn.is_none() && self.open().is_err() {
             self.stats.not_sent += 1;
             report(cancelled(o, clock.raw()));
             return;
         }
-        let method = if o.side == Side::Sell {
-            "private/sell"
-        } else {
-            "private/buy"
+        let Some(inst) = self.instruments.get(o.instrument.0 as usize) else {
+            return;
         };
-        let m = json!({"jsonrpc": "2.0", "id": o.id, "method": method, "params": {
-            "instrument_name": name, "amount": dec(o.qty, qs), "type": "limit", "price": dec(o.limit_px, ps),
-            "time_in_force": "immediate_or_cancel", "label": self.label(o.id)}});
+        encode_order(
+            &mut self.out,
+            o.id,
+            o.side,
+            &inst.symbol,
+            o.qty,
+            inst.qty_scale,
+            o.limit_px,
+            inst.px_scale,
+            &self.cfg.label_prefix,
+        );
         self.inflight.insert(
             o.id,
             Pending {
@@ -494,11 +574,7 @@ impl ExecutionAdapter for DeribitExec {
         );
         self.sent_ids.push(o.id);
         self.stats.sent += 1;
-        if self
-            .conn
-            .as_mut()
-            .is_some_and(|c| c.send_text(m.to_string()).is_err())
-        {
+        if self.conn.is_some() && !send(&mut self.conn, &self.out) {
             self.conn = None;
         }
     }
@@ -549,10 +625,11 @@ impl ExecutionAdapter for DeribitExec {
     fn cancel_all(&mut self, _clock: &Clock) {
         // Immediate-or-cancel orders do not rest; cancel anything of ours that might.
         let id = self.rpc_id();
-        let m = json!({"jsonrpc": "2.0", "id": id, "method": "private/cancel_all", "params": {}});
+        rpc_head(&mut self.out, id, "private/cancel_all");
+        self.out.extend_from_slice(b"}}");
         self.stats.edits_cancels += 1;
-        if let Some(c) = self.conn.as_mut() {
-            let _ = c.send_text(m.to_string());
+        if self.conn.is_some() && !send(&mut self.conn, &self.out) {
+            self.conn = None;
         }
     }
 }

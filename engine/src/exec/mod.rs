@@ -15,6 +15,7 @@
 pub mod binance;
 pub mod credentials;
 pub mod deribit;
+pub mod encode;
 pub mod sign;
 
 pub use credentials::{Credentials, CredentialsError};

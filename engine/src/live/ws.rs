@@ -49,9 +49,45 @@ pub enum WsRead {
 }
 
 /// An open websocket connection.
+///
+/// Reads go through tungstenite. Text frames built by the caller go out through
+/// [`WsConn::send_text_bytes`] without a heap allocation: the client frame (FIN + text opcode,
+/// length, 4-byte mask, masked payload) is written into a buffer reused across messages and
+/// straight into the stream, after tungstenite's own write buffer has been flushed so frames never
+/// interleave. The masks come from a xorshift generator seeded from the OS at connect.
 #[derive(Debug)]
 pub struct WsConn {
     ws: WebSocket<MaybeTlsStream<TcpStream>>,
+    /// Our frames not yet accepted by the socket: `out[out_sent..]` goes out before anything else.
+    out: Vec<u8>,
+    out_sent: usize,
+    mask_state: u64,
+}
+
+/// Capacity of the reused outgoing frame buffer (grows once if a message is longer).
+const OUT_CAPACITY: usize = 16 * 1024;
+
+/// Appends the masked client text frame of `payload` to `out` (RFC 6455 5.2: FIN, opcode 1, the
+/// mask bit, a 7/16/64-bit length, the masking key, then the payload XORed with it).
+pub fn encode_client_text_frame(out: &mut Vec<u8>, payload: &[u8], mask: [u8; 4]) {
+    out.push(0x81);
+    let n = payload.len();
+    if n < 126 {
+        // n < 126: fits the 7-bit length.
+        out.push(0x80 | n as u8);
+    } else if let Ok(n16) = u16::try_from(n) {
+        out.push(0x80 | 126);
+        out.extend_from_slice(&n16.to_be_bytes());
+    } else {
+        out.push(0x80 | 127);
+        out.extend_from_slice(&(n as u64).to_be_bytes());
+    }
+    out.extend_from_slice(&mask);
+    let start = out.len();
+    out.extend_from_slice(payload);
+    for (i, b) in out[start..].iter_mut().enumerate() {
+        *b ^= mask[i & 3];
+    }
 }
 
 /// Host and port of a `ws://`/`wss://`/`http://` URL (default ports 80/443).
@@ -137,7 +173,72 @@ impl WsConn {
         handle
             .set_nonblocking(true)
             .map_err(|e| WsError::Closed(e.to_string()))?;
-        Ok(Self { ws })
+        // xorshift64 needs a non-zero state.
+        let mask_state = rand::random::<u64>() | 1;
+        Ok(Self {
+            ws,
+            out: Vec::with_capacity(OUT_CAPACITY),
+            out_sent: 0,
+            mask_state,
+        })
+    }
+
+    fn next_mask(&mut self) -> [u8; 4] {
+        let mut x = self.mask_state;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.mask_state = x;
+        // The high half of xorshift64 is its better-mixed half.
+        ((x >> 32) as u32).to_ne_bytes()
+    }
+
+    /// Writes what is left of our own frames; `Ok(true)` when nothing is left.
+    fn drain_out(&mut self) -> Result<bool, WsError> {
+        use std::io::Write;
+        while self.out_sent < self.out.len() {
+            match self.ws.get_mut().write(&self.out[self.out_sent..]) {
+                Ok(0) => return Err(WsError::Closed("socket accepted no bytes".into())),
+                Ok(n) => self.out_sent += n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(WsError::Closed(e.to_string())),
+            }
+        }
+        match self.ws.get_mut().flush() {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(false),
+            Err(e) => return Err(WsError::Closed(e.to_string())),
+        }
+        self.out.clear();
+        self.out_sent = 0;
+        Ok(true)
+    }
+
+    /// Sends `text` (UTF-8 JSON the caller built) as one masked text frame, with no heap
+    /// allocation once the reused buffer is large enough. A full socket keeps the rest queued for
+    /// [`WsConn::flush`] / the next send (then, and only then, the buffer may grow).
+    ///
+    /// # Errors
+    /// [`WsError::Closed`] when the connection failed.
+    pub fn send_text_bytes(&mut self, text: &[u8]) -> Result<(), WsError> {
+        // tungstenite's queued frames (pongs, earlier messages) go first.
+        match self.ws.flush() {
+            Ok(()) => {}
+            Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => {
+                // Still queued inside tungstenite: hand this one over too so order is kept (rare;
+                // the only allocating path).
+                return self.send_text(String::from_utf8_lossy(text).into_owned());
+            }
+            Err(e) => return Err(WsError::Closed(e.to_string())),
+        }
+        if self.out_sent == self.out.len() {
+            self.out.clear();
+            self.out_sent = 0;
+        }
+        let mask = self.next_mask();
+        encode_client_text_frame(&mut self.out, text, mask);
+        self.drain_out().map(|_| ())
     }
 
     /// Reads what has arrived: one frame, a handled control frame, or nothing.
@@ -145,6 +246,10 @@ impl WsConn {
     /// # Errors
     /// [`WsError::Closed`] when the connection closed or failed.
     pub fn read(&mut self) -> Result<WsRead, WsError> {
+        // tungstenite may write (a pong) while reading: our partly sent frame must be out first.
+        if !self.drain_out()? {
+            return Ok(WsRead::Nothing);
+        }
         match self.ws.read() {
             Ok(Message::Text(t)) => Ok(WsRead::Frame(t.into_bytes())),
             Ok(Message::Binary(b)) => Ok(WsRead::Frame(b)),
@@ -167,6 +272,14 @@ impl WsConn {
     /// # Errors
     /// [`WsError::Closed`] when the connection failed.
     pub fn send_text(&mut self, text: String) -> Result<(), WsError> {
+        if !self.drain_out()? {
+            // Our frame is half out: queue behind it (tungstenite writes on its next flush).
+            return match self.ws.write(Message::Text(text)) {
+                Ok(()) => Ok(()),
+                Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => Ok(()),
+                Err(e) => Err(WsError::Closed(e.to_string())),
+            };
+        }
         match self.ws.send(Message::Text(text)) {
             Ok(()) => Ok(()),
             Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => Ok(()),
@@ -179,6 +292,9 @@ impl WsConn {
     /// # Errors
     /// [`WsError::Closed`] when the connection failed.
     pub fn ping(&mut self) -> Result<(), WsError> {
+        if !self.drain_out()? {
+            return Ok(());
+        }
         match self.ws.send(Message::Ping(b"ballast".to_vec())) {
             Ok(()) => Ok(()),
             Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => Ok(()),
@@ -191,6 +307,9 @@ impl WsConn {
     /// # Errors
     /// [`WsError::Closed`] when the connection failed.
     pub fn flush(&mut self) -> Result<(), WsError> {
+        if !self.drain_out()? {
+            return Ok(());
+        }
         match self.ws.flush() {
             Ok(()) => Ok(()),
             Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => Ok(()),
@@ -200,6 +319,7 @@ impl WsConn {
 
     /// Closes politely (best effort).
     pub fn close(mut self) {
+        let _ = self.drain_out();
         let _ = self.ws.close(None);
         let _ = self.ws.flush();
     }
