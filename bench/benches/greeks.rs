@@ -7,6 +7,12 @@
 //! ratios against the SIMD kernel measured in the same run.
 //!
 //! `cargo bench -p ballast-bench --bench greeks` (set `GREEKS_BENCH_QUICK=1` to skip streaming).
+//!
+//! Run-to-run spread: with address-space randomization on, the in-cache `price+4` figure of the
+//! same binary varies between runs (measured 9.2 to 12.4 ns/option), while `setarch -R` (fixed
+//! layout) gives 9.1–9.2 every time; the likely cause is 4K aliasing between the kernel's
+//! stack spills and the SoA arrays, which depends on where the stack lands. For an A/B between
+//! two builds, alternate the binaries several times or run both under `setarch -R`.
 
 use blackscholes::{Greeks as _, ImpliedVolatility as _, Inputs, OptionType, Pricing as _};
 use rand::{Rng, SeedableRng};
