@@ -172,6 +172,9 @@ pub struct InstrumentConfig {
     pub lot: String,
     /// Smallest order, a decimal string.
     pub min_qty: String,
+    /// Price tick, a decimal string (optional; `ballast run` on Deribit checks it against the
+    /// venue's `tick_size`).
+    pub tick: Option<String>,
 }
 
 /// `[sizing]`.
@@ -227,6 +230,7 @@ impl Default for InstrumentConfig {
             qty_scale: 8,
             lot: "0.00001".into(),
             min_qty: "0.0001".into(),
+            tick: None,
         }
     }
 }

@@ -120,6 +120,100 @@ fn deribit_inverse(symbol: &str) -> bool {
     })
 }
 
+/// The HTTP URL of Deribit's `public/get_instruments` (all currencies) on the host of the
+/// JSON-RPC websocket `ws_url` (`wss://www.deribit.com/ws/api/v2` →
+/// `https://www.deribit.com/api/v2/public/get_instruments?currency=any`).
+fn instruments_url(ws_url: &str) -> anyhow::Result<String> {
+    let (scheme, rest) = ws_url
+        .split_once("://")
+        .with_context(|| format!("`live.url` = {ws_url:?}: not a websocket URL"))?;
+    let http = match scheme {
+        "ws" => "http",
+        "wss" => "https",
+        _ => bail!("`live.url` = {ws_url:?}: expected ws:// or wss://"),
+    };
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    Ok(format!(
+        "{http}://{authority}/api/v2/public/get_instruments?currency=any"
+    ))
+}
+
+/// `instrument.lot` / `instrument.tick` against the venue's contract: the lot must be a whole
+/// number of the venue's amount step (contract size for futures and perpetuals, minimum trade
+/// amount for options), the tick (when given) the venue's tick size. Mantissas at
+/// [`DERIBIT_SCALE`]. The error names the field and both values.
+fn contract_mismatch(
+    inst: &engine::config::InstrumentConfig,
+    venue: &feeds::deribit::DeribitInstrument,
+) -> anyhow::Result<()> {
+    let dec = |m: i64| {
+        let mut v = Vec::new();
+        feeds::write_decimal(&mut v, m, DERIBIT_SCALE, 0);
+        String::from_utf8_lossy(&v).into_owned()
+    };
+    let lot = parse_decimal(inst.lot.as_bytes(), DERIBIT_SCALE)
+        .ok()
+        .map(|d| d.mantissa)
+        .filter(|m| *m > 0)
+        .with_context(|| format!("`instrument.lot` = {:?}: not a positive decimal", inst.lot))?;
+    let (step, what) = if venue.kind == InstrumentKind::Option {
+        (venue.min_trade_amount, "min_trade_amount")
+    } else {
+        (venue.contract_size, "contract_size")
+    };
+    if step > 0 && lot % step != 0 {
+        bail!(
+            "`instrument.lot` = {:?} disagrees with Deribit's {what} = {} for {}: the lot must be a whole number of contracts",
+            inst.lot,
+            dec(step),
+            venue.name
+        );
+    }
+    if let Some(t) = &inst.tick {
+        let tick = parse_decimal(t.as_bytes(), DERIBIT_SCALE)
+            .ok()
+            .map(|d| d.mantissa)
+            .filter(|m| *m > 0)
+            .with_context(|| format!("`instrument.tick` = {t:?}: not a positive decimal"))?;
+        if venue.tick_size > 0 && tick != venue.tick_size {
+            bail!(
+                "`instrument.tick` = {t:?} disagrees with Deribit's tick_size = {} for {}",
+                dec(venue.tick_size),
+                venue.name
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Asks the venue (`public/get_instruments` on the host of `ws_url`) for the contract of
+/// `inst.symbol` and refuses a configuration that disagrees with it ([`contract_mismatch`]).
+fn check_deribit_contract(
+    inst: &engine::config::InstrumentConfig,
+    ws_url: &str,
+) -> anyhow::Result<()> {
+    let url = instruments_url(ws_url)?;
+    let body = engine::live::ws::http_get(&url, Duration::from_secs(10))
+        .with_context(|| format!("contract check: public/get_instruments ({url})"))?;
+    let v: serde_json::Value = serde_json::from_slice(&body)
+        .with_context(|| format!("contract check: {url}: not JSON"))?;
+    let result = v
+        .get("result")
+        .with_context(|| format!("contract check: {url}: no `result` in the answer"))?;
+    let list = feeds::deribit::instruments::parse_instruments(&result.to_string())
+        .with_context(|| format!("contract check: {url}"))?;
+    let venue = list
+        .iter()
+        .find(|i| i.name == inst.symbol)
+        .with_context(|| {
+            format!(
+                "`instrument.symbol` = {:?}: not listed by Deribit's public/get_instruments",
+                inst.symbol
+            )
+        })?;
+    contract_mismatch(inst, venue)
+}
+
 /// Everything the run needs once the configuration is read.
 struct Setup {
     pcfg: PipelineConfig,
@@ -226,6 +320,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
                     res.symbol
                 );
             }
+            check_deribit_contract(&cfg.instrument, &live.url)?;
             if let VenueKind::Deribit { heartbeat_s } = &mut lcfg.venue {
                 *heartbeat_s = live.heartbeat_s;
             }
@@ -524,4 +619,76 @@ fn write_orders<A>(
     }
     w.flush()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod contract_tests {
+    use super::*;
+
+    fn inst(lot: &str, tick: Option<&str>) -> engine::config::InstrumentConfig {
+        engine::config::InstrumentConfig {
+            symbol: "BTC-PERPETUAL".into(),
+            market: "deribit".into(),
+            lot: lot.into(),
+            tick: tick.map(Into::into),
+            ..Default::default()
+        }
+    }
+
+    fn venue() -> Vec<feeds::deribit::DeribitInstrument> {
+        feeds::deribit::instruments::parse_instruments(
+            r#"[{"tick_size":0.5,"settlement_period":"perpetual","min_trade_amount":10,"kind":"future","instrument_name":"BTC-PERPETUAL","expiration_timestamp":32503708800000,"contract_size":10,"base_currency":"BTC"},
+                {"tick_size":0.0005,"strike":40000.0,"settlement_period":"month","option_type":"put","min_trade_amount":0.1,"kind":"option","instrument_name":"BTC-24SEP21-40000-P","expiration_timestamp":1632470400000,"contract_size":1.0,"base_currency":"BTC"}]"#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn lot_and_tick_against_the_contract() {
+        let v = venue();
+        let perp = &v[0];
+        contract_mismatch(&inst("10", None), perp).unwrap();
+        contract_mismatch(&inst("20", Some("0.5")), perp).unwrap();
+        let e = contract_mismatch(&inst("1", None), perp)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`instrument.lot` = \"1\"") && e.contains("contract_size = 10"),
+            "{e}"
+        );
+        let e = contract_mismatch(&inst("15", None), perp)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("\"15\""), "{e}");
+        let e = contract_mismatch(&inst("10", Some("0.1")), perp)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`instrument.tick` = \"0.1\"") && e.contains("tick_size = 0.5"),
+            "{e}"
+        );
+        assert!(contract_mismatch(&inst("x", None), perp).is_err());
+        assert!(contract_mismatch(&inst("10", Some("-1")), perp).is_err());
+        // Options step by their minimum trade amount (0.1), not the 1-coin contract size.
+        let opt = &v[1];
+        contract_mismatch(&inst("0.3", Some("0.0005")), opt).unwrap();
+        let e = contract_mismatch(&inst("0.05", None), opt)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("min_trade_amount = 0.1"), "{e}");
+    }
+
+    #[test]
+    fn instruments_url_from_the_websocket() {
+        assert_eq!(
+            instruments_url("wss://www.deribit.com/ws/api/v2").unwrap(),
+            "https://www.deribit.com/api/v2/public/get_instruments?currency=any"
+        );
+        assert_eq!(
+            instruments_url("ws://127.0.0.1:9200/ws/api/v2").unwrap(),
+            "http://127.0.0.1:9200/api/v2/public/get_instruments?currency=any"
+        );
+        assert!(instruments_url("http://x/").is_err());
+        assert!(instruments_url("nothing").is_err());
+    }
 }
