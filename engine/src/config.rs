@@ -27,6 +27,16 @@ pub enum ConfigError {
         /// What is expected.
         why: &'static str,
     },
+    /// A value out of its range under a key built at run time (per-underlying overrides).
+    #[error("`{key}` = {value}: {why}")]
+    Key {
+        /// Dotted key (`options.underlying.ETH.garch.alpha`).
+        key: String,
+        /// The offending value, as written.
+        value: String,
+        /// What is expected.
+        why: &'static str,
+    },
 }
 
 fn bad(field: &'static str, value: impl ToString, why: &'static str) -> ConfigError {
@@ -498,9 +508,10 @@ pub struct OptionsSection {
     pub liquidity_frac: f64,
     /// Option increases wait until they reach this share of the desired size.
     pub rebalance_frac: f64,
-    /// `forecast`, `implied` or `blend`: volatility of the liquidation buffer.
+    /// `forecast`, `implied`, `blend`, `garch` or `garch_blend`: volatility of the liquidation
+    /// buffer (`garch*` need `[options.garch]`).
     pub vol_source: String,
-    /// Weight of the forecast in `blend`, [0, 1].
+    /// Weight of the forecast in `blend` and `garch_blend`, [0, 1].
     pub forecast_weight: f64,
     /// EWMA decay per sample.
     pub ewma_lambda: f64,
@@ -508,8 +519,143 @@ pub struct OptionsSection {
     pub ewma_warmup: u32,
     /// Sampling interval of hedge mid returns, ms.
     pub sample_ms: u64,
+    /// `[options.garch]`: a GARCH(1,1) forecast on the sampled hedge-mid returns.
+    pub garch: Option<OptionsGarchSection>,
+    /// `[options.surface]`: an SVI implied-volatility surface per underlying (present: on).
+    pub surface: Option<OptionsSurfaceSection>,
     /// Per-underlying overrides.
     pub underlying: std::collections::BTreeMap<String, OptionsOverride>,
+}
+
+/// `[options.garch]`: GARCH(1,1) parameters in per-sample variance units (one sample every
+/// `options.sample_ms`): `σ²ₜ = ω + α r²ₜ₋₁ + β σ²ₜ₋₁`, started at the long-run variance
+/// `ω / (1 − α − β)`. All three are required.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OptionsGarchSection {
+    /// Constant ω, squared returns of one sample (> 0).
+    pub omega: f64,
+    /// ARCH coefficient α (≥ 0).
+    pub alpha: f64,
+    /// GARCH coefficient β (≥ 0, α + β < 1).
+    pub beta: f64,
+}
+
+impl OptionsGarchSection {
+    /// The validated parameters; `key` is the table's dotted key, for the error.
+    ///
+    /// # Errors
+    /// The first key out of range: `omega` ≤ 0, `alpha` or `beta` < 0, `alpha + beta` ≥ 1, any
+    /// non-finite value.
+    pub fn params(&self, key: &str) -> Result<risk_core::vol::Garch11Params, ConfigError> {
+        let err = |k: &str, v: f64, why| ConfigError::Key {
+            key: format!("{key}.{k}"),
+            value: v.to_string(),
+            why,
+        };
+        if !(self.omega > 0.0 && self.omega.is_finite()) {
+            return Err(err("omega", self.omega, "expected a finite value > 0"));
+        }
+        if !(self.alpha >= 0.0 && self.alpha.is_finite()) {
+            return Err(err("alpha", self.alpha, "expected a finite value >= 0"));
+        }
+        if !(self.beta >= 0.0 && self.beta.is_finite()) {
+            return Err(err("beta", self.beta, "expected a finite value >= 0"));
+        }
+        if self.alpha + self.beta >= 1.0 {
+            return Err(ConfigError::Key {
+                key: format!("{key}.alpha + {key}.beta"),
+                value: (self.alpha + self.beta).to_string(),
+                why: "expected < 1 (a stationary GARCH)",
+            });
+        }
+        risk_core::vol::Garch11Params::new(self.omega, self.alpha, self.beta).map_err(|_| {
+            ConfigError::Key {
+                key: key.to_string(),
+                value: format!("{self:?}"),
+                why: "invalid GARCH(1,1) parameters",
+            }
+        })
+    }
+}
+
+/// `[options.surface]`: the SVI surface's settings (the rest as
+/// [`crate::options::SurfaceConfig::default`]).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct OptionsSurfaceSection {
+    /// `mark` or `mid` (of bid and ask IV): which implied volatility the smiles are fitted to.
+    pub iv_source: String,
+    /// Fewest distinct strikes with an IV to fit SVI (at least 5); fewer: flat at the ATM IV.
+    pub min_points: usize,
+    /// Least time between two refits of one expiry, ms (0: refit on every ticker).
+    pub min_refit_interval_ms: u64,
+}
+
+impl Default for OptionsSurfaceSection {
+    fn default() -> Self {
+        let d = crate::options::SurfaceConfig::default();
+        Self {
+            iv_source: "mark".into(),
+            min_points: d.min_points,
+            min_refit_interval_ms: d.min_refit_interval_ns / 1_000_000,
+        }
+    }
+}
+
+impl OptionsSurfaceSection {
+    /// The surface settings; `key` is the table's dotted key, for the error.
+    ///
+    /// # Errors
+    /// An unknown `iv_source`, `min_points` below the SVI minimum, or a refit interval that
+    /// overflows nanoseconds, named.
+    pub fn config(&self, key: &str) -> Result<crate::options::SurfaceConfig, ConfigError> {
+        use crate::options::IvSource;
+        let err = |k: &str, v: String, why| ConfigError::Key {
+            key: format!("{key}.{k}"),
+            value: v,
+            why,
+        };
+        let iv_source = match self.iv_source.as_str() {
+            "mark" => IvSource::Mark,
+            "mid" => IvSource::Mid,
+            s => return Err(err("iv_source", s.into(), "expected `mark` or `mid`")),
+        };
+        if self.min_points < risk_core::vol::svi::MIN_POINTS {
+            return Err(err(
+                "min_points",
+                self.min_points.to_string(),
+                "expected >= 5 (the fewest points of an SVI fit)",
+            ));
+        }
+        let min_refit_interval_ns = self
+            .min_refit_interval_ms
+            .checked_mul(1_000_000)
+            .ok_or_else(|| {
+                err(
+                    "min_refit_interval_ms",
+                    self.min_refit_interval_ms.to_string(),
+                    "too large",
+                )
+            })?;
+        Ok(crate::options::SurfaceConfig {
+            iv_source,
+            min_points: self.min_points,
+            min_refit_interval_ns,
+            ..crate::options::SurfaceConfig::default()
+        })
+    }
+}
+
+/// The resolved settings of one underlying's options engine ([`OptionsSection::resolve_for`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OptionsResolved {
+    /// The policy.
+    pub cfg: crate::options::OptionsConfig,
+    /// Desired lots of chain options not in `[[options.book]]`.
+    pub default_lots: i64,
+    /// The engine's add-ons (GARCH forecast, surface).
+    pub extras: crate::options::EngineExtras,
 }
 
 /// `[[options.book]]`: desired lots of one option.
@@ -536,6 +682,10 @@ pub struct OptionsOverride {
     pub max_abs_vega_per_vol_point: Option<f64>,
     /// Overrides `options.collateral_coin`.
     pub collateral_coin: Option<f64>,
+    /// Overrides `[options.garch]` (the whole table).
+    pub garch: Option<OptionsGarchSection>,
+    /// Overrides `[options.surface]` (the whole table; present: on for this underlying).
+    pub surface: Option<OptionsSurfaceSection>,
 }
 
 impl Default for OptionsSection {
@@ -561,21 +711,23 @@ impl Default for OptionsSection {
             ewma_lambda: 0.94,
             ewma_warmup: 5,
             sample_ms: 1000,
+            garch: None,
+            surface: None,
             underlying: std::collections::BTreeMap::new(),
         }
     }
 }
 
 impl OptionsSection {
-    /// The engine settings for `underlying` (its overrides applied) and its default lots.
-    /// Ranges are checked by [`crate::options::OptionsEngine::new`], which names the field.
+    /// The engine settings for `underlying` (its overrides applied), its default lots and its
+    /// add-ons. Policy ranges are checked by [`crate::options::OptionsEngine::new`], which names
+    /// the field; GARCH and surface values are checked here.
     ///
     /// # Errors
-    /// An unknown `hedge_to` or `vol_source`, a zero `sample_ms`, named.
-    pub fn resolve_for(
-        &self,
-        underlying: &str,
-    ) -> Result<(crate::options::OptionsConfig, i64), ConfigError> {
+    /// An unknown `hedge_to` or `vol_source`, a zero `sample_ms`, a `garch*` source without
+    /// `[options.garch]`, a GARCH or surface value out of range, named (an override under
+    /// `options.underlying.<NAME>`).
+    pub fn resolve_for(&self, underlying: &str) -> Result<OptionsResolved, ConfigError> {
         use crate::options::VolSource;
         use risk_core::greeks_limits::HedgeTo;
         let hedge_to = match self.hedge_to.as_str() {
@@ -589,11 +741,15 @@ impl OptionsSection {
             "blend" => VolSource::Blend {
                 forecast_weight: self.forecast_weight,
             },
+            "garch" => VolSource::Garch,
+            "garch_blend" => VolSource::GarchBlend {
+                forecast_weight: self.forecast_weight,
+            },
             s => {
                 return Err(bad(
                     "options.vol_source",
                     s,
-                    "expected `forecast`, `implied` or `blend`",
+                    "expected `forecast`, `implied`, `blend`, `garch` or `garch_blend`",
                 ))
             }
         };
@@ -601,8 +757,28 @@ impl OptionsSection {
             return Err(bad("options.sample_ms", 0, "expected > 0"));
         }
         let o = self.underlying.get(underlying).cloned().unwrap_or_default();
-        Ok((
-            crate::options::OptionsConfig {
+        let over = format!("options.underlying.{underlying}");
+        let garch = match (&o.garch, &self.garch) {
+            (Some(g), _) => Some(g.params(&format!("{over}.garch"))?),
+            (None, Some(g)) => Some(g.params("options.garch")?),
+            (None, None) => None,
+        };
+        if garch.is_none() && matches!(vol_source, VolSource::Garch | VolSource::GarchBlend { .. })
+        {
+            return Err(ConfigError::Key {
+                key: "options.garch".into(),
+                value: format!("(missing for {underlying})"),
+                why:
+                    "`vol_source` = `garch`/`garch_blend` needs [options.garch] omega, alpha, beta",
+            });
+        }
+        let surface = match (&o.surface, &self.surface) {
+            (Some(s), _) => Some(s.config(&format!("{over}.surface"))?),
+            (None, Some(s)) => Some(s.config("options.surface")?),
+            (None, None) => None,
+        };
+        Ok(OptionsResolved {
+            cfg: crate::options::OptionsConfig {
                 delta_band: o.delta_band.unwrap_or(self.delta_band),
                 hedge_to,
                 max_abs_gamma: o.max_abs_gamma.unwrap_or(self.max_abs_gamma),
@@ -622,8 +798,9 @@ impl OptionsSection {
                 ewma_warmup: self.ewma_warmup,
                 sample_interval_ns: self.sample_ms.saturating_mul(1_000_000),
             },
-            o.default_lots.unwrap_or(self.default_lots),
-        ))
+            default_lots: o.default_lots.unwrap_or(self.default_lots),
+            extras: crate::options::EngineExtras { garch, surface },
+        })
     }
 }
 
@@ -714,5 +891,81 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("topology"), "{e}");
+    }
+
+    fn options(toml: &str) -> OptionsSection {
+        Config::from_toml(toml).unwrap().options.expect("[options]")
+    }
+
+    #[test]
+    fn options_garch_and_surface_resolve_with_overrides_and_name_bad_keys() {
+        use crate::options::{IvSource, VolSource};
+        let o = options(
+            "[options]\nvol_source = \"garch_blend\"\nforecast_weight = 0.25\n\
+             [options.garch]\nomega = 1e-10\nalpha = 0.05\nbeta = 0.9\n\
+             [options.surface]\niv_source = \"mid\"\nmin_refit_interval_ms = 250\n\
+             [options.underlying.ETH.garch]\nomega = 4e-10\nalpha = 0.1\nbeta = 0.8\n\
+             [options.underlying.ETH.surface]\nmin_points = 9\n",
+        );
+        let btc = o.resolve_for("BTC").unwrap();
+        assert_eq!(
+            btc.cfg.vol_source,
+            VolSource::GarchBlend {
+                forecast_weight: 0.25
+            }
+        );
+        let g = btc.extras.garch.expect("garch");
+        assert_eq!((g.omega, g.alpha, g.beta), (1e-10, 0.05, 0.9));
+        let s = btc.extras.surface.expect("surface");
+        assert_eq!(s.iv_source, IvSource::Mid);
+        assert_eq!(s.min_refit_interval_ns, 250_000_000);
+        let eth = o.resolve_for("ETH").unwrap();
+        let g = eth.extras.garch.expect("garch");
+        assert_eq!((g.omega, g.alpha, g.beta), (4e-10, 0.1, 0.8));
+        let s = eth.extras.surface.expect("surface");
+        assert_eq!((s.iv_source, s.min_points), (IvSource::Mark, 9));
+        // Off unless configured.
+        let plain = options("[options]\n").resolve_for("BTC").unwrap();
+        assert_eq!(plain.extras, crate::options::EngineExtras::default());
+
+        for (toml, key) in [
+            (
+                "[options.garch]\nomega = 1e-9\nalpha = 0.5\nbeta = 0.5\n",
+                "`options.garch.alpha + options.garch.beta` = 1",
+            ),
+            (
+                "[options.garch]\nomega = 0\nalpha = 0.1\nbeta = 0.5\n",
+                "`options.garch.omega` = 0",
+            ),
+            (
+                "[options.garch]\nomega = 1e-9\nalpha = -0.1\nbeta = 0.5\n",
+                "`options.garch.alpha` = -0.1",
+            ),
+            (
+                "[options.garch]\nomega = 1e-9\nalpha = 0.1\nbeta = nan\n",
+                "`options.garch.beta` = NaN",
+            ),
+            (
+                "[options.underlying.BTC.garch]\nomega = 1e-9\nalpha = 0.1\nbeta = 0.95\n",
+                "`options.underlying.BTC.garch.alpha + options.underlying.BTC.garch.beta`",
+            ),
+            ("[options]\nvol_source = \"garch\"\n", "`options.garch`"),
+            (
+                "[options.surface]\niv_source = \"bid\"\n",
+                "`options.surface.iv_source` = bid",
+            ),
+            (
+                "[options.underlying.BTC.surface]\nmin_points = 4\n",
+                "`options.underlying.BTC.surface.min_points` = 4",
+            ),
+        ] {
+            let e = options(toml).resolve_for("BTC").unwrap_err().to_string();
+            assert!(e.contains(key), "{toml}: {e}");
+        }
+        // A missing GARCH key is named by the parser.
+        let e = Config::from_toml("[options.garch]\nomega = 1e-9\nalpha = 0.1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("beta"), "{e}");
     }
 }

@@ -280,6 +280,23 @@ fn bad_config_and_flags_are_named() {
         ("[options.underlying.BTC]\ncollateral = 1.0\n", "collateral"),
         ("[options]\ndelta_band = -1.0\n", "delta_band"),
         (
+            "[options.garch]\nomega = 1e-9\nalpha = 0.2\nbeta = 0.85\n",
+            "options.garch.alpha + options.garch.beta",
+        ),
+        (
+            "[options.underlying.BTC.garch]\nomega = -1e-9\nalpha = 0.1\nbeta = 0.8\n",
+            "options.underlying.BTC.garch.omega",
+        ),
+        ("[options]\nvol_source = \"garch\"\n", "options.garch"),
+        (
+            "[options.surface]\niv_source = \"last\"\n",
+            "options.surface.iv_source",
+        ),
+        (
+            "[options.surface]\nmin_points = 2\n",
+            "options.surface.min_points",
+        ),
+        (
             "[[options.book]]\nsymbol = \"BTC-1JAN99-1-C\"\nlots = 1\n",
             "BTC-1JAN99-1-C",
         ),

@@ -42,8 +42,8 @@ use feeds::registry::POW10;
 use feeds::{EventKind, Instrument, InstrumentId, MarketEvent, Registry, Side};
 
 use super::{
-    log, Constraint, Decision, HedgeSpec, OptionSpec, OptionsConfig, OptionsEngine, OptionsError,
-    OptionsFill, OptionsOrder, OptionsSink,
+    log, Constraint, Decision, EngineExtras, HedgeSpec, OptionSpec, OptionsConfig, OptionsEngine,
+    OptionsError, OptionsFill, OptionsOrder, OptionsSink,
 };
 use crate::kernel::KernelStats;
 use crate::order::{Binding, Fill, Order, Reason};
@@ -312,12 +312,28 @@ impl<L: OptionsSink + Send> OptionsKernel<L> {
         hedge: HedgeSpec,
         chain: &[OptionSpec],
     ) -> Result<usize, OptionsKernelError> {
+        self.add_underlying_with(cfg, hedge, chain, &EngineExtras::default())
+    }
+
+    /// [`Self::add_underlying`] with the engine's add-ons (GARCH forecast, surface) applied by
+    /// [`OptionsEngine::with_extras`].
+    ///
+    /// # Errors
+    /// As [`Self::add_underlying`], and the add-ons' own ([`OptionsError::Garch`],
+    /// [`OptionsError::Surface`]). Nothing is added then.
+    pub fn add_underlying_with(
+        &mut self,
+        cfg: OptionsConfig,
+        hedge: HedgeSpec,
+        chain: &[OptionSpec],
+        extras: &EngineExtras,
+    ) -> Result<usize, OptionsKernelError> {
         let k = self.engines.len();
         let k16 = u16::try_from(k)
             .ok()
             .filter(|&k| k != NO_ROUTE)
             .ok_or(OptionsKernelError::TooMany)?;
-        let engine = OptionsEngine::new(&self.registry, cfg, hedge, chain)?;
+        let engine = OptionsEngine::new(&self.registry, cfg, hedge, chain)?.with_extras(extras)?;
         let members = std::iter::once((hedge.instrument, hedge.lot_qty))
             .chain(chain.iter().map(|s| (s.instrument, s.lot_qty)));
         let mut lots = Vec::with_capacity(chain.len() + 1);

@@ -162,6 +162,16 @@ pub struct OptionsConfig {
     pub sample_interval_ns: u64,
 }
 
+/// Optional parts of an engine, built on top of [`OptionsEngine::new`] by
+/// [`OptionsEngine::with_extras`] (from configuration: `[options.garch]`, `[options.surface]`).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct EngineExtras {
+    /// A GARCH(1,1) forecast with these parameters ([`OptionsEngine::with_garch`]).
+    pub garch: Option<Garch11Params>,
+    /// An implied-volatility surface with these settings ([`OptionsEngine::with_surface`]).
+    pub surface: Option<SurfaceConfig>,
+}
+
 /// Why an engine could not be built.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum OptionsError {
@@ -364,6 +374,8 @@ pub struct OptionsEngine {
     last_sample_mid: f64,
     periods_per_year: f64,
     next_order_id: u64,
+    /// Receive time of the last event, ns.
+    last_event_ns: u64,
     stats: OptionsStats,
 }
 
@@ -480,6 +492,7 @@ impl OptionsEngine {
             last_sample_mid: 0.0,
             periods_per_year: NS_PER_YEAR_VOL / cfg.sample_interval_ns as f64,
             next_order_id: 1,
+            last_event_ns: 0,
             stats: OptionsStats::default(),
         })
     }
@@ -508,6 +521,22 @@ impl OptionsEngine {
         let f = garch::fit(returns, &garch::FitOptions::default())?;
         self.garch = Some(f.filter());
         Ok((self, f))
+    }
+
+    /// Applies `extras`: [`Self::with_garch`] and [`Self::with_surface`] for those present
+    /// (start-up).
+    ///
+    /// # Errors
+    /// Theirs.
+    pub fn with_extras(self, extras: &EngineExtras) -> Result<Self, OptionsError> {
+        let e = match extras.garch {
+            Some(p) => self.with_garch(p)?,
+            None => self,
+        };
+        match extras.surface {
+            Some(c) => e.with_surface(c),
+            None => Ok(e),
+        }
     }
 
     /// Adds an implied-volatility surface over the chain's expiries ([`surface`]), refitted as
@@ -579,6 +608,12 @@ impl OptionsEngine {
     pub fn option_position_lots(&self, id: InstrumentId) -> i64 {
         self.chain_index(id)
             .map_or(0, |i| self.chain.position_lots[i])
+    }
+
+    /// Latest receive time of the events seen, ns (0 before the first).
+    #[must_use]
+    pub fn last_event_ns(&self) -> u64 {
+        self.last_event_ns
     }
 
     /// Last hedge mid, USD (0 before the first valid touch).
@@ -670,6 +705,7 @@ impl OptionsEngine {
     /// reading of the frame's ingestion (carried into orders).
     pub fn on_event(&mut self, ev: &MarketEvent, t_ingest: u64, sink: &mut impl OptionsSink) {
         self.stats.events += 1;
+        self.last_event_ns = self.last_event_ns.max(ev.recv_ns);
         if ev.instrument == self.hedge.instrument {
             match ev.kind {
                 EventKind::Bbo => {

@@ -9,8 +9,13 @@
 //! 2. the pipeline ([`engine::pipeline::run_kernel`], as live and `options-replay`), for
 //!    tick-to-order latency; its orders must equal the direct loop's.
 //!
+//! Each engine carries an SVI implied-volatility surface (its ATM term structure is the implied
+//! source of the blended buffer volatility) and a GARCH(1,1) forecast whose long-run level is the
+//! market's own calm volatility ([`garch_params`]).
+//!
 //! Prints orders by reason and by binding constraint, Greeks over time as percentiles, margin and
-//! liquidation-buffer use, the shock's effect, and both latencies.
+//! liquidation-buffer use, the shock's effect on the GARCH forecast and the book, the surfaces'
+//! fits, and both latencies.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -20,7 +25,7 @@ use engine::clock::Clock;
 use engine::kernel::PaperAdapter;
 use engine::lab::options::{default_config, OptionsMarket, OptionsMarketSpec, START_NS};
 use engine::options::kernel::{OptionsKernel, Record, RecordBuffer};
-use engine::options::OptionsEngine;
+use engine::options::{EngineExtras, OptionsEngine, SurfaceConfig};
 use engine::order::Order;
 use engine::pipeline::{run_kernel, KernelLogic, PipelineConfig, Speed};
 use engine::source::MemorySource;
@@ -28,6 +33,7 @@ use engine::topology::Topology;
 use feeds::{EventKind, FeedAdapter, MarketEvent};
 use hdrhistogram::Histogram;
 use risk_core::margin::MarginTiers;
+use risk_core::vol::Garch11Params;
 
 /// Every `DESIRED_EVERY`-th option of each chain is in the desired book with `DESIRED_LOTS`.
 const DESIRED_EVERY: usize = 3;
@@ -68,6 +74,20 @@ fn portfolio(eng: &OptionsEngine, lot_usd: f64) -> (f64, f64, f64) {
     (d, g, v)
 }
 
+/// GARCH(1,1) of the demo: α = 0.08, β = 0.90, ω set so the long-run variance per sample is the
+/// calm market's (a tick multiplies the spot by `1 + step·(u − ½)`, u uniform: variance
+/// `step²/12` per tick, summed over the ticks of one sampling interval).
+fn garch_params(
+    spec: &OptionsMarketSpec,
+    sample_interval_ns: u64,
+) -> anyhow::Result<Garch11Params> {
+    let (alpha, beta) = (0.08, 0.90);
+    let ticks_per_sample = sample_interval_ns as f64 / spec.tick_ns.max(1) as f64;
+    let var = spec.step * spec.step / 12.0 * ticks_per_sample;
+    Garch11Params::new(var * (1.0 - alpha - beta), alpha, beta)
+        .map_err(|e| anyhow::anyhow!("demo GARCH parameters: {e}"))
+}
+
 /// Per-underlying samples and peaks of the direct run.
 #[derive(Default)]
 struct Track {
@@ -76,6 +96,17 @@ struct Track {
     vega: Vec<f64>,
     mm_peak: f64,
     lev_peak: f64,
+    /// GARCH next-sample volatility (annualized) at the last hedge tick before the shock.
+    garch_pre_shock: f64,
+    /// Highest GARCH next-sample volatility after the shock.
+    garch_peak: f64,
+    /// GARCH forecast averaged over the buffer horizon (what the buffer uses): before the
+    /// shock and its peak after.
+    garch_h_pre_shock: f64,
+    garch_h_peak: f64,
+    /// Implied volatility of the buffer (surface ATM) before the shock and at its peak after.
+    implied_pre_shock: f64,
+    implied_peak: f64,
 }
 
 /// Orders without clock readings (to compare runs).
@@ -108,21 +139,40 @@ pub fn run(
     orders_out: Option<&Path>,
     decisions_out: Option<&Path>,
 ) -> anyhow::Result<()> {
+    // 112 options: 7 strikes (calls and puts) on each of the 8 expiries, enough for an SVI fit.
     let spec = OptionsMarketSpec {
         seed,
+        options_per_underlying: 112,
+        tickers_per_tick: 2,
         ..OptionsMarketSpec::default()
     };
     let m = OptionsMarket::generate(&spec);
     let shock_tick = (spec.shock_at.clamp(0.0, 1.0) * spec.ticks as f64) as u64;
     let shock_ns = START_NS + 1_000_000_000 + shock_tick * spec.tick_ns;
-    let new_kernel = || {
-        m.kernel(
-            default_config,
-            DESIRED_EVERY,
-            DESIRED_LOTS,
-            RecordBuffer::with_capacity(1 << 16),
-        )
-        .context("options kernel")
+    let new_kernel = || -> anyhow::Result<OptionsKernel> {
+        let mut k = OptionsKernel::new(&m.registry, RecordBuffer::with_capacity(1 << 16));
+        for mu in &m.underlyings {
+            let cfg = default_config(mu);
+            let extras = EngineExtras {
+                garch: Some(garch_params(&spec, cfg.sample_interval_ns)?),
+                // A refit runs Nelder–Mead (up to `max_evals` SVI evaluations, ~0.1–1 ms):
+                // each expiry at most every 10 s, deferred refits one per hedge tick.
+                surface: Some(SurfaceConfig {
+                    min_refit_interval_ns: 10_000_000_000,
+                    ..SurfaceConfig::default()
+                }),
+            };
+            let e = k
+                .add_underlying_with(cfg, mu.hedge, &mu.chain, &extras)
+                .context("options kernel")?;
+            let eng = k.engine_mut(e).context("engine just added")?;
+            for (i, s) in mu.chain.iter().enumerate() {
+                if i % DESIRED_EVERY == 0 {
+                    eng.set_desired(s.instrument, DESIRED_LOTS);
+                }
+            }
+        }
+        Ok(k)
     };
 
     // 1. Direct loop: per-tick Greeks and kernel time per event.
@@ -176,6 +226,21 @@ pub fn run(
                     .mm_peak
                     .max(tiers[u].maintenance_margin(notional) / cfg.collateral_coin);
                 tr.lev_peak = tr.lev_peak.max(notional / cfg.collateral_coin);
+                let per_year = 365.25 * 86_400e9 / cfg.sample_interval_ns as f64;
+                let g = eng
+                    .garch()
+                    .map_or(f64::NAN, |g| (g.variance() * per_year).sqrt());
+                let gh = eng.vol_garch().unwrap_or(f64::NAN);
+                let iv = eng.implied_vol_for_buffer(e.recv_ns).unwrap_or(f64::NAN);
+                if e.recv_ns < shock_ns {
+                    tr.garch_pre_shock = g;
+                    tr.garch_h_pre_shock = gh;
+                    tr.implied_pre_shock = iv;
+                } else {
+                    tr.garch_peak = tr.garch_peak.max(g);
+                    tr.garch_h_peak = tr.garch_h_peak.max(gh);
+                    tr.implied_peak = tr.implied_peak.max(iv);
+                }
             }
         }
     }
@@ -306,6 +371,35 @@ pub fn run(
             tr.lev_peak,
             c.max_leverage
         );
+    }
+    for (u, tr) in tracks.iter().enumerate() {
+        let eng = &kernel.engines()[u];
+        let name = &m.registry.instruments()[m.underlyings[u].hedge.instrument.0 as usize].symbol;
+        let cur = name.split('-').next().unwrap_or("");
+        println!(
+            "vol {cur:<13} GARCH(1,1) next-second vol {:.0} % before the shock -> peak {:.0} % after; over the {}-day buffer horizon {:.0} % -> {:.0} %; surface ATM implied at the horizon {:.1} % -> {:.1} %",
+            tr.garch_pre_shock * 100.0,
+            tr.garch_peak * 100.0,
+            default_config(&m.underlyings[u]).buffer_horizon_days,
+            tr.garch_h_pre_shock * 100.0,
+            tr.garch_h_peak * 100.0,
+            tr.implied_pre_shock * 100.0,
+            tr.implied_peak * 100.0
+        );
+        if let Some(sf) = eng.surface() {
+            let st = sf.stats();
+            let cal = sf.calendar_check();
+            println!(
+                "surface {cur:<9} {} slices: {} refits, {} SVI fits, {} flat fallbacks, {} butterfly flags, {} calendar flags (now {} calendar violations)",
+                sf.slices().len(),
+                st.refits,
+                st.svi_fits,
+                st.fallbacks,
+                st.butterfly_flags,
+                st.calendar_flags,
+                cal.violations
+            );
+        }
     }
     println!(
         "liquidation       peak |hedge delta| / buffer-safe hedge delta {buffer_use_peak:.3} (<= 1: no hedge went past the buffer-safe size)"

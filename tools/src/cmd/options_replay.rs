@@ -534,6 +534,7 @@ pub fn run(a: OptionsReplayArgs) -> anyhow::Result<()> {
         hedge_id: InstrumentId,
         chain: Vec<OptionSpec>,
         cfg: engine::options::OptionsConfig,
+        extras: engine::options::EngineExtras,
         default_lots: i64,
     }
     let mut plans: Vec<Plan> = Vec::new();
@@ -545,7 +546,11 @@ pub fn run(a: OptionsReplayArgs) -> anyhow::Result<()> {
                 "options.underlyings: `{u}` has no unexpired option with a ticker in the captures"
             );
         }
-        let (cfg, default_lots) = opts.resolve_for(u)?;
+        let engine::config::OptionsResolved {
+            cfg,
+            default_lots,
+            extras,
+        } = opts.resolve_for(u)?;
         let (source, hedge_id) = if let Some(sym) = captured.get(u) {
             let id = scan.global.id(sym).with_context(|| {
                 format!("--hedge-symbol {sym}: not seen in the hedge capture(s)")
@@ -576,6 +581,7 @@ pub fn run(a: OptionsReplayArgs) -> anyhow::Result<()> {
             hedge_id,
             chain,
             cfg,
+            extras,
             default_lots,
         });
     }
@@ -616,7 +622,7 @@ pub fn run(a: OptionsReplayArgs) -> anyhow::Result<()> {
             min_lots: hedge_cfg.min_lots,
         };
         let k = kernel
-            .add_underlying(p.cfg, hedge, &p.chain)
+            .add_underlying_with(p.cfg, hedge, &p.chain, &p.extras)
             .with_context(|| format!("options engine of {}", p.underlying))?;
         let eng = kernel.engine_mut(k).context("engine just added")?;
         for s in &p.chain {
@@ -655,6 +661,27 @@ pub fn run(a: OptionsReplayArgs) -> anyhow::Result<()> {
         .engines()
         .iter()
         .map(|e| (e.stats(), e.hedge_position_lots(), e.underlying_px()))
+        .collect();
+    let vols: Vec<String> = kernel
+        .engines()
+        .iter()
+        .map(|e| {
+            let now = e.last_event_ns();
+            let pct = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{:.1}%", v * 100.0));
+            let surf = e.surface().map_or("off".to_string(), |s| {
+                let st = s.stats();
+                format!(
+                    "{} refits ({} SVI, {} flat fallbacks, {} butterfly / {} calendar flags, {} deferred)",
+                    st.refits, st.svi_fits, st.fallbacks, st.butterfly_flags, st.calendar_flags, st.deferred
+                )
+            });
+            format!(
+                "vol at the end: EWMA {}, GARCH {}, implied {}; surface {surf}",
+                pct(e.vol_forecast()),
+                pct(e.vol_garch()),
+                pct(e.implied_vol_for_buffer(now)),
+            )
+        })
         .collect();
     let chains: Vec<Vec<InstrumentId>> = kernel
         .engines()
@@ -723,6 +750,7 @@ pub fn run(a: OptionsReplayArgs) -> anyhow::Result<()> {
             .map(|i| format!("{}={}", i.0, scan.global.instruments()[i.0 as usize].symbol))
             .collect();
         println!("    chain ids {}", ids.join(" "));
+        println!("    {}", vols[k]);
         let (st, hedge_lots, px) = engines[k];
         println!(
             "    events {} sizing passes {} skipped {} orders {} decisions {} full revaluations {}; hedge position {} lots, last underlying {:.2}",
