@@ -3,6 +3,11 @@
 //! mark/bid/ask implied volatility), the touch of the option's own book when one is seen,
 //! positions and working quantities in lots, and the kernel's outputs (price, delta, gamma, vega).
 //!
+//! Each expiry has its own forward: the chain keeps per expiry a basis ratio `F_expiry / hedge
+//! mid` ([`OptionChain::set_basis`], 1 until set) and values every option at
+//! `hedge mid × its expiry's ratio` ([`OptionChain::revalue`]; the forward each option was
+//! valued at is [`OptionChain::forward`]).
+//!
 //! All vectors are sized at start-up by [`OptionChain::push`]; nothing grows per tick.
 
 use feeds::InstrumentId;
@@ -67,6 +72,15 @@ pub struct OptionChain {
     pub position_lots: Vec<i64>,
     /// Sent and not yet reported, lots (signed).
     pub working_lots: Vec<i64>,
+    /// Index of each option's expiry in `expiries`.
+    expiry_slot: Vec<u32>,
+    /// Distinct expiries, in order of first appearance.
+    expiries: Vec<u64>,
+    /// Per expiry: forward / hedge mid (1 until a ticker sets it).
+    basis: Vec<f64>,
+    /// Per expiry, scratch of one revaluation: forward and time to expiry (years).
+    slot_fwd: Vec<f64>,
+    slot_t_years: Vec<f64>,
     // Kernel inputs refreshed per batch.
     underlying: Vec<f64>,
     t_years: Vec<f64>,
@@ -103,6 +117,17 @@ impl OptionChain {
         self.strike.push(s.strike);
         self.expiry_ns.push(s.expiry_ns);
         self.is_call.push(s.is_call);
+        let slot = match self.expiries.iter().position(|&e| e == s.expiry_ns) {
+            Some(k) => k,
+            None => {
+                self.expiries.push(s.expiry_ns);
+                self.basis.push(1.0);
+                self.slot_fwd.push(0.0);
+                self.slot_t_years.push(0.0);
+                self.expiries.len() - 1
+            }
+        };
+        self.expiry_slot.push(slot as u32);
         self.lot_qty.push(s.lot_qty);
         self.min_lots.push(s.min_lots.max(1));
         for v in [
@@ -137,23 +162,71 @@ impl OptionChain {
         self.position_lots[i] as f64 * self.lot_qty[i]
     }
 
-    /// Revalues options `range` at underlying (forward) price `fwd_px` and time `now_ns` with
-    /// their mark implied volatilities: one Black-76 batch over the SoA slices, no copy of the
-    /// chain, no allocation. Options without a ticker yet (IV 0) come out `Intrinsic` priced at
-    /// intrinsic value; expired ones likewise.
+    /// Number of distinct expiries.
+    #[must_use]
+    pub fn expiry_count(&self) -> usize {
+        self.expiries.len()
+    }
+
+    /// Expiry slot of option `i` (index into [`Self::basis`]).
+    #[must_use]
+    pub fn expiry_slot(&self, i: usize) -> usize {
+        self.expiry_slot[i] as usize
+    }
+
+    /// Basis ratio (forward / hedge mid) of expiry slot `e`.
+    #[must_use]
+    pub fn basis(&self, e: usize) -> f64 {
+        self.basis[e]
+    }
+
+    /// Sets the basis ratio of expiry slot `e` (every option of that expiry is valued at
+    /// `hedge mid × ratio` from its next revaluation). A ratio that is not finite and positive,
+    /// or a slot out of range, is ignored (returns `false`).
+    pub fn set_basis(&mut self, e: usize, ratio: f64) -> bool {
+        match self.basis.get_mut(e) {
+            Some(b) if ratio.is_finite() && ratio > 0.0 => {
+                *b = ratio;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Forward option `i` was last valued at, USD (0 before its first revaluation).
+    #[must_use]
+    pub fn forward(&self, i: usize) -> f64 {
+        self.underlying[i]
+    }
+
+    /// Revalues options `range` at hedge mid `hedge_px` times each option's expiry basis (its
+    /// forward) and time `now_ns` with their mark implied volatilities: one Black-76 batch over
+    /// the SoA slices, no copy of the chain, no allocation. Options without a ticker yet (IV 0)
+    /// come out `Intrinsic` priced at intrinsic value; expired ones likewise.
     ///
     /// # Errors
     /// Never in practice (all slices have the chain length); passed through from the kernel.
     pub fn revalue(
         &mut self,
         range: std::ops::Range<usize>,
-        fwd_px: f64,
+        hedge_px: f64,
         now_ns: u64,
     ) -> Result<(), GreeksError> {
         let r = range;
-        for i in r.clone() {
-            self.underlying[i] = fwd_px;
-            self.t_years[i] = self.expiry_ns[i].saturating_sub(now_ns) as f64 * (1.0 / NS_PER_YEAR);
+        // Forward and time per expiry (a handful), then gathered per option.
+        for e in 0..self.expiries.len() {
+            self.slot_fwd[e] = hedge_px * self.basis[e];
+            self.slot_t_years[e] =
+                self.expiries[e].saturating_sub(now_ns) as f64 * (1.0 / NS_PER_YEAR);
+        }
+        let slots = &self.expiry_slot[r.clone()];
+        for ((u, t), &e) in self.underlying[r.clone()]
+            .iter_mut()
+            .zip(&mut self.t_years[r.clone()])
+            .zip(slots)
+        {
+            *u = self.slot_fwd[e as usize];
+            *t = self.slot_t_years[e as usize];
         }
         let inp = BatchInputs {
             model: Model::Black76,

@@ -66,14 +66,16 @@ pub fn write_order(w: &mut impl Write, o: &OptionsOrder) -> io::Result<()> {
 pub fn write_decision(w: &mut impl Write, d: &Decision) -> io::Result<()> {
     write!(
         w,
-        "{{\"type\":\"decision\",\"recv_ns\":{},\"trigger\":{},\"underlying_px\":{},\"vol_forecast\":{},\"vol_garch\":{},\"vol_implied\":{},\"vol_used\":{},",
+        "{{\"type\":\"decision\",\"recv_ns\":{},\"trigger\":{},\"underlying_px\":{},\"vol_forecast\":{},\"vol_garch\":{},\"vol_implied\":{},\"vol_used\":{},\"forward_lo\":{},\"forward_hi\":{},",
         d.recv_ns,
         d.trigger.0,
         Num(d.underlying_px),
         Num(d.vol_forecast),
         Num(d.vol_garch),
         Num(d.vol_implied),
-        Num(d.vol_used)
+        Num(d.vol_used),
+        Num(d.forward_lo),
+        Num(d.forward_hi)
     )?;
     greeks(w, "before", &d.before)?;
     w.write_all(b",")?;

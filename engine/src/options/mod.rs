@@ -5,9 +5,12 @@
 //! # Per event
 //! - Hedge `Bbo` (the underlying moved): sample the EWMA (and, when attached, GARCH(1,1)) forecast
 //!   on mid returns, revalue the whole chain (held and candidate options) in one Black-76 SIMD
-//!   batch at the hedge mid, size.
-//! - Option `OptionTicker`: store mark price and mark/bid/ask IV, revalue that option alone,
-//!   refit its expiry's smile when a surface is attached ([`surface`]), size.
+//!   batch, each option at its expiry's forward (`hedge mid × basis`, below), size.
+//! - Option `OptionTicker`: store mark price and mark/bid/ask IV; the ticker's `underlying_price`
+//!   (its expiry's forward or future) sets the expiry's basis ratio `F / hedge mid` (kept until
+//!   the next ticker of that expiry; 1 until one is seen; a ticker before the first hedge touch
+//!   is converted at that touch); revalue that option alone, refit its expiry's smile when a
+//!   surface is attached ([`surface`]), size.
 //! - Option `Bbo`: store the option's touch (used for limit prices and the liquidity cap).
 //! - `Gap`/`SnapshotBegin` of the hedge: nothing is sized until its book is valid again.
 //!
@@ -273,6 +276,10 @@ pub struct Decision {
     pub vol_implied: f64,
     /// Volatility used by the liquidation buffer, annualized.
     pub vol_used: f64,
+    /// Lowest forward the chain's expiries are valued at (`underlying_px × basis`), USD.
+    pub forward_lo: f64,
+    /// Highest forward the chain's expiries are valued at, USD.
+    pub forward_hi: f64,
     /// Portfolio Greeks with positions + working before the orders (hedge delta included).
     pub before: PortfolioGreeks,
     /// Portfolio Greeks with the targets of the orders.
@@ -370,6 +377,10 @@ pub struct OptionsEngine {
     /// Buffer horizon in sampling intervals (GARCH aggregation), at least 1.
     horizon_samples: u32,
     surface: Option<VolSurface>,
+    /// Per expiry slot: a ticker's forward seen before the first hedge touch (0: none).
+    pending_fwd: Vec<f64>,
+    /// Expiry slots with a pending forward.
+    pending: u32,
     last_sample_ns: u64,
     last_sample_mid: f64,
     periods_per_year: f64,
@@ -462,6 +473,7 @@ impl OptionsEngine {
             *slot = ch.push(s) as u32;
         }
         let n = ch.len();
+        let expiries = ch.expiry_count();
         Ok(Self {
             cfg,
             hedge: HedgeSpec {
@@ -488,6 +500,8 @@ impl OptionsEngine {
                 .round()
                 .clamp(1.0, f64::from(u32::MAX))) as u32,
             surface: None,
+            pending_fwd: vec![0.0; expiries],
+            pending: 0,
             last_sample_ns: 0,
             last_sample_mid: 0.0,
             periods_per_year: NS_PER_YEAR_VOL / cfg.sample_interval_ns as f64,
@@ -657,25 +671,26 @@ impl OptionsEngine {
             .map(|v| (v * self.periods_per_year).sqrt())
     }
 
-    /// ATM mark IV of the nearest unexpired expiry at `now_ns` (strike nearest the underlying in
-    /// log distance among options with an IV).
+    /// ATM mark IV of the nearest unexpired expiry at `now_ns` (strike nearest the expiry's
+    /// forward in log distance among options with an IV; ties: the first in the chain). One
+    /// pass over the chain, no logarithm: `|ln(K/F)|` orders as `max(K/F, F/K)`.
     #[must_use]
     pub fn atm_implied_vol(&self, now_ns: u64) -> Option<f64> {
         let c = &self.chain;
-        let mut best_exp = u64::MAX;
+        let (mut best_exp, mut best, mut best_d) = (u64::MAX, None, f64::INFINITY);
         for i in 0..c.len() {
-            if c.expiry_ns[i] > now_ns && c.mark_iv[i] > 0.0 && c.expiry_ns[i] < best_exp {
-                best_exp = c.expiry_ns[i];
+            let (e, iv) = (c.expiry_ns[i], c.mark_iv[i]);
+            if e <= now_ns || e > best_exp || !(iv > 0.0) {
+                continue;
             }
-        }
-        let (mut best, mut best_d) = (None, f64::INFINITY);
-        for i in 0..c.len() {
-            if c.expiry_ns[i] == best_exp && c.mark_iv[i] > 0.0 {
-                let d = (c.strike[i] / self.spot_px).ln().abs();
-                if d < best_d {
-                    best_d = d;
-                    best = Some(c.mark_iv[i]);
-                }
+            let r = c.strike[i] / (self.spot_px * c.basis(c.expiry_slot(i)));
+            let d = if r >= 1.0 { r } else { 1.0 / r };
+            if e < best_exp {
+                (best_exp, best_d, best) = (e, f64::INFINITY, None);
+            }
+            if d < best_d {
+                best_d = d;
+                best = Some(iv);
             }
         }
         best
@@ -730,8 +745,19 @@ impl OptionsEngine {
                         // Throttled expiries: at most one refit per hedge tick.
                         s.refit_due(&self.chain, ev.recv_ns);
                     }
-                    let moved = mid != self.spot_px;
+                    let mut moved = mid != self.spot_px;
                     self.spot_px = mid;
+                    if self.pending > 0 {
+                        // Tickers seen before the first touch: their forwards against it.
+                        for (e, f) in self.pending_fwd.iter_mut().enumerate() {
+                            if *f > 0.0 {
+                                self.chain.set_basis(e, *f / mid);
+                                *f = 0.0;
+                            }
+                        }
+                        self.pending = 0;
+                        moved = true;
+                    }
                     self.sample(ev.recv_ns, mid);
                     if moved {
                         let n = self.chain.len();
@@ -760,6 +786,15 @@ impl OptionsEngine {
                 c.mark_iv[i] = fin(t.mark_iv);
                 c.bid_iv[i] = fin(t.bid_iv);
                 c.ask_iv[i] = fin(t.ask_iv);
+                if t.underlying_px > 0.0 && t.underlying_px.is_finite() {
+                    let e = c.expiry_slot(i);
+                    if self.spot_px > 0.0 {
+                        c.set_basis(e, t.underlying_px / self.spot_px);
+                    } else {
+                        self.pending += u32::from(self.pending_fwd[e] == 0.0);
+                        self.pending_fwd[e] = t.underlying_px;
+                    }
+                }
                 if let Some(s) = &mut self.surface {
                     // The ticker's underlying price is the expiry's forward; else the hedge mid.
                     let fwd = if t.underlying_px > 0.0 && t.underlying_px.is_finite() {
@@ -1134,6 +1169,12 @@ impl OptionsEngine {
         }
         let mut after = opt_after;
         after.delta += self.hedge_delta(hedge_target);
+        let (mut b_lo, mut b_hi) = (f64::INFINITY, 0.0_f64);
+        for e in 0..self.chain.expiry_count() {
+            let b = self.chain.basis(e);
+            b_lo = b_lo.min(b);
+            b_hi = b_hi.max(b);
+        }
         let d = Decision {
             recv_ns: ev.recv_ns,
             trigger: ev.instrument,
@@ -1142,6 +1183,16 @@ impl OptionsEngine {
             vol_garch: gc.unwrap_or(f64::NAN),
             vol_implied: iv.unwrap_or(f64::NAN),
             vol_used: vol,
+            forward_lo: if b_hi > 0.0 {
+                self.spot_px * b_lo
+            } else {
+                self.spot_px
+            },
+            forward_hi: if b_hi > 0.0 {
+                self.spot_px * b_hi
+            } else {
+                self.spot_px
+            },
             before,
             after,
             desired,
