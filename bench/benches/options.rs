@@ -7,7 +7,8 @@
 //! Every underlying tick moves the mid, so every tick revalues the whole chain. 10 % of the
 //! options are in the desired book with a tight gamma cap, so the policy scales and resizes every
 //! pass. Figures: median (and fastest) of 31 repetitions of a block of ticks, ns per tick.
-//! Targets on one core: 1,000 options ≤ 20 µs, 10,000 ≤ 150 µs.
+//! Targets on one core: 1,000 options ≤ 20 µs, 10,000 ≤ 150 µs. `-- --per-tick-only` prints this
+//! table alone.
 //!
 //! Then the full pipeline for a 1,000-option book on the 2-core topology (`feed@0,kernel+exec@1`):
 //! synthetic Deribit frames (perpetual tickers and option tickers) offered at a fixed rate through
@@ -221,7 +222,10 @@ fn bare_batch(b: &Book, ticks: usize) -> f64 {
 
 fn main() {
     per_tick_table();
-    full_pipeline();
+    // `cargo bench --bench options -- --per-tick-only`: the kernel table alone.
+    if !std::env::args().any(|a| a == "--per-tick-only") {
+        full_pipeline();
+    }
 }
 
 fn per_tick_table() {

@@ -361,6 +361,11 @@ pub struct OptionsEngine {
     index: Vec<u32>,
     chain: OptionChain,
     desired_lots: Vec<i64>,
+    /// Chain indices, ascending, of the options that ever had a desired size, a position or a
+    /// working order: the only ones the sizing pass aggregates and resizes (for the others
+    /// both the current and the desired size are 0). Grows within its start-up capacity.
+    active: Vec<u32>,
+    is_active: Vec<bool>,
     tiers: MarginTiers,
     // Hedge state.
     hedge_valid: bool,
@@ -485,6 +490,8 @@ impl OptionsEngine {
             index,
             chain: ch,
             desired_lots: vec![0; n],
+            active: Vec::with_capacity(n),
+            is_active: vec![false; n],
             tiers,
             hedge_valid: false,
             bid_px: 0.0,
@@ -646,9 +653,23 @@ impl OptionsEngine {
     /// Sets the desired (base-model) position of option `id`, lots. Returns `false` when `id` is
     /// not in the chain.
     pub fn set_desired(&mut self, id: InstrumentId, lots: i64) -> bool {
-        self.chain_index(id)
-            .map(|i| self.desired_lots[i] = lots)
-            .is_some()
+        let Some(i) = self.chain_index(id) else {
+            return false;
+        };
+        self.desired_lots[i] = lots;
+        if lots != 0 {
+            self.activate(i);
+        }
+        true
+    }
+
+    /// Adds option `i` to the active set (kept ascending; within its start-up capacity).
+    fn activate(&mut self, i: usize) {
+        if !self.is_active[i] {
+            self.is_active[i] = true;
+            let at = self.active.partition_point(|&j| (j as usize) < i);
+            self.active.insert(at, i as u32);
+        }
     }
 
     /// Sets a starting position (start-up, or reconciliation with the venue): option or hedge.
@@ -658,9 +679,14 @@ impl OptionsEngine {
             self.hedge_position_lots = lots;
             return true;
         }
-        self.chain_index(id)
-            .map(|i| self.chain.position_lots[i] = lots)
-            .is_some()
+        let Some(i) = self.chain_index(id) else {
+            return false;
+        };
+        self.chain.position_lots[i] = lots;
+        if lots != 0 {
+            self.activate(i);
+        }
+        true
     }
 
     /// Current EWMA forecast, annualized.
@@ -839,6 +865,7 @@ impl OptionsEngine {
         let (pos, work) = if f.instrument == self.hedge.instrument {
             (&mut self.hedge_position_lots, &mut self.hedge_working_lots)
         } else if let Some(i) = self.chain_index(f.instrument) {
+            self.activate(i);
             (
                 &mut self.chain.position_lots[i],
                 &mut self.chain.working_lots[i],
@@ -859,11 +886,13 @@ impl OptionsEngine {
         }
     }
 
-    /// Greeks of the options at position + working lots and of the desired book, in one pass.
+    /// Greeks of the options at position + working lots and of the desired book, in one pass
+    /// over the active options.
     fn option_greeks_pair(&self) -> (PortfolioGreeks, PortfolioGreeks) {
         let c = &self.chain;
         let (mut cur, mut want) = (PortfolioGreeks::default(), PortfolioGreeks::default());
-        for i in 0..c.len() {
+        for &i in &self.active {
+            let i = i as usize;
             let (l, d) = (c.position_lots[i] + c.working_lots[i], self.desired_lots[i]);
             if (l == 0 && d == 0) || !c.status[i].is_ok() {
                 continue;
@@ -1039,7 +1068,8 @@ impl OptionsEngine {
         let mut orders = 0u32;
         let mut opt_after = before_opt;
         // Option resizes toward desired × scale.
-        for i in 0..self.chain.len() {
+        for k in 0..self.active.len() {
+            let i = self.active[k] as usize;
             let want = (self.desired_lots[i] as f64 * scale).trunc() as i64;
             let have = self.chain.position_lots[i] + self.chain.working_lots[i];
             if want == have || !self.chain.status[i].is_ok() {
