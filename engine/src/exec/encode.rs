@@ -17,7 +17,13 @@ pub fn json_str(out: &mut Vec<u8>, s: &str) {
 
 /// Appends `s` escaped for the inside of a JSON string (no quotes).
 pub fn json_str_body(out: &mut Vec<u8>, s: &str) {
-    for &b in s.as_bytes() {
+    let bytes = s.as_bytes();
+    if !bytes.iter().any(|&b| b == b'"' || b == b'\\' || b < 0x20) {
+        // The usual case (symbols, keys, method names): one copy.
+        out.extend_from_slice(bytes);
+        return;
+    }
+    for &b in bytes {
         match b {
             b'"' => out.extend_from_slice(b"\\\""),
             b'\\' => out.extend_from_slice(b"\\\\"),

@@ -85,7 +85,19 @@ pub fn encode_client_text_frame(out: &mut Vec<u8>, payload: &[u8], mask: [u8; 4]
     out.extend_from_slice(&mask);
     let start = out.len();
     out.extend_from_slice(payload);
-    for (i, b) in out[start..].iter_mut().enumerate() {
+    // Eight bytes at a time (the mask repeated twice), then the tail byte by byte.
+    let m8 = u64::from_ne_bytes([
+        mask[0], mask[1], mask[2], mask[3], mask[0], mask[1], mask[2], mask[3],
+    ]);
+    let body = &mut out[start..];
+    let mut chunks = body.chunks_exact_mut(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        c.copy_from_slice(&(u64::from_ne_bytes(w) ^ m8).to_ne_bytes());
+    }
+    for (i, b) in chunks.into_remainder().iter_mut().enumerate() {
+        // The remainder starts at a multiple of 8, so mask index i & 3 still lines up.
         *b ^= mask[i & 3];
     }
 }
@@ -438,6 +450,39 @@ mod tests {
         assert!(host_port("ftp://x").is_err());
         assert!(host_port("ws://").is_err());
         assert!(host_port("ws://h:notaport/").is_err());
+    }
+
+    /// The frame unmasks to the payload at every length class (7-bit, 16-bit, 64-bit) and at
+    /// every tail length of the 8-byte masking.
+    #[test]
+    fn client_frames() {
+        for n in [
+            0usize, 1, 7, 8, 9, 125, 126, 127, 1000, 65_535, 65_536, 70_001,
+        ] {
+            let payload: Vec<u8> = (0..n).map(|i| (i * 31 % 251) as u8).collect();
+            let mask = [0x12, 0x9a, 0x00, 0xff];
+            let mut f = vec![0xee];
+            encode_client_text_frame(&mut f, &payload, mask);
+            let f = &f[1..];
+            assert_eq!(f[0], 0x81);
+            assert_eq!(f[1] & 0x80, 0x80);
+            let (len, at) = match f[1] & 0x7f {
+                126 => (usize::from(u16::from_be_bytes([f[2], f[3]])), 4),
+                127 => (
+                    usize::try_from(u64::from_be_bytes(f[2..10].try_into().unwrap())).unwrap(),
+                    10,
+                ),
+                l => (usize::from(l), 2),
+            };
+            assert_eq!(len, n);
+            assert_eq!(&f[at..at + 4], &mask);
+            let body: Vec<u8> = f[at + 4..]
+                .iter()
+                .enumerate()
+                .map(|(i, b)| b ^ mask[i % 4])
+                .collect();
+            assert_eq!(body, payload, "length {n}");
+        }
     }
 
     #[test]
