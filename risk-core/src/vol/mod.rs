@@ -6,8 +6,8 @@
 
 pub mod ewma;
 pub mod garch;
-pub mod svi;
 mod special;
+pub mod svi;
 
 pub use ewma::Ewma;
 pub use garch::{Garch11, Garch11Params, GarchFit};
