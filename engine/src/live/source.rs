@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::ws::{http_get, WsConn, WsRead};
+use super::ws::{http_get, WsConn, WsRecv};
 use super::{Link, CONTROL, CTL_RESET, CTL_SNAPSHOT, CTL_STALE};
 use crate::clock::Clock;
 use crate::source::{FrameSource, SourceError};
@@ -220,11 +220,34 @@ pub struct LiveSource {
     attempts: u32,
     failures: u32,
     ctrl: VecDeque<Vec<u8>>,
+    /// The control frame being handed out (venue frames are handed out of the connection).
     cur: Vec<u8>,
     rng: ChaCha8Rng,
     rpc_id: u64,
     epoch0_ns: u64,
     raw0: u64,
+}
+
+/// The instrument index a frame belongs to, from its `"stream"` (Binance) or `"channel"`
+/// (Deribit) field.
+fn route(venue: &VenueKind, routes: &[(Vec<u8>, usize)], frame: &[u8]) -> Option<usize> {
+    let key: &[u8] = match venue {
+        VenueKind::Binance { .. } => b"\"stream\":\"",
+        VenueKind::Deribit { .. } => b"\"channel\":\"",
+    };
+    let at = frame.windows(key.len()).position(|w| w == key)? + key.len();
+    let rest = &frame[at..];
+    let end = rest.iter().position(|&b| b == b'"')?;
+    let name = &rest[..end];
+    routes.iter().find(|(c, _)| c == name).map(|&(_, i)| i)
+}
+
+/// What one receive produced, without the borrow of the payload (see `next_frame`).
+enum Got {
+    Frame,
+    Control,
+    Nothing,
+    Failed,
 }
 
 fn ms_to_ns(ms: u64) -> u64 {
@@ -267,7 +290,7 @@ impl LiveSource {
             attempts: 0,
             failures: 0,
             ctrl: VecDeque::new(),
-            cur: Vec::with_capacity(64 * 1024),
+            cur: Vec::new(),
             rpc_id: 0,
             epoch0_ns,
             raw0,
@@ -431,20 +454,6 @@ impl LiveSource {
         ok
     }
 
-    /// The instrument index a frame belongs to, from its `"stream"` (Binance) or `"channel"`
-    /// (Deribit) field.
-    fn route(&self, frame: &[u8]) -> Option<usize> {
-        let key: &[u8] = match self.cfg.venue {
-            VenueKind::Binance { .. } => b"\"stream\":\"",
-            VenueKind::Deribit { .. } => b"\"channel\":\"",
-        };
-        let at = frame.windows(key.len()).position(|w| w == key)? + key.len();
-        let rest = &frame[at..];
-        let end = rest.iter().position(|&b| b == b'"')?;
-        let name = &rest[..end];
-        self.routes.iter().find(|(c, _)| c == name).map(|&(_, i)| i)
-    }
-
     fn check_stale(&mut self, now: u64) {
         for i in 0..self.cfg.streams.len() {
             let lim = self.cfg.streams[i].stale_ms;
@@ -513,28 +522,40 @@ impl FrameSource for LiveSource {
             self.cur = c;
             return Ok(Some((self.now_ns(now), self.cur.as_slice())));
         }
-        let read = match self.conn.as_mut() {
-            Some(c) => c.read(),
-            None => return Ok(Some((0, &[]))),
+        let Some(conn) = self.conn.as_mut() else {
+            return Ok(Some((0, &[])));
         };
-        match read {
-            Ok(WsRead::Frame(b)) => {
+        // The payload stays in the connection's buffer: routed here, handed out below through
+        // `last_message` once this borrow has ended (no copy).
+        let got = match conn.recv() {
+            Ok(WsRecv::Frame(b)) => {
+                if let Some(i) = route(&self.cfg.venue, &self.routes, b) {
+                    self.last_seen[i] = now;
+                    self.stale[i] = false;
+                }
+                Got::Frame
+            }
+            Ok(WsRecv::Control) => Got::Control,
+            Ok(WsRecv::Nothing) => Got::Nothing,
+            Err(_) => Got::Failed,
+        };
+        match got {
+            Got::Frame => {
                 self.last_any = now;
                 self.last_frame = now;
                 self.attempts = 0;
                 LiveCounters::inc(&self.counters.frames);
-                if let Some(i) = self.route(&b) {
-                    self.last_seen[i] = now;
-                    self.stale[i] = false;
+                let ts = self.now_ns(now);
+                match self.conn.as_ref() {
+                    Some(c) => Ok(Some((ts, c.last_message()))),
+                    None => Ok(Some((0, &[]))),
                 }
-                self.cur = b;
-                Ok(Some((self.now_ns(now), self.cur.as_slice())))
             }
-            Ok(WsRead::Control) => {
+            Got::Control => {
                 self.last_any = now;
                 Ok(Some((0, &[])))
             }
-            Ok(WsRead::Nothing) => {
+            Got::Nothing => {
                 self.check_stale(now);
                 let s = &self.cfg.supervisor;
                 let quiet = now.saturating_sub(self.last_any);
@@ -554,7 +575,7 @@ impl FrameSource for LiveSource {
                 }
                 Ok(Some((0, &[])))
             }
-            Err(_) => {
+            Got::Failed => {
                 self.disconnect(now);
                 Ok(Some((0, &[])))
             }

@@ -37,7 +37,19 @@ pub enum WsError {
     Closed(String),
 }
 
-/// What one [`WsConn::read`] produced.
+/// What one [`WsConn::recv`] produced: the payload borrows the connection's buffer and is valid
+/// until the next call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WsRecv<'a> {
+    /// A text or binary message (its payload).
+    Frame(&'a [u8]),
+    /// A control frame (ping/pong) was handled; counts as liveness.
+    Control,
+    /// Nothing has arrived.
+    Nothing,
+}
+
+/// What one [`WsConn::read`] produced (owned copy of [`WsRecv`]).
 #[derive(Debug)]
 pub enum WsRead {
     /// A text or binary frame (its payload).
@@ -62,6 +74,8 @@ pub struct WsConn {
     out: Vec<u8>,
     out_sent: usize,
     mask_state: u64,
+    /// The last message handed out by [`WsConn::recv`].
+    rx: Vec<u8>,
 }
 
 /// Capacity of the reused outgoing frame buffer (grows once if a message is longer).
@@ -192,6 +206,7 @@ impl WsConn {
             out: Vec::with_capacity(OUT_CAPACITY),
             out_sent: 0,
             mask_state,
+            rx: Vec::with_capacity(OUT_CAPACITY),
         })
     }
 
@@ -253,29 +268,59 @@ impl WsConn {
         self.drain_out().map(|_| ())
     }
 
-    /// Reads what has arrived: one frame, a handled control frame, or nothing.
+    /// Reads what has arrived: one message, a handled control frame, or nothing. The payload
+    /// borrows the connection and is valid until the next call.
+    ///
+    /// # Errors
+    /// [`WsError::Closed`] when the connection closed or failed.
+    pub fn recv(&mut self) -> Result<WsRecv<'_>, WsError> {
+        // tungstenite may write (a pong) while reading: our partly sent frame must be out first.
+        if !self.drain_out()? {
+            return Ok(WsRecv::Nothing);
+        }
+        match self.ws.read() {
+            Ok(Message::Text(t)) => {
+                self.rx.clear();
+                self.rx.extend_from_slice(t.as_bytes());
+                Ok(WsRecv::Frame(&self.rx))
+            }
+            Ok(Message::Binary(b)) => {
+                self.rx.clear();
+                self.rx.extend_from_slice(&b);
+                Ok(WsRecv::Frame(&self.rx))
+            }
+            Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => {
+                // A pong to a ping is queued by tungstenite; push it out now.
+                let _ = self.flush();
+                Ok(WsRecv::Control)
+            }
+            Ok(Message::Close(c)) => Err(WsError::Closed(format!("closed by peer: {c:?}"))),
+            Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => {
+                Ok(WsRecv::Nothing)
+            }
+            Err(e) => Err(WsError::Closed(e.to_string())),
+        }
+    }
+
+    /// The payload of the last [`WsRecv::Frame`] [`WsConn::recv`] returned (empty before the
+    /// first), until the next `recv`: lets a caller that must drop the borrow of `recv`'s result
+    /// (to touch its other fields) hand the payload out afterwards without a copy.
+    #[must_use]
+    pub fn last_message(&self) -> &[u8] {
+        &self.rx
+    }
+
+    /// [`WsConn::recv`] with the payload copied into a new `Vec` (kept for callers not yet on
+    /// `recv`; allocates per message).
     ///
     /// # Errors
     /// [`WsError::Closed`] when the connection closed or failed.
     pub fn read(&mut self) -> Result<WsRead, WsError> {
-        // tungstenite may write (a pong) while reading: our partly sent frame must be out first.
-        if !self.drain_out()? {
-            return Ok(WsRead::Nothing);
-        }
-        match self.ws.read() {
-            Ok(Message::Text(t)) => Ok(WsRead::Frame(t.into_bytes())),
-            Ok(Message::Binary(b)) => Ok(WsRead::Frame(b)),
-            Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => {
-                // A pong to a ping is queued by tungstenite; push it out now.
-                let _ = self.flush();
-                Ok(WsRead::Control)
-            }
-            Ok(Message::Close(c)) => Err(WsError::Closed(format!("closed by peer: {c:?}"))),
-            Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => {
-                Ok(WsRead::Nothing)
-            }
-            Err(e) => Err(WsError::Closed(e.to_string())),
-        }
+        Ok(match self.recv()? {
+            WsRecv::Frame(b) => WsRead::Frame(b.to_vec()),
+            WsRecv::Control => WsRead::Control,
+            WsRecv::Nothing => WsRead::Nothing,
+        })
     }
 
     /// Queues a text frame and tries to send it (a full socket keeps it queued for
