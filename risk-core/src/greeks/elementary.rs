@@ -8,7 +8,8 @@
 //! identical rounding. These versions: `exp` and `ln` within 1 ulp of std everywhere tested, and
 //! bit-identical between `f64` and `f64x4`.
 
-use super::lanes::Lane;
+use super::lanes::{Lane, X12, X8};
+use wide::f64x4;
 
 const LOG2E: f64 = core::f64::consts::LOG2_E;
 /// ln 2 rounded to double.
@@ -95,6 +96,25 @@ pub(crate) fn exp_mid<T: Lane>(x: T) -> T {
     let r = k.neg().mul_add(T::splat(LN2_HI_EXP), x);
     let r = k.neg().mul_add(T::splat(LN2_LO_EXP), r);
     let q = exp_poly_estrin(r);
+    let e = T::splat(1.0) + q.mul_add(r * r, r);
+    e * T::pow2i(k)
+}
+
+/// [`exp_mid`] with the polynomial in Horner form: three fewer multiplications than Estrin for a
+/// longer dependency chain. For the discount factors e^{−rT}, e^{−qT}, which sit off the
+/// kernel's critical path (ln → d → e^{−d²/2} → Φ), so the out-of-order core hides the chain and
+/// the vector kernel, bound by multiply/FMA throughput, saves the work.
+#[inline(always)]
+pub(crate) fn exp_mid_horner<T: Lane>(x: T) -> T {
+    let k = (x * T::splat(LOG2E)).round_even();
+    let r = k.neg().mul_add(T::splat(LN2_HI_EXP), x);
+    let r = k.neg().mul_add(T::splat(LN2_LO_EXP), r);
+    let mut q = T::splat(EXP_C[0]);
+    let mut i = 1;
+    while i < EXP_C.len() {
+        q = q.mul_add(r, T::splat(EXP_C[i]));
+        i += 1;
+    }
     let e = T::splat(1.0) + q.mul_add(r * r, r);
     e * T::pow2i(k)
 }
@@ -329,6 +349,60 @@ pub(crate) const EXP2_64THS: [(f64, f64); 64] = [
     (1.978456026387951, 4.0388753109278167e-17),
 ];
 
+/// Lanes that can look up [`EXP2_64THS`] (the table of [`exp_dd`]).
+pub(crate) trait DdTableLane: Lane {
+    /// `EXP2_64THS[j]` as (high parts, low parts) for an integer-valued `j` in [0, 63].
+    fn exp2_64ths(j: Self) -> (Self, Self);
+}
+
+impl DdTableLane for f64 {
+    #[inline(always)]
+    fn exp2_64ths(j: f64) -> (f64, f64) {
+        (
+            <f64 as Lane>::gather64(&EXP2_64THS, j, false),
+            <f64 as Lane>::gather64(&EXP2_64THS, j, true),
+        )
+    }
+}
+
+/// 2^52: j + 2^52 holds an integer j ∈ [0, 2^52) in the low mantissa bits.
+const TWO52: f64 = 4_503_599_627_370_496.0;
+
+/// Four lanes: the index from the mantissa bits of j + 2^52 (no float-to-integer conversion with
+/// its saturation checks), one (high, low) pair read per lane.
+#[inline(always)]
+fn exp2_64ths_x4(j: f64x4) -> (f64x4, f64x4) {
+    let bits: [u64; 4] = bytemuck::cast(j + f64x4::splat(TWO52));
+    let e = bits.map(|b| EXP2_64THS[(b & 63) as usize]);
+    (f64x4::new(e.map(|p| p.0)), f64x4::new(e.map(|p| p.1)))
+}
+
+impl DdTableLane for f64x4 {
+    #[inline(always)]
+    fn exp2_64ths(j: f64x4) -> (f64x4, f64x4) {
+        exp2_64ths_x4(j)
+    }
+}
+
+impl DdTableLane for X8 {
+    #[inline(always)]
+    fn exp2_64ths(j: X8) -> (X8, X8) {
+        let (h0, l0) = exp2_64ths_x4(j.0);
+        let (h1, l1) = exp2_64ths_x4(j.1);
+        (X8(h0, h1), X8(l0, l1))
+    }
+}
+
+impl DdTableLane for X12 {
+    #[inline(always)]
+    fn exp2_64ths(j: X12) -> (X12, X12) {
+        let (h0, l0) = exp2_64ths_x4(j.0);
+        let (h1, l1) = exp2_64ths_x4(j.1);
+        let (h2, l2) = exp2_64ths_x4(j.2);
+        (X12(h0, h1, h2), X12(l0, l1, l2))
+    }
+}
+
 /// e^(yh + yl) as a double-double with relative error of order 1e-26 (e^y·e^−y − 1 ≤ 4.1e-26
 /// measured in the tests), for |yh| ≤ 700: the precision the implied-volatility reduction needs
 /// to subtract the intrinsic value from a double price.
@@ -336,10 +410,12 @@ pub(crate) const EXP2_64THS: [(f64, f64); 64] = [
 /// Reduction y = (64m + j)·ln2/64 + r, |r| ≤ ln2/128, with a three-part ln 2; the result is
 /// 2^m · 2^(j/64) · e^r with 2^(j/64) from a double-double table. In e^r − 1 only the terms
 /// r0, r0²/2, r0³/6 need double-double products (FMA); r1 (the low part of r) and the terms
-/// from r0⁴/24 ≈ 3.5e-11 down are plain doubles (was: a fourth-order double-double Taylor
-/// loop, about five times the work, for precision the callers cannot use).
+/// from r0⁴/24 ≈ 3.5e-11 down are plain doubles. The sums whose larger term is known
+/// (|r0| ≥ r0²/2 ≥ |r0|³/6 for |r0| ≤ ln2/128, the table entry ≥ 1 against its product with
+/// e^r − 1) are fast two-sums, and the table entry times 1 + (e^r − 1) needs one exact
+/// product: the rest of it is far below the entry's low part.
 #[inline(always)]
-pub(crate) fn exp_dd<T: Lane>(yh: T, yl: T) -> (T, T) {
+pub(crate) fn exp_dd<T: DdTableLane>(yh: T, yl: T) -> (T, T) {
     let k = (yh * T::splat(64.0 * LOG2E)).round_even();
     // m = floor(k/64) (no ties: k is an integer), j = k − 64m ∈ [0, 63].
     let m = ((k - T::splat(31.5)) * T::splat(1.0 / 64.0)).round_even();
@@ -363,20 +439,20 @@ pub(crate) fn exp_dd<T: Lane>(yh: T, yl: T) -> (T, T) {
         .mul_add(r0, T::splat(1.0 / 120.0))
         .mul_add(r0, T::splat(1.0 / 24.0))
         * (sq * sq);
-    let (h, e) = two_sum(r0, T::splat(0.5) * sq);
-    let (h, e2) = two_sum(h, c6);
+    let (h, e) = fast_two_sum(r0, T::splat(0.5) * sq);
+    let (h, e2) = fast_two_sum(h, c6);
     // r1·e^{r0} − r1 = r1·(r0 + r0²/2 + ...), to order r0²·r1.
     let r1_terms = T::splat(0.5).mul_add(sq, r0).mul_add(r1, quartic);
     let low = (e + e2) + (r1 + (T::splat(0.5).mul_add(sq_lo, c6_lo) + r1_terms));
-    let acc = fast_two_sum(h, low);
-    // 2^(j/64)·(1 + acc) = T + T·acc.
-    let tab = (
-        T::gather64(&EXP2_64THS, j, false),
-        T::gather64(&EXP2_64THS, j, true),
-    );
-    let res = dd_add(tab, dd_mul(tab, acc));
+    // 2^(j/64)·(1 + h + low) = E + E·h + (E·low + E_lo·h + E_lo), E = E_hi + E_lo the table
+    // entry: E·h exact (FMA), the rest of order 1e-16·E or below in doubles.
+    let (th, tl) = T::exp2_64ths(j);
+    let (ph, pl) = two_prod(th, h);
+    let (sh, se) = fast_two_sum(th, ph);
+    let rest = th.mul_add(low, tl.mul_add(h, pl)) + tl;
+    let (rh, rl) = fast_two_sum(sh, se + rest);
     let scale = T::pow2i(m);
-    (res.0 * scale, res.1 * scale)
+    (rh * scale, rl * scale)
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! e^{−d₂²/2} = e^{−d₁²/2}·F/K), two discount factors (one for Black-76), one square root, and
 //! two rational evaluations for Φ(ωd₁), Φ(ωd₂).
 
-use super::elementary::{exp_mid, exp_neg_half_sq_kernel, ln};
+use super::elementary::{exp_mid_horner, exp_neg_half_sq_kernel, ln};
 use super::lanes::Lane;
 use super::normal::{ncdf_g, CodyLane, FRAC_1_SQRT_2PI};
 
@@ -66,8 +66,12 @@ pub(crate) fn bs_kernel<T: CodyLane, const TIER: u8, const B76: bool>(i: KIn<T>)
     if !B76 {
         x = (i.r - q).mul_add(i.t, x);
     }
-    let dr = exp_mid((i.r * i.t).neg());
-    let dq = if B76 { dr } else { exp_mid((q * i.t).neg()) };
+    let dr = exp_mid_horner((i.r * i.t).neg());
+    let dq = if B76 {
+        dr
+    } else {
+        exp_mid_horner((q * i.t).neg())
+    };
     let xv = x * inv_v;
     let d1 = v.mul_add(T::splat(0.5), xv);
     let d2 = v.mul_add(T::splat(-0.5), xv);

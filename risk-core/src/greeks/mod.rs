@@ -676,6 +676,32 @@ fn vec_block<T: VecIo, const TIER: u8, const B76: bool>(
 }
 
 fn run_simd<const TIER: u8, const B76: bool>(inp: &BatchInputs, out: &mut BatchOutputs, n: usize) {
+    // Local copies resliced to exactly `n`: the lengths are then known inside the loop (no
+    // bounds checks per block) and the slice pointers stay in registers instead of being
+    // reloaded from `out` after every store.
+    let inp = &BatchInputs {
+        model: inp.model,
+        underlying: &inp.underlying[..n],
+        strike: &inp.strike[..n],
+        t_years: &inp.t_years[..n],
+        vol: &inp.vol[..n],
+        rate: &inp.rate[..n],
+        carry_q: if B76 { &[] } else { &inp.carry_q[..n] },
+        is_call: &inp.is_call[..n],
+    };
+    let five = TIER >= TIER_FIVE;
+    let all = TIER == TIER_ALL;
+    let out = &mut BatchOutputs {
+        price: &mut out.price[..n],
+        delta: if five { &mut out.delta[..n] } else { &mut [] },
+        gamma: if five { &mut out.gamma[..n] } else { &mut [] },
+        vega: if five { &mut out.vega[..n] } else { &mut [] },
+        theta: if five { &mut out.theta[..n] } else { &mut [] },
+        rho: if all { &mut out.rho[..n] } else { &mut [] },
+        vanna: if all { &mut out.vanna[..n] } else { &mut [] },
+        volga: if all { &mut out.volga[..n] } else { &mut [] },
+        status: &mut out.status[..n],
+    };
     let mut i = 0;
     while i + 12 <= n {
         vec_block::<X12, TIER, B76>(inp, out, i);
