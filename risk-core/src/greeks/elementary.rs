@@ -251,12 +251,20 @@ pub(crate) fn two_prod<T: Lane>(a: T, b: T) -> (T, T) {
     (p, a.mul_add(b, p.neg()))
 }
 
-/// Double-double product (relative error ~ 2^-104).
+/// Double-double product (relative error ~ 2^-104); the tests' check of [`exp_dd`].
+#[cfg(test)]
 #[inline(always)]
 pub(crate) fn dd_mul<T: Lane>(a: (T, T), b: (T, T)) -> (T, T) {
     let (p, e) = two_prod(a.0, b.0);
     let e = a.0.mul_add(b.1, a.1.mul_add(b.0, e));
     fast_two_sum(p, e)
+}
+
+/// Double times double-double, normalized (relative error ~ 2^-104).
+#[inline(always)]
+pub(crate) fn dd_mul_d<T: Lane>(a: T, b: (T, T)) -> (T, T) {
+    let (p, e) = two_prod(a, b.0);
+    fast_two_sum(p, a.mul_add(b.1, e))
 }
 
 /// Double-double sum (relative error ~ 2^-104 absent cancellation; exact cancellation-safe).
