@@ -465,23 +465,15 @@ fn drive<V: VenueFeed>(s: Setup, inner: V) -> anyhow::Result<()> {
             )
             .context("connecting the binance execution adapter")?;
             let r = run_with(&pcfg, source, feed, kernel, Gated::new(gate, exec), &clock);
-            let x = r.adapter.inner();
-            let st = x.stats();
-            finish(
+            finish_live(
                 &r,
                 &counters,
                 &reg,
                 id,
-                x.sent_ids(),
                 &prefix,
                 orders_out.as_deref(),
-            )?;
-            println!(
-                "exec sent {} acks {} recovered {} rejects {} not_sent {} exec_connects {} logons {} logon_failures {} auth {}",
-                st.sent, st.acks, st.recovered, st.rejects, st.not_sent, st.connects, st.logons,
-                st.logon_failures, live.auth
-            );
-            Ok(())
+                &live,
+            )
         }
         ("deribit", "deribit") => {
             let creds = credentials(&live, "deribit")?;
@@ -498,23 +490,15 @@ fn drive<V: VenueFeed>(s: Setup, inner: V) -> anyhow::Result<()> {
             )
             .context("connecting the deribit execution adapter")?;
             let r = run_with(&pcfg, source, feed, kernel, Gated::new(gate, exec), &clock);
-            let x = r.adapter.inner();
-            let st = x.stats();
-            finish(
+            finish_live(
                 &r,
                 &counters,
                 &reg,
                 id,
-                x.sent_ids(),
                 &prefix,
                 orders_out.as_deref(),
-            )?;
-            println!(
-                "exec sent {} acks {} notifications {} from_trades {} rejects {} not_sent {} exec_connects {} auth_failures {}",
-                st.sent, st.acks, st.from_notifications, st.from_trades, st.rejects, st.not_sent,
-                st.connects, st.auth_failures
-            );
-            Ok(())
+                &live,
+            )
         }
         (a @ ("binance" | "deribit"), v) => {
             bail!("`live.adapter` = {a:?} cannot trade on `live.venue` = {v:?}")
@@ -523,6 +507,56 @@ fn drive<V: VenueFeed>(s: Setup, inner: V) -> anyhow::Result<()> {
             bail!("`live.adapter` = {other:?}: expected \"paper\", \"binance\" or \"deribit\"")
         }
     }
+}
+
+/// A venue execution adapter as `run` reports it: the engine ids it sent, and its counters.
+trait LiveExec: ExecutionAdapter {
+    fn sent_ids(&self) -> &[u64];
+    fn summary(&self, live: &LiveSection) -> String;
+}
+
+impl LiveExec for BinanceExec {
+    fn sent_ids(&self) -> &[u64] {
+        BinanceExec::sent_ids(self)
+    }
+    fn summary(&self, live: &LiveSection) -> String {
+        let st = self.stats();
+        format!(
+            "exec sent {} acks {} recovered {} rejects {} not_sent {} exec_connects {} logons {} logon_failures {} auth {}",
+            st.sent, st.acks, st.recovered, st.rejects, st.not_sent, st.connects, st.logons,
+            st.logon_failures, live.auth
+        )
+    }
+}
+
+impl LiveExec for DeribitExec {
+    fn sent_ids(&self) -> &[u64] {
+        DeribitExec::sent_ids(self)
+    }
+    fn summary(&self, _live: &LiveSection) -> String {
+        let st = self.stats();
+        format!(
+            "exec sent {} acks {} notifications {} from_trades {} rejects {} not_sent {} exec_connects {} auth_failures {}",
+            st.sent, st.acks, st.from_notifications, st.from_trades, st.rejects, st.not_sent,
+            st.connects, st.auth_failures
+        )
+    }
+}
+
+/// [`finish`] for a venue adapter, then its counters.
+fn finish_live<A: LiveExec>(
+    r: &RunReport<Gated<A>>,
+    counters: &LiveCounters,
+    reg: &Registry,
+    id: InstrumentId,
+    prefix: &str,
+    orders_out: Option<&Path>,
+    live: &LiveSection,
+) -> anyhow::Result<()> {
+    let x = r.adapter.inner();
+    finish(r, counters, reg, id, x.sent_ids(), prefix, orders_out)?;
+    println!("{}", x.summary(live));
+    Ok(())
 }
 
 /// Prints the summary and writes `--orders-out`.
