@@ -12,21 +12,23 @@
 //! (`FILLED`, `EXPIRED`, `CANCELED`, `REJECTED`), else from `order.status` queries sent after
 //! `ack_timeout_ms` (lost or late acks) and after a reconnect. A late ack for an order already
 //! reported is ignored. A request rejected by the venue reports the order wholly cancelled.
+//!
+//! Answers are read without allocating ([`super::ack`]); the in-flight map and the list of due
+//! status queries are sized at start-up ([`super::INFLIGHT_CAPACITY`]).
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
-use feeds::decimal::parse_decimal;
 use feeds::{Instrument, InstrumentId, Side};
-use serde_json::Value;
 
+use super::ack::{binance_outcome, binance_req_id, binance_response};
 use super::encode;
 use super::sign::HmacSigner;
-use super::{cancelled, Credentials, ExecutionAdapter};
+use super::{cancelled, Credentials, ExecutionAdapter, INFLIGHT_CAPACITY};
 use crate::clock::Clock;
+use crate::live::ws::WsRecv;
 use crate::live::WsConn;
-use crate::live::WsRead;
 use crate::order::{Fill, Order};
 
 /// How requests are authenticated.
@@ -83,6 +85,8 @@ pub struct BinanceExecStats {
     pub logons: u64,
     /// `session.logon` requests the venue refused.
     pub logon_failures: u64,
+    /// Frames read from the venue by [`ExecutionAdapter::poll`].
+    pub frames: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -98,6 +102,8 @@ pub struct BinanceExec {
     signer: Option<HmacSigner>,
     conn: Option<WsConn>,
     inflight: HashMap<u64, Pending>,
+    /// Order ids due a status query (or a cancel), reused.
+    due: Vec<u64>,
     sent_ids: Vec<u64>,
     stats: BinanceExecStats,
     epoch0_ms: u64,
@@ -348,7 +354,8 @@ impl BinanceExec {
             instruments: instruments.to_vec(),
             signer,
             conn: None,
-            inflight: HashMap::with_capacity(4096),
+            inflight: HashMap::with_capacity(INFLIGHT_CAPACITY),
+            due: Vec::with_capacity(INFLIGHT_CAPACITY),
             sent_ids: Vec::with_capacity(1 << 16),
             stats: BinanceExecStats::default(),
             epoch0_ms,
@@ -372,33 +379,26 @@ impl BinanceExec {
             let Some(conn) = self.conn.as_mut() else {
                 break;
             };
-            match conn.read()? {
-                WsRead::Frame(b) => {
-                    let Ok(v) = serde_json::from_slice::<Value>(&b) else {
+            match conn.recv()? {
+                WsRecv::Frame(b) => {
+                    let Some(r) = binance_response(b) else {
                         continue;
                     };
-                    if v.get("id").and_then(Value::as_str) != Some("logon") {
+                    if !r.id.is_some_and(|id| id.is(b"logon")) {
                         continue;
                     }
-                    if v.get("status").and_then(Value::as_u64) == Some(200) {
+                    if r.status == Some(200) {
                         self.stats.logons += 1;
                         return Ok(());
                     }
                     self.stats.logon_failures += 1;
                     return Err(BinanceExecError::Logon {
-                        code: v
-                            .pointer("/error/code")
-                            .and_then(Value::as_i64)
-                            .unwrap_or(0),
-                        msg: v
-                            .pointer("/error/msg")
-                            .and_then(Value::as_str)
-                            .unwrap_or("")
-                            .to_owned(),
+                        code: r.error_code.unwrap_or(0),
+                        msg: r.error_msg.map(|m| m.to_string_lossy()).unwrap_or_default(),
                     });
                 }
-                WsRead::Control => {}
-                WsRead::Nothing => std::thread::sleep(Duration::from_millis(1)),
+                WsRecv::Control => {}
+                WsRecv::Nothing => std::thread::sleep(Duration::from_millis(1)),
             }
         }
         Err(BinanceExecError::Logon {
@@ -495,84 +495,57 @@ impl BinanceExec {
         }
     }
 
-    /// Turns a final order state into a report; `None` while the order is still working.
-    fn final_report(&self, o: &Order, r: &Value) -> Option<Fill> {
-        let status = r.get("status")?.as_str()?;
-        if !matches!(
-            status,
-            "FILLED" | "EXPIRED" | "CANCELED" | "REJECTED" | "EXPIRED_IN_MATCH"
-        ) {
-            return None;
-        }
+    /// Turns a final order state (an order object, raw) into a report; `None` while the order
+    /// is still working, or when the object lacks what the report needs.
+    fn final_report(&self, o: &Order, result: &[u8]) -> Option<Fill> {
         let inst = self.instruments.get(o.instrument.0 as usize)?;
-        let (ps, qs) = (inst.px_scale, inst.qty_scale);
-        let d = |v: &Value, scale: u8| -> Option<i64> {
-            parse_decimal(v.as_str()?.as_bytes(), scale)
-                .ok()
-                .map(|x| x.mantissa)
-        };
-        let filled = d(r.get("executedQty")?, qs)?.clamp(0, o.qty);
-        let px = if filled == 0 {
-            o.limit_px
-        } else if let Some(fills) = r
-            .get("fills")
-            .and_then(Value::as_array)
-            .filter(|f| !f.is_empty())
-        {
-            let (mut num, mut den) = (0i128, 0i128);
-            for f in fills {
-                let (p, q) = (d(f.get("price")?, ps)?, d(f.get("qty")?, qs)?);
-                num += i128::from(p) * i128::from(q);
-                den += i128::from(q);
-            }
-            i64::try_from((num + den / 2) / den.max(1)).ok()?
-        } else {
-            let quote = d(r.get("cummulativeQuoteQty")?, ps.saturating_add(qs).min(18))?;
-            let (q, f) = (i128::from(quote), i128::from(filled));
-            i64::try_from((q + f / 2) / f).ok()?
-        };
+        let out = binance_outcome(result, inst.px_scale, inst.qty_scale, o.qty, o.limit_px)?;
         Some(Fill {
             order_id: o.id,
             instrument: o.instrument,
             side: o.side,
-            qty: filled,
-            px,
-            cancelled_qty: o.qty - filled,
+            qty: out.filled,
+            px: out.px,
+            cancelled_qty: o.qty - out.filled,
             t_report: self.clock.raw(),
         })
     }
 
-    fn on_message(&mut self, text: &[u8], report: &mut impl FnMut(Fill)) {
-        let Ok(v) = serde_json::from_slice::<Value>(text) else {
+    /// Handles one frame the venue sent, as [`ExecutionAdapter::poll`] does with each frame it
+    /// reads: an order's final state is reported once, a late answer counted and dropped, a
+    /// refusal reported cancelled, a `session.logon` answer counted. Anything unreadable is
+    /// ignored. No allocation.
+    pub fn on_frame(&mut self, frame: &[u8], report: &mut impl FnMut(Fill)) {
+        let Some(r) = binance_response(frame) else {
             return;
         };
-        let Some(id) = v.get("id").and_then(Value::as_str) else {
+        let Some(id) = r.id else {
             return;
         };
-        if id == "logon" {
+        if id.is(b"logon") {
             // A re-logon after a reconnect. Orders sent before a refusal are refused by the
             // venue in turn and reported cancelled.
-            if v.get("status").and_then(Value::as_u64) == Some(200) {
+            if r.status == Some(200) {
                 self.stats.logons += 1;
             } else {
                 self.stats.logon_failures += 1;
             }
             return;
         }
-        let (kind, rest) = id.split_at(1.min(id.len()));
-        let order_id: Option<u64> = rest.split('-').next().and_then(|s| s.parse().ok());
-        let Some(order_id) = order_id.filter(|_| kind == "p" || kind == "s") else {
+        // `p{order}` (order.place) and `s{order}-{seq}` (order.status); `c…` (order.cancel)
+        // answers change nothing: the order's own answer reports it.
+        let Some((kind, order_id)) = binance_req_id(id).filter(|&(k, _)| k == b'p' || k == b's')
+        else {
             return;
         };
         let Some(p) = self.inflight.get(&order_id).copied() else {
             self.stats.late_acks += 1;
             return;
         };
-        let status = v.get("status").and_then(Value::as_u64).unwrap_or(0);
-        if status == 200 {
-            if let Some(f) = v.get("result").and_then(|r| self.final_report(&p.order, r)) {
+        if r.status == Some(200) {
+            if let Some(f) = r.result.and_then(|res| self.final_report(&p.order, res)) {
                 self.inflight.remove(&order_id);
-                if kind == "p" {
+                if kind == b'p' {
                     self.stats.acks += 1;
                 } else {
                     self.stats.recovered += 1;
@@ -583,11 +556,7 @@ impl BinanceExec {
         }
         // An error: for `order.place` the order was refused; for `order.status` "order does not
         // exist" (-2013) means the request never arrived.
-        let code = v
-            .pointer("/error/code")
-            .and_then(Value::as_i64)
-            .unwrap_or(0);
-        if kind == "p" || code == -2013 {
+        if kind == b'p' || r.error_code == Some(-2013) {
             self.stats.rejects += 1;
             self.inflight.remove(&order_id);
             report(cancelled(&p.order, self.clock.raw()));
@@ -658,39 +627,42 @@ impl ExecutionAdapter for BinanceExec {
             if self.inflight.is_empty() || self.open().is_err() {
                 return false;
             }
-            let ids: Vec<u64> = self.inflight.keys().copied().collect();
-            for id in ids {
+            self.due.clear();
+            self.due.extend(self.inflight.keys().copied());
+            for i in 0..self.due.len() {
+                let id = self.due[i];
                 self.query_status(id);
             }
         }
-        for _ in 0..64 {
-            let r = match self.conn.as_mut() {
-                Some(c) => c.read(),
-                None => break,
-            };
-            match r {
-                Ok(WsRead::Frame(b)) => {
-                    self.on_message(&b, report);
-                    progress = true;
-                }
-                Ok(WsRead::Control) => {}
-                Ok(WsRead::Nothing) => break,
-                Err(_) => {
-                    self.conn = None;
-                    return true;
+        // The connection is out of `self` while its frames (borrowed from its buffer) are handled.
+        if let Some(mut conn) = self.conn.take() {
+            for _ in 0..64 {
+                match conn.recv() {
+                    Ok(WsRecv::Frame(b)) => {
+                        self.stats.frames += 1;
+                        self.on_frame(b, report);
+                        progress = true;
+                    }
+                    Ok(WsRecv::Control) => {}
+                    Ok(WsRecv::Nothing) => break,
+                    // Lost: the status queries after reconnecting settle what is in flight.
+                    Err(_) => return true,
                 }
             }
+            self.conn = Some(conn);
         }
         if !self.inflight.is_empty() {
             let now = clock.delta_ns(self.raw0, clock.raw());
             let timeout = self.cfg.ack_timeout_ms.saturating_mul(1_000_000);
-            let due: Vec<u64> = self
-                .inflight
-                .iter()
-                .filter(|(_, p)| now.saturating_sub(p.last_try_ns) > timeout)
-                .map(|(&id, _)| id)
-                .collect();
-            for id in due {
+            self.due.clear();
+            self.due.extend(
+                self.inflight
+                    .iter()
+                    .filter(|(_, p)| now.saturating_sub(p.last_try_ns) > timeout)
+                    .map(|(&id, _)| id),
+            );
+            for i in 0..self.due.len() {
+                let id = self.due[i];
                 if let Some(p) = self.inflight.get_mut(&id) {
                     p.last_try_ns = now;
                 }
@@ -710,13 +682,14 @@ impl ExecutionAdapter for BinanceExec {
     fn cancel_all(&mut self, _clock: &Clock) {
         // IOC orders do not rest; cancel whatever is still in flight by client id.
         self.stats.cancel_alls += 1;
-        let ids: Vec<(u64, InstrumentId)> = self
-            .inflight
-            .values()
-            .map(|p| (p.order.id, p.order.instrument))
-            .collect();
-        for (id, i) in ids {
-            self.cancel(id, i);
+        self.due.clear();
+        self.due.extend(self.inflight.keys().copied());
+        for i in 0..self.due.len() {
+            let id = self.due[i];
+            if let Some(p) = self.inflight.get(&id) {
+                let inst = p.order.instrument;
+                self.cancel(id, inst);
+            }
         }
     }
 }
@@ -724,6 +697,7 @@ impl ExecutionAdapter for BinanceExec {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     fn order_params() -> [(&'static str, Param<'static>); 5] {
         [

@@ -8,18 +8,23 @@
 //! notification (lost or late acks), else — after a reconnect or `settle_timeout_ms` — from the
 //! account's trades on the instrument (`private/get_user_trades_by_instrument`), summed by label:
 //! an immediate-or-cancel order's fills are all there is to it.
+//!
+//! Answers and notifications are read without allocating ([`super::ack`]), the in-flight map is
+//! sized at start-up ([`super::INFLIGHT_CAPACITY`]). The recovery by trades (after a reconnect or
+//! a settle timeout, rare) builds its requests with `json!` and may allocate.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use feeds::decimal::parse_decimal;
 use feeds::{Instrument, Side};
-use serde_json::{json, Value};
+use serde_json::json;
 
+use super::ack::{deribit_message, deribit_outcome, deribit_trades_outcome, fields, label_order};
 use super::encode;
-use super::{cancelled, Credentials, ExecutionAdapter};
+use super::{cancelled, Credentials, ExecutionAdapter, INFLIGHT_CAPACITY};
 use crate::clock::Clock;
-use crate::live::{WsConn, WsRead};
+use crate::live::ws::WsRecv;
+use crate::live::WsConn;
 use crate::order::{Fill, Order};
 
 /// Configuration of [`DeribitExec`].
@@ -61,6 +66,8 @@ pub struct DeribitExecStats {
     /// `public/auth` requests the venue refused (after a reconnect; at start-up a refusal fails
     /// [`DeribitExec::connect`]).
     pub auth_failures: u64,
+    /// Frames read from the venue by [`ExecutionAdapter::poll`].
+    pub frames: u64,
 }
 
 /// Errors of [`DeribitExec::connect`].
@@ -93,6 +100,8 @@ pub struct DeribitExec {
     instruments: Vec<Instrument>,
     conn: Option<WsConn>,
     inflight: HashMap<u64, Pending>,
+    /// Order ids settled by a trades answer, reused.
+    settled: Vec<u64>,
     sent_ids: Vec<u64>,
     stats: DeribitExecStats,
     clock: Clock,
@@ -116,14 +125,6 @@ impl std::fmt::Debug for DeribitExec {
 
 /// JSON-RPC ids of order requests are the engine order ids; other requests use ids from here up.
 const RPC_BASE: u64 = 1 << 62;
-
-fn num_text(v: &Value) -> Option<String> {
-    match v {
-        Value::Number(n) => Some(n.to_string()),
-        Value::String(s) => Some(s.clone()),
-        _ => None,
-    }
-}
 
 /// Starts a JSON-RPC request in `out` (cleared): `{"jsonrpc":"2.0","id":N,"method":M,"params":{`.
 fn rpc_head(out: &mut Vec<u8>, id: u64, method: &str) {
@@ -219,7 +220,8 @@ impl DeribitExec {
             cfg,
             instruments: instruments.to_vec(),
             conn: None,
-            inflight: HashMap::with_capacity(4096),
+            inflight: HashMap::with_capacity(INFLIGHT_CAPACITY),
+            settled: Vec::with_capacity(INFLIGHT_CAPACITY),
             sent_ids: Vec::with_capacity(1 << 16),
             stats: DeribitExecStats::default(),
             next_rpc: RPC_BASE,
@@ -239,29 +241,26 @@ impl DeribitExec {
             let Some(conn) = self.conn.as_mut() else {
                 break;
             };
-            match conn.read()? {
-                WsRead::Frame(b) => {
-                    let Ok(v) = serde_json::from_slice::<Value>(&b) else {
+            match conn.recv()? {
+                WsRecv::Frame(b) => {
+                    let Some(m) = deribit_message(b) else {
                         continue;
                     };
-                    if v.get("id").and_then(Value::as_u64) != Some(self.auth_id) {
+                    if m.id != Some(self.auth_id) {
                         continue;
                     }
-                    let Some(e) = v.get("error") else {
+                    if m.error.is_none() {
                         return Ok(());
-                    };
+                    }
                     self.stats.auth_failures += 1;
+                    let (code, msg) = m.error_code_message();
                     return Err(DeribitExecError::Auth {
-                        code: e.get("code").and_then(Value::as_i64).unwrap_or(0),
-                        msg: e
-                            .get("message")
-                            .and_then(Value::as_str)
-                            .unwrap_or("")
-                            .to_owned(),
+                        code: code.unwrap_or(0),
+                        msg: msg.map(|m| m.to_string_lossy()).unwrap_or_default(),
                     });
                 }
-                WsRead::Control => {}
-                WsRead::Nothing => std::thread::sleep(Duration::from_millis(1)),
+                WsRecv::Control => {}
+                WsRecv::Nothing => std::thread::sleep(Duration::from_millis(1)),
             }
         }
         Err(DeribitExecError::Auth {
@@ -305,57 +304,19 @@ impl DeribitExec {
         Ok(())
     }
 
-    fn order_of_label(&self, label: &str) -> Option<u64> {
-        label
-            .strip_prefix(self.cfg.label_prefix.as_str())?
-            .parse()
-            .ok()
-    }
-
-    /// A final report for `p` from a Deribit order object, `None` while it is open.
-    fn report_of_order(&self, p: &Pending, o: &Value, trades: Option<&Vec<Value>>) -> Option<Fill> {
-        let state = o.get("order_state")?.as_str()?;
-        if !matches!(state, "filled" | "cancelled" | "rejected") {
-            return None;
-        }
+    /// A final report for `p` from a Deribit order object (raw) and the response's trades,
+    /// `None` while it is open or when the object lacks what the report needs.
+    fn report_of_order(&self, p: &Pending, o: &[u8], trades: Option<&[u8]>) -> Option<Fill> {
         let inst = self.instruments.get(p.order.instrument.0 as usize)?;
-        let d = |v: &Value, s: u8| {
-            parse_decimal(num_text(v)?.as_bytes(), s)
-                .ok()
-                .map(|x| x.mantissa)
-        };
-        let filled = d(o.get("filled_amount")?, inst.qty_scale)?.clamp(0, p.order.qty);
-        let px = match trades.filter(|t| !t.is_empty()) {
-            Some(t) => self.avg_px(t, inst)?,
-            None if filled > 0 => d(o.get("average_price")?, inst.px_scale)?,
-            None => p.order.limit_px,
-        };
-        Some(self.fill(&p.order, filled, px))
-    }
-
-    fn avg_px<'a>(
-        &self,
-        trades: impl IntoIterator<Item = &'a Value>,
-        inst: &Instrument,
-    ) -> Option<i64> {
-        let d = |v: &Value, s: u8| {
-            parse_decimal(num_text(v)?.as_bytes(), s)
-                .ok()
-                .map(|x| x.mantissa)
-        };
-        let (mut num, mut den) = (0i128, 0i128);
-        for t in trades {
-            let (p, q) = (
-                d(t.get("price")?, inst.px_scale)?,
-                d(t.get("amount")?, inst.qty_scale)?,
-            );
-            num += i128::from(p) * i128::from(q);
-            den += i128::from(q);
-        }
-        if den == 0 {
-            return None;
-        }
-        i64::try_from((num + den / 2) / den).ok()
+        let out = deribit_outcome(
+            o,
+            trades,
+            inst.px_scale,
+            inst.qty_scale,
+            p.order.qty,
+            p.order.limit_px,
+        )?;
+        Some(self.fill(&p.order, out.filled, out.px))
     }
 
     fn fill(&self, o: &Order, filled: i64, px: i64) -> Fill {
@@ -370,6 +331,9 @@ impl DeribitExec {
         }
     }
 
+    /// Asks the account's trades on every instrument with an order in flight. The recovery path
+    /// (after a reconnect or a settle timeout): rare, so it builds its requests with `json!` and
+    /// allocates.
     fn query_trades(&mut self) {
         let mut names: Vec<String> = self
             .inflight
@@ -396,18 +360,21 @@ impl DeribitExec {
         }
     }
 
-    fn on_message(&mut self, text: &[u8], report: &mut impl FnMut(Fill)) -> bool {
-        let Ok(v) = serde_json::from_slice::<Value>(text) else {
+    /// Handles one frame the venue sent, as [`ExecutionAdapter::poll`] does with each frame it
+    /// reads: an order response or `user.orders` notification with a final state reports the
+    /// order once; a refusal reports it cancelled; a trades answer settles every order queried.
+    /// Returns whether an order was reported. Anything unreadable is ignored. No allocation.
+    pub fn on_frame(&mut self, frame: &[u8], report: &mut impl FnMut(Fill)) -> bool {
+        let Some(m) = deribit_message(frame) else {
             return false;
         };
-        if v.get("method").and_then(Value::as_str) == Some("subscription") {
-            let Some(o) = v.pointer("/params/data") else {
+        if m.is_subscription() {
+            let Some(o) = m.data() else {
                 return false;
             };
-            let Some(id) = o
-                .get("label")
-                .and_then(Value::as_str)
-                .and_then(|l| self.order_of_label(l))
+            let Some(id) = fields(o, ["label"])
+                .and_then(|[l]| l)
+                .and_then(|l| label_order(l, &self.cfg.label_prefix))
             else {
                 return false;
             };
@@ -422,13 +389,13 @@ impl DeribitExec {
             }
             return false;
         }
-        let Some(id) = v.get("id").and_then(Value::as_u64) else {
+        let Some(id) = m.id else {
             return false;
         };
         if id == self.auth_id {
             // A re-authentication after a reconnect; orders sent before a refusal are refused
             // in turn and reported cancelled.
-            if v.get("error").is_some() {
+            if m.error.is_some() {
                 self.stats.auth_failures += 1;
             }
             return false;
@@ -437,18 +404,14 @@ impl DeribitExec {
             let Some(p) = self.inflight.get(&id).copied() else {
                 return false;
             };
-            if v.get("error").is_some() {
+            if m.error.is_some() {
                 self.stats.rejects += 1;
                 self.inflight.remove(&id);
                 report(cancelled(&p.order, self.clock.raw()));
                 return true;
             }
-            let res = v.get("result");
-            let trades = res.and_then(|r| r.get("trades")).and_then(Value::as_array);
-            if let Some(f) = res
-                .and_then(|r| r.get("order"))
-                .and_then(|o| self.report_of_order(&p, o, trades))
-            {
+            let (order, trades) = m.order_and_trades();
+            if let Some(f) = order.and_then(|o| self.report_of_order(&p, o, trades)) {
                 self.inflight.remove(&id);
                 self.stats.acks += 1;
                 report(f);
@@ -457,53 +420,45 @@ impl DeribitExec {
             return false;
         }
         // A trades answer settles every queried order: its fills are the trades with its label.
-        let Some(trades) = v.pointer("/result/trades").and_then(Value::as_array) else {
+        let Some(trades) = m
+            .result
+            .and_then(|r| fields(r, ["trades"]))
+            .and_then(|[t]| t)
+        else {
             return false;
         };
-        let mut by_label: HashMap<u64, Vec<&Value>> = HashMap::new();
-        for t in trades {
-            if let Some(id) = t
-                .get("label")
-                .and_then(Value::as_str)
-                .and_then(|l| self.order_of_label(l))
-            {
-                by_label.entry(id).or_default().push(t);
-            }
-        }
-        let settled: Vec<u64> = self
-            .inflight
-            .iter()
-            .filter(|(_, p)| p.queried)
-            .map(|(&id, _)| id)
-            .collect();
+        self.settled.clear();
+        self.settled.extend(
+            self.inflight
+                .iter()
+                .filter(|(_, p)| p.queried)
+                .map(|(&id, _)| id),
+        );
         let mut any = false;
-        for id in settled {
+        for i in 0..self.settled.len() {
+            let id = self.settled[i];
             let Some(p) = self.inflight.get(&id).copied() else {
                 continue;
             };
             let Some(inst) = self.instruments.get(p.order.instrument.0 as usize) else {
                 continue;
             };
-            let ts = by_label.get(&id).map(Vec::as_slice).unwrap_or(&[]);
-            let d = |v: &Value| {
-                parse_decimal(num_text(v).unwrap_or_default().as_bytes(), inst.qty_scale)
-                    .map_or(0, |x| x.mantissa)
-            };
-            let filled: i64 = ts
-                .iter()
-                .filter_map(|t| t.get("amount"))
-                .map(d)
-                .sum::<i64>()
-                .clamp(0, p.order.qty);
-            let px = if filled > 0 {
-                self.avg_px(ts.iter().copied(), inst)
-                    .unwrap_or(p.order.limit_px)
-            } else {
-                p.order.limit_px
+            // One pass over the trades per order (the answer is rare, the orders few).
+            let Some(out) = deribit_trades_outcome(
+                trades,
+                &self.cfg.label_prefix,
+                id,
+                inst.px_scale,
+                inst.qty_scale,
+                p.order.qty,
+                p.order.limit_px,
+            ) else {
+                // Not an array: nothing settles.
+                return any;
             };
             self.inflight.remove(&id);
             self.stats.from_trades += 1;
-            report(self.fill(&p.order, filled, px));
+            report(self.fill(&p.order, out.filled, out.px));
             any = true;
         }
         any
@@ -588,23 +543,26 @@ impl ExecutionAdapter for DeribitExec {
             // Whatever happened while we were away is in the account's trades.
             self.query_trades();
         }
-        for _ in 0..64 {
-            let r = match self.conn.as_mut() {
-                Some(c) => c.read(),
-                None => break,
-            };
-            match r {
-                Ok(WsRead::Frame(b)) => progress |= self.on_message(&b, report),
-                Ok(WsRead::Control) => {}
-                Ok(WsRead::Nothing) => break,
-                Err(_) => {
-                    self.conn = None;
-                    for p in self.inflight.values_mut() {
-                        p.queried = false;
+        // The connection is out of `self` while its frames (borrowed from its buffer) are handled.
+        if let Some(mut conn) = self.conn.take() {
+            for _ in 0..64 {
+                match conn.recv() {
+                    Ok(WsRecv::Frame(b)) => {
+                        self.stats.frames += 1;
+                        progress |= self.on_frame(b, report);
                     }
-                    return true;
+                    Ok(WsRecv::Control) => {}
+                    Ok(WsRecv::Nothing) => break,
+                    Err(_) => {
+                        // Lost: the trades query after reconnecting settles what is in flight.
+                        for p in self.inflight.values_mut() {
+                            p.queried = false;
+                        }
+                        return true;
+                    }
                 }
             }
+            self.conn = Some(conn);
         }
         let now = clock.delta_ns(self.raw0, clock.raw());
         let t = self.cfg.settle_timeout_ms.saturating_mul(1_000_000);

@@ -12,6 +12,7 @@
 //! querying the order's state). An order the adapter could not send is reported as wholly
 //! cancelled.
 
+pub mod ack;
 pub mod binance;
 pub mod credentials;
 pub mod deribit;
@@ -24,6 +25,10 @@ pub use sign::HmacSigner;
 use crate::clock::Clock;
 use crate::kernel::PaperAdapter;
 use crate::order::{Fill, Order};
+
+/// Orders in flight per venue adapter that its maps and buffers hold without growing (reserved at
+/// start-up, so the order and answer paths do not allocate); beyond it they grow once.
+pub const INFLIGHT_CAPACITY: usize = 4096;
 
 /// Orders out, final execution reports back.
 pub trait ExecutionAdapter: Send {
