@@ -21,7 +21,8 @@
 //! [`LaneStatus::AboveMaximum`]; exactly intrinsic gives σ = 0 and [`LaneStatus::Intrinsic`].
 
 use super::elementary::{
-    dd_add, dd_mul_d, exp, exp_dd, exp_neg_half_sq_kernel, ln, two_prod, DdTableLane,
+    dd_add, dd_mul_d, exp, exp_dd, exp_mid_horner, exp_neg_half_sq_kernel, ln, two_prod,
+    DdTableLane,
 };
 use super::kernel::ln_ratio;
 use super::lanes::{Lane, X12, X8};
@@ -151,7 +152,15 @@ fn prep<T: DdTableLane, const B76: bool>(
     let tv_itm = (price - wsh) - omega * sl;
     let tv = T::select(itm, tv_itm, price);
     let xt = x.abs().neg();
-    let e = exp(T::splat(0.5) * xt);
+    // e^{x̃/2} without `exp`'s range handling where x̃/2 ≥ −708 (always, but for S/K or the
+    // carry near the ends of the accepted ranges): the same polynomial, one scaling. Per lane,
+    // so that the scalar twin picks the same function for each lane.
+    let half = T::splat(0.5) * xt;
+    let far = T::lt(half, T::splat(-708.0));
+    let mut e = exp_mid_horner(half);
+    if T::take_rare(far) {
+        e = T::select(far, exp(half), e);
+    }
     let inv_e = T::splat(1.0) / e;
     let beta = tv / (ah * bh).sqrt();
     let upper = T::select(T::gt(omega, T::splat(0.0)), ah, bh);
