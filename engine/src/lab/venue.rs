@@ -3,19 +3,20 @@
 //! one request in flight, requests scheduled at a fixed rate. Latency is recorded twice: from the
 //! moment the request was sent, and from its intended send time (start + k / rate), which charges a
 //! slow response to the requests it delayed (no coordinated omission).
+//!
+//! The client is the engine's own websocket connection ([`WsConn`], the receive path of the
+//! execution adapters), waiting in its `recv` for the answer.
 
 use std::fmt::Write as _;
-use std::net::TcpStream;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use tungstenite::stream::MaybeTlsStream;
-use tungstenite::{Message, WebSocket};
 
 use crate::clock::Clock;
 use crate::latency::new_histogram;
+use crate::live::ws::{WsConn, WsRecv};
 
 /// What each request is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,8 +137,6 @@ pub enum VenueError {
     },
 }
 
-type Ws = WebSocket<MaybeTlsStream<TcpStream>>;
-
 fn is_decimal(s: &str) -> bool {
     !s.is_empty()
         && s.bytes().all(|b| b.is_ascii_digit() || b == b'.')
@@ -232,14 +231,21 @@ enum Answer {
     Other,
 }
 
-fn classify(probe: Probe, msg: &Message, id: u64) -> Answer {
+/// A message from the venue, as the bench sees it.
+#[derive(Debug, Clone, Copy)]
+enum Incoming<'a> {
+    /// A text (or binary) message.
+    Text(&'a [u8]),
+    /// A control frame; the payload of the last pong received.
+    Pong(&'a [u8]),
+}
+
+fn classify(probe: Probe, msg: Incoming<'_>, id: u64) -> Answer {
     match (probe, msg) {
-        (Probe::Ping, Message::Pong(p)) if p.as_slice() == id.to_le_bytes() => {
-            Answer::Response(false)
-        }
+        (Probe::Ping, Incoming::Pong(p)) if p == id.to_le_bytes() => Answer::Response(false),
         (Probe::Ping, _) => Answer::Other,
-        (_, Message::Text(t)) => {
-            let Ok(v) = serde_json::from_str::<serde_json::Value>(t) else {
+        (_, Incoming::Text(t)) => {
+            let Ok(v) = serde_json::from_slice::<serde_json::Value>(t) else {
                 return Answer::Other;
             };
             let matches = match v.get("id") {
@@ -260,22 +266,23 @@ fn classify(probe: Probe, msg: &Message, id: u64) -> Answer {
     }
 }
 
-fn connect(url: &str, timeout: Duration) -> Result<Ws, VenueError> {
-    let (mut ws, _) = tungstenite::connect(url).map_err(|e| VenueError::Connection {
+/// The engine's own websocket client (the execution adapters' receive path), waiting in `recv`
+/// up to `timeout` for bytes (one request in flight: nothing else to do meanwhile).
+fn connect(url: &str, timeout: Duration) -> Result<WsConn, VenueError> {
+    let conn_err = |e: crate::live::WsError| VenueError::Connection {
         url: url.to_owned(),
         message: e.to_string(),
-    })?;
-    if let MaybeTlsStream::Plain(s) = ws.get_mut() {
-        let _ = s.set_nodelay(true);
-        let _ = s.set_read_timeout(Some(timeout.max(Duration::from_millis(1))));
-    }
+    };
+    let mut ws = WsConn::connect(url, timeout.max(Duration::from_millis(1))).map_err(conn_err)?;
+    ws.set_wait(Some(timeout.max(Duration::from_millis(1))))
+        .map_err(conn_err)?;
     Ok(ws)
 }
 
 /// Waits for the answer to `id` until `deadline_raw` passes: `Some((error text if the answer is an
 /// error, receive time))`, `None` on timeout.
 fn await_answer(
-    ws: &mut Ws,
+    ws: &mut WsConn,
     probe: Probe,
     id: u64,
     clock: &Clock,
@@ -286,28 +293,21 @@ fn await_answer(
         if clock.delta_ns(deadline_raw.0, clock.raw()) >= deadline_raw.1 {
             return Ok(None);
         }
-        match ws.read() {
-            Ok(msg) => {
+        match ws.recv() {
+            Ok(WsRecv::Frame(b)) => {
                 let t = clock.raw();
-                if let Answer::Response(err) = classify(probe, &msg, id) {
-                    let text = err.then(|| match &msg {
-                        Message::Text(t) => t.chars().take(300).collect(),
-                        other => format!("{other:?}"),
-                    });
+                if let Answer::Response(err) = classify(probe, Incoming::Text(b), id) {
+                    let text = err.then(|| String::from_utf8_lossy(b).chars().take(300).collect());
                     return Ok(Some((text, t)));
                 }
-                if let Message::Close(_) = msg {
-                    return Err(VenueError::Connection {
-                        url: url.to_owned(),
-                        message: "the venue closed the connection".into(),
-                    });
+            }
+            Ok(WsRecv::Control) => {
+                let t = clock.raw();
+                if let Answer::Response(_) = classify(probe, Incoming::Pong(ws.last_pong()), id) {
+                    return Ok(Some((None, t)));
                 }
             }
-            Err(tungstenite::Error::Io(e))
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
+            Ok(WsRecv::Nothing) => {}
             Err(e) => {
                 return Err(VenueError::Connection {
                     url: url.to_owned(),
@@ -350,7 +350,7 @@ pub fn run(
                 json_str(k),
                 json_str(s)
             );
-            send(&mut ws, Message::Text(auth), &cfg.url)?;
+            send(&mut ws, Some(&auth), 0, &cfg.url)?;
             match await_answer(
                 &mut ws,
                 cfg.probe,
@@ -417,12 +417,9 @@ pub fn run(
             }
         }
         let id = k + 1;
-        let msg = match request(cfg, id) {
-            None => Message::Ping(id.to_le_bytes().to_vec()),
-            Some(text) => Message::Text(text),
-        };
+        let text = request(cfg, id);
         let t_send = clock.raw();
-        send(&mut ws, msg, &cfg.url)?;
+        send(&mut ws, text.as_deref(), id, &cfg.url)?;
         out.sent += 1;
         match await_answer(
             &mut ws,
@@ -458,13 +455,17 @@ pub fn run(
         progress(k + 1, total);
     }
     out.elapsed_ns = clock.delta_ns(t0, clock.raw());
-    let _ = ws.close(None);
-    let _ = ws.flush();
+    ws.close();
     Ok(out)
 }
 
-fn send(ws: &mut Ws, msg: Message, url: &str) -> Result<(), VenueError> {
-    ws.send(msg).map_err(|e| VenueError::Connection {
+/// Sends `text`, or without one (the ping probe) a ping carrying `id`.
+fn send(ws: &mut WsConn, text: Option<&str>, id: u64, url: &str) -> Result<(), VenueError> {
+    let r = match text {
+        Some(t) => ws.send_text_bytes(t.as_bytes()),
+        None => ws.ping_with(&id.to_le_bytes()),
+    };
+    r.map_err(|e| VenueError::Connection {
         url: url.to_owned(),
         message: e.to_string(),
     })
@@ -520,37 +521,33 @@ mod tests {
 
     #[test]
     fn answers_are_matched_by_id_and_errors_seen() {
-        let t = |s: &str| Message::Text(s.into());
+        let t = |s: &'static str| Incoming::Text(s.as_bytes());
         assert_eq!(
-            classify(Probe::DeribitTest, &t(r#"{"id":3,"result":{}}"#), 3),
+            classify(Probe::DeribitTest, t(r#"{"id":3,"result":{}}"#), 3),
             Answer::Response(false)
         );
         assert_eq!(
-            classify(
-                Probe::DeribitTest,
-                &t(r#"{"id":"3","error":{"code":1}}"#),
-                3
-            ),
+            classify(Probe::DeribitTest, t(r#"{"id":"3","error":{"code":1}}"#), 3),
             Answer::Response(true)
         );
         assert_eq!(
-            classify(Probe::BinanceOrder, &t(r#"{"id":3,"status":400}"#), 3),
+            classify(Probe::BinanceOrder, t(r#"{"id":3,"status":400}"#), 3),
             Answer::Response(true)
         );
         assert_eq!(
-            classify(Probe::DeribitTest, &t(r#"{"id":2,"result":{}}"#), 3),
+            classify(Probe::DeribitTest, t(r#"{"id":2,"result":{}}"#), 3),
             Answer::Other
         );
         assert_eq!(
-            classify(Probe::DeribitTest, &t("not json"), 3),
+            classify(Probe::DeribitTest, t("not json"), 3),
             Answer::Other
         );
         assert_eq!(
-            classify(Probe::Ping, &Message::Pong(3u64.to_le_bytes().to_vec()), 3),
+            classify(Probe::Ping, Incoming::Pong(&3u64.to_le_bytes()), 3),
             Answer::Response(false)
         );
         assert_eq!(
-            classify(Probe::Ping, &Message::Pong(vec![1]), 3),
+            classify(Probe::Ping, Incoming::Pong(&[1]), 3),
             Answer::Other
         );
         assert!(!is_decimal("1e5") && is_decimal("0.001") && !is_decimal("."));
