@@ -1,23 +1,22 @@
 //! A global allocator that counts allocations made on the current thread while counting is on,
 //! for the zero-allocation tests. Each test binary installs it with
-//! `#[global_allocator] static GLOBAL: counting::Counting = counting::Counting;`.
+//! `#[global_allocator] static GLOBAL: counting::Counting = counting::Counting;`. Counts are per
+//! thread, so tests of one binary running in parallel do not see each other's allocations.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Forwards to the system allocator; counts `alloc` and `realloc` calls while [`measure`] runs.
 pub struct Counting;
 
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
 thread_local! {
     static ON: Cell<bool> = const { Cell::new(false) };
+    static COUNT: Cell<u64> = const { Cell::new(0) };
 }
 
 fn count() {
     if ON.with(Cell::get) {
-        // Relaxed: a plain counter read after the measured section on the same thread.
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        COUNT.with(|c| c.set(c.get() + 1));
     }
 }
 
@@ -42,10 +41,9 @@ unsafe impl GlobalAlloc for Counting {
 
 /// Runs `f` with counting on for this thread; returns its result and the allocations it made.
 pub fn measure<R>(f: impl FnOnce() -> R) -> (R, u64) {
-    let before = ALLOCS.load(Ordering::Relaxed);
+    let before = COUNT.with(Cell::get);
     ON.with(|c| c.set(true));
     let r = f();
     ON.with(|c| c.set(false));
-    // Relaxed: read on the thread that counted.
-    (r, ALLOCS.load(Ordering::Relaxed) - before)
+    (r, COUNT.with(Cell::get) - before)
 }
