@@ -7,6 +7,7 @@
 
 mod ws_server;
 
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -80,10 +81,41 @@ impl Script {
     }
 }
 
+/// Server side of [`deliver_over`]: the handshake, the pieces in lock step, then the client's frames
+/// up to its close.
+fn serve_pieces<S: Read + Write>(
+    s: &mut S,
+    pieces: Vec<Vec<u8>>,
+    sent_tx: &mpsc::Sender<()>,
+    go_rx: &mpsc::Receiver<()>,
+) -> Vec<ClientFrame> {
+    handshake(s, &[]);
+    for p in pieces {
+        if !p.is_empty() {
+            s.write_all(&p).unwrap();
+            s.flush().unwrap();
+        }
+        sent_tx.send(()).unwrap();
+        if go_rx.recv().is_err() {
+            break;
+        }
+    }
+    let mut back = Vec::new();
+    while let Some(f) = read_client_frame(s) {
+        let close = f.opcode == 0x8;
+        back.push(f);
+        if close {
+            break;
+        }
+    }
+    back
+}
+
 /// Serves `script` in pieces cut at `cuts` (sorted byte offsets), one write per piece, in lock
 /// step with the client (which drains what arrived before the next piece goes out, so frames
-/// really are split in its buffer); returns what the client saw and the frames it sent back.
-fn deliver(script: &Script, cuts: &[usize]) -> (Vec<Got>, Vec<ClientFrame>) {
+/// really are split in its buffer), through TLS when `tls` (`wss://`, the test CA); returns what
+/// the client saw and the frames it sent back.
+fn deliver_over(script: &Script, cuts: &[usize], tls: bool) -> (Vec<Got>, Vec<ClientFrame>) {
     let mut pieces = Vec::new();
     let mut at = 0;
     for &c in cuts.iter().chain(std::iter::once(&script.bytes.len())) {
@@ -95,28 +127,18 @@ fn deliver(script: &Script, cuts: &[usize]) -> (Vec<Got>, Vec<ClientFrame>) {
     let (go_tx, go_rx) = mpsc::channel::<()>();
     let n_pieces = pieces.len();
     let (url, h) = spawn(move |mut s: TcpStream| {
-        use std::io::Write;
-        handshake(&mut s, &[]);
-        for p in pieces {
-            if !p.is_empty() {
-                s.write_all(&p).unwrap();
-            }
-            sent_tx.send(()).unwrap();
-            if go_rx.recv().is_err() {
-                break;
-            }
+        if tls {
+            serve_pieces(&mut ws_server::tls_server(s), pieces, &sent_tx, &go_rx)
+        } else {
+            serve_pieces(&mut s, pieces, &sent_tx, &go_rx)
         }
-        let mut back = Vec::new();
-        while let Some(f) = read_client_frame(&mut s) {
-            let close = f.opcode == 0x8;
-            back.push(f);
-            if close {
-                break;
-            }
-        }
-        back
     });
-    let mut c = WsConn::connect(&url, T).expect("connect");
+    let mut c = if tls {
+        let url = url.replacen("ws://", "wss://", 1);
+        WsConn::connect_with(&url, T, Some(ws_server::tls_client_config())).expect("connect")
+    } else {
+        WsConn::connect(&url, T).expect("connect")
+    };
     let mut got = Vec::new();
     for _ in 0..n_pieces {
         sent_rx.recv().unwrap();
@@ -143,7 +165,11 @@ fn poll(c: &mut WsConn, got: &mut Vec<Got>) {
 }
 
 fn check(script: &Script, cuts: &[usize]) {
-    let (got, back) = deliver(script, cuts);
+    check_over(script, cuts, false);
+}
+
+fn check_over(script: &Script, cuts: &[usize], tls: bool) {
+    let (got, back) = deliver_over(script, cuts, tls);
     assert_eq!(got.len(), script.want.len(), "cuts {cuts:?}");
     for (i, (g, w)) in got.iter().zip(&script.want).enumerate() {
         assert!(g == w, "event {i} differs at cuts {cuts:?}");
@@ -291,7 +317,6 @@ fn connect_with_answer(
     answer: impl FnOnce(&str) -> Vec<u8> + Send + 'static,
 ) -> Result<WsConn, WsError> {
     let (url, h) = spawn(move |mut s: TcpStream| {
-        use std::io::Write;
         let (req, _) = ws_server::read_request(&mut s);
         let key = req.header("sec-websocket-key").unwrap().to_owned();
         let _ = s.write_all(&answer(&key));
@@ -509,4 +534,39 @@ proptest! {
         let (err, _) = run_until_error(bytes);
         prop_assert!(err.is_some());
     }
+}
+
+/// `wss://`: the same messages through rustls, in one piece and cut inside frames (and so
+/// inside TLS records), against a server with the test CA's certificate for 127.0.0.1.
+#[test]
+fn tls_delivers_the_same_messages() {
+    let small = small_script();
+    check_over(&small, &[], true);
+    check_over(&small, &[1, 7, 50, 51, 200], true);
+    let big = big_script();
+    check_over(&big, &[], true);
+    check_over(&big, &[3, 65_000, 65_541, 200_000, 300_001], true);
+}
+
+/// A certificate the default roots do not know fails the handshake with a TLS error.
+#[test]
+fn tls_with_an_unknown_issuer_is_refused() {
+    let (url, h) = spawn(|s: TcpStream| {
+        let mut t = ws_server::tls_server(s);
+        let mut b = [0u8; 1];
+        // The client aborts the TLS handshake: an error here, never a request.
+        t.read(&mut b).is_err()
+    });
+    let url = url.replacen("ws://", "wss://", 1);
+    match WsConn::connect(&url, T) {
+        Err(WsError::Handshake { message, .. }) => {
+            assert!(
+                message.to_ascii_lowercase().contains("certificate"),
+                "{message}"
+            );
+        }
+        Err(e) => panic!("expected a handshake error, got {e}"),
+        Ok(_) => panic!("an unknown issuer was accepted"),
+    }
+    assert!(h.join().unwrap());
 }

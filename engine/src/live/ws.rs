@@ -245,10 +245,17 @@ fn tls_config() -> Result<Arc<rustls::ClientConfig>, String> {
     .clone()
 }
 
-fn tls_client(host: &str) -> Result<rustls::ClientConnection, String> {
+fn tls_client(
+    host: &str,
+    cfg: Option<Arc<rustls::ClientConfig>>,
+) -> Result<rustls::ClientConnection, String> {
     let name = rustls::pki_types::ServerName::try_from(host.to_owned())
         .map_err(|e| format!("TLS server name `{host}`: {e}"))?;
-    rustls::ClientConnection::new(tls_config()?, name).map_err(|e| format!("TLS: {e}"))
+    let cfg = match cfg {
+        Some(c) => c,
+        None => tls_config()?,
+    };
+    rustls::ClientConnection::new(cfg, name).map_err(|e| format!("TLS: {e}"))
 }
 
 /// Opens a TCP connection to `url`'s host (first address that answers within `timeout`).
@@ -327,10 +334,8 @@ impl Stream {
                 }
                 state.map_err(|e| std::io::Error::new(ErrorKind::InvalidData, e))?;
                 match tls.reader().read(buf) {
-                    Err(e) if e.kind() == ErrorKind::UnexpectedEof || n == 0 => {
-                        let _ = e;
-                        Ok(0)
-                    }
+                    // The end of the stream, with or without close_notify.
+                    Err(e) if e.kind() == ErrorKind::UnexpectedEof || n == 0 => Ok(0),
                     other => other,
                 }
             }
@@ -410,7 +415,6 @@ enum Step {
 /// written into a buffer reused across messages and straight into the stream; what the socket
 /// does not take stays queued there, in order, ahead of later frames and pongs. The masks come
 /// from a xorshift generator seeded from the OS at connect.
-#[derive(Debug)]
 pub struct WsConn {
     stream: Stream,
     /// Read buffer: `rbuf[rpos..rend]` holds received bytes not yet parsed. Its length is its
@@ -433,6 +437,19 @@ pub struct WsConn {
     dead: bool,
 }
 
+impl std::fmt::Debug for WsConn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WsConn")
+            .field("stream", &self.stream)
+            .field("read_buffer", &self.rbuf.len())
+            .field("unparsed", &(self.rend - self.rpos))
+            .field("fragmented", &self.frag)
+            .field("queued_out", &(self.out.len() - self.out_sent))
+            .field("dead", &self.dead)
+            .finish_non_exhaustive()
+    }
+}
+
 fn io_closed(e: &std::io::Error) -> WsError {
     WsError::Closed(e.to_string())
 }
@@ -447,6 +464,19 @@ impl WsConn {
     /// [`WsError::Connect`] when no address answers, [`WsError::Handshake`] when TLS fails or the
     /// answer is not a valid `101` upgrade for our key (naming what is wrong).
     pub fn connect(url: &str, timeout: Duration) -> Result<Self, WsError> {
+        Self::connect_with(url, timeout, None)
+    }
+
+    /// [`WsConn::connect`] with `tls` as the client TLS configuration of a `wss://` URL instead
+    /// of the default one (webpki roots): a private CA, client certificates.
+    ///
+    /// # Errors
+    /// As [`WsConn::connect`].
+    pub fn connect_with(
+        url: &str,
+        timeout: Duration,
+        tls: Option<Arc<rustls::ClientConfig>>,
+    ) -> Result<Self, WsError> {
         let target = Target::parse(url)?;
         let tcp = tcp_connect(url, timeout)?;
         let deadline = Instant::now() + timeout;
@@ -458,7 +488,7 @@ impl WsConn {
         let _ = tcp.set_write_timeout(Some(timeout.max(Duration::from_millis(1))));
         let mut stream = if target.tls {
             Stream::Tls {
-                tls: Box::new(tls_client(&target.host).map_err(hs)?),
+                tls: Box::new(tls_client(&target.host, tls).map_err(hs)?),
                 tcp,
             }
         } else {
@@ -978,7 +1008,8 @@ pub fn http_get(url: &str, timeout: Duration) -> Result<Vec<u8>, WsError> {
     let mut buf = Vec::with_capacity(64 * 1024);
     if tls {
         let (host, _) = host_port(url)?;
-        let conn = tls_client(&host).map_err(|e| WsError::Closed(format!("GET {url}: {e}")))?;
+        let conn =
+            tls_client(&host, None).map_err(|e| WsError::Closed(format!("GET {url}: {e}")))?;
         let mut s = rustls::StreamOwned::new(conn, tcp);
         s.write_all(req.as_bytes()).map_err(closed)?;
         match s.read_to_end(&mut buf) {

@@ -43,7 +43,7 @@ impl Request {
 }
 
 /// Reads the request head; returns it and any bytes that came after it.
-pub fn read_request(s: &mut TcpStream) -> (Request, Vec<u8>) {
+pub fn read_request<S: Read>(s: &mut S) -> (Request, Vec<u8>) {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 1024];
     let end = loop {
@@ -100,12 +100,13 @@ pub fn spawn<T: Send + 'static>(
 
 /// Performs the server handshake (standard answer), then writes `extra` in the same write as the
 /// `101` head (frames that arrive in the same segment).
-pub fn handshake(s: &mut TcpStream, extra: &[u8]) -> Request {
+pub fn handshake<S: Read + Write>(s: &mut S, extra: &[u8]) -> Request {
     let (req, rest) = read_request(s);
     assert!(rest.is_empty(), "client sent bytes before the 101");
     let mut out = answer_101(&req);
     out.extend_from_slice(extra);
     s.write_all(&out).expect("server: write 101");
+    s.flush().expect("server: flush 101");
     req
 }
 
@@ -144,14 +145,14 @@ pub struct ClientFrame {
     pub payload: Vec<u8>,
 }
 
-fn read_exact(s: &mut TcpStream, n: usize) -> Option<Vec<u8>> {
+fn read_exact<S: Read>(s: &mut S, n: usize) -> Option<Vec<u8>> {
     let mut v = vec![0u8; n];
     s.read_exact(&mut v).ok()?;
     Some(v)
 }
 
 /// Reads one client frame (`None` at the end of the stream or on a timeout).
-pub fn read_client_frame(s: &mut TcpStream) -> Option<ClientFrame> {
+pub fn read_client_frame<S: Read>(s: &mut S) -> Option<ClientFrame> {
     let h = read_exact(s, 2)?;
     let masked = h[1] & 0x80 != 0;
     let len = match h[1] & 0x7f {
@@ -187,4 +188,44 @@ pub fn payload(n: usize, seed: usize) -> Vec<u8> {
     (0..n)
         .map(|i| b' ' + ((i * 7 + seed * 13) % 94) as u8)
         .collect()
+}
+
+/// TLS (rustls, ring) for the test server: the test CA's leaf for 127.0.0.1 (`tests/ws_tls`).
+pub fn tls_server(tcp: TcpStream) -> rustls::StreamOwned<rustls::ServerConnection, TcpStream> {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    let chain = vec![
+        CertificateDer::from(include_bytes!("../ws_tls/server.der").to_vec()),
+        CertificateDer::from(include_bytes!("../ws_tls/ca.der").to_vec()),
+    ];
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+        include_bytes!("../ws_tls/server.key.der").to_vec(),
+    ));
+    let cfg = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(chain, key)
+    .expect("test certificate and key");
+    let conn = rustls::ServerConnection::new(std::sync::Arc::new(cfg)).unwrap();
+    rustls::StreamOwned::new(conn, tcp)
+}
+
+/// A client TLS configuration trusting only the test CA.
+pub fn tls_client_config() -> std::sync::Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls::pki_types::CertificateDer::from(
+            include_bytes!("../ws_tls/ca.der").to_vec(),
+        ))
+        .expect("test CA");
+    let cfg = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    std::sync::Arc::new(cfg)
 }
