@@ -7,7 +7,6 @@ mod common;
 use common::live::FlipSizer;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 
 use engine::clock::Clock;
 use engine::exec::binance::{BinanceAuth, BinanceExec, BinanceExecConfig};
@@ -16,11 +15,10 @@ use engine::kernel::{Kernel, KernelConfig};
 use engine::live::{
     Link, LiveConfig, LiveFeed, LiveSource, StreamSpec, SupervisorConfig, VenueKind,
 };
-use engine::pipeline::{run_with, Backpressure, PipelineConfig, Wait};
-use engine::risk_gate::{Gated, InstrumentLimits, KillSwitch, Marks, RiskGate, RiskLimits};
+use engine::pipeline::run_with;
+use engine::risk_gate::{Gated, Marks};
 use engine::synth::SynthConfig;
-use engine::topology::Topology;
-use engine::venue_sim::{self, Fault, SimConfig, SimSource, Venue};
+use engine::venue_sim::{self, SimConfig, SimSource, Venue};
 use feeds::{BinanceFeed, Market, Registry};
 
 #[test]
@@ -104,49 +102,15 @@ fn binance_end_to_end_through_faults() {
         clock.clone(),
     )
     .expect("exec connect");
-    let gate = RiskGate::new(
-        reg.instruments(),
-        RiskLimits {
-            instruments: vec![Some(InstrumentLimits {
-                max_order_qty: 100_000_000,
-                max_notional: 1e9,
-                max_position: 1_000_000_000,
-            })],
-            max_orders_per_sec: 1e6,
-            burst: 1e6,
-            price_band: Some(0.05),
-        },
-        marks,
-        KillSwitch::new(),
-    );
-    let cfg = PipelineConfig {
-        topology: Topology::single(),
-        exec_sync: false,
-        backpressure: Backpressure::Block,
-        wait: Some(Wait::SpinPark),
-        ..PipelineConfig::default()
-    };
+    let gate = common::live::gate(&reg, marks, 100_000_000, 1_000_000_000);
     let runner = {
         let clock = clock.clone();
         std::thread::spawn(move || {
+            let cfg = common::live::pipeline();
             run_with(&cfg, source, feed, kernel, Gated::new(gate, exec), &clock)
         })
     };
-    let ms = |n| std::thread::sleep(Duration::from_millis(n));
-    ms(700);
-    sim.inject(Fault::Disconnect);
-    ms(500);
-    sim.inject(Fault::Stall(Duration::from_millis(400)));
-    ms(900);
-    sim.inject(Fault::Malformed(3));
-    ms(300);
-    sim.inject(Fault::SkipSequence);
-    ms(500);
-    sim.inject(Fault::DelayAcks(Duration::from_millis(250)));
-    ms(600);
-    sim.inject(Fault::DelayAcks(Duration::ZERO));
-    sim.inject(Fault::LoseAcks(2));
-    ms(800);
+    common::live::fault_script(&sim);
     stop.store(true, Ordering::Release);
     let report = runner.join().expect("pipeline thread");
     let rec = sim.record();

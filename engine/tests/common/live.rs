@@ -3,11 +3,66 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use engine::order::{Binding, Fill, Order, Reason};
+use engine::pipeline::{Backpressure, PipelineConfig, Wait};
+use engine::risk_gate::{InstrumentLimits, KillSwitch, Marks, RiskGate, RiskLimits};
 use engine::sizer::{Sizer, Target, TickView};
-use engine::venue_sim::SimRecord;
-use feeds::Side;
+use engine::topology::Topology;
+use engine::venue_sim::{Fault, SimHandle, SimRecord};
+use feeds::{Registry, Side};
+
+/// The risk gate of the end-to-end tests: generous limits (quantity and position mantissas as
+/// given), a 5 % price band around the venue's marks, no rate limit to speak of.
+pub fn gate(reg: &Registry, marks: Marks, max_order_qty: i64, max_position: i64) -> RiskGate {
+    RiskGate::new(
+        reg.instruments(),
+        RiskLimits {
+            instruments: vec![Some(InstrumentLimits {
+                max_order_qty,
+                max_notional: 1e9,
+                max_position,
+            })],
+            max_orders_per_sec: 1e6,
+            burst: 1e6,
+            price_band: Some(0.05),
+        },
+        marks,
+        KillSwitch::new(),
+    )
+}
+
+/// One thread for feed, kernel and execution, blocking backpressure, spin-then-park waits.
+pub fn pipeline() -> PipelineConfig {
+    PipelineConfig {
+        topology: Topology::single(),
+        exec_sync: false,
+        backpressure: Backpressure::Block,
+        wait: Some(Wait::SpinPark),
+        ..PipelineConfig::default()
+    }
+}
+
+/// The fault script both venues go through while the engine runs: a dropped connection, a
+/// stall, malformed frames, a skipped sequence number, delayed then lost acks.
+pub fn fault_script(sim: &SimHandle) {
+    let ms = |n| std::thread::sleep(Duration::from_millis(n));
+    ms(700);
+    sim.inject(Fault::Disconnect);
+    ms(500);
+    sim.inject(Fault::Stall(Duration::from_millis(400)));
+    ms(900);
+    sim.inject(Fault::Malformed(3));
+    ms(300);
+    sim.inject(Fault::SkipSequence);
+    ms(500);
+    sim.inject(Fault::DelayAcks(Duration::from_millis(250)));
+    ms(600);
+    sim.inject(Fault::DelayAcks(Duration::ZERO));
+    sim.inject(Fault::LoseAcks(2));
+    ms(800);
+}
 
 /// Flips its target between +q and −q every `every` ticks; counts ticks it was handed from an
 /// invalid book (must stay 0).
