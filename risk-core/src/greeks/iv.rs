@@ -13,7 +13,8 @@
 //!    `bachelier_a`); above, solve b(s) = β by Householder's third-order method from the
 //!    tangent at s_c (monotone from below, b concave there).
 //!    Each iteration is one normalized Black evaluation sharing its Gaussian factor, kept inside
-//!    a bracket that every evaluation tightens.
+//!    a bracket that every evaluation tightens. Measured: two evaluations per lane on a
+//!    realistic chain, at most three over |x̃| ≤ 6s, s ∈ [1e-3, 3] (the tests).
 //! 3. σ = s/√T.
 //!
 //! Bounds: a price below the discounted intrinsic value gives NaN and
@@ -238,7 +239,8 @@ fn solve<T: CodyLane>(p: &Prep<T>) -> (T, usize) {
     // Lower branch guess: the small-s (Bachelier) limit b ≈ s·(φ(a) − a·Φ(−a)), a = |x|/s,
     // inverted through a fitted rational (see `bachelier_a`): within 1.2 % of the root on the
     // bench's chain (the limit's own error, O(s²)), so every lane there needs two Black
-    // evaluations (the second only confirms convergence).
+    // evaluations: the first step leaves an error of order 1e-7 at most, the second's step,
+    // below the stopping tolerance, finishes.
     let s_low = (x.abs() / bachelier_a(x.abs(), p.beta, ln_beta)).min(sc);
     // Upper branch guess: tangent at s_c, b'(s_c) = e^{x/2}/√(2π).
     let s_up = sc + (p.beta - bc) * (T::splat(SQRT_2PI) * p.inv_e);
