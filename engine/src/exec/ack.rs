@@ -2,9 +2,10 @@
 //! responses and `user.orders` notifications — read straight from the frame's bytes, with no heap
 //! allocation.
 //!
-//! The JSON structure is walked by the Deribit feed's walker (`feeds/src/deribit/walk.rs`,
-//! compiled into this module rather than copied: one walker in the workspace). The values the
-//! adapters use are then read from their spans: strings borrowed from the frame (escapes decoded
+//! Each frame is read in one pass: objects and arrays are walked entry by entry, a value the
+//! adapter wants is read where it is met (nested ones descended into) and every other value is
+//! skipped by the Deribit feed's walker (`feeds/src/deribit/walk.rs`, compiled into this module
+//! rather than copied: one JSON skipper in the workspace). The values are read from their spans: strings borrowed from the frame (escapes decoded
 //! on the fly, or into a stack buffer for short values), integers checked, decimals straight into
 //! mantissas by [`parse_decimal`] (strings) or [`json_decimal`] (JSON numbers), never through
 //! `f64`. Arrays (Binance `fills`, Deribit `trades`) are iterated in place.
@@ -25,7 +26,7 @@ use feeds::deribit::num::json_decimal;
 #[path = "../../../feeds/src/deribit/walk.rs"]
 mod walk;
 
-use walk::{entries, skip_value, ws};
+use walk::{skip_value, ws};
 
 /// Escaped strings up to this many decoded bytes are decoded into a stack buffer (request ids,
 /// decimals); longer ones are none of ours.
@@ -202,48 +203,103 @@ pub fn num_decimal(v: &[u8], scale: u8) -> Option<i64> {
     }
 }
 
-/// Whether a raw object key is `want` (escapes decoded).
-fn key_is(raw: &[u8], want: &str) -> bool {
-    JsonStr(raw).is(want.as_bytes())
+/// The decoded key of an object entry: borrowed when it has no escapes, else decoded into `buf`
+/// (`b""` when it cannot be: none of the keys read here).
+fn key<'b>(raw: &'b [u8], buf: &'b mut [u8; STR_BUF]) -> &'b [u8] {
+    JsonStr(raw).decode_into(buf).unwrap_or(b"")
+}
+
+/// Walks the object whose `{` is at `s[i]`: for each entry calls `f(decoded key, value start)`,
+/// which reads or skips the value and returns where it ends, so a value the caller wants is read
+/// as it is passed (one pass). Returns the end of the object; `None` when it is malformed or `f`
+/// returned `None`.
+fn object(s: &[u8], i: usize, mut f: impl FnMut(&[u8], usize) -> Option<usize>) -> Option<usize> {
+    if s.get(i) != Some(&b'{') {
+        return None;
+    }
+    let mut buf = [0u8; STR_BUF];
+    let mut j = ws(s, i + 1);
+    if s.get(j) == Some(&b'}') {
+        return Some(j + 1);
+    }
+    loop {
+        if s.get(j) != Some(&b'"') {
+            return None;
+        }
+        let kend = skip_value(s, j)?;
+        let k = key(&s[j + 1..kend - 1], &mut buf);
+        j = ws(s, kend);
+        if s.get(j) != Some(&b':') {
+            return None;
+        }
+        let vend = f(k, ws(s, j + 1))?;
+        j = ws(s, vend);
+        match s.get(j)? {
+            b',' => j = ws(s, j + 1),
+            b'}' => return Some(j + 1),
+            _ => return None,
+        }
+    }
+}
+
+/// Walks the array whose `[` is at `s[i]`: for each element calls `f(element start)`, which
+/// reads or skips it and returns where it ends. Returns the end of the array.
+fn array(s: &[u8], i: usize, mut f: impl FnMut(usize) -> Option<usize>) -> Option<usize> {
+    if s.get(i) != Some(&b'[') {
+        return None;
+    }
+    let mut j = ws(s, i + 1);
+    if s.get(j) == Some(&b']') {
+        return Some(j + 1);
+    }
+    loop {
+        j = ws(s, f(j)?);
+        match s.get(j)? {
+            b',' => j = ws(s, j + 1),
+            b']' => return Some(j + 1),
+            _ => return None,
+        }
+    }
+}
+
+/// Skips the value at `s[v]` into `slot` (raw); returns its end.
+fn take<'a>(s: &'a [u8], v: usize, slot: &mut Option<&'a [u8]>) -> Option<usize> {
+    let end = skip_value(s, v)?;
+    *slot = Some(&s[v..end]);
+    Some(end)
+}
+
+/// Whether `s` holds nothing but whitespace from `end`.
+fn ends(s: &[u8], end: usize) -> bool {
+    ws(s, end) == s.len()
 }
 
 /// The raw values of `keys` in the object `obj`, found in one pass (a repeated key gives its last
-/// value, as `serde_json` keeps). `None` when `obj` is not one well-formed object (leading and
-/// trailing whitespace allowed).
+/// value, as `serde_json` keeps; keys compare by their decoded text). `None` when `obj` is not
+/// one well-formed object (leading and trailing whitespace allowed).
 #[must_use]
 pub fn fields<'a, const N: usize>(obj: &'a [u8], keys: [&str; N]) -> Option<[Option<&'a [u8]>; N]> {
     let mut out = [None; N];
-    let end = entries(obj, ws(obj, 0), |k, a, b| {
-        if let Some(j) = keys.iter().position(|want| key_is(k, want)) {
-            out[j] = Some(&obj[a..b]);
+    let end = object(obj, ws(obj, 0), |k, v| {
+        match keys.iter().position(|want| want.as_bytes() == k) {
+            Some(j) => take(obj, v, &mut out[j]),
+            None => skip_value(obj, v),
         }
     })?;
-    (ws(obj, end) == obj.len()).then_some(out)
+    ends(obj, end).then_some(out)
 }
 
 /// Calls `f` on each element (raw) of the array `arr`, in order; returns how many. `None` when
 /// `arr` is not one well-formed array, or when `f` returned `None` (it stops there).
 pub fn elements<'a>(arr: &'a [u8], mut f: impl FnMut(&'a [u8]) -> Option<()>) -> Option<usize> {
-    let mut i = ws(arr, 0);
-    if arr.get(i) != Some(&b'[') {
-        return None;
-    }
-    i = ws(arr, i + 1);
     let mut n = 0;
-    if arr.get(i) == Some(&b']') {
-        return (ws(arr, i + 1) == arr.len()).then_some(0);
-    }
-    loop {
-        let end = skip_value(arr, i)?;
-        f(&arr[i..end])?;
+    let end = array(arr, ws(arr, 0), |j| {
+        let e = skip_value(arr, j)?;
+        f(&arr[j..e])?;
         n += 1;
-        i = ws(arr, end);
-        match arr.get(i)? {
-            b',' => i = ws(arr, i + 1),
-            b']' => return (ws(arr, i + 1) == arr.len()).then_some(n),
-            _ => return None,
-        }
-    }
+        Some(e)
+    })?;
+    ends(arr, end).then_some(n)
 }
 
 /// Whether the raw value is an array with at least one element (what `as_array()` plus
@@ -251,6 +307,35 @@ pub fn elements<'a>(arr: &'a [u8], mut f: impl FnMut(&'a [u8]) -> Option<()>) ->
 fn non_empty_array(v: &[u8]) -> bool {
     let i = ws(v, 0);
     v.get(i) == Some(&b'[') && v.get(ws(v, i + 1)).is_some_and(|&c| c != b']')
+}
+
+/// The quantity-weighted price of the objects of the array `arr` (raw), each read in one pass
+/// for its `px_key` and `qty_key` (decimal strings or JSON numbers through `dec`); `None` when an
+/// element is not an object or lacks a readable price or quantity, or the sums overflow.
+fn vwap_of(
+    arr: &[u8],
+    px_key: &[u8],
+    qty_key: &[u8],
+    dec: fn(&[u8], u8) -> Option<i64>,
+    px_scale: u8,
+    qty_scale: u8,
+) -> Option<Vwap> {
+    let mut w = Vwap::default();
+    array(arr, ws(arr, 0), |j| {
+        let (mut p, mut q) = (None, None);
+        let end = object(arr, j, |k, v| {
+            if k == px_key {
+                take(arr, v, &mut p)
+            } else if k == qty_key {
+                take(arr, v, &mut q)
+            } else {
+                skip_value(arr, v)
+            }
+        })?;
+        w.add(dec(p?, px_scale)?, dec(q?, qty_scale)?)?;
+        Some(end)
+    })?;
+    Some(w)
 }
 
 /// How a final order state ended, in the instrument's mantissas.
@@ -288,9 +373,43 @@ impl Vwap {
     }
 }
 
+/// The fields of a Binance order object (the `result` of `order.place` with
+/// `newOrderRespType=FULL`, or of `order.status`) the adapter reads, raw.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BinanceOrder<'a> {
+    /// `status`.
+    pub status: Option<&'a [u8]>,
+    /// `executedQty`.
+    pub executed_qty: Option<&'a [u8]>,
+    /// `cummulativeQuoteQty`.
+    pub quote_qty: Option<&'a [u8]>,
+    /// `fills`.
+    pub fills: Option<&'a [u8]>,
+}
+
+/// Reads the Binance order object whose `{` is at `s[i]`; returns its end too.
+fn binance_order_at(s: &[u8], i: usize) -> Option<(usize, BinanceOrder<'_>)> {
+    let mut o = BinanceOrder::default();
+    let end = object(s, i, |k, v| match k {
+        b"status" => take(s, v, &mut o.status),
+        b"executedQty" => take(s, v, &mut o.executed_qty),
+        b"cummulativeQuoteQty" => take(s, v, &mut o.quote_qty),
+        b"fills" => take(s, v, &mut o.fills),
+        _ => skip_value(s, v),
+    })?;
+    Some((end, o))
+}
+
+/// Reads a Binance order object (raw); `None` when it is not one well-formed object.
+#[must_use]
+pub fn binance_order(result: &[u8]) -> Option<BinanceOrder<'_>> {
+    let (end, o) = binance_order_at(result, ws(result, 0))?;
+    ends(result, end).then_some(o)
+}
+
 /// The fields of a Binance WebSocket API response the adapter reads (`{"id", "status", "result"
-/// | "error", "rateLimits"}`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// | "error", "rateLimits"}`), in one pass over the frame.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BinanceResponse<'a> {
     /// `id`, when a string.
     pub id: Option<JsonStr<'a>>,
@@ -298,6 +417,8 @@ pub struct BinanceResponse<'a> {
     pub status: Option<u64>,
     /// `result`, raw.
     pub result: Option<&'a [u8]>,
+    /// `result` read as an order object, when it is an object.
+    pub order: Option<BinanceOrder<'a>>,
     /// `error.code`, when an integer.
     pub error_code: Option<i64>,
     /// `error.msg`, when a string.
@@ -308,17 +429,35 @@ pub struct BinanceResponse<'a> {
 /// object.
 #[must_use]
 pub fn binance_response(frame: &[u8]) -> Option<BinanceResponse<'_>> {
-    let [id, status, result, error] = fields(frame, ["id", "status", "result", "error"])?;
+    let mut r = BinanceResponse::default();
+    let (mut id, mut status, mut error) = (None, None, None);
+    let end = object(frame, ws(frame, 0), |k, v| match k {
+        b"id" => take(frame, v, &mut id),
+        b"status" => take(frame, v, &mut status),
+        b"result" if frame.get(v) == Some(&b'{') => {
+            let (end, o) = binance_order_at(frame, v)?;
+            r.result = Some(&frame[v..end]);
+            r.order = Some(o);
+            Some(end)
+        }
+        b"result" => {
+            r.order = None;
+            take(frame, v, &mut r.result)
+        }
+        b"error" => take(frame, v, &mut error),
+        _ => skip_value(frame, v),
+    })?;
+    if !ends(frame, end) {
+        return None;
+    }
     let [code, msg] = error
         .and_then(|e| fields(e, ["code", "msg"]))
         .unwrap_or([None, None]);
-    Some(BinanceResponse {
-        id: id.and_then(JsonStr::of),
-        status: status.and_then(json_u64),
-        result,
-        error_code: code.and_then(json_i64),
-        error_msg: msg.and_then(JsonStr::of),
-    })
+    r.id = id.and_then(JsonStr::of);
+    r.status = status.and_then(json_u64);
+    r.error_code = code.and_then(json_i64);
+    r.error_msg = msg.and_then(JsonStr::of);
+    Some(r)
 }
 
 /// The request kind and engine order id of a response id `{kind}{order id}[-{seq}]` (`p7`,
@@ -341,11 +480,7 @@ const BINANCE_FINAL: [&[u8]; 5] = [
     b"EXPIRED_IN_MATCH",
 ];
 
-/// The outcome of a Binance order object (the `result` of `order.place` with
-/// `newOrderRespType=FULL`, or of `order.status`) of an order of `order_qty` at `limit_px`:
-/// `None` while its `status` is not final, or when a field it needs is missing or malformed.
-/// Filled quantity from `executedQty`; price from the `fills` (quantity-weighted), else from
-/// `cummulativeQuoteQty` / filled.
+/// The outcome of a Binance order object (raw; see [`binance_order_outcome`]).
 #[must_use]
 pub fn binance_outcome(
     result: &[u8],
@@ -354,32 +489,47 @@ pub fn binance_outcome(
     order_qty: i64,
     limit_px: i64,
 ) -> Option<Outcome> {
-    let [status, executed, quote, fills] = fields(
-        result,
-        ["status", "executedQty", "cummulativeQuoteQty", "fills"],
-    )?;
-    let status = JsonStr::of(status?)?;
+    binance_order_outcome(
+        &binance_order(result)?,
+        px_scale,
+        qty_scale,
+        order_qty,
+        limit_px,
+    )
+}
+
+/// The outcome of a Binance order object of an order of `order_qty` at `limit_px`: `None` while
+/// its `status` is not final, or when a field it needs is missing or malformed. Filled quantity
+/// from `executedQty`; price from the `fills` (quantity-weighted), else from
+/// `cummulativeQuoteQty` / filled.
+#[must_use]
+pub fn binance_order_outcome(
+    o: &BinanceOrder<'_>,
+    px_scale: u8,
+    qty_scale: u8,
+    order_qty: i64,
+    limit_px: i64,
+) -> Option<Outcome> {
+    let status = JsonStr::of(o.status?)?;
     if !BINANCE_FINAL.iter().any(|s| status.is(s)) {
         return None;
     }
-    let filled = str_decimal(executed?, qty_scale)?.min(order_qty).max(0);
+    let filled = str_decimal(o.executed_qty?, qty_scale)?
+        .min(order_qty)
+        .max(0);
     if filled == 0 {
         return Some(Outcome {
             filled,
             px: limit_px,
         });
     }
-    if let Some(fills) = fills.filter(|f| non_empty_array(f)) {
-        let mut w = Vwap::default();
-        elements(fills, |f| {
-            let [p, q] = fields(f, ["price", "qty"])?;
-            w.add(str_decimal(p?, px_scale)?, str_decimal(q?, qty_scale)?)
-        })?;
+    if let Some(fills) = o.fills.filter(|f| non_empty_array(f)) {
+        let w = vwap_of(fills, b"price", b"qty", str_decimal, px_scale, qty_scale)?;
         // Fills that all have quantity 0 sum to price 0 (as before).
         let px = if w.den == 0 { 0 } else { w.px()? };
         return Some(Outcome { filled, px });
     }
-    let quote = str_decimal(quote?, px_scale.saturating_add(qty_scale).min(18))?;
+    let quote = str_decimal(o.quote_qty?, px_scale.saturating_add(qty_scale).min(18))?;
     let (q, f) = (i128::from(quote), i128::from(filled));
     Some(Outcome {
         filled,
@@ -387,9 +537,43 @@ pub fn binance_outcome(
     })
 }
 
-/// The fields of a Deribit JSON-RPC message the adapter reads: a response (`id`, `result` |
-/// `error`) or a notification (`method: "subscription"`, `params`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The fields of a Deribit order object (an order response's `result.order`, a `user.orders`
+/// notification's `params.data`) the adapter reads, raw.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeribitOrder<'a> {
+    /// `order_state`.
+    pub state: Option<&'a [u8]>,
+    /// `filled_amount`.
+    pub filled: Option<&'a [u8]>,
+    /// `average_price`.
+    pub avg_px: Option<&'a [u8]>,
+    /// `label`.
+    pub label: Option<&'a [u8]>,
+}
+
+/// Reads the Deribit order object whose `{` is at `s[i]`; returns its end too.
+fn deribit_order_at(s: &[u8], i: usize) -> Option<(usize, DeribitOrder<'_>)> {
+    let mut o = DeribitOrder::default();
+    let end = object(s, i, |k, v| match k {
+        b"order_state" => take(s, v, &mut o.state),
+        b"filled_amount" => take(s, v, &mut o.filled),
+        b"average_price" => take(s, v, &mut o.avg_px),
+        b"label" => take(s, v, &mut o.label),
+        _ => skip_value(s, v),
+    })?;
+    Some((end, o))
+}
+
+/// Reads a Deribit order object (raw); `None` when it is not one well-formed object.
+#[must_use]
+pub fn deribit_order(o: &[u8]) -> Option<DeribitOrder<'_>> {
+    let (end, d) = deribit_order_at(o, ws(o, 0))?;
+    ends(o, end).then_some(d)
+}
+
+/// The fields of a Deribit JSON-RPC message the adapter reads — a response (`id`, `result` |
+/// `error`) or a notification (`method: "subscription"`, `params`) — in one pass over the frame.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DeribitMessage<'a> {
     /// `method`, when a string.
     pub method: Option<JsonStr<'a>>,
@@ -399,8 +583,12 @@ pub struct DeribitMessage<'a> {
     pub error: Option<&'a [u8]>,
     /// `result`, raw.
     pub result: Option<&'a [u8]>,
-    /// `params`, raw.
-    pub params: Option<&'a [u8]>,
+    /// `result.order`, read (an order response).
+    pub order: Option<DeribitOrder<'a>>,
+    /// `result.trades`, raw (an order response, or the account's trades).
+    pub trades: Option<&'a [u8]>,
+    /// `params.data`, read, when it is an object (a `user.orders` notification).
+    pub data: Option<DeribitOrder<'a>>,
 }
 
 impl<'a> DeribitMessage<'a> {
@@ -408,21 +596,6 @@ impl<'a> DeribitMessage<'a> {
     #[must_use]
     pub fn is_subscription(&self) -> bool {
         self.method.is_some_and(|m| m.is(b"subscription"))
-    }
-
-    /// A notification's `params.data`, raw.
-    #[must_use]
-    pub fn data(&self) -> Option<&'a [u8]> {
-        fields(self.params?, ["data"])?[0]
-    }
-
-    /// `result.order` and `result.trades` (raw) of an order response.
-    #[must_use]
-    pub fn order_and_trades(&self) -> (Option<&'a [u8]>, Option<&'a [u8]>) {
-        match self.result.and_then(|r| fields(r, ["order", "trades"])) {
-            Some([o, t]) => (o, t),
-            None => (None, None),
-        }
     }
 
     /// `error.code` and `error.message`.
@@ -438,15 +611,65 @@ impl<'a> DeribitMessage<'a> {
 /// Reads a Deribit JSON-RPC message; `None` when the frame is not one well-formed JSON object.
 #[must_use]
 pub fn deribit_message(frame: &[u8]) -> Option<DeribitMessage<'_>> {
-    let [method, id, error, result, params] =
-        fields(frame, ["method", "id", "error", "result", "params"])?;
-    Some(DeribitMessage {
-        method: method.and_then(JsonStr::of),
-        id: id.and_then(json_u64),
-        error,
-        result,
-        params,
-    })
+    let s = frame;
+    let mut m = DeribitMessage::default();
+    let (mut method, mut id) = (None, None);
+    let end = object(s, ws(s, 0), |k, v| match k {
+        b"method" => take(s, v, &mut method),
+        b"id" => take(s, v, &mut id),
+        b"error" => take(s, v, &mut m.error),
+        b"result" => {
+            // A repeated key counts by its last value, so its parts start afresh.
+            let (mut order, mut trades) = (None, None);
+            let end = if s.get(v) == Some(&b'{') {
+                object(s, v, |k, v| match k {
+                    b"order" if s.get(v) == Some(&b'{') => {
+                        let (end, o) = deribit_order_at(s, v)?;
+                        order = Some(o);
+                        Some(end)
+                    }
+                    b"order" => {
+                        order = None;
+                        skip_value(s, v)
+                    }
+                    b"trades" => take(s, v, &mut trades),
+                    _ => skip_value(s, v),
+                })?
+            } else {
+                skip_value(s, v)?
+            };
+            (m.result, m.order, m.trades) = (Some(&s[v..end]), order, trades);
+            Some(end)
+        }
+        b"params" => {
+            let mut data = None;
+            let end = if s.get(v) == Some(&b'{') {
+                object(s, v, |k, v| match k {
+                    b"data" if s.get(v) == Some(&b'{') => {
+                        let (end, o) = deribit_order_at(s, v)?;
+                        data = Some(o);
+                        Some(end)
+                    }
+                    b"data" => {
+                        data = None;
+                        skip_value(s, v)
+                    }
+                    _ => skip_value(s, v),
+                })?
+            } else {
+                skip_value(s, v)?
+            };
+            m.data = data;
+            Some(end)
+        }
+        _ => skip_value(s, v),
+    })?;
+    if !ends(s, end) {
+        return None;
+    }
+    m.method = method.and_then(JsonStr::of);
+    m.id = id.and_then(json_u64);
+    Some(m)
 }
 
 /// The engine order id in an order's `label` value `{prefix}{id}` (raw JSON value); `None` for
@@ -475,11 +698,7 @@ pub fn label_order(label: &[u8], prefix: &str) -> Option<u64> {
 /// Deribit order states after which nothing more happens to the order.
 const DERIBIT_FINAL: [&[u8]; 3] = [b"filled", b"cancelled", b"rejected"];
 
-/// The outcome of a Deribit order object (an order response's `result.order`, or a `user.orders`
-/// notification's data) of an order of `order_qty` at `limit_px`, with the response's
-/// `result.trades` if any: `None` while its `order_state` is open, or when a field it needs is
-/// missing or malformed. Filled quantity from `filled_amount`; price from the trades
-/// (amount-weighted), else `average_price`.
+/// The outcome of a Deribit order object (raw; see [`deribit_order_outcome`]).
 #[must_use]
 pub fn deribit_outcome(
     order: &[u8],
@@ -489,22 +708,37 @@ pub fn deribit_outcome(
     order_qty: i64,
     limit_px: i64,
 ) -> Option<Outcome> {
-    let [state, filled, avg] = fields(order, ["order_state", "filled_amount", "average_price"])?;
-    let state = JsonStr::of(state?)?;
+    deribit_order_outcome(
+        &deribit_order(order)?,
+        trades,
+        px_scale,
+        qty_scale,
+        order_qty,
+        limit_px,
+    )
+}
+
+/// The outcome of a Deribit order object of an order of `order_qty` at `limit_px`, with the
+/// response's `result.trades` if any: `None` while its `order_state` is open, or when a field it
+/// needs is missing or malformed. Filled quantity from `filled_amount`; price from the trades
+/// (amount-weighted), else `average_price`.
+#[must_use]
+pub fn deribit_order_outcome(
+    o: &DeribitOrder<'_>,
+    trades: Option<&[u8]>,
+    px_scale: u8,
+    qty_scale: u8,
+    order_qty: i64,
+    limit_px: i64,
+) -> Option<Outcome> {
+    let state = JsonStr::of(o.state?)?;
     if !DERIBIT_FINAL.iter().any(|s| state.is(s)) {
         return None;
     }
-    let filled = num_decimal(filled?, qty_scale)?.min(order_qty).max(0);
+    let filled = num_decimal(o.filled?, qty_scale)?.min(order_qty).max(0);
     let px = match trades.filter(|t| non_empty_array(t)) {
-        Some(t) => {
-            let mut w = Vwap::default();
-            elements(t, |t| {
-                let [p, q] = fields(t, ["price", "amount"])?;
-                w.add(num_decimal(p?, px_scale)?, num_decimal(q?, qty_scale)?)
-            })?;
-            w.px()?
-        }
-        None if filled > 0 => num_decimal(avg?, px_scale)?,
+        Some(t) => vwap_of(t, b"price", b"amount", num_decimal, px_scale, qty_scale)?.px()?,
+        None if filled > 0 => num_decimal(o.avg_px?, px_scale)?,
         None => limit_px,
     };
     Some(Outcome { filled, px })
@@ -778,10 +1012,10 @@ mod tests {
     fn deribit_answers() {
         let m = deribit_message(D_ORDER.as_bytes()).unwrap();
         assert_eq!((m.id, m.error, m.is_subscription()), (Some(7), None, false));
-        let (o, t) = m.order_and_trades();
+        let (o, t) = (m.order.unwrap(), m.trades);
         // (10 × 60000 + 20 × 60000.5) / 30 = 60000.3333… → 60000.33333333 at 8 decimals.
         assert_eq!(
-            deribit_outcome(o.unwrap(), t, 8, 8, 3_000_000_000, 1),
+            deribit_order_outcome(&o, t, 8, 8, 3_000_000_000, 1),
             Some(Outcome {
                 filled: 3_000_000_000,
                 px: 6_000_033_333_333
@@ -789,32 +1023,26 @@ mod tests {
         );
         // Without trades: the average price.
         assert_eq!(
-            deribit_outcome(o.unwrap(), None, 8, 8, 3_000_000_000, 1)
+            deribit_order_outcome(&o, None, 8, 8, 3_000_000_000, 1)
                 .unwrap()
                 .px,
             6_000_050_000_000
         );
-        assert_eq!(
-            label_order(fields(o.unwrap(), ["label"]).unwrap()[0].unwrap(), "alloc-"),
-            Some(7)
-        );
+        assert_eq!(label_order(o.label.unwrap(), "alloc-"), Some(7));
         let open = D_ORDER.replace(r#""order_state":"filled""#, r#""order_state":"open""#);
         let m = deribit_message(open.as_bytes()).unwrap();
         assert_eq!(
-            deribit_outcome(m.order_and_trades().0.unwrap(), None, 8, 8, 1, 1),
+            deribit_order_outcome(&m.order.unwrap(), None, 8, 8, 1, 1),
             None
         );
         // A user.orders notification.
         let n = r#"{"jsonrpc":"2.0","method":"subscription","params":{"channel":"user.orders.any.any.raw","data":{"order_state":"cancelled","filled_amount":0.0,"average_price":0.0,"label":"b\"x-12"}}}"#;
         let m = deribit_message(n.as_bytes()).unwrap();
         assert!(m.is_subscription() && m.id.is_none());
-        let d = m.data().unwrap();
+        let d = m.data.unwrap();
+        assert_eq!(label_order(d.label.unwrap(), "b\"x-"), Some(12));
         assert_eq!(
-            label_order(fields(d, ["label"]).unwrap()[0].unwrap(), "b\"x-"),
-            Some(12)
-        );
-        assert_eq!(
-            deribit_outcome(d, None, 8, 8, 5, 9),
+            deribit_order_outcome(&d, None, 8, 8, 5, 9),
             Some(Outcome { filled: 0, px: 9 })
         );
         // An error, and the auth answer's code and message.
@@ -988,18 +1216,19 @@ mod tests {
             let _ = r.error_msg.map(|m| m.to_string_lossy());
             if let Some(res) = r.result {
                 let _ = binance_outcome(res, 8, 8, i64::MAX, 1);
-                let _ = binance_outcome(res, 18, 18, 5, 1);
+            }
+            if let Some(o) = r.order {
+                let _ = binance_order_outcome(&o, 18, 18, 5, 1);
             }
         }
         if let Some(m) = deribit_message(b) {
-            let _ = m.data().map(|d| deribit_outcome(d, None, 8, 8, 5, 1));
+            let _ = m.data.map(|d| deribit_order_outcome(&d, None, 8, 8, 5, 1));
             let _ = m.error_code_message();
-            let (o, t) = m.order_and_trades();
-            if let Some(o) = o {
-                let _ = deribit_outcome(o, t, 8, 8, 1 << 40, 1);
-                let _ = fields(o, ["label"]).map(|[l]| l.map(|l| label_order(l, "alloc-")));
+            if let Some(o) = m.order {
+                let _ = deribit_order_outcome(&o, m.trades, 8, 8, 1 << 40, 1);
+                let _ = o.label.map(|l| label_order(l, "alloc-"));
             }
-            if let Some(t) = t {
+            if let Some(t) = m.trades {
                 let _ = deribit_trades_outcome(t, "alloc-", 7, 8, 8, 1 << 40, 1);
             }
         }

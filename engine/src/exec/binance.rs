@@ -22,7 +22,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use feeds::{Instrument, InstrumentId, Side};
 
-use super::ack::{binance_outcome, binance_req_id, binance_response};
+use super::ack::{binance_order_outcome, binance_req_id, binance_response, BinanceOrder};
 use super::encode;
 use super::sign::HmacSigner;
 use super::{cancelled, Credentials, ExecutionAdapter, INFLIGHT_CAPACITY};
@@ -495,11 +495,11 @@ impl BinanceExec {
         }
     }
 
-    /// Turns a final order state (an order object, raw) into a report; `None` while the order
-    /// is still working, or when the object lacks what the report needs.
-    fn final_report(&self, o: &Order, result: &[u8]) -> Option<Fill> {
+    /// Turns a final order state (an order object's fields) into a report; `None` while the
+    /// order is still working, or when the object lacks what the report needs.
+    fn final_report(&self, o: &Order, result: &BinanceOrder<'_>) -> Option<Fill> {
         let inst = self.instruments.get(o.instrument.0 as usize)?;
-        let out = binance_outcome(result, inst.px_scale, inst.qty_scale, o.qty, o.limit_px)?;
+        let out = binance_order_outcome(result, inst.px_scale, inst.qty_scale, o.qty, o.limit_px)?;
         Some(Fill {
             order_id: o.id,
             instrument: o.instrument,
@@ -543,7 +543,7 @@ impl BinanceExec {
             return;
         };
         if r.status == Some(200) {
-            if let Some(f) = r.result.and_then(|res| self.final_report(&p.order, res)) {
+            if let Some(f) = r.order.and_then(|res| self.final_report(&p.order, &res)) {
                 self.inflight.remove(&order_id);
                 if kind == b'p' {
                     self.stats.acks += 1;

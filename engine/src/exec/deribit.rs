@@ -19,7 +19,9 @@ use std::time::Duration;
 use feeds::{Instrument, Side};
 use serde_json::json;
 
-use super::ack::{deribit_message, deribit_outcome, deribit_trades_outcome, fields, label_order};
+use super::ack::{
+    deribit_message, deribit_order_outcome, deribit_trades_outcome, label_order, DeribitOrder,
+};
 use super::encode;
 use super::{cancelled, Credentials, ExecutionAdapter, INFLIGHT_CAPACITY};
 use crate::clock::Clock;
@@ -304,11 +306,16 @@ impl DeribitExec {
         Ok(())
     }
 
-    /// A final report for `p` from a Deribit order object (raw) and the response's trades,
+    /// A final report for `p` from a Deribit order object's fields and the response's trades,
     /// `None` while it is open or when the object lacks what the report needs.
-    fn report_of_order(&self, p: &Pending, o: &[u8], trades: Option<&[u8]>) -> Option<Fill> {
+    fn report_of_order(
+        &self,
+        p: &Pending,
+        o: &DeribitOrder<'_>,
+        trades: Option<&[u8]>,
+    ) -> Option<Fill> {
         let inst = self.instruments.get(p.order.instrument.0 as usize)?;
-        let out = deribit_outcome(
+        let out = deribit_order_outcome(
             o,
             trades,
             inst.px_scale,
@@ -369,19 +376,16 @@ impl DeribitExec {
             return false;
         };
         if m.is_subscription() {
-            let Some(o) = m.data() else {
+            let Some(o) = m.data else {
                 return false;
             };
-            let Some(id) = fields(o, ["label"])
-                .and_then(|[l]| l)
-                .and_then(|l| label_order(l, &self.cfg.label_prefix))
-            else {
+            let Some(id) = o.label.and_then(|l| label_order(l, &self.cfg.label_prefix)) else {
                 return false;
             };
             let Some(p) = self.inflight.get(&id).copied() else {
                 return false;
             };
-            if let Some(f) = self.report_of_order(&p, o, None) {
+            if let Some(f) = self.report_of_order(&p, &o, None) {
                 self.inflight.remove(&id);
                 self.stats.from_notifications += 1;
                 report(f);
@@ -410,8 +414,7 @@ impl DeribitExec {
                 report(cancelled(&p.order, self.clock.raw()));
                 return true;
             }
-            let (order, trades) = m.order_and_trades();
-            if let Some(f) = order.and_then(|o| self.report_of_order(&p, o, trades)) {
+            if let Some(f) = m.order.and_then(|o| self.report_of_order(&p, &o, m.trades)) {
                 self.inflight.remove(&id);
                 self.stats.acks += 1;
                 report(f);
@@ -420,11 +423,7 @@ impl DeribitExec {
             return false;
         }
         // A trades answer settles every queried order: its fills are the trades with its label.
-        let Some(trades) = m
-            .result
-            .and_then(|r| fields(r, ["trades"]))
-            .and_then(|[t]| t)
-        else {
+        let Some(trades) = m.trades else {
             return false;
         };
         self.settled.clear();
