@@ -5,10 +5,11 @@
 //! Each frame is read in one pass: objects and arrays are walked entry by entry, a value the
 //! adapter wants is read where it is met (nested ones descended into) and every other value is
 //! skipped by the Deribit feed's walker (`feeds/src/deribit/walk.rs`, compiled into this module
-//! rather than copied: one JSON skipper in the workspace). The values are read from their spans: strings borrowed from the frame (escapes decoded
-//! on the fly, or into a stack buffer for short values), integers checked, decimals straight into
-//! mantissas by [`parse_decimal`] (strings) or [`json_decimal`] (JSON numbers), never through
-//! `f64`. Arrays (Binance `fills`, Deribit `trades`) are iterated in place.
+//! rather than copied: one JSON skipper in the workspace). The values are read from their spans:
+//! strings borrowed from the frame (escapes decoded on the fly, or into a stack buffer for short
+//! values), integers checked, decimals straight into mantissas by [`parse_decimal`] (strings) or
+//! [`json_decimal`] (JSON numbers), never through `f64`. Arrays (Binance `fills`, Deribit
+//! `trades`) are iterated in place, nothing is collected.
 //!
 //! What the adapters read matches what `serde_json::Value` gave them before: a key repeated
 //! takes its last value, `status` / `id` count only as unsigned integers, a string escaped in the
