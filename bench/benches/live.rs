@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use engine::clock::Clock;
 use engine::exec::sign::{sign_hex_unkeyed, HmacSigner};
-use engine::live::{WsConn, WsRead};
+use engine::live::{WsConn, WsRecv};
 use engine::synth::{generate, SynthConfig};
 use feeds::{BinanceFeed, Registry};
 use tungstenite::Message;
@@ -86,13 +86,13 @@ fn client(
     let (mut i, mut t_first) = (0usize, 0u64);
     let mut t_last = 0;
     while i < n {
-        match c.read() {
-            Ok(WsRead::Frame(f)) => {
+        match c.recv() {
+            Ok(WsRecv::Frame(f)) => {
                 if i == 0 {
                     t_first = clock.raw();
                 }
                 let mut got = false;
-                let _ = feed.on_frame(0, &f, &mut |_| got = true);
+                let _ = feed.on_frame(0, f, &mut |_| got = true);
                 let t = clock.raw();
                 if got {
                     // Acquire: pairs with the server's Release store before it sent frame i.

@@ -23,7 +23,7 @@ pub mod ws;
 
 pub use feed::{LiveFeed, VenueFeed};
 pub use source::{LiveConfig, LiveCounters, LiveSource, StreamSpec, SupervisorConfig, VenueKind};
-pub use ws::{WsConn, WsError, WsRead};
+pub use ws::{WsConn, WsError, WsRecv};
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

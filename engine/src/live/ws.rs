@@ -59,17 +59,6 @@ pub enum WsRecv<'a> {
     Nothing,
 }
 
-/// What one [`WsConn::read`] produced (owned copy of [`WsRecv`]).
-#[derive(Debug)]
-pub enum WsRead {
-    /// A text or binary frame (its payload).
-    Frame(Vec<u8>),
-    /// A control frame (ping/pong) was handled; counts as liveness.
-    Control,
-    /// Nothing has arrived.
-    Nothing,
-}
-
 /// Size of the read buffer allocated at connect (a frame larger than it grows it once).
 pub const READ_BUFFER: usize = 256 * 1024;
 /// Largest message accepted (one frame or a reassembled fragmented message), bytes; a longer one
@@ -867,19 +856,6 @@ impl WsConn {
     #[must_use]
     pub fn last_pong(&self) -> &[u8] {
         &self.pong[..self.pong_len]
-    }
-
-    /// [`WsConn::recv`] with the payload copied into a new `Vec` (kept for callers not yet on
-    /// `recv`; allocates per message).
-    ///
-    /// # Errors
-    /// As [`WsConn::recv`].
-    pub fn read(&mut self) -> Result<WsRead, WsError> {
-        Ok(match self.recv()? {
-            WsRecv::Frame(b) => WsRead::Frame(b.to_vec()),
-            WsRecv::Control => WsRead::Control,
-            WsRecv::Nothing => WsRead::Nothing,
-        })
     }
 
     /// Sends a text frame (as [`WsConn::send_text_bytes`]).
