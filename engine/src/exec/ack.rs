@@ -4,7 +4,7 @@
 //!
 //! Each frame is read in one pass: objects and arrays are walked entry by entry, a value the
 //! adapter wants is read where it is met (nested ones descended into) and every other value is
-//! skipped by the Deribit feed's walker (`feeds/src/deribit/walk.rs`, compiled into this module
+//! skipped by the Deribit feed's walker (`feeds::deribit::walk`,
 //! rather than copied: one JSON skipper in the workspace). The values are read from their spans:
 //! strings borrowed from the frame (escapes decoded on the fly, or into a stack buffer for short
 //! values), integers checked, decimals straight into mantissas by [`parse_decimal`] (strings) or
@@ -22,12 +22,7 @@
 use feeds::decimal::parse_decimal;
 use feeds::deribit::num::json_decimal;
 
-// The feed's walker, private to `feeds`, compiled here too. `plain_str` is not needed here.
-#[allow(dead_code)]
-#[path = "../../../feeds/src/deribit/walk.rs"]
-mod walk;
-
-use walk::{skip_value, ws};
+use feeds::deribit::walk::{self, skip_value, ws};
 
 /// Escaped strings up to this many decoded bytes are decoded into a stack buffer (request ids,
 /// decimals); longer ones are none of ours.

@@ -30,7 +30,7 @@
 
 pub mod instruments;
 pub mod num;
-mod walk;
+pub mod walk;
 
 use std::borrow::Cow;
 use std::collections::VecDeque;

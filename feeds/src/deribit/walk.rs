@@ -8,7 +8,7 @@
 const MAX_DEPTH: usize = 64;
 
 /// Index of the first non-whitespace byte at or after `i`.
-pub(super) fn ws(s: &[u8], mut i: usize) -> usize {
+pub fn ws(s: &[u8], mut i: usize) -> usize {
     while i < s.len() && matches!(s[i], b' ' | b'\t' | b'\n' | b'\r') {
         i += 1;
     }
@@ -31,7 +31,7 @@ fn skip_string(s: &[u8], i: usize) -> Option<usize> {
 /// End (exclusive) of the JSON value starting at `i` (no leading whitespace); `None` when it is
 /// malformed or cut short. Brackets must match; scalars are checked only for their extent (their
 /// consumers parse them).
-pub(super) fn skip_value(s: &[u8], i: usize) -> Option<usize> {
+pub fn skip_value(s: &[u8], i: usize) -> Option<usize> {
     match *s.get(i)? {
         b'"' => skip_string(s, i),
         b'{' | b'[' => {
@@ -76,7 +76,7 @@ pub(super) fn skip_value(s: &[u8], i: usize) -> Option<usize> {
 
 /// Calls `f(key, value_start, value_end)` for each entry of the object starting at `s[i] ==
 /// b'{'` (keys raw, without quotes); returns the end of the object. `None` when malformed.
-pub(super) fn entries(s: &[u8], i: usize, mut f: impl FnMut(&[u8], usize, usize)) -> Option<usize> {
+pub fn entries(s: &[u8], i: usize, mut f: impl FnMut(&[u8], usize, usize)) -> Option<usize> {
     if s.get(i) != Some(&b'{') {
         return None;
     }
@@ -107,7 +107,7 @@ pub(super) fn entries(s: &[u8], i: usize, mut f: impl FnMut(&[u8], usize, usize)
 }
 
 /// The contents of a string value without escapes (`None` for other values or escaped strings).
-pub(super) fn plain_str(s: &[u8]) -> Option<&str> {
+pub fn plain_str(s: &[u8]) -> Option<&str> {
     let inner = s.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
     if inner.contains(&b'\\') {
         return None;
@@ -116,7 +116,7 @@ pub(super) fn plain_str(s: &[u8]) -> Option<&str> {
 }
 
 /// An unsigned integer value (`None` for anything else, including `null`).
-pub(super) fn uint(s: &[u8]) -> Option<u64> {
+pub fn uint(s: &[u8]) -> Option<u64> {
     if s.is_empty() || s.len() > 20 {
         return None;
     }
