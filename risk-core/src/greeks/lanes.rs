@@ -59,8 +59,6 @@ pub(crate) trait Lane:
     fn max(self, o: Self) -> Self;
     /// `2^k` for an integer-valued `k` in `[-1022, 1023]`.
     fn pow2i(k: Self) -> Self;
-    /// `table[idx].0` (or `.1` when `lo`) for an integer-valued `idx` in [0, 63] (masked).
-    fn gather64(table: &[(f64, f64); 64], idx: Self, lo: bool) -> Self;
     /// For a positive normal `self`: `(e, m)` with `self = m · 2^e`, `m ∈ [1, 2)`, `e` an
     /// integer-valued float.
     fn exponent_mantissa(self) -> (Self, Self);
@@ -159,15 +157,6 @@ impl Lane for f64 {
         f64::from_bits(((k as i64 + 1023) as u64) << 52)
     }
     #[inline(always)]
-    fn gather64(table: &[(f64, f64); 64], idx: Self, lo: bool) -> Self {
-        let e = table[(idx as i64 & 63) as usize];
-        if lo {
-            e.1
-        } else {
-            e.0
-        }
-    }
-    #[inline(always)]
     fn exponent_mantissa(self) -> (Self, Self) {
         let bits = self.to_bits();
         let e = ((bits >> 52) & 0x7ff) as i64 - 1023;
@@ -261,13 +250,6 @@ impl Lane for f64x4 {
         let biased = k + f64x4::splat(MAGIC_I + 1023.0);
         let bits: i64x4 = bytemuck::cast(biased);
         bytemuck::cast(bits << 52)
-    }
-    #[inline(always)]
-    fn gather64(table: &[(f64, f64); 64], idx: Self, lo: bool) -> Self {
-        let a = idx.to_array();
-        f64x4::new(core::array::from_fn(|i| {
-            <f64 as Lane>::gather64(table, a[i], lo)
-        }))
     }
     #[inline(always)]
     fn exponent_mantissa(self) -> (Self, Self) {
@@ -395,13 +377,6 @@ impl Lane for X8 {
     #[inline(always)]
     fn pow2i(k: Self) -> Self {
         X8(<f64x4 as Lane>::pow2i(k.0), <f64x4 as Lane>::pow2i(k.1))
-    }
-    #[inline(always)]
-    fn gather64(table: &[(f64, f64); 64], idx: Self, lo: bool) -> Self {
-        X8(
-            <f64x4 as Lane>::gather64(table, idx.0, lo),
-            <f64x4 as Lane>::gather64(table, idx.1, lo),
-        )
     }
     #[inline(always)]
     fn exponent_mantissa(self) -> (Self, Self) {
@@ -543,10 +518,6 @@ impl Lane for X12 {
     #[inline(always)]
     fn pow2i(k: Self) -> Self {
         k.map(<f64x4 as Lane>::pow2i)
-    }
-    #[inline(always)]
-    fn gather64(table: &[(f64, f64); 64], idx: Self, lo: bool) -> Self {
-        idx.map(|i| <f64x4 as Lane>::gather64(table, i, lo))
     }
     #[inline(always)]
     fn exponent_mantissa(self) -> (Self, Self) {
