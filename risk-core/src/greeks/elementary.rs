@@ -142,9 +142,24 @@ pub(crate) fn exp_kernel<T: Lane>(x: T) -> T {
 }
 
 /// e^(−d²/2) for the kernels ([`exp_kernel`] semantics: 0 below e^−708, i.e. |d| > 37.6).
+/// One rare-range test for vectors: below |d| = 37.5 neither the clamp nor the flush can apply,
+/// so [`exp_mid`] is called directly (the same bits as the full path there).
 #[inline(always)]
 pub(crate) fn exp_neg_half_sq_kernel<T: Lane>(d: T) -> T {
-    // Rare: clamp so that d² stays finite (the result is 0 there anyway).
+    let far = T::gt(d.abs(), T::splat(37.5));
+    if T::take_rare(far) {
+        return exp_neg_half_sq_far(d);
+    }
+    let hi = d * d;
+    let lo = d.mul_add(d, hi.neg());
+    let e = exp_mid(hi * T::splat(-0.5));
+    e.mul_add(lo * T::splat(-0.5), e)
+}
+
+/// [`exp_neg_half_sq_kernel`] with the range handling: |d| clamped to 40 so that d² stays
+/// finite, results below e^−708 flushed to 0.
+#[inline(always)]
+fn exp_neg_half_sq_far<T: Lane>(d: T) -> T {
     let big = T::gt(d.abs(), T::splat(40.0));
     let d = if T::take_rare(big) {
         T::select(big, T::splat(40.0), d)

@@ -237,12 +237,13 @@ impl Lane for f64x4 {
     }
     #[inline(always)]
     fn min(self, o: Self) -> Self {
-        // Blend on an explicit comparison so that the semantics match the scalar twin exactly.
-        self.cmp_lt(o).blend(self, o)
+        // `vminpd`: `self < o ? self : o`, NaN and ±0 included — the scalar twin's semantics.
+        self.fast_min(o)
     }
     #[inline(always)]
     fn max(self, o: Self) -> Self {
-        self.cmp_gt(o).blend(self, o)
+        // `vmaxpd`: `self > o ? self : o`, as the scalar twin.
+        self.fast_max(o)
     }
     #[inline(always)]
     fn pow2i(k: Self) -> Self {
@@ -278,266 +279,165 @@ pub(crate) fn store4(s: &mut [f64], i: usize, v: f64x4) {
     s[i..i + 4].copy_from_slice(&v.to_array());
 }
 
-/// Eight lanes as two `f64x4` halves. Every operation is applied to both halves, which gives
-/// the out-of-order core two independent dependency chains to interleave: the Greeks kernel is
-/// one long chain (ln → d → exp → Φ), so this roughly doubles throughput over a lone `f64x4`.
+/// Lanes as several independent `f64x4` (the fields `$i`): every operation is applied to each
+/// part, which gives the out-of-order core as many dependency chains to interleave. The Greeks
+/// kernel is one long chain (ln → d → e^{−d²/2} → Φ) per lane, so more parts in flight hide its
+/// latency, until register spills cost more than they hide.
+macro_rules! multi_lane {
+    ($name:ident, $n:literal, $($i:tt),+) => {
+        impl $name {
+            /// Load the lanes from a slice at `i` (caller guarantees `i + lanes <= s.len()`).
+            #[inline(always)]
+            pub(crate) fn load(s: &[f64], i: usize) -> Self {
+                $name($(load4(s, i + 4 * $i)),+)
+            }
+            /// Store the lanes into a slice at `i` (caller guarantees `i + lanes <= s.len()`).
+            #[inline(always)]
+            pub(crate) fn store(self, s: &mut [f64], i: usize) {
+                $(store4(s, i + 4 * $i, self.$i);)+
+            }
+            /// `f` applied to each part.
+            #[inline(always)]
+            pub(crate) fn map(self, f: impl Fn(f64x4) -> f64x4) -> Self {
+                $name($(f(self.$i)),+)
+            }
+            #[inline(always)]
+            fn zip(self, o: Self, f: impl Fn(f64x4, f64x4) -> f64x4) -> Self {
+                $name($(f(self.$i, o.$i)),+)
+            }
+            /// Lanes per value.
+            pub(crate) const LANES: usize = 4 * $n;
+        }
+
+        impl Add for $name {
+            type Output = Self;
+            #[inline(always)]
+            fn add(self, o: Self) -> Self {
+                self.zip(o, |a, b| a + b)
+            }
+        }
+        impl Sub for $name {
+            type Output = Self;
+            #[inline(always)]
+            fn sub(self, o: Self) -> Self {
+                self.zip(o, |a, b| a - b)
+            }
+        }
+        impl Mul for $name {
+            type Output = Self;
+            #[inline(always)]
+            fn mul(self, o: Self) -> Self {
+                self.zip(o, |a, b| a * b)
+            }
+        }
+        impl Div for $name {
+            type Output = Self;
+            #[inline(always)]
+            fn div(self, o: Self) -> Self {
+                self.zip(o, |a, b| a / b)
+            }
+        }
+
+        impl Lane for $name {
+            type Mask = $name;
+            #[inline(always)]
+            fn splat(v: f64) -> Self {
+                let s = f64x4::splat(v);
+                $name($({ let _ = $i; s }),+)
+            }
+            #[inline(always)]
+            fn mul_add(self, b: Self, c: Self) -> Self {
+                $name($(self.$i.mul_add(b.$i, c.$i)),+)
+            }
+            #[inline(always)]
+            fn neg(self) -> Self {
+                self.map(Lane::neg)
+            }
+            #[inline(always)]
+            fn sqrt(self) -> Self {
+                self.map(f64x4::sqrt)
+            }
+            #[inline(always)]
+            fn abs(self) -> Self {
+                self.map(f64x4::abs)
+            }
+            #[inline(always)]
+            fn round_even(self) -> Self {
+                self.map(f64x4::round)
+            }
+            #[inline(always)]
+            fn lt(self, o: Self) -> Self {
+                self.zip(o, |a, b| a.cmp_lt(b))
+            }
+            #[inline(always)]
+            fn le(self, o: Self) -> Self {
+                self.zip(o, |a, b| a.cmp_le(b))
+            }
+            #[inline(always)]
+            fn gt(self, o: Self) -> Self {
+                self.zip(o, |a, b| a.cmp_gt(b))
+            }
+            #[inline(always)]
+            fn ge(self, o: Self) -> Self {
+                self.zip(o, |a, b| a.cmp_ge(b))
+            }
+            #[inline(always)]
+            fn eq(self, o: Self) -> Self {
+                self.zip(o, |a, b| a.cmp_eq(b))
+            }
+            #[inline(always)]
+            fn select(m: Self, t: Self, f: Self) -> Self {
+                $name($(m.$i.blend(t.$i, f.$i)),+)
+            }
+            #[inline(always)]
+            fn and(a: Self, b: Self) -> Self {
+                a.zip(b, |x, y| x & y)
+            }
+            #[inline(always)]
+            fn not(a: Self) -> Self {
+                a.map(|x| !x)
+            }
+            #[inline(always)]
+            fn any(m: Self) -> bool {
+                (f64x4::splat(0.0) $(| m.$i)+).any()
+            }
+            #[inline(always)]
+            fn take_rare(m: Self) -> bool {
+                <Self as Lane>::any(m)
+            }
+            #[inline(always)]
+            fn min(self, o: Self) -> Self {
+                self.zip(o, Lane::min)
+            }
+            #[inline(always)]
+            fn max(self, o: Self) -> Self {
+                self.zip(o, Lane::max)
+            }
+            #[inline(always)]
+            fn pow2i(k: Self) -> Self {
+                k.map(<f64x4 as Lane>::pow2i)
+            }
+            #[inline(always)]
+            fn exponent_mantissa(self) -> (Self, Self) {
+                let em = [$(self.$i.exponent_mantissa()),+];
+                ($name($(em[$i].0),+), $name($(em[$i].1),+))
+            }
+        }
+    };
+}
+
+/// Eight lanes as two `f64x4` (see [`multi_lane`]).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct X8(pub f64x4, pub f64x4);
+multi_lane!(X8, 2, 0, 1);
 
-macro_rules! x8_binop {
-    ($tr:ident, $f:ident) => {
-        impl $tr for X8 {
-            type Output = X8;
-            #[inline(always)]
-            fn $f(self, o: X8) -> X8 {
-                X8(self.0.$f(o.0), self.1.$f(o.1))
-            }
-        }
-    };
-}
-x8_binop!(Add, add);
-x8_binop!(Sub, sub);
-x8_binop!(Mul, mul);
-x8_binop!(Div, div);
-
-impl Lane for X8 {
-    type Mask = X8;
-    #[inline(always)]
-    fn splat(v: f64) -> Self {
-        X8(f64x4::splat(v), f64x4::splat(v))
-    }
-    #[inline(always)]
-    fn mul_add(self, b: Self, c: Self) -> Self {
-        X8(self.0.mul_add(b.0, c.0), self.1.mul_add(b.1, c.1))
-    }
-    #[inline(always)]
-    fn neg(self) -> Self {
-        X8(Lane::neg(self.0), Lane::neg(self.1))
-    }
-    #[inline(always)]
-    fn sqrt(self) -> Self {
-        X8(self.0.sqrt(), self.1.sqrt())
-    }
-    #[inline(always)]
-    fn abs(self) -> Self {
-        X8(self.0.abs(), self.1.abs())
-    }
-    #[inline(always)]
-    fn round_even(self) -> Self {
-        X8(self.0.round(), self.1.round())
-    }
-    #[inline(always)]
-    fn lt(self, o: Self) -> Self {
-        X8(self.0.cmp_lt(o.0), self.1.cmp_lt(o.1))
-    }
-    #[inline(always)]
-    fn le(self, o: Self) -> Self {
-        X8(self.0.cmp_le(o.0), self.1.cmp_le(o.1))
-    }
-    #[inline(always)]
-    fn gt(self, o: Self) -> Self {
-        X8(self.0.cmp_gt(o.0), self.1.cmp_gt(o.1))
-    }
-    #[inline(always)]
-    fn ge(self, o: Self) -> Self {
-        X8(self.0.cmp_ge(o.0), self.1.cmp_ge(o.1))
-    }
-    #[inline(always)]
-    fn eq(self, o: Self) -> Self {
-        X8(self.0.cmp_eq(o.0), self.1.cmp_eq(o.1))
-    }
-    #[inline(always)]
-    fn select(m: Self, t: Self, f: Self) -> Self {
-        X8(m.0.blend(t.0, f.0), m.1.blend(t.1, f.1))
-    }
-    #[inline(always)]
-    fn and(a: Self, b: Self) -> Self {
-        X8(a.0 & b.0, a.1 & b.1)
-    }
-    #[inline(always)]
-    fn not(a: Self) -> Self {
-        X8(!a.0, !a.1)
-    }
-    #[inline(always)]
-    fn any(m: Self) -> bool {
-        (m.0 | m.1).any()
-    }
-    #[inline(always)]
-    fn take_rare(m: Self) -> bool {
-        <Self as Lane>::any(m)
-    }
-    #[inline(always)]
-    fn min(self, o: Self) -> Self {
-        X8(Lane::min(self.0, o.0), Lane::min(self.1, o.1))
-    }
-    #[inline(always)]
-    fn max(self, o: Self) -> Self {
-        X8(Lane::max(self.0, o.0), Lane::max(self.1, o.1))
-    }
-    #[inline(always)]
-    fn pow2i(k: Self) -> Self {
-        X8(<f64x4 as Lane>::pow2i(k.0), <f64x4 as Lane>::pow2i(k.1))
-    }
-    #[inline(always)]
-    fn exponent_mantissa(self) -> (Self, Self) {
-        let (e0, m0) = self.0.exponent_mantissa();
-        let (e1, m1) = self.1.exponent_mantissa();
-        (X8(e0, e1), X8(m0, m1))
-    }
-}
-
-/// Load eight lanes from a slice at `i` (caller guarantees `i + 8 <= s.len()`).
-#[inline(always)]
-pub(crate) fn load8(s: &[f64], i: usize) -> X8 {
-    X8(load4(s, i), load4(s, i + 4))
-}
-
-/// Store eight lanes into a slice at `i` (caller guarantees `i + 8 <= s.len()`).
-#[inline(always)]
-pub(crate) fn store8(s: &mut [f64], i: usize, v: X8) {
-    store4(s, i, v.0);
-    store4(s, i + 4, v.1);
-}
-
-/// Twelve lanes as three `f64x4`: three independent dependency chains (see [`X8`]); measured
-/// faster than [`X8`] on the Greeks and implied-volatility kernels (more work in flight to hide
-/// the latency of the long ln → exp → Φ chain).
+/// Twelve lanes as three `f64x4` (see [`multi_lane`]): measured faster than [`X8`] on the
+/// Greeks and implied-volatility kernels.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct X12(pub f64x4, pub f64x4, pub f64x4);
+multi_lane!(X12, 3, 0, 1, 2);
 
-impl X12 {
-    #[inline(always)]
-    fn map(self, f: impl Fn(f64x4) -> f64x4) -> X12 {
-        X12(f(self.0), f(self.1), f(self.2))
-    }
-    #[inline(always)]
-    fn zip(self, o: X12, f: impl Fn(f64x4, f64x4) -> f64x4) -> X12 {
-        X12(f(self.0, o.0), f(self.1, o.1), f(self.2, o.2))
-    }
-}
-
-macro_rules! x12_binop {
-    ($tr:ident, $f:ident) => {
-        impl $tr for X12 {
-            type Output = X12;
-            #[inline(always)]
-            fn $f(self, o: X12) -> X12 {
-                self.zip(o, |a, b| a.$f(b))
-            }
-        }
-    };
-}
-x12_binop!(Add, add);
-x12_binop!(Sub, sub);
-x12_binop!(Mul, mul);
-x12_binop!(Div, div);
-
-impl Lane for X12 {
-    type Mask = X12;
-    #[inline(always)]
-    fn splat(v: f64) -> Self {
-        let s = f64x4::splat(v);
-        X12(s, s, s)
-    }
-    #[inline(always)]
-    fn mul_add(self, b: Self, c: Self) -> Self {
-        X12(
-            self.0.mul_add(b.0, c.0),
-            self.1.mul_add(b.1, c.1),
-            self.2.mul_add(b.2, c.2),
-        )
-    }
-    #[inline(always)]
-    fn neg(self) -> Self {
-        self.map(Lane::neg)
-    }
-    #[inline(always)]
-    fn sqrt(self) -> Self {
-        self.map(f64x4::sqrt)
-    }
-    #[inline(always)]
-    fn abs(self) -> Self {
-        self.map(f64x4::abs)
-    }
-    #[inline(always)]
-    fn round_even(self) -> Self {
-        self.map(f64x4::round)
-    }
-    #[inline(always)]
-    fn lt(self, o: Self) -> Self {
-        self.zip(o, |a, b| a.cmp_lt(b))
-    }
-    #[inline(always)]
-    fn le(self, o: Self) -> Self {
-        self.zip(o, |a, b| a.cmp_le(b))
-    }
-    #[inline(always)]
-    fn gt(self, o: Self) -> Self {
-        self.zip(o, |a, b| a.cmp_gt(b))
-    }
-    #[inline(always)]
-    fn ge(self, o: Self) -> Self {
-        self.zip(o, |a, b| a.cmp_ge(b))
-    }
-    #[inline(always)]
-    fn eq(self, o: Self) -> Self {
-        self.zip(o, |a, b| a.cmp_eq(b))
-    }
-    #[inline(always)]
-    fn select(m: Self, t: Self, f: Self) -> Self {
-        X12(
-            m.0.blend(t.0, f.0),
-            m.1.blend(t.1, f.1),
-            m.2.blend(t.2, f.2),
-        )
-    }
-    #[inline(always)]
-    fn and(a: Self, b: Self) -> Self {
-        a.zip(b, |x, y| x & y)
-    }
-    #[inline(always)]
-    fn not(a: Self) -> Self {
-        a.map(|x| !x)
-    }
-    #[inline(always)]
-    fn any(m: Self) -> bool {
-        (m.0 | m.1 | m.2).any()
-    }
-    #[inline(always)]
-    fn take_rare(m: Self) -> bool {
-        <Self as Lane>::any(m)
-    }
-    #[inline(always)]
-    fn min(self, o: Self) -> Self {
-        self.zip(o, Lane::min)
-    }
-    #[inline(always)]
-    fn max(self, o: Self) -> Self {
-        self.zip(o, Lane::max)
-    }
-    #[inline(always)]
-    fn pow2i(k: Self) -> Self {
-        k.map(<f64x4 as Lane>::pow2i)
-    }
-    #[inline(always)]
-    fn exponent_mantissa(self) -> (Self, Self) {
-        let (e0, m0) = self.0.exponent_mantissa();
-        let (e1, m1) = self.1.exponent_mantissa();
-        let (e2, m2) = self.2.exponent_mantissa();
-        (X12(e0, e1, e2), X12(m0, m1, m2))
-    }
-}
-
-/// Load twelve lanes from a slice at `i` (caller guarantees `i + 12 <= s.len()`).
-#[inline(always)]
-pub(crate) fn load12(s: &[f64], i: usize) -> X12 {
-    X12(load4(s, i), load4(s, i + 4), load4(s, i + 8))
-}
-
-/// Store twelve lanes into a slice at `i` (caller guarantees `i + 12 <= s.len()`).
-#[inline(always)]
-pub(crate) fn store12(s: &mut [f64], i: usize, v: X12) {
-    store4(s, i, v.0);
-    store4(s, i + 4, v.1);
-    store4(s, i + 8, v.2);
-}
+/// Sixteen lanes as four `f64x4` (see [`multi_lane`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct X16(pub f64x4, pub f64x4, pub f64x4, pub f64x4);
+multi_lane!(X16, 4, 0, 1, 2, 3);

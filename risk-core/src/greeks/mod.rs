@@ -61,7 +61,7 @@ pub use iv::{implied_vol, implied_vol_batch, implied_vol_batch_scalar, IvInputs,
 pub use normal::{erfc, erfc_x4, norm_cdf, norm_cdf_x4, norm_pdf, norm_pdf_x4};
 
 use kernel::{bs_kernel, KIn, KOut, TIER_ALL, TIER_FIVE, TIER_PRICE};
-use lanes::{load12, load4, load8, store12, store4, store8, X12, X8};
+use lanes::{load4, store4, X12, X16, X8};
 use wide::f64x4;
 
 /// Pricing model.
@@ -314,22 +314,21 @@ fn classify(s: f64, k: f64, t: f64, sig: f64, r: f64, q: f64) -> LaneStatus {
     }
 }
 
-/// Vector form of the `Ok` test of [`classify`]: whether every lane is a diffusion lane. The
+/// Vector form of the `Ok` test of [`classify`]: all ones where a lane is a diffusion lane. The
 /// magnitude and σ√T range tests subsume the others: NaN fails every comparison, S, K in
 /// [`MAG_MIN`, `MAG_MAX`] are finite and positive, σ√T ∈ [`V_MIN`, `V_MAX`] needs T > 0 and
 /// finite σ, T (σ√T is NaN or infinite otherwise), and with T > 0, |rT|, |qT| ≤ 700 need
 /// finite r, q.
 #[inline(always)]
-fn all_ok_x4(s: f64x4, k: f64x4, t: f64x4, sig: f64x4, r: f64x4, q: f64x4) -> bool {
+fn ok_mask_x4(s: f64x4, k: f64x4, t: f64x4, sig: f64x4, r: f64x4, q: f64x4) -> f64x4 {
     use wide::{CmpGe, CmpLe};
     let lim = f64x4::splat(700.0);
     let v = sig * t.sqrt();
-    let ok = magnitudes_ok_x4(s, k)
+    magnitudes_ok_x4(s, k)
         & v.cmp_ge(f64x4::splat(V_MIN))
         & v.cmp_le(f64x4::splat(V_MAX))
         & (r * t).abs().cmp_le(lim)
-        & (q * t).abs().cmp_le(lim);
-    ok.all()
+        & (q * t).abs().cmp_le(lim)
 }
 
 /// The σ√T → 0 limit (T = 0 or σ = 0), for lanes classified `Intrinsic`.
@@ -580,55 +579,41 @@ impl VecIo for f64x4 {
     }
     #[inline(always)]
     fn all_ok(s: Self, k: Self, t: Self, sig: Self, r: Self, q: Self) -> bool {
-        all_ok_x4(s, k, t, sig, r, q)
+        ok_mask_x4(s, k, t, sig, r, q).all()
     }
 }
 
-impl VecIo for X12 {
-    const N: usize = 12;
-    #[inline(always)]
-    fn load(s: &[f64], i: usize) -> Self {
-        load12(s, i)
-    }
-    #[inline(always)]
-    fn store(self, s: &mut [f64], i: usize) {
-        store12(s, i, self)
-    }
-    #[inline(always)]
-    fn omega(c: &[bool], i: usize) -> Self {
-        X12(
-            omega4(&c[i..i + 4]),
-            omega4(&c[i + 4..i + 8]),
-            omega4(&c[i + 8..i + 12]),
-        )
-    }
-    #[inline(always)]
-    fn all_ok(s: Self, k: Self, t: Self, sig: Self, r: Self, q: Self) -> bool {
-        all_ok_x4(s.0, k.0, t.0, sig.0, r.0, q.0)
-            && all_ok_x4(s.1, k.1, t.1, sig.1, r.1, q.1)
-            && all_ok_x4(s.2, k.2, t.2, sig.2, r.2, q.2)
-    }
+/// [`VecIo`] for a multi-part lane type whose `f64x4` parts are the fields `$i`.
+macro_rules! vec_io {
+    ($name:ident, $($i:tt),+) => {
+        impl VecIo for $name {
+            const N: usize = $name::LANES;
+            #[inline(always)]
+            fn load(s: &[f64], i: usize) -> Self {
+                $name::load(s, i)
+            }
+            #[inline(always)]
+            fn store(self, s: &mut [f64], i: usize) {
+                $name::store(self, s, i)
+            }
+            #[inline(always)]
+            fn omega(c: &[bool], i: usize) -> Self {
+                $name($(omega4(&c[i + 4 * $i..i + 4 * $i + 4])),+)
+            }
+            #[inline(always)]
+            fn all_ok(s: Self, k: Self, t: Self, sig: Self, r: Self, q: Self) -> bool {
+                // One mask test for all parts.
+                [$(ok_mask_x4(s.$i, k.$i, t.$i, sig.$i, r.$i, q.$i)),+]
+                    .into_iter()
+                    .reduce(|a, b| a & b)
+                    .is_some_and(|m| m.all())
+            }
+        }
+    };
 }
-
-impl VecIo for X8 {
-    const N: usize = 8;
-    #[inline(always)]
-    fn load(s: &[f64], i: usize) -> Self {
-        load8(s, i)
-    }
-    #[inline(always)]
-    fn store(self, s: &mut [f64], i: usize) {
-        store8(s, i, self)
-    }
-    #[inline(always)]
-    fn omega(c: &[bool], i: usize) -> Self {
-        X8(omega4(&c[i..i + 4]), omega4(&c[i + 4..i + 8]))
-    }
-    #[inline(always)]
-    fn all_ok(s: Self, k: Self, t: Self, sig: Self, r: Self, q: Self) -> bool {
-        all_ok_x4(s.0, k.0, t.0, sig.0, r.0, q.0) && all_ok_x4(s.1, k.1, t.1, sig.1, r.1, q.1)
-    }
-}
+vec_io!(X8, 0, 1);
+vec_io!(X12, 0, 1, 2);
+vec_io!(X16, 0, 1, 2, 3);
 
 /// One vector block at `i`; falls back to the scalar path (same bits) when a lane needs
 /// validation or a limit.
@@ -703,7 +688,11 @@ fn run_simd<const TIER: u8, const B76: bool>(inp: &BatchInputs, out: &mut BatchO
         status: &mut out.status[..n],
     };
     let mut i = 0;
-    while i + 12 <= n {
+    while i + 16 <= n {
+        vec_block::<X16, TIER, B76>(inp, out, i);
+        i += 16;
+    }
+    if i + 12 <= n {
         vec_block::<X12, TIER, B76>(inp, out, i);
         i += 12;
     }
@@ -733,7 +722,7 @@ macro_rules! dispatch {
     };
 }
 
-/// Prices and Greeks of a batch in `f64x4` lanes (blocks of three, then two, then one, then a
+/// Prices and Greeks of a batch in `f64x4` lanes (blocks of four, then three, two or one, then a
 /// scalar tail). Writes the outputs of `tier` and one [`LaneStatus`] per lane. No allocation.
 ///
 /// # Errors

@@ -23,7 +23,7 @@
 //! bit for bit.
 
 use super::elementary::{exp, exp_neg_half_sq};
-use super::lanes::{Lane, X12, X8};
+use super::lanes::{Lane, X12, X16, X8};
 use wide::f64x4;
 
 const FRAC_1_SQRT_2: f64 = core::f64::consts::FRAC_1_SQRT_2;
@@ -169,6 +169,13 @@ impl CodyLane for X8 {
 impl CodyLane for X12 {
     #[inline(always)]
     fn erfcx(y: X12) -> X12 {
+        erfcx_blend(y)
+    }
+}
+
+impl CodyLane for X16 {
+    #[inline(always)]
+    fn erfcx(y: X16) -> X16 {
         erfcx_blend(y)
     }
 }
