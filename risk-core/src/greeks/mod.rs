@@ -557,10 +557,20 @@ pub(crate) trait VecIo: normal::CodyLane {
     fn all_ok(s: Self, k: Self, t: Self, sig: Self, r: Self, q: Self) -> bool;
 }
 
+/// +1.0 (call) / −1.0 (put) for four lanes without a select per lane: the four flags read as
+/// one 32-bit word, each lane tests its byte, and a put gets the sign bit on 1.0.
 #[inline(always)]
 fn omega4(c: &[bool]) -> f64x4 {
-    let w = |b: bool| if b { 1.0 } else { -1.0 };
-    f64x4::new([w(c[0]), w(c[1]), w(c[2]), w(c[3])])
+    use wide::{i64x4, CmpEq};
+    let w = i64::from(u32::from_le_bytes([
+        u8::from(c[0]),
+        u8::from(c[1]),
+        u8::from(c[2]),
+        u8::from(c[3]),
+    ]));
+    let byte = i64x4::new([1, 1 << 8, 1 << 16, 1 << 24]);
+    let put = (i64x4::splat(w) & byte).cmp_eq(i64x4::splat(0));
+    f64x4::splat(1.0) | bytemuck::cast::<i64x4, f64x4>(put & i64x4::splat(i64::MIN))
 }
 
 impl VecIo for f64x4 {
