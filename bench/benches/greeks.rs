@@ -8,11 +8,12 @@
 //!
 //! `cargo bench -p ballast-bench --bench greeks` (set `GREEKS_BENCH_QUICK=1` to skip streaming).
 //!
-//! Run-to-run spread: with address-space randomization on, the in-cache `price+4` figure of the
-//! same binary varies between runs (measured 9.2 to 12.4 ns/option), while `setarch -R` (fixed
-//! layout) gives 9.1–9.2 every time; the likely cause is 4K aliasing between the kernel's
-//! stack spills and the SoA arrays, which depends on where the stack lands. For an A/B between
-//! two builds, alternate the binaries several times or run both under `setarch -R`.
+//! Run-to-run spread: with address-space randomization on, the in-cache figures of the same
+//! binary move between runs (once 9.2 to 12.4 ns/option for `price+4`; a suspected cause is 4K
+//! aliasing between the kernel's stack spills and the SoA arrays, which depends on where the
+//! stack lands); `setarch -R` (fixed layout) narrows it, but the shared machine still moves
+//! (12 runs of one binary at load ~1: 7.0 to 9.1 ns, median 7.3). For an A/B between two
+//! builds, alternate the binaries several times under `setarch -R` and compare medians.
 
 use blackscholes::{Greeks as _, ImpliedVolatility as _, Inputs, OptionType, Pricing as _};
 use rand::{Rng, SeedableRng};
