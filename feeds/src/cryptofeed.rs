@@ -16,6 +16,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::capture::CaptureError;
+use crate::json_str::JsonStr;
 
 /// How many malformed lines are kept with their location (all are counted).
 pub const MAX_MALFORMED_KEPT: usize = 1000;
@@ -115,6 +116,19 @@ struct Line<'a> {
     data: Option<Cow<'a, str>>,
 }
 
+/// The fields [`CryptofeedReader::next_frame`] reads, all borrowed from the line: `data` stays
+/// a raw JSON string (it always holds escapes, which a `Cow` would decode into a new `String`)
+/// and is decoded into the reader's reused buffer; other fields are skipped without copying.
+#[derive(Debug, Deserialize)]
+struct FrameLine<'a> {
+    #[serde(borrow)]
+    t: Cow<'a, str>,
+    #[serde(borrow, default)]
+    ts: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    data: Option<&'a RawValue>,
+}
+
 struct Open {
     path: PathBuf,
     reader: Box<dyn BufRead + Send>,
@@ -182,9 +196,15 @@ impl CryptofeedReader {
         })
     }
 
-    fn bad(&mut self, path: PathBuf, line_no: u64, reason: &'static str) {
+    /// Counts (and keeps, up to [`MAX_MALFORMED_KEPT`]) a malformed line of the current file.
+    fn bad(&mut self, line_no: u64, reason: &'static str) {
         self.malformed_count += 1;
         if self.malformed.len() < MAX_MALFORMED_KEPT {
+            let path = self
+                .cur
+                .as_ref()
+                .map(|c| c.path.clone())
+                .unwrap_or_default();
             self.malformed.push(MalformedRecord {
                 path,
                 line_no,
@@ -193,8 +213,9 @@ impl CryptofeedReader {
         }
     }
 
-    /// The next complete line (without its newline), or `None` at the end of the last file.
-    fn next_line(&mut self) -> Result<Option<(PathBuf, u64)>, CaptureError> {
+    /// The next complete line (without its newline) and its number in the current file, or
+    /// `None` at the end of the last file.
+    fn next_line(&mut self) -> Result<Option<u64>, CaptureError> {
         loop {
             let Some(cur) = self.cur.as_mut() else {
                 if self.next_path >= self.paths.len() {
@@ -211,9 +232,9 @@ impl CryptofeedReader {
                 Ok(_) => {
                     cur.line_no += 1;
                     self.lines += 1;
-                    let (path, no) = (cur.path.clone(), cur.line_no);
+                    let no = cur.line_no;
                     if self.line.last() != Some(&b'\n') {
-                        self.bad(path, no, "truncated last line (no newline at end of file)");
+                        self.bad(no, "truncated last line (no newline at end of file)");
                         continue;
                     }
                     self.line.pop();
@@ -223,7 +244,7 @@ impl CryptofeedReader {
                     if self.line.is_empty() {
                         continue;
                     }
-                    return Ok(Some((path, no)));
+                    return Ok(Some(no));
                 }
                 Err(e)
                     if matches!(
@@ -234,9 +255,8 @@ impl CryptofeedReader {
                             | io::ErrorKind::Other
                     ) =>
                 {
-                    let (path, no) = (cur.path.clone(), cur.line_no + 1);
+                    let no = cur.line_no + 1;
                     self.bad(
-                        path,
                         no,
                         "corrupt or truncated compressed stream (rest of file skipped)",
                     );
@@ -259,7 +279,7 @@ impl CryptofeedReader {
     /// [`CaptureError`] when a later file cannot be opened or a read fails.
     pub fn next_record(&mut self) -> Result<Option<Record>, CaptureError> {
         loop {
-            let Some((path, no)) = self.next_line()? else {
+            let Some(no) = self.next_line()? else {
                 return Ok(None);
             };
             let parsed = match serde_json::from_slice::<Line<'_>>(&self.line) {
@@ -289,7 +309,7 @@ impl CryptofeedReader {
                             .unwrap_or_default(),
                     }))
                 }
-                Err(reason) => self.bad(path, no, reason),
+                Err(reason) => self.bad(no, reason),
             }
         }
     }
@@ -301,30 +321,34 @@ impl CryptofeedReader {
     /// As [`Self::next_record`].
     pub fn next_frame(&mut self) -> Result<Option<(u64, &[u8])>, CaptureError> {
         loop {
-            let Some((path, no)) = self.next_line()? else {
+            let Some(no) = self.next_line()? else {
                 return Ok(None);
             };
-            let l = match serde_json::from_slice::<Line<'_>>(&self.line) {
-                Ok(l) => l,
-                Err(_) => {
-                    self.bad(path, no, "not a JSON record object with a string `t`");
-                    continue;
-                }
+            // The frame is decoded into the reused `data` buffer: nothing allocated per record.
+            let outcome = match serde_json::from_slice::<FrameLine<'_>>(&self.line) {
+                Err(_) => Err("not a JSON record object with a string `t`"),
+                Ok(l) if !matches!(kind_of(&l.t), RecordKind::Recv | RecordKind::Http) => Ok(None),
+                Ok(l) => match (l.ts.and_then(|r| ts_ns(r.get())), l.data) {
+                    (None, _) => Err("`ts` is not non-negative decimal seconds"),
+                    (Some(_), None) => Ok(None),
+                    (Some(ns), Some(d)) => match JsonStr::of(d.get().as_bytes()) {
+                        None => Err("`data` is not a string"),
+                        Some(js) if js.raw().is_empty() => Ok(None),
+                        Some(js) => {
+                            self.data.clear();
+                            match js.decode_append(&mut self.data) {
+                                Some(()) => Ok(Some(ns)),
+                                None => Err("`data` holds an invalid escape"),
+                            }
+                        }
+                    },
+                },
             };
-            if !matches!(kind_of(&l.t), RecordKind::Recv | RecordKind::Http) {
-                continue;
+            match outcome {
+                Ok(Some(ns)) => return Ok(Some((ns, &self.data))),
+                Ok(None) => {}
+                Err(reason) => self.bad(no, reason),
             }
-            let Some(ns) = l.ts.and_then(|r| ts_ns(r.get())) else {
-                self.bad(path, no, "`ts` is not non-negative decimal seconds");
-                continue;
-            };
-            let Some(d) = l.data else { continue };
-            if d.is_empty() {
-                continue;
-            }
-            self.data.clear();
-            self.data.extend_from_slice(d.as_bytes());
-            return Ok(Some((ns, &self.data)));
         }
     }
 

@@ -13,6 +13,7 @@ pub mod cryptofeed;
 pub mod decimal;
 pub mod deribit;
 pub mod event;
+pub mod json_str;
 pub mod multi;
 pub mod registry;
 
