@@ -73,37 +73,10 @@ fn key<'b>(raw: &'b [u8], buf: &'b mut [u8; STR_BUF]) -> &'b [u8] {
     JsonStr::from_inner(raw).decode_into(buf).unwrap_or(b"")
 }
 
-/// Walks the object whose `{` is at `s[i]`: for each entry calls `f(decoded key, value start)`,
-/// which reads or skips the value and returns where it ends, so a value the caller wants is read
-/// as it is passed (one pass). Returns the end of the object; `None` when it is malformed or `f`
-/// returned `None`.
+/// [`walk::object`] with each key decoded (escapes) before `f(key, value start)` sees it.
 fn object(s: &[u8], i: usize, mut f: impl FnMut(&[u8], usize) -> Option<usize>) -> Option<usize> {
-    if s.get(i) != Some(&b'{') {
-        return None;
-    }
     let mut buf = [0u8; STR_BUF];
-    let mut j = ws(s, i + 1);
-    if s.get(j) == Some(&b'}') {
-        return Some(j + 1);
-    }
-    loop {
-        if s.get(j) != Some(&b'"') {
-            return None;
-        }
-        let kend = skip_value(s, j)?;
-        let k = key(&s[j + 1..kend - 1], &mut buf);
-        j = ws(s, kend);
-        if s.get(j) != Some(&b':') {
-            return None;
-        }
-        let vend = f(k, ws(s, j + 1))?;
-        j = ws(s, vend);
-        match s.get(j)? {
-            b',' => j = ws(s, j + 1),
-            b'}' => return Some(j + 1),
-            _ => return None,
-        }
-    }
+    walk::object(s, i, |raw, v| f(key(raw, &mut buf), v))
 }
 
 /// Walks the array whose `[` is at `s[i]`: for each element calls `f(element start)`, which

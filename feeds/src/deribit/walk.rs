@@ -74,9 +74,15 @@ pub fn skip_value(s: &[u8], i: usize) -> Option<usize> {
     }
 }
 
-/// Calls `f(key, value_start, value_end)` for each entry of the object starting at `s[i] ==
-/// b'{'` (keys raw, without quotes); returns the end of the object. `None` when malformed.
-pub fn entries(s: &[u8], i: usize, mut f: impl FnMut(&[u8], usize, usize)) -> Option<usize> {
+/// Walks the object starting at `s[i] == b'{'`: for each entry calls `f(key, value_start)` (key
+/// raw, without quotes), which reads or skips the value and returns where it ends, so a value the
+/// caller wants is read as it is passed (one pass). Returns the end of the object; `None` when it
+/// is malformed or `f` returned `None`.
+pub fn object(
+    s: &[u8],
+    i: usize,
+    mut f: impl FnMut(&[u8], usize) -> Option<usize>,
+) -> Option<usize> {
     if s.get(i) != Some(&b'{') {
         return None;
     }
@@ -94,9 +100,7 @@ pub fn entries(s: &[u8], i: usize, mut f: impl FnMut(&[u8], usize, usize)) -> Op
         if s.get(j) != Some(&b':') {
             return None;
         }
-        let v = ws(s, j + 1);
-        let vend = skip_value(s, v)?;
-        f(key, v, vend);
+        let vend = f(key, ws(s, j + 1))?;
         j = ws(s, vend);
         match s.get(j)? {
             b',' => j = ws(s, j + 1),
@@ -104,6 +108,17 @@ pub fn entries(s: &[u8], i: usize, mut f: impl FnMut(&[u8], usize, usize)) -> Op
             _ => return None,
         }
     }
+}
+
+/// Calls `f(key, value_start, value_end)` for each entry of the object starting at `s[i] ==
+/// b'{'` (keys raw, without quotes; each value skipped first); returns the end of the object.
+/// `None` when malformed.
+pub fn entries(s: &[u8], i: usize, mut f: impl FnMut(&[u8], usize, usize)) -> Option<usize> {
+    object(s, i, |key, v| {
+        let vend = skip_value(s, v)?;
+        f(key, v, vend);
+        Some(vend)
+    })
 }
 
 /// The contents of a string value without escapes (`None` for other values or escaped strings).
