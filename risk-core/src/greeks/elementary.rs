@@ -37,6 +37,28 @@ const EXP_C: [f64; 10] = [
     0.500_000_000_000_000_1,
 ];
 
+/// The range reduction all the `exp`s share: x = k·ln2 + r (ln2 in two parts, |r| ≤ ln2/2) and
+/// e^r = 1 + r + r²·p(r) with `poly` evaluating [`EXP_C`] at r. Returns (k, e^r); e^x = e^r·2^k.
+#[inline(always)]
+fn exp_reduced<T: Lane>(x: T, poly: impl Fn(T) -> T) -> (T, T) {
+    let k = (x * T::splat(LOG2E)).round_even();
+    let r = k.neg().mul_add(T::splat(LN2_HI_EXP), x);
+    let r = k.neg().mul_add(T::splat(LN2_LO_EXP), r);
+    (k, T::splat(1.0) + poly(r).mul_add(r * r, r))
+}
+
+/// [`EXP_C`] evaluated by Horner's scheme.
+#[inline(always)]
+fn exp_poly_horner<T: Lane>(r: T) -> T {
+    let mut q = T::splat(EXP_C[0]);
+    let mut i = 1;
+    while i < EXP_C.len() {
+        q = q.mul_add(r, T::splat(EXP_C[i]));
+        i += 1;
+    }
+    q
+}
+
 /// e^x. Accurate to < 1 ulp for x in `[-745, 709.7]`; gives `+inf` above and `0` (through the
 /// subnormals) below. NaN in, NaN out.
 #[inline(always)]
@@ -45,17 +67,7 @@ pub(crate) fn exp<T: Lane>(x: T) -> T {
     // clamps are already inf / 0. (NaN passes: both comparisons are false → returns x.)
     let x = T::select(T::lt(x, T::splat(-1400.0)), T::splat(-1400.0), x);
     let x = T::select(T::gt(x, T::splat(710.0)), T::splat(710.0), x);
-    let k = (x * T::splat(LOG2E)).round_even();
-    let r = k.neg().mul_add(T::splat(LN2_HI_EXP), x);
-    let r = k.neg().mul_add(T::splat(LN2_LO_EXP), r);
-    let mut q = T::splat(EXP_C[0]);
-    let mut i = 1;
-    while i < EXP_C.len() {
-        q = q.mul_add(r, T::splat(EXP_C[i]));
-        i += 1;
-    }
-    let p = q.mul_add(r * r, r);
-    let e = T::splat(1.0) + p;
+    let (k, e) = exp_reduced(x, exp_poly_horner);
     // 2^k in two factors so that k down to -2020 and up to 1024 scale correctly (gradual
     // underflow, overflow to inf).
     let k1 = (k * T::splat(0.5)).round_even();
@@ -66,7 +78,7 @@ pub(crate) fn exp<T: Lane>(x: T) -> T {
     e * T::pow2i(k1) * T::pow2i(k2)
 }
 
-/// [`EXP_C`] evaluated by Estrin's scheme: the same polynomial as the Horner loop of [`exp`]
+/// [`EXP_C`] evaluated by Estrin's scheme: the same polynomial as [`exp_poly_horner`]
 /// with a dependency chain of four multiply-adds instead of nine (rounding differs in the last
 /// bit of `q`, which is then scaled by r² ≤ 0.12 and added to 1 + r).
 #[inline(always)]
@@ -92,11 +104,7 @@ fn exp_poly_estrin<T: Lane>(r: T) -> T {
 /// [`exp_kernel`] on that range.
 #[inline(always)]
 pub(crate) fn exp_mid<T: Lane>(x: T) -> T {
-    let k = (x * T::splat(LOG2E)).round_even();
-    let r = k.neg().mul_add(T::splat(LN2_HI_EXP), x);
-    let r = k.neg().mul_add(T::splat(LN2_LO_EXP), r);
-    let q = exp_poly_estrin(r);
-    let e = T::splat(1.0) + q.mul_add(r * r, r);
+    let (k, e) = exp_reduced(x, exp_poly_estrin);
     e * T::pow2i(k)
 }
 
@@ -106,16 +114,7 @@ pub(crate) fn exp_mid<T: Lane>(x: T) -> T {
 /// the vector kernel, bound by multiply/FMA throughput, saves the work.
 #[inline(always)]
 pub(crate) fn exp_mid_horner<T: Lane>(x: T) -> T {
-    let k = (x * T::splat(LOG2E)).round_even();
-    let r = k.neg().mul_add(T::splat(LN2_HI_EXP), x);
-    let r = k.neg().mul_add(T::splat(LN2_LO_EXP), r);
-    let mut q = T::splat(EXP_C[0]);
-    let mut i = 1;
-    while i < EXP_C.len() {
-        q = q.mul_add(r, T::splat(EXP_C[i]));
-        i += 1;
-    }
-    let e = T::splat(1.0) + q.mul_add(r * r, r);
+    let (k, e) = exp_reduced(x, exp_poly_horner);
     e * T::pow2i(k)
 }
 
