@@ -37,6 +37,54 @@ const EXP_C: [f64; 10] = [
     0.500_000_000_000_000_1,
 ];
 
+/// Largest |x| for [`exp_small`].
+pub(crate) const EXP_SMALL_MAX: f64 = 0.25;
+
+/// p(x) ≈ (e^x − 1 − x)/x² on [−1/4, 1/4], degree 8, highest power first: a Chebyshev fit
+/// (near-minimax) made with `mpmath.chebyfit` (`risk-core/tests/data/greeks/fit_exp_small.py`);
+/// e^x = 1 + x + x²·p(x) to 2.9e-17 relative with these doubles, evaluated exactly.
+#[allow(clippy::excessive_precision)] // fitted digits as printed by the fit
+const EXP_SMALL_C: [f64; 9] = [
+    2.758_669_229_104_366e-7,
+    2.759_256_993_095_987_6e-6,
+    2.480_157_353_072_941_4e-5,
+    1.984_125_331_437_494_4e-4,
+    1.388_888_889_127_982_8e-3,
+    8.333_333_336_202_819e-3,
+    4.166_666_666_666_555e-2,
+    0.166_666_666_666_653_22,
+    0.5,
+];
+
+/// e^x for |x| ≤ [`EXP_SMALL_MAX`] without range reduction (no rounding to k, no ln 2 split, no
+/// 2^k scale): 1 + x + x²·p(x) by Horner.
+#[inline(always)]
+pub(crate) fn exp_small<T: Lane>(x: T) -> T {
+    let mut q = T::splat(EXP_SMALL_C[0]);
+    let mut i = 1;
+    while i < EXP_SMALL_C.len() {
+        q = q.mul_add(x, T::splat(EXP_SMALL_C[i]));
+        i += 1;
+    }
+    T::splat(1.0) + q.mul_add(x * x, x)
+}
+
+/// e^x for the kernels' discount factors e^{−rT}, e^{−qT} (|x| ≤ 700 after validation):
+/// [`exp_small`] on lanes with |x| ≤ 1/4 — every rate times maturity a chain usually has — and
+/// [`exp_mid`] on the others, chosen lane by lane so that the scalar twin and the vectors
+/// agree bit for bit. A vector whose lanes are all small evaluates only [`exp_small`]: about
+/// a third fewer operations and a shorter dependency chain than the reduced form.
+#[inline(always)]
+pub(crate) fn exp_discount<T: Lane>(x: T) -> T {
+    let small = T::le(x.abs(), T::splat(EXP_SMALL_MAX));
+    let e = exp_small(x);
+    if T::any(T::not(small)) {
+        T::select(small, e, exp_mid(x))
+    } else {
+        e
+    }
+}
+
 /// The range reduction all the `exp`s share: x = k·ln2 + r (ln2 in two parts, |r| ≤ ln2/2) and
 /// e^r = 1 + r + r²·p(r) with `poly` evaluating [`EXP_C`] at r. Returns (k, e^r); e^x = e^r·2^k.
 #[inline(always)]
@@ -78,50 +126,21 @@ pub(crate) fn exp<T: Lane>(x: T) -> T {
     e * T::pow2i(k1) * T::pow2i(k2)
 }
 
-/// [`EXP_C`] evaluated by Estrin's scheme: the same polynomial as [`exp_poly_horner`]
-/// with a dependency chain of four multiply-adds instead of nine (rounding differs in the last
-/// bit of `q`, which is then scaled by r² ≤ 0.12 and added to 1 + r).
-#[inline(always)]
-fn exp_poly_estrin<T: Lane>(r: T) -> T {
-    let c = |i: usize| T::splat(EXP_C[i]);
-    let r2 = r * r;
-    let r4 = r2 * r2;
-    let r8 = r4 * r4;
-    // EXP_C[0] is the r⁹ coefficient, EXP_C[9] the constant.
-    let p01 = c(8).mul_add(r, c(9));
-    let p23 = c(6).mul_add(r, c(7));
-    let p45 = c(4).mul_add(r, c(5));
-    let p67 = c(2).mul_add(r, c(3));
-    let p89 = c(0).mul_add(r, c(1));
-    let p03 = p23.mul_add(r2, p01);
-    let p47 = p67.mul_add(r2, p45);
-    let p07 = p47.mul_add(r4, p03);
-    p89.mul_add(r8, p07)
-}
-
 /// e^x for `x` in [−708, 709] without any range handling: the kernels' discount factors
-/// (|rT| ≤ 700 after validation) and, through [`exp_kernel`], the Gaussian factors. Equal to
-/// [`exp_kernel`] on that range.
+/// (|rT| ≤ 700 after validation, through [`exp_discount`]) and, through [`exp_kernel`], the
+/// Gaussian factors. Equal to [`exp_kernel`] on that range. Horner's scheme: measured faster in
+/// the vector kernels than Estrin's, which has a shorter dependency chain but three more
+/// multiplications (the kernels are bound by multiply/FMA throughput more than by latency).
 #[inline(always)]
 pub(crate) fn exp_mid<T: Lane>(x: T) -> T {
-    let (k, e) = exp_reduced(x, exp_poly_estrin);
-    e * T::pow2i(k)
-}
-
-/// [`exp_mid`] with the polynomial in Horner form: three fewer multiplications than Estrin for a
-/// longer dependency chain. For the discount factors e^{−rT}, e^{−qT}, which sit off the
-/// kernel's critical path (ln → d → e^{−d²/2} → Φ), so the out-of-order core hides the chain and
-/// the vector kernel, bound by multiply/FMA throughput, saves the work.
-#[inline(always)]
-pub(crate) fn exp_mid_horner<T: Lane>(x: T) -> T {
     let (k, e) = exp_reduced(x, exp_poly_horner);
     e * T::pow2i(k)
 }
 
 /// e^x for the kernels, where the argument is known to be ≤ 709 (Gaussian factors −d²/2):
 /// results below e^−708 (≈ 3e-308, only ever multiplied into values far below any tolerance)
-/// flushed to 0. NaN is not propagated. Equal to [`exp`] wherever the result is ≥ e^−708 up to
-/// the last bit of the polynomial (Estrin here, Horner there). The flush range costs vectors
+/// flushed to 0. NaN is not propagated. Equal to [`exp`] wherever the result is ≥ e^−708 (the
+/// same reduction and polynomial; scaling by 2^k is exact there). The flush range costs vectors
 /// one compare and a branch taken only when some lane is in it ([`Lane::take_rare`]).
 #[inline(always)]
 pub(crate) fn exp_kernel<T: Lane>(x: T) -> T {

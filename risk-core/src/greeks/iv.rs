@@ -22,8 +22,7 @@
 //! [`LaneStatus::AboveMaximum`]; exactly intrinsic gives σ = 0 and [`LaneStatus::Intrinsic`].
 
 use super::elementary::{
-    dd_add, dd_mul_d, exp, exp_dd, exp_mid_horner, exp_neg_half_sq_kernel, ln, two_prod,
-    DdTableLane,
+    dd_add, dd_mul_d, exp, exp_dd, exp_mid, exp_neg_half_sq_kernel, ln, two_prod, DdTableLane,
 };
 use super::kernel::ln_ratio;
 use super::lanes::{Lane, X12, X8};
@@ -158,7 +157,7 @@ fn prep<T: DdTableLane, const B76: bool>(
     // so that the scalar twin picks the same function for each lane.
     let half = T::splat(0.5) * xt;
     let far = T::lt(half, T::splat(-708.0));
-    let mut e = exp_mid_horner(half);
+    let mut e = exp_mid(half);
     if T::take_rare(far) {
         e = T::select(far, exp(half), e);
     }

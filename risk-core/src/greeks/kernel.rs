@@ -5,9 +5,9 @@
 //! e^{−d₂²/2} = e^{−d₁²/2}·F/K), two discount factors (one for Black-76), one square root, and
 //! two rational evaluations for Φ(ωd₁), Φ(ωd₂).
 
-use super::elementary::{exp_mid_horner, exp_neg_half_sq_kernel, ln};
+use super::elementary::{exp_discount, exp_neg_half_sq_kernel, ln};
 use super::lanes::Lane;
-use super::normal::{ncdf_g, CodyLane, FRAC_1_SQRT_2PI};
+use super::normal::{ncdf_flip, CodyLane, FRAC_1_SQRT_2PI};
 
 /// Output tier: price only.
 pub(crate) const TIER_PRICE: u8 = 0;
@@ -66,11 +66,11 @@ pub(crate) fn bs_kernel<T: CodyLane, const TIER: u8, const B76: bool>(i: KIn<T>)
     if !B76 {
         x = (i.r - q).mul_add(i.t, x);
     }
-    let dr = exp_mid_horner((i.r * i.t).neg());
+    let dr = exp_discount((i.r * i.t).neg());
     let dq = if B76 {
         dr
     } else {
-        exp_mid_horner((q * i.t).neg())
+        exp_discount((q * i.t).neg())
     };
     let xv = x * inv_v;
     let d1 = v.mul_add(T::splat(0.5), xv);
@@ -85,10 +85,10 @@ pub(crate) fn bs_kernel<T: CodyLane, const TIER: u8, const B76: bool>(i: KIn<T>)
     if T::any(small) {
         g2 = T::select(small, exp_neg_half_sq_kernel(d2), g2);
     }
-    let n1 = ncdf_g(i.omega * d1, g1);
-    let n2 = ncdf_g(i.omega * d2, g2);
+    let n1 = ncdf_flip(d1, i.omega, g1);
+    let n2 = ncdf_flip(d2, i.omega, g2);
     // Never below zero (rounding of the two terms far out of the money).
-    let price = (i.omega * a.mul_add(n1, (b * n2).neg())).max(zero);
+    let price = a.mul_add(n1, (b * n2).neg()).flip(i.omega).max(zero);
     let mut o = KOut {
         price,
         delta: zero,
@@ -104,20 +104,22 @@ pub(crate) fn bs_kernel<T: CodyLane, const TIER: u8, const B76: bool>(i: KIn<T>)
     }
     let phi1 = g1 * T::splat(FRAC_1_SQRT_2PI);
     let a_phi = a * phi1;
-    o.delta = i.omega * (dq * n1);
+    o.delta = (dq * n1).flip(i.omega);
     o.gamma = (dq * phi1) * (inv_v * inv_s);
     o.vega = a_phi * sqrt_t;
     // θ = −∂V/∂T = −a·φ(d₁)·σ/(2√T) + ω(q·a·Φ(ωd₁) − r·b·Φ(ωd₂)).
-    let carry = i.omega * (q * a).mul_add(n1, (i.r * b * n2).neg());
+    let carry = (q * a).mul_add(n1, (i.r * b * n2).neg()).flip(i.omega);
     // σ/(2√T) = σ²/(2v).
-    o.theta = (a_phi * (T::splat(0.5) * i.sig * i.sig * inv_v)).neg() + carry;
+    o.theta = a_phi
+        .neg()
+        .mul_add(T::splat(0.5) * i.sig * i.sig * inv_v, carry);
     if TIER == TIER_FIVE {
         return o;
     }
     o.rho = if B76 {
         (i.t * price).neg()
     } else {
-        i.omega * (i.t * b * n2)
+        (i.t * b * n2).flip(i.omega)
     };
     // 1/σ = √T/v.
     let inv_sig = sqrt_t * inv_v;

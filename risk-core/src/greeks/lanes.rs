@@ -41,6 +41,12 @@ pub(crate) trait Lane:
     fn eq(self, o: Self) -> Self::Mask;
     /// `m ? t : f` per lane.
     fn select(m: Self::Mask, t: Self, f: Self) -> Self;
+    /// `t` where the sign bit of `s` is set (`-0.0` included), `f` elsewhere: a select on a
+    /// value's sign without a comparison.
+    fn select_neg(s: Self, t: Self, f: Self) -> Self;
+    /// `self` with its sign bit flipped where `s`'s is set: `ω·self` for `ω = ±1`, exactly, as
+    /// one bit operation instead of a multiplication.
+    fn flip(self, s: Self) -> Self;
     /// Mask conjunction.
     fn and(a: Self::Mask, b: Self::Mask) -> Self::Mask;
     /// Mask negation.
@@ -119,6 +125,18 @@ impl Lane for f64 {
         }
     }
     #[inline(always)]
+    fn select_neg(s: Self, t: Self, f: Self) -> Self {
+        if s.is_sign_negative() {
+            t
+        } else {
+            f
+        }
+    }
+    #[inline(always)]
+    fn flip(self, s: Self) -> Self {
+        f64::from_bits(self.to_bits() ^ (s.to_bits() & SIGN_BIT))
+    }
+    #[inline(always)]
     fn and(a: bool, b: bool) -> bool {
         a & b
     }
@@ -164,6 +182,9 @@ impl Lane for f64 {
         (e as f64, m)
     }
 }
+
+/// The sign bit of an `f64`.
+const SIGN_BIT: u64 = 1 << 63;
 
 /// 2^52 + 2^51: adding it to an integer-valued double of magnitude < 2^51 leaves the integer in
 /// the low mantissa bits.
@@ -218,6 +239,20 @@ impl Lane for f64x4 {
     #[inline(always)]
     fn select(m: Self, t: Self, f: Self) -> Self {
         m.blend(t, f)
+    }
+    #[inline(always)]
+    fn select_neg(s: Self, t: Self, f: Self) -> Self {
+        // `vblendvpd` reads only the sign bit of each mask lane.
+        #[cfg(target_feature = "avx")]
+        let m = s;
+        // Elsewhere `blend` needs whole-lane masks: spread the sign bit.
+        #[cfg(not(target_feature = "avx"))]
+        let m: f64x4 = bytemuck::cast(bytemuck::cast::<f64x4, i64x4>(s) >> 63);
+        m.blend(t, f)
+    }
+    #[inline(always)]
+    fn flip(self, s: Self) -> Self {
+        self ^ (s & f64x4::splat(-0.0))
     }
     #[inline(always)]
     fn and(a: Self, b: Self) -> Self {
@@ -388,6 +423,14 @@ macro_rules! multi_lane {
             #[inline(always)]
             fn select(m: Self, t: Self, f: Self) -> Self {
                 $name($(m.$i.blend(t.$i, f.$i)),+)
+            }
+            #[inline(always)]
+            fn select_neg(s: Self, t: Self, f: Self) -> Self {
+                $name($(<f64x4 as Lane>::select_neg(s.$i, t.$i, f.$i)),+)
+            }
+            #[inline(always)]
+            fn flip(self, s: Self) -> Self {
+                self.zip(s, Lane::flip)
             }
             #[inline(always)]
             fn and(a: Self, b: Self) -> Self {

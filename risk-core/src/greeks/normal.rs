@@ -86,30 +86,54 @@ const Q: [f64; 5] = [
     0.002_335_204_976_268_691_8,
 ];
 
-/// Central region: (num, den) with erfc(y)·e^{y²} = num/den, 0 ≤ y ≤ 4.
+/// `a` with every entry halved (exact: powers of two scale without rounding).
+const fn halved<const L: usize>(a: [f64; L]) -> [f64; L] {
+    let mut h = a;
+    let mut i = 0;
+    while i < L {
+        h[i] = a[i] * 0.5;
+        i += 1;
+    }
+    h
+}
+
+/// [`N`] halved: numerators of erfcx/2, which carries Φ's factor 1/2 for free.
+const N_HALF: [f64; 9] = halved(N);
+/// [`P`] halved (see [`N_HALF`]).
+const P_HALF: [f64; 6] = halved(P);
+
+/// Central region: (num, den) with erfc(y)·e^{y²} = num/den (`HALF`: num/den = erfcx/2, the
+/// same bits halved), 0 ≤ y ≤ 4.
 #[inline(always)]
-fn central<T: Lane>(y: T) -> (T, T) {
-    let mut p = T::splat(N[8]);
+fn central<T: Lane, const HALF: bool>(y: T) -> (T, T) {
+    let n = if HALF { &N_HALF } else { &N };
+    let mut p = T::splat(n[8]);
     let mut q = y + T::splat(M[7]);
     let mut i = 7;
     while i > 0 {
-        p = p.mul_add(y, T::splat(N[i]));
+        p = p.mul_add(y, T::splat(n[i]));
         q = q.mul_add(y, T::splat(M[i - 1]));
         i -= 1;
     }
-    (p.mul_add(y, T::splat(N[0])), q)
+    (p.mul_add(y, T::splat(n[0])), q)
 }
 
-/// Outer region: (num, den) with erfc(y)·e^{y²} = num/den, y ≤ `Y_CLAMP`.
+/// Outer region: (num, den) with erfc(y)·e^{y²} = num/den (`HALF` as [`central`]),
+/// y ≤ `Y_CLAMP`.
 #[inline(always)]
-fn outer<T: Lane>(y: T) -> (T, T) {
+fn outer<T: Lane, const HALF: bool>(y: T) -> (T, T) {
+    let (p, c) = if HALF {
+        (&P_HALF, 0.5 * FRAC_1_SQRT_PI)
+    } else {
+        (&P, FRAC_1_SQRT_PI)
+    };
     let w = y * y;
-    let pw = T::splat(P[4])
-        .mul_add(w, T::splat(P[3]))
-        .mul_add(w, T::splat(P[2]))
-        .mul_add(w, T::splat(P[1]))
-        .mul_add(w, T::splat(P[0]))
-        .mul_add(w, T::splat(P[5]));
+    let pw = T::splat(p[4])
+        .mul_add(w, T::splat(p[3]))
+        .mul_add(w, T::splat(p[2]))
+        .mul_add(w, T::splat(p[1]))
+        .mul_add(w, T::splat(p[0]))
+        .mul_add(w, T::splat(p[5]));
     let qw = T::splat(Q[4])
         .mul_add(w, T::splat(Q[3]))
         .mul_add(w, T::splat(Q[2]))
@@ -117,22 +141,23 @@ fn outer<T: Lane>(y: T) -> (T, T) {
         .mul_add(w, T::splat(Q[0]))
         .mul_add(w, T::splat(1.0));
     let wq = w * qw;
-    (wq.mul_add(T::splat(FRAC_1_SQRT_PI), pw.neg()), y * wq)
+    (wq.mul_add(T::splat(c), pw.neg()), y * wq)
 }
 
 /// Region dispatch: scalar branches, vectors blend.
 pub(crate) trait CodyLane: Lane {
-    /// `erfc(y)·e^{y²}` for `y ≥ 0` (NaN lanes take the central region and stay NaN).
-    fn erfcx(y: Self) -> Self;
+    /// `erfc(y)·e^{y²}` for `y ≥ 0` (NaN lanes take the central region and stay NaN); with
+    /// `HALF`, exactly half of it.
+    fn erfcx<const HALF: bool>(y: Self) -> Self;
 }
 
 impl CodyLane for f64 {
     #[inline(always)]
-    fn erfcx(y: f64) -> f64 {
+    fn erfcx<const HALF: bool>(y: f64) -> f64 {
         let (n, d) = if y > Y_CENTRAL {
-            outer(y.min(Y_CLAMP))
+            outer::<f64, HALF>(y.min(Y_CLAMP))
         } else {
-            central(y)
+            central::<f64, HALF>(y)
         };
         n / d
     }
@@ -141,11 +166,11 @@ impl CodyLane for f64 {
 /// Vector region dispatch: the central region always (the only one a realistic chain needs),
 /// the outer one only when some lane needs it; blend numerators and denominators, divide once.
 #[inline(always)]
-fn erfcx_blend<T: Lane>(y: T) -> T {
-    let (mut num, mut den) = central(y);
+fn erfcx_blend<T: Lane, const HALF: bool>(y: T) -> T {
+    let (mut num, mut den) = central::<T, HALF>(y);
     let is_outer = T::gt(y, T::splat(Y_CENTRAL));
     if T::any(is_outer) {
-        let (n, d) = outer(y.min(T::splat(Y_CLAMP)));
+        let (n, d) = outer::<T, HALF>(y.min(T::splat(Y_CLAMP)));
         num = T::select(is_outer, n, num);
         den = T::select(is_outer, d, den);
     }
@@ -154,29 +179,29 @@ fn erfcx_blend<T: Lane>(y: T) -> T {
 
 impl CodyLane for f64x4 {
     #[inline(always)]
-    fn erfcx(y: f64x4) -> f64x4 {
-        erfcx_blend(y)
+    fn erfcx<const HALF: bool>(y: f64x4) -> f64x4 {
+        erfcx_blend::<f64x4, HALF>(y)
     }
 }
 
 impl CodyLane for X8 {
     #[inline(always)]
-    fn erfcx(y: X8) -> X8 {
-        erfcx_blend(y)
+    fn erfcx<const HALF: bool>(y: X8) -> X8 {
+        erfcx_blend::<X8, HALF>(y)
     }
 }
 
 impl CodyLane for X12 {
     #[inline(always)]
-    fn erfcx(y: X12) -> X12 {
-        erfcx_blend(y)
+    fn erfcx<const HALF: bool>(y: X12) -> X12 {
+        erfcx_blend::<X12, HALF>(y)
     }
 }
 
 impl CodyLane for X16 {
     #[inline(always)]
-    fn erfcx(y: X16) -> X16 {
-        erfcx_blend(y)
+    fn erfcx<const HALF: bool>(y: X16) -> X16 {
+        erfcx_blend::<X16, HALF>(y)
     }
 }
 
@@ -186,9 +211,21 @@ impl CodyLane for X16 {
 #[inline(always)]
 pub(crate) fn ncdf_g<T: CodyLane>(d: T, g: T) -> T {
     let y = (d * T::splat(FRAC_1_SQRT_2)).abs();
-    let q = T::erfcx(y);
+    let q = T::erfcx::<false>(y);
     let tail = (T::splat(0.5) * g) * q;
     T::select(T::lt(d, T::splat(0.0)), tail, T::splat(1.0) - tail)
+}
+
+/// Φ(ω·d) for ω = ±1 given `g = e^{−d²/2}`: the Greeks kernel's form of [`ncdf_g`], the same
+/// values with fewer operations. ω enters as a sign flip, not a multiplication (|ω·d| = |d|);
+/// the factor 1/2 sits in the rational's numerator (an exact scaling: the same bits as
+/// `(0.5·g)·erfcx`); the side is chosen by the sign bit of ω·d, not a comparison (they differ
+/// only at ω·d = −0, where both sides are 1/2 up to the rounding of `g`).
+#[inline(always)]
+pub(crate) fn ncdf_flip<T: CodyLane>(d: T, omega: T, g: T) -> T {
+    let y = (d * T::splat(FRAC_1_SQRT_2)).abs();
+    let tail = g * T::erfcx::<true>(y);
+    T::select_neg(d.flip(omega), tail, T::splat(1.0) - tail)
 }
 
 /// Φ(d), generic.
@@ -201,7 +238,7 @@ pub(crate) fn ncdf<T: CodyLane>(d: T) -> T {
 #[inline(always)]
 pub(crate) fn erfc_generic<T: CodyLane>(x: T) -> T {
     let y = x.abs();
-    let q = T::erfcx(y);
+    let q = T::erfcx::<false>(y);
     // e^{−x²} with x² split exactly.
     let yc = T::select(T::gt(y, T::splat(Y_CLAMP)), T::splat(Y_CLAMP), y);
     let hi = yc * yc;
