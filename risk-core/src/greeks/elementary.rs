@@ -551,6 +551,36 @@ mod tests {
     }
 
     #[test]
+    fn discount_exp_within_one_ulp_of_std_and_lane_consistent() {
+        // Dense where the unreduced polynomial serves, sparse across the rest of |x| ≤ 700.
+        let mut xs = points(200_000, -EXP_SMALL_MAX, EXP_SMALL_MAX);
+        xs.extend(points(20_000, -700.0, 700.0));
+        xs.extend([0.0, -0.0, EXP_SMALL_MAX, -EXP_SMALL_MAX, 1e-300, -1e-18]);
+        xs.extend([EXP_SMALL_MAX.next_up(), (-EXP_SMALL_MAX).next_down()]);
+        let (mut small, mut large) = (0.0f64, 0.0f64);
+        for &x in &xs {
+            let got = exp_discount(x);
+            let u = ulps(got, x.exp());
+            if x.abs() <= EXP_SMALL_MAX {
+                small = small.max(u);
+            } else {
+                large = large.max(u);
+            }
+        }
+        eprintln!("discount exp: max {small:.2} ulp on |x| <= 1/4, {large:.2} ulp beyond (vs std)");
+        assert!(small <= 1.0 && large <= 1.0, "{small} {large}");
+        // Vectors with small and large lanes mixed take each lane's own polynomial.
+        for c in xs.chunks_exact(4) {
+            let big = |x: f64| (x * 2000.0).clamp(-700.0, 700.0);
+            let mixed = [c[0], big(c[1]), c[2], big(c[3])];
+            let v = exp_discount(f64x4::new(mixed)).to_array();
+            for (g, x) in v.iter().zip(mixed) {
+                assert_eq!(g.to_bits(), exp_discount(x).to_bits(), "{x}");
+            }
+        }
+    }
+
+    #[test]
     fn ln_within_one_ulp_of_std_and_wide_measured() {
         let (mut mine, mut wide_max, mut wide_core) = (0.0f64, 0.0f64, 0.0f64);
         let mut xs = points(100_000, -700.0, 700.0)
