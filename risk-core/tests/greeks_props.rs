@@ -56,7 +56,21 @@ impl Batch {
 
 /// A seeded batch: mostly ordinary options over wide moneyness and σ√T, with special values
 /// sprinkled into every input.
+/// `n` random options: strikes up to `z_max` standard deviations from the spot, one input in 20
+/// replaced by a special value when `specials`.
 fn random_batch(seed: u64, n: usize) -> Batch {
+    random_batch_in(seed, n, 12.0, true, (-9.0, 3.0), (-7.0, 2.0))
+}
+
+/// As [`random_batch`] with maturities e^U(ln_t) and volatilities e^U(ln_vol).
+fn random_batch_in(
+    seed: u64,
+    n: usize,
+    z_max: f64,
+    specials: bool,
+    ln_t: (f64, f64),
+    ln_vol: (f64, f64),
+) -> Batch {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut b = Batch {
         s: vec![],
@@ -69,9 +83,9 @@ fn random_batch(seed: u64, n: usize) -> Batch {
     };
     for _ in 0..n {
         let s = 100.0 * (rng.gen_range(-4.0..4.0f64)).exp();
-        let t = (rng.gen_range(-9.0..3.0f64)).exp();
-        let vol = (rng.gen_range(-7.0..2.0f64)).exp();
-        let z = rng.gen_range(-12.0..12.0);
+        let t = (rng.gen_range(ln_t.0..ln_t.1)).exp();
+        let vol = (rng.gen_range(ln_vol.0..ln_vol.1)).exp();
+        let z = rng.gen_range(-z_max..z_max);
         let k = s * (z * vol * t.sqrt()).exp();
         let mut v = [
             s,
@@ -81,7 +95,7 @@ fn random_batch(seed: u64, n: usize) -> Batch {
             rng.gen_range(-0.05..0.2),
             rng.gen_range(-0.05..0.1),
         ];
-        if rng.gen_bool(0.05) {
+        if specials && rng.gen_bool(0.05) {
             let i = rng.gen_range(0..6);
             v[i] = SPECIAL[rng.gen_range(0..SPECIAL.len())];
         }
@@ -130,9 +144,19 @@ fn run(
 
 #[test]
 fn simd_equals_scalar_bit_for_bit() {
-    for seed in 0..6 {
-        // Lengths 12m + 7, 11, 15: blocks of 12, then of 8 and/or 4, and the scalar tail.
-        let b = random_batch(seed, 4099 + 4 * (seed as usize % 3));
+    for seed in 0..12 {
+        // Lengths 16m + 3, 7, 11, 15: blocks of 16, then of 12, 8 and/or 4, and the scalar tail.
+        // Seeds 0–5: wide strikes and special values (most blocks mix regions or fall back to the
+        // scalar path); 6–8: strikes within ±3σ, whole blocks on the central fast path, some
+        // with rates × maturities beyond the unreduced discount exp; 9–11: ±6σ, blocks that
+        // mix central and outer lanes.
+        let n = 4099 + 4 * (seed as usize % 4);
+        let b = match seed {
+            0..=5 => random_batch(seed, n),
+            // T from a day to 3 years, σ from 5 % to 150 %.
+            6..=8 => random_batch_in(seed, n, 3.0, false, (-5.9, 1.1), (-3.0, 0.4)),
+            _ => random_batch_in(seed, n, 6.0, false, (-5.9, 1.1), (-3.0, 0.4)),
+        };
         for model in [Model::Bsm, Model::Black76] {
             for tier in [Tier::Price, Tier::PriceAnd4, Tier::All] {
                 let inp = b.inputs(model);

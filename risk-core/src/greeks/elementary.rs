@@ -168,6 +168,13 @@ pub(crate) fn exp_neg_half_sq_kernel<T: Lane>(d: T) -> T {
     if T::take_rare(far) {
         return exp_neg_half_sq_far(d);
     }
+    exp_neg_half_sq_near(d)
+}
+
+/// [`exp_neg_half_sq_kernel`] for |d| ≤ 37.5 known to the caller (no range test; the same
+/// bits).
+#[inline(always)]
+pub(crate) fn exp_neg_half_sq_near<T: Lane>(d: T) -> T {
     let hi = d * d;
     let lo = d.mul_add(d, hi.neg());
     let e = exp_mid(hi * T::splat(-0.5));

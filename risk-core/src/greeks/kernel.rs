@@ -5,9 +5,9 @@
 //! e^{−d₂²/2} = e^{−d₁²/2}·F/K), two discount factors (one for Black-76), one square root, and
 //! two rational evaluations for Φ(ωd₁), Φ(ωd₂).
 
-use super::elementary::{exp_discount, exp_neg_half_sq_kernel, ln};
+use super::elementary::{exp_discount, exp_neg_half_sq_kernel, exp_neg_half_sq_near, ln};
 use super::lanes::Lane;
-use super::normal::{ncdf_flip, CodyLane, FRAC_1_SQRT_2PI};
+use super::normal::{beyond_central, ncdf_flip, ncdf_y, CodyLane, FRAC_1_SQRT_2PI};
 
 /// Output tier: price only.
 pub(crate) const TIER_PRICE: u8 = 0;
@@ -52,6 +52,35 @@ pub(crate) fn ln_ratio<T: Lane>(s: T, k: T, inv_s: T) -> T {
     ln(ratio) + c
 }
 
+/// e^{−d₁²/2}, Φ(ωd₁) and Φ(ωd₂), given y = |d|/√2 and F/K. `CENTRAL`: every lane has
+/// y₁, y₂ ≤ 4, so the range tests are skipped (the same bits).
+#[inline(always)]
+fn gauss_cdfs<T: CodyLane, const CENTRAL: bool>(
+    d1: T,
+    d2: T,
+    y1: T,
+    y2: T,
+    omega: T,
+    f_over_k: T,
+) -> (T, T, T) {
+    let g1 = if CENTRAL {
+        exp_neg_half_sq_near(d1)
+    } else {
+        exp_neg_half_sq_kernel(d1)
+    };
+    // e^{−d₂²/2} = e^{−d₁²/2}·F/K; recompute directly where g1 has underflowed.
+    let mut g2 = g1 * f_over_k;
+    if !CENTRAL {
+        let small = T::lt(g1, T::splat(1e-280));
+        if T::any(small) {
+            g2 = T::select(small, exp_neg_half_sq_kernel(d2), g2);
+        }
+    }
+    let n1 = ncdf_flip::<T, CENTRAL>(d1, y1, omega, g1);
+    let n2 = ncdf_flip::<T, CENTRAL>(d2, y2, omega, g2);
+    (g1, n1, n2)
+}
+
 /// Greeks for valid lanes: s, k, t, sig > 0 and finite, σ√T ≥ `V_MIN`, r, q finite with
 /// |rT|, |qT| ≤ 700.
 #[inline(always)]
@@ -78,15 +107,14 @@ pub(crate) fn bs_kernel<T: CodyLane, const TIER: u8, const B76: bool>(i: KIn<T>)
     // a = S·e^{−qT} (= F·e^{−rT}), b = K·e^{−rT}.
     let a = i.s * dq;
     let b = i.k * dr;
-    let g1 = exp_neg_half_sq_kernel(d1);
-    // e^{−d₂²/2} = e^{−d₁²/2}·F/K; recompute directly where g1 has underflowed.
-    let mut g2 = g1 * (a / b);
-    let small = T::lt(g1, T::splat(1e-280));
-    if T::any(small) {
-        g2 = T::select(small, exp_neg_half_sq_kernel(d2), g2);
-    }
-    let n1 = ncdf_flip(d1, i.omega, g1);
-    let n2 = ncdf_flip(d2, i.omega, g2);
+    let (y1, y2) = (ncdf_y(d1), ncdf_y(d2));
+    let (g1, n1, n2) = if beyond_central(y1.max(y2)) {
+        gauss_cdfs::<T, false>(d1, d2, y1, y2, i.omega, a / b)
+    } else {
+        // |d₁|, |d₂| ≤ 4√2 in every lane (the usual case): no lane can need the far Gaussian,
+        // the recomputed g₂ or the outer erfcx region, so one test stands for those four.
+        gauss_cdfs::<T, true>(d1, d2, y1, y2, i.omega, a / b)
+    };
     // Never below zero (rounding of the two terms far out of the money).
     let price = a.mul_add(n1, (b * n2).neg()).flip(i.omega).max(zero);
     let mut o = KOut {

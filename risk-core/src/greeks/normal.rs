@@ -221,11 +221,31 @@ pub(crate) fn ncdf_g<T: CodyLane>(d: T, g: T) -> T {
 /// the factor 1/2 sits in the rational's numerator (an exact scaling: the same bits as
 /// `(0.5·g)·erfcx`); the side is chosen by the sign bit of ω·d, not a comparison (they differ
 /// only at ω·d = −0, where both sides are 1/2 up to the rounding of `g`).
+/// `y` is [`ncdf_y`] of `d`; `CENTRAL`: the caller knows y ≤ 4 in every lane (no region test,
+/// the same bits).
 #[inline(always)]
-pub(crate) fn ncdf_flip<T: CodyLane>(d: T, omega: T, g: T) -> T {
-    let y = (d * T::splat(FRAC_1_SQRT_2)).abs();
-    let tail = g * T::erfcx::<true>(y);
+pub(crate) fn ncdf_flip<T: CodyLane, const CENTRAL: bool>(d: T, y: T, omega: T, g: T) -> T {
+    let half = if CENTRAL {
+        let (n, m) = central::<T, true>(y);
+        n / m
+    } else {
+        T::erfcx::<true>(y)
+    };
+    let tail = g * half;
     T::select_neg(d.flip(omega), tail, T::splat(1.0) - tail)
+}
+
+/// The erfcx argument of Φ(±d): |d|/√2.
+#[inline(always)]
+pub(crate) fn ncdf_y<T: Lane>(d: T) -> T {
+    (d * T::splat(FRAC_1_SQRT_2)).abs()
+}
+
+/// Whether some lane of `y` lies outside the central region of erfcx (where
+/// [`ncdf_flip`] must not be told `CENTRAL`).
+#[inline(always)]
+pub(crate) fn beyond_central<T: Lane>(y: T) -> bool {
+    T::any(T::gt(y, T::splat(Y_CENTRAL)))
 }
 
 /// Φ(d), generic.
