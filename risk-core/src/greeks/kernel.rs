@@ -116,7 +116,8 @@ pub(crate) fn bs_kernel<T: CodyLane, const TIER: u8, const B76: bool>(i: KIn<T>)
         gauss_cdfs::<T, true>(d1, d2, y1, y2, i.omega, a / b)
     };
     // Never below zero (rounding of the two terms far out of the money).
-    let price = a.mul_add(n1, (b * n2).neg()).flip(i.omega).max(zero);
+    let bn2 = b * n2;
+    let price = a.mul_add(n1, bn2.neg()).flip(i.omega).max(zero);
     let mut o = KOut {
         price,
         delta: zero,
@@ -136,7 +137,7 @@ pub(crate) fn bs_kernel<T: CodyLane, const TIER: u8, const B76: bool>(i: KIn<T>)
     o.gamma = (dq * phi1) * (inv_v * inv_s);
     o.vega = a_phi * sqrt_t;
     // θ = −∂V/∂T = −a·φ(d₁)·σ/(2√T) + ω(q·a·Φ(ωd₁) − r·b·Φ(ωd₂)).
-    let carry = (q * a).mul_add(n1, (i.r * b * n2).neg()).flip(i.omega);
+    let carry = (q * a).mul_add(n1, (i.r * bn2).neg()).flip(i.omega);
     // σ/(2√T) = σ²/(2v).
     o.theta = a_phi
         .neg()
@@ -147,7 +148,7 @@ pub(crate) fn bs_kernel<T: CodyLane, const TIER: u8, const B76: bool>(i: KIn<T>)
     o.rho = if B76 {
         (i.t * price).neg()
     } else {
-        (i.t * b * n2).flip(i.omega)
+        (i.t * bn2).flip(i.omega)
     };
     // 1/σ = √T/v.
     let inv_sig = sqrt_t * inv_v;
