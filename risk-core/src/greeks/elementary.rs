@@ -225,16 +225,13 @@ pub(crate) fn ln<T: Lane>(x: T) -> T {
     } else {
         x
     };
-    let (e, m) = x.exponent_mantissa();
+    // x = m·2^e, m ∈ [√2/2, √2).
+    let (e, m) = x.log_reduce();
     let e = if any_tiny {
         T::select(tiny, e - T::splat(54.0), e)
     } else {
         e
     };
-    // Reduce m to [√2/2, √2).
-    let big = T::gt(m, T::splat(core::f64::consts::SQRT_2));
-    let m = T::select(big, m * T::splat(0.5), m);
-    let e = T::select(big, e + T::splat(1.0), e);
     let f = m - T::splat(1.0); // exact
     let s = f / (T::splat(2.0) + f);
     let z = s * s;

@@ -65,9 +65,11 @@ pub(crate) trait Lane:
     fn max(self, o: Self) -> Self;
     /// `2^k` for an integer-valued `k` in `[-1022, 1023]`.
     fn pow2i(k: Self) -> Self;
-    /// For a positive normal `self`: `(e, m)` with `self = m · 2^e`, `m ∈ [1, 2)`, `e` an
-    /// integer-valued float.
-    fn exponent_mantissa(self) -> (Self, Self);
+    /// For a positive normal `self`: `(e, m)` with `self = m · 2^e`, `m ∈ [√2/2, √2)` (bounds
+    /// as the doubles `0x3fe6a09e667f3bcd` and twice that), `e` an integer-valued float: the
+    /// reduction of `ln`, done on the bits (musl's `log`): adding `0x3ff… − 0x3fe6a09e…` carries
+    /// into the exponent exactly when the mantissa is at least √2, so no compare or select.
+    fn log_reduce(self) -> (Self, Self);
 }
 
 impl Lane for f64 {
@@ -175,16 +177,22 @@ impl Lane for f64 {
         f64::from_bits(((k as i64 + 1023) as u64) << 52)
     }
     #[inline(always)]
-    fn exponent_mantissa(self) -> (Self, Self) {
-        let bits = self.to_bits();
-        let e = ((bits >> 52) & 0x7ff) as i64 - 1023;
-        let m = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000);
+    fn log_reduce(self) -> (Self, Self) {
+        let ix = self.to_bits().wrapping_add(LOG_SHIFT);
+        let e = (ix >> 52) as i64 - 1023;
+        let m = f64::from_bits((ix & MANTISSA) + SQRT_HALF_BITS);
         (e as f64, m)
     }
 }
 
 /// The sign bit of an `f64`.
 const SIGN_BIT: u64 = 1 << 63;
+/// The mantissa field of an `f64`.
+const MANTISSA: u64 = 0x000f_ffff_ffff_ffff;
+/// The bits of √2/2 (rounded).
+const SQRT_HALF_BITS: u64 = 0x3fe6_a09e_667f_3bcd;
+/// Added to the bits of x in [`Lane::log_reduce`]: the bits of 1.0 minus those of √2/2.
+const LOG_SHIFT: u64 = 0x3ff0_0000_0000_0000 - SQRT_HALF_BITS;
 
 /// 2^52 + 2^51: adding it to an integer-valued double of magnitude < 2^51 leaves the integer in
 /// the low mantissa bits.
@@ -288,15 +296,14 @@ impl Lane for f64x4 {
         bytemuck::cast(bits << 52)
     }
     #[inline(always)]
-    fn exponent_mantissa(self) -> (Self, Self) {
-        let bits: u64x4 = bytemuck::cast(self);
-        // Exponent field as an integer, converted to f64 by the 2^52 trick.
-        let ebits = (bits >> 52) & u64x4::splat(0x7ff);
+    fn log_reduce(self) -> (Self, Self) {
+        let ix = bytemuck::cast::<f64x4, u64x4>(self) + u64x4::splat(LOG_SHIFT);
+        // Exponent as an integer (sign bit clear: positive input), converted to f64 by the 2^52
+        // trick.
         let two52: u64x4 = bytemuck::cast(f64x4::splat(4_503_599_627_370_496.0));
-        let ef: f64x4 = bytemuck::cast(ebits | two52);
+        let ef: f64x4 = bytemuck::cast((ix >> 52) | two52);
         let e = ef - f64x4::splat(4_503_599_627_370_496.0 + 1023.0);
-        let mbits =
-            (bits & u64x4::splat(0x000f_ffff_ffff_ffff)) | u64x4::splat(0x3ff0_0000_0000_0000);
+        let mbits = (ix & u64x4::splat(MANTISSA)) + u64x4::splat(SQRT_HALF_BITS);
         (e, bytemuck::cast(mbits))
     }
 }
@@ -461,8 +468,8 @@ macro_rules! multi_lane {
                 k.map(<f64x4 as Lane>::pow2i)
             }
             #[inline(always)]
-            fn exponent_mantissa(self) -> (Self, Self) {
-                let em = [$(self.$i.exponent_mantissa()),+];
+            fn log_reduce(self) -> (Self, Self) {
+                let em = [$(self.$i.log_reduce()),+];
                 ($name($(em[$i].0),+), $name($(em[$i].1),+))
             }
         }
