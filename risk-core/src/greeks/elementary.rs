@@ -160,42 +160,48 @@ pub(crate) fn exp_kernel<T: Lane>(x: T) -> T {
     }
 }
 
-/// e^(−d²/2) for the kernels ([`exp_kernel`] semantics: 0 below e^−708, i.e. |d| > 37.6).
-/// One rare-range test for vectors: below |d| = 37.5 neither the clamp nor the flush can apply,
-/// so [`exp_mid`] is called directly (the same bits as the full path there).
+/// The Gaussian factor for the kernels: e^(−z²/2) with `HALF`, e^(−z²) without (z = d/√2, the
+/// form the Greeks kernel carries), in [`exp_kernel`] semantics: 0 below e^−708, i.e. |z| above
+/// 37.6 (`HALF`) or 26.6. One rare-range test for vectors: below |z| = 37.5 (26.5) neither the
+/// clamp nor the flush can apply, so [`exp_mid`] is called directly (the same bits as the full
+/// path there).
 #[inline(always)]
-pub(crate) fn exp_neg_half_sq_kernel<T: Lane>(d: T) -> T {
-    let far = T::gt(d.abs(), T::splat(37.5));
+pub(crate) fn exp_gauss_kernel<T: Lane, const HALF: bool>(z: T) -> T {
+    let far = T::gt(z.abs(), T::splat(if HALF { 37.5 } else { 26.5 }));
     if T::take_rare(far) {
-        return exp_neg_half_sq_far(d);
+        return exp_gauss_far::<T, HALF>(z);
     }
-    exp_neg_half_sq_near(d)
+    exp_gauss_near::<T, HALF>(z)
 }
 
-/// [`exp_neg_half_sq_kernel`] for |d| ≤ 37.5 known to the caller (no range test; the same
-/// bits).
+/// [`exp_gauss_kernel`] for |z| ≤ 37.5 (`HALF`) or 26.5 known to the caller (no range test; the
+/// same bits). z² is split exactly (FMA), so the factor keeps its relative accuracy where z² is
+/// large.
 #[inline(always)]
-pub(crate) fn exp_neg_half_sq_near<T: Lane>(d: T) -> T {
-    let hi = d * d;
-    let lo = d.mul_add(d, hi.neg());
-    let e = exp_mid(hi * T::splat(-0.5));
-    e.mul_add(lo * T::splat(-0.5), e)
+pub(crate) fn exp_gauss_near<T: Lane, const HALF: bool>(z: T) -> T {
+    let scale = T::splat(if HALF { -0.5 } else { -1.0 });
+    let hi = z * z;
+    let lo = z.mul_add(z, hi.neg());
+    let e = exp_mid(hi * scale);
+    e.mul_add(lo * scale, e)
 }
 
-/// [`exp_neg_half_sq_kernel`] with the range handling: |d| clamped to 40 so that d² stays
-/// finite, results below e^−708 flushed to 0.
+/// [`exp_gauss_kernel`] with the range handling: |z| clamped to 40 (`HALF`) or 28.3 so that z²
+/// stays finite, results below e^−708 flushed to 0.
 #[inline(always)]
-fn exp_neg_half_sq_far<T: Lane>(d: T) -> T {
-    let big = T::gt(d.abs(), T::splat(40.0));
-    let d = if T::take_rare(big) {
-        T::select(big, T::splat(40.0), d)
+fn exp_gauss_far<T: Lane, const HALF: bool>(z: T) -> T {
+    let scale = T::splat(if HALF { -0.5 } else { -1.0 });
+    let clamp = T::splat(if HALF { 40.0 } else { 28.3 });
+    let big = T::gt(z.abs(), clamp);
+    let z = if T::take_rare(big) {
+        T::select(big, clamp, z)
     } else {
-        d
+        z
     };
-    let hi = d * d;
-    let lo = d.mul_add(d, hi.neg());
-    let e = exp_kernel(hi * T::splat(-0.5));
-    e.mul_add(lo * T::splat(-0.5), e)
+    let hi = z * z;
+    let lo = z.mul_add(z, hi.neg());
+    let e = exp_kernel(hi * scale);
+    e.mul_add(lo * scale, e)
 }
 
 /// P(z) ≈ (ln((1+s)/(1−s)) − 2s)/(s·z), z = s² ∈ [0, (3−2√2)²], degree 6, highest power

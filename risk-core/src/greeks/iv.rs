@@ -22,7 +22,7 @@
 //! [`LaneStatus::AboveMaximum`]; exactly intrinsic gives σ = 0 and [`LaneStatus::Intrinsic`].
 
 use super::elementary::{
-    dd_add, dd_mul_d, exp, exp_dd, exp_mid, exp_neg_half_sq_kernel, ln, two_prod, DdTableLane,
+    dd_add, dd_mul_d, exp, exp_dd, exp_gauss_kernel, exp_mid, ln, two_prod, DdTableLane,
 };
 use super::kernel::ln_ratio;
 use super::lanes::{Lane, X12, X8};
@@ -182,7 +182,7 @@ fn black_norm<T: CodyLane>(x: T, e: T, inv_e: T, s: T, inv_s: T) -> (T, T) {
     let h = x * inv_s;
     let d1 = s.mul_add(T::splat(0.5), h);
     let d2 = s.mul_add(T::splat(-0.5), h);
-    let g1 = exp_neg_half_sq_kernel(d1);
+    let g1 = exp_gauss_kernel::<T, true>(d1);
     // e^{−d₂²/2} = e^{−d₁²/2}·e^{x}; recompute directly (rare) where either factor has
     // underflowed (x below about −645, or |d₁| above about 35.9): the product would be 0 where
     // the true value need not be (d₂ near 0), and Φ(d₂) takes its Gaussian factor from it.
@@ -190,7 +190,7 @@ fn black_norm<T: CodyLane>(x: T, e: T, inv_e: T, s: T, inv_s: T) -> (T, T) {
     let mut g2 = g1 * ee;
     let small = T::lt(g1.min(ee), T::splat(1e-280));
     if T::any(small) {
-        g2 = T::select(small, exp_neg_half_sq_kernel(d2), g2);
+        g2 = T::select(small, exp_gauss_kernel::<T, true>(d2), g2);
     }
     let n1 = ncdf_g(d1, g1);
     let n2 = ncdf_g(d2, g2);

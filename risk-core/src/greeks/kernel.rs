@@ -3,11 +3,17 @@
 //! Work shared per option: one `ln` (of S/K, with an FMA correction of the ratio's rounding so
 //! that ln(S/K) keeps its relative accuracy near the money), one Gaussian `e^{−d₁²/2}` (φ(d₁), and
 //! e^{−d₂²/2} = e^{−d₁²/2}·F/K), two discount factors (one for Black-76), one square root, and
-//! two rational evaluations for Φ(ωd₁), Φ(ωd₂).
+//! two rational evaluations for Φ(ωd₁), Φ(ωd₂). The kernel carries u = d/√2, the argument both
+//! erfc and the Gaussian e^{−u²} take, instead of d.
 
-use super::elementary::{exp_discount, exp_neg_half_sq_kernel, exp_neg_half_sq_near, ln};
+use super::elementary::{exp_discount, exp_gauss_kernel, exp_gauss_near, ln};
 use super::lanes::Lane;
-use super::normal::{beyond_central, ncdf_flip, ncdf_y, CodyLane, FRAC_1_SQRT_2PI};
+use super::normal::{beyond_central, ncdf_flip, CodyLane, FRAC_1_SQRT_2PI};
+
+/// 1/√2.
+const FRAC_1_SQRT_2: f64 = core::f64::consts::FRAC_1_SQRT_2;
+/// 1/√8 = 1/(2√2).
+const FRAC_1_SQRT_8: f64 = 0.353_553_390_593_273_8;
 
 /// Output tier: price only.
 pub(crate) const TIER_PRICE: u8 = 0;
@@ -52,32 +58,25 @@ pub(crate) fn ln_ratio<T: Lane>(s: T, k: T, inv_s: T) -> T {
     ln(ratio) + c
 }
 
-/// e^{−d₁²/2}, Φ(ωd₁) and Φ(ωd₂), given y = |d|/√2 and F/K. `CENTRAL`: every lane has
-/// y₁, y₂ ≤ 4, so the range tests are skipped (the same bits).
+/// e^{−d₁²/2}, Φ(ωd₁) and Φ(ωd₂) from u = d/√2 and F/K. `CENTRAL`: every lane has |u₁|,
+/// |u₂| ≤ 4, so the range tests are skipped (the same bits).
 #[inline(always)]
-fn gauss_cdfs<T: CodyLane, const CENTRAL: bool>(
-    d1: T,
-    d2: T,
-    y1: T,
-    y2: T,
-    omega: T,
-    f_over_k: T,
-) -> (T, T, T) {
+fn gauss_cdfs<T: CodyLane, const CENTRAL: bool>(u1: T, u2: T, omega: T, f_over_k: T) -> (T, T, T) {
     let g1 = if CENTRAL {
-        exp_neg_half_sq_near(d1)
+        exp_gauss_near::<T, false>(u1)
     } else {
-        exp_neg_half_sq_kernel(d1)
+        exp_gauss_kernel::<T, false>(u1)
     };
-    // e^{−d₂²/2} = e^{−d₁²/2}·F/K; recompute directly where g1 has underflowed.
+    // e^{−u₂²} = e^{−u₁²}·F/K; recompute directly where g1 has underflowed.
     let mut g2 = g1 * f_over_k;
     if !CENTRAL {
         let small = T::lt(g1, T::splat(1e-280));
         if T::any(small) {
-            g2 = T::select(small, exp_neg_half_sq_kernel(d2), g2);
+            g2 = T::select(small, exp_gauss_kernel::<T, false>(u2), g2);
         }
     }
-    let n1 = ncdf_flip::<T, CENTRAL>(d1, y1, omega, g1);
-    let n2 = ncdf_flip::<T, CENTRAL>(d2, y2, omega, g2);
+    let n1 = ncdf_flip::<T, CENTRAL>(u1, u1.abs(), omega, g1);
+    let n2 = ncdf_flip::<T, CENTRAL>(u2, u2.abs(), omega, g2);
     (g1, n1, n2)
 }
 
@@ -101,19 +100,19 @@ pub(crate) fn bs_kernel<T: CodyLane, const TIER: u8, const B76: bool>(i: KIn<T>)
     } else {
         exp_discount((q * i.t).neg())
     };
-    let xv = x * inv_v;
-    let d1 = v.mul_add(T::splat(0.5), xv);
-    let d2 = v.mul_add(T::splat(-0.5), xv);
+    // u = d/√2 = x/(√2·v) ± v/(2√2).
+    let xu = x * (inv_v * T::splat(FRAC_1_SQRT_2));
+    let u1 = v.mul_add(T::splat(FRAC_1_SQRT_8), xu);
+    let u2 = v.mul_add(T::splat(-FRAC_1_SQRT_8), xu);
     // a = S·e^{−qT} (= F·e^{−rT}), b = K·e^{−rT}.
     let a = i.s * dq;
     let b = i.k * dr;
-    let (y1, y2) = (ncdf_y(d1), ncdf_y(d2));
-    let (g1, n1, n2) = if beyond_central(y1.max(y2)) {
-        gauss_cdfs::<T, false>(d1, d2, y1, y2, i.omega, a / b)
+    let (g1, n1, n2) = if beyond_central(u1.abs().max(u2.abs())) {
+        gauss_cdfs::<T, false>(u1, u2, i.omega, a / b)
     } else {
-        // |d₁|, |d₂| ≤ 4√2 in every lane (the usual case): no lane can need the far Gaussian,
+        // |u₁|, |u₂| ≤ 4 in every lane (the usual case): no lane can need the far Gaussian,
         // the recomputed g₂ or the outer erfcx region, so one test stands for those four.
-        gauss_cdfs::<T, true>(d1, d2, y1, y2, i.omega, a / b)
+        gauss_cdfs::<T, true>(u1, u2, i.omega, a / b)
     };
     // Never below zero (rounding of the two terms far out of the money).
     let bn2 = b * n2;
@@ -150,9 +149,9 @@ pub(crate) fn bs_kernel<T: CodyLane, const TIER: u8, const B76: bool>(i: KIn<T>)
     } else {
         (i.t * bn2).flip(i.omega)
     };
-    // 1/σ = √T/v.
-    let inv_sig = sqrt_t * inv_v;
-    o.vanna = ((dq * phi1) * d2 * inv_sig).neg();
-    o.volga = o.vega * d1 * d2 * inv_sig;
+    // d₂/σ = u₂·√2·√T/v, d₁ = u₁·√2.
+    let d2_sig = u2 * (sqrt_t * inv_v * T::splat(core::f64::consts::SQRT_2));
+    o.vanna = ((dq * phi1) * d2_sig).neg();
+    o.volga = o.vega * (u1 * T::splat(core::f64::consts::SQRT_2)) * d2_sig;
     o
 }

@@ -216,15 +216,14 @@ pub(crate) fn ncdf_g<T: CodyLane>(d: T, g: T) -> T {
     T::select(T::lt(d, T::splat(0.0)), tail, T::splat(1.0) - tail)
 }
 
-/// Φ(ω·d) for ω = ±1 given `g = e^{−d²/2}`: the Greeks kernel's form of [`ncdf_g`], the same
-/// values with fewer operations. ω enters as a sign flip, not a multiplication (|ω·d| = |d|);
-/// the factor 1/2 sits in the rational's numerator (an exact scaling: the same bits as
-/// `(0.5·g)·erfcx`); the side is chosen by the sign bit of ω·d, not a comparison (they differ
-/// only at ω·d = −0, where both sides are 1/2 up to the rounding of `g`).
-/// `y` is [`ncdf_y`] of `d`; `CENTRAL`: the caller knows y ≤ 4 in every lane (no region test,
-/// the same bits).
+/// Φ(ω·d) for ω = ±1 from u = d/√2, y = |u| and `g = e^{−u²}` (= e^{−d²/2}): the Greeks
+/// kernel's form of [`ncdf_g`], which carries u rather than d, with fewer operations. ω enters
+/// as a sign flip, not a multiplication; the factor 1/2 sits in the rational's numerator (an
+/// exact scaling: the same bits as `(0.5·g)·erfcx`); the side is chosen by the sign bit of ω·u,
+/// not a comparison (they differ only at ω·u = −0, where both sides are 1/2 up to the rounding
+/// of `g`). `CENTRAL`: the caller knows y ≤ 4 in every lane (no region test, the same bits).
 #[inline(always)]
-pub(crate) fn ncdf_flip<T: CodyLane, const CENTRAL: bool>(d: T, y: T, omega: T, g: T) -> T {
+pub(crate) fn ncdf_flip<T: CodyLane, const CENTRAL: bool>(u: T, y: T, omega: T, g: T) -> T {
     let half = if CENTRAL {
         let (n, m) = central::<T, true>(y);
         n / m
@@ -232,13 +231,7 @@ pub(crate) fn ncdf_flip<T: CodyLane, const CENTRAL: bool>(d: T, y: T, omega: T, 
         T::erfcx::<true>(y)
     };
     let tail = g * half;
-    T::select_neg(d.flip(omega), tail, T::splat(1.0) - tail)
-}
-
-/// The erfcx argument of Φ(±d): |d|/√2.
-#[inline(always)]
-pub(crate) fn ncdf_y<T: Lane>(d: T) -> T {
-    (d * T::splat(FRAC_1_SQRT_2)).abs()
+    T::select_neg(u.flip(omega), tail, T::splat(1.0) - tail)
 }
 
 /// Whether some lane of `y` lies outside the central region of erfcx (where
