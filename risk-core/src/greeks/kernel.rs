@@ -137,9 +137,10 @@ pub(crate) fn bs_kernel<T: CodyLane, const TIER: u8, const B76: bool>(i: KIn<T>)
     o.vega = a_phi * sqrt_t;
     // θ = −∂V/∂T = −a·φ(d₁)·σ/(2√T) + ω(q·a·Φ(ωd₁) − r·b·Φ(ωd₂)).
     let carry = (q * a).mul_add(n1, (i.r * bn2).neg()).flip(i.omega);
-    // σ/(2√T) = v/(2T): one division (the divider has room; the multipliers have not) instead
-    // of three multiplications.
-    o.theta = a_phi.neg().mul_add(v / (i.t + i.t), carry);
+    // σ/(2√T) = σ²/(2v).
+    o.theta = a_phi
+        .neg()
+        .mul_add(T::splat(0.5) * i.sig * i.sig * inv_v, carry);
     if TIER == TIER_FIVE {
         return o;
     }
