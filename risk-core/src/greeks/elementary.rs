@@ -135,7 +135,7 @@ pub(crate) fn exp<T: Lane>(x: T) -> T {
 #[inline(always)]
 pub(crate) fn exp_mid<T: Lane>(x: T) -> T {
     let (k, e) = exp_reduced(x, exp_poly_horner);
-    e * T::pow2i(k)
+    e.scale2i(k)
 }
 
 /// e^x for the kernels, where the argument is known to be ≤ 709 (Gaussian factors −d²/2):

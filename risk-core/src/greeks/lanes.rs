@@ -65,6 +65,10 @@ pub(crate) trait Lane:
     fn max(self, o: Self) -> Self;
     /// `2^k` for an integer-valued `k` in `[-1022, 1023]`.
     fn pow2i(k: Self) -> Self;
+    /// `self · 2^k` for an integer-valued `k` where both `self` and the result are normal: the
+    /// same bits as `self * pow2i(k)`, by an integer add to the exponent field (which keeps the
+    /// vector multipliers free for the polynomials).
+    fn scale2i(self, k: Self) -> Self;
     /// For a positive normal `self`: `(e, m)` with `self = m · 2^e`, `m ∈ [√2/2, √2)` (bounds
     /// as the doubles `0x3fe6a09e667f3bcd` and twice that), `e` an integer-valued float: the
     /// reduction of `ln`, done on the bits (musl's `log`): adding `0x3ff… − 0x3fe6a09e…` carries
@@ -175,6 +179,10 @@ impl Lane for f64 {
     #[inline(always)]
     fn pow2i(k: Self) -> Self {
         f64::from_bits(((k as i64 + 1023) as u64) << 52)
+    }
+    #[inline(always)]
+    fn scale2i(self, k: Self) -> Self {
+        f64::from_bits(self.to_bits().wrapping_add(((k as i64) as u64) << 52))
     }
     #[inline(always)]
     fn log_reduce(self) -> (Self, Self) {
@@ -294,6 +302,14 @@ impl Lane for f64x4 {
         let biased = k + f64x4::splat(MAGIC_I + 1023.0);
         let bits: i64x4 = bytemuck::cast(biased);
         bytemuck::cast(bits << 52)
+    }
+    #[inline(always)]
+    fn scale2i(self, k: Self) -> Self {
+        // k + 1.5·2^52 holds k (two's complement) in the low mantissa bits; shifted by 52 the
+        // rest falls off the top, leaving k << 52.
+        let kb: i64x4 = bytemuck::cast(k + f64x4::splat(MAGIC_I));
+        let bits: i64x4 = bytemuck::cast(self);
+        bytemuck::cast(bits + (kb << 52))
     }
     #[inline(always)]
     fn log_reduce(self) -> (Self, Self) {
@@ -466,6 +482,10 @@ macro_rules! multi_lane {
             #[inline(always)]
             fn pow2i(k: Self) -> Self {
                 k.map(<f64x4 as Lane>::pow2i)
+            }
+            #[inline(always)]
+            fn scale2i(self, k: Self) -> Self {
+                self.zip(k, Lane::scale2i)
             }
             #[inline(always)]
             fn log_reduce(self) -> (Self, Self) {
