@@ -8,12 +8,17 @@
 //!
 //! `cargo bench -p ballast-bench --bench greeks` (set `GREEKS_BENCH_QUICK=1` to skip streaming).
 //!
-//! Run-to-run spread: with address-space randomization on, the in-cache figures of the same
-//! binary move between runs (once 9.2 to 12.4 ns/option for `price+4`; a suspected cause is 4K
-//! aliasing between the kernel's stack spills and the SoA arrays, which depends on where the
-//! stack lands); `setarch -R` (fixed layout) narrows it, but the shared machine still moves
-//! (12 runs of one binary at load ~1: 7.0 to 9.1 ns, median 7.3). For an A/B between two
-//! builds, alternate the binaries several times under `setarch -R` and compare medians.
+//! Run-to-run spread: the SIMD kernel and its scalar twin are timed back to back in each of the
+//! 301 rounds and the ratio column is the median of the per-round ratios, so a change in the
+//! machine's state between rounds moves both sides together (it once moved a ratio of medians by
+//! 10 %). The absolute times still move with the shared machine: under `setarch -R`, at load ~1,
+//! the same binary runs price+4 at 5.8–6.1 ns/option in one state and 7.7–8.3 ns in another
+//! (the integer clock test shows the same frequency in both; the other hardware thread of the
+//! core being busy fits), with the ratio 6.1–6.3× in the first and higher in the second. Code
+//! layout moves figures by a few per cent too (with randomization on, `price+4` once ranged 9.2
+//! to 12.4 ns; a suspected cause is 4K aliasing between the kernel's stack spills and the SoA
+//! arrays). For an A/B between two builds, alternate the binaries several times under
+//! `setarch -R` and compare medians.
 
 use blackscholes::{Greeks as _, ImpliedVolatility as _, Inputs, OptionType, Pricing as _};
 use rand::{Rng, SeedableRng};
