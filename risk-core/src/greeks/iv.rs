@@ -27,7 +27,7 @@ use super::elementary::{
 use super::kernel::ln_ratio;
 use super::lanes::{Lane, X12, X8};
 use super::normal::{ncdf_g, CodyLane, FRAC_1_SQRT_2PI};
-use super::{magnitudes_ok, GreeksError, LaneStatus, Model, OptionKind, VecIo};
+use super::{legs_ok, magnitudes_ok, GreeksError, LaneStatus, Model, OptionKind, VecIo};
 use wide::f64x4;
 
 /// Maximum solver iterations (2 on a realistic chain; more where the initial guesses are
@@ -312,7 +312,7 @@ fn classify<const B76: bool>(s: f64, k: f64, t: f64, r: f64, q: f64, price: f64)
         LaneStatus::BadRate
     } else if !(price.is_finite() && price >= 0.0) {
         LaneStatus::BadPrice
-    } else if !magnitudes_ok(s, k) {
+    } else if !magnitudes_ok(s, k) || !legs_ok(s, k, t, r, q) {
         LaneStatus::OutOfRange
     } else {
         LaneStatus::Ok
@@ -451,7 +451,9 @@ fn iv_block<T: VecIo + DdTableLane, const B76: bool>(
     let price = T::load(inp.price, i);
     let zero = T::splat(0.0);
     let inf = T::splat(f64::INFINITY);
-    let lim = T::splat(700.0);
+    // Rates × maturities within `RATE_SAFE` (the discounted legs then need no test); the rest
+    // take the scalar path.
+    let lim = T::splat(super::RATE_SAFE);
     let (lo, hi) = (T::splat(super::MAG_MIN), T::splat(super::MAG_MAX));
     let checks = [
         T::ge(s, lo),

@@ -133,7 +133,8 @@ pub enum LaneStatus {
     /// Price at or above the no-arbitrage upper bound (S·e^{−qT} for a call, K·e^{−rT} for a put).
     AboveMaximum = 9,
     /// Finite inputs outside the range evaluated in doubles: underlying or strike outside
-    /// [1e-250, 1e250], or σ√T above 1e3.
+    /// [1e-250, 1e250], a discounted leg S·e^{−qT} or K·e^{−rT} outside [1e-300, 1e300], or
+    /// σ√T above 1e3.
     OutOfRange = 10,
 }
 
@@ -283,6 +284,26 @@ pub(crate) fn magnitudes_ok(s: f64, k: f64) -> bool {
     (MAG_MIN..=MAG_MAX).contains(&s) && (MAG_MIN..=MAG_MAX).contains(&k)
 }
 
+/// |rT|, |qT| up to which the discounted legs need no test: with S, K in [`MAG_MIN`,
+/// `MAG_MAX`], e^{±115} ≈ 1e±50 keeps S·e^{−qT} and K·e^{−rT} within [1e-300, 1e300]. The vector
+/// paths accept only such lanes; the others (rates × maturities up to 700) go through the
+/// scalar test [`legs_ok`].
+pub(crate) const RATE_SAFE: f64 = 115.0;
+
+/// Whether the discounted legs S·e^{−qT}, K·e^{−rT} (Black-76: q = r) lie within
+/// [1e-300, 1e300], so that they, F/K and the products with them stay finite and normal (given
+/// S, K within range and |rT|, |qT| ≤ 700). Exponentials only where |rT| or |qT| exceeds
+/// [`RATE_SAFE`].
+#[inline(always)]
+pub(crate) fn legs_ok(s: f64, k: f64, t: f64, r: f64, q: f64) -> bool {
+    let (rt, qt) = (r * t, q * t);
+    if rt.abs() <= RATE_SAFE && qt.abs() <= RATE_SAFE {
+        return true;
+    }
+    let leg = |x: f64| (1e-300..=1e300).contains(&x);
+    leg(s * (-qt).exp()) && leg(k * (-rt).exp())
+}
+
 /// Vector form of [`magnitudes_ok`].
 #[inline(always)]
 pub(crate) fn magnitudes_ok_x4(s: f64x4, k: f64x4) -> f64x4 {
@@ -305,7 +326,7 @@ fn classify(s: f64, k: f64, t: f64, sig: f64, r: f64, q: f64) -> LaneStatus {
     } else if !((r * t).abs() <= 700.0 && (q * t).abs() <= 700.0 && r.is_finite() && q.is_finite())
     {
         LaneStatus::BadRate
-    } else if !magnitudes_ok(s, k) || sig * t.sqrt() > V_MAX {
+    } else if !magnitudes_ok(s, k) || !legs_ok(s, k, t, r, q) || sig * t.sqrt() > V_MAX {
         LaneStatus::OutOfRange
     } else if sig * t.sqrt() < V_MIN {
         LaneStatus::Intrinsic
@@ -317,12 +338,13 @@ fn classify(s: f64, k: f64, t: f64, sig: f64, r: f64, q: f64) -> LaneStatus {
 /// Vector form of the `Ok` test of [`classify`]: all ones where a lane is a diffusion lane. The
 /// magnitude and σ√T range tests subsume the others: NaN fails every comparison, S, K in
 /// [`MAG_MIN`, `MAG_MAX`] are finite and positive, σ√T ∈ [`V_MIN`, `V_MAX`] needs T > 0 and
-/// finite σ, T (σ√T is NaN or infinite otherwise), and with T > 0, |rT|, |qT| ≤ 700 need
-/// finite r, q.
+/// finite σ, T (σ√T is NaN or infinite otherwise), and with T > 0, |rT|, |qT| ≤ [`RATE_SAFE`]
+/// need finite r, q and keep the discounted legs in range (lanes with larger rates × maturities
+/// take the scalar path, which tests the legs).
 #[inline(always)]
 fn ok_mask_x4(s: f64x4, k: f64x4, t: f64x4, sig: f64x4, r: f64x4, q: f64x4) -> f64x4 {
     use wide::{CmpGe, CmpLe};
-    let lim = f64x4::splat(700.0);
+    let lim = f64x4::splat(RATE_SAFE);
     let v = sig * t.sqrt();
     magnitudes_ok_x4(s, k)
         & v.cmp_ge(f64x4::splat(V_MIN))
