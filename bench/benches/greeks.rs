@@ -12,9 +12,10 @@
 //! 301 rounds and the ratio column is the median of the per-round ratios, so a change in the
 //! machine's state between rounds moves both sides together (it once moved a ratio of medians by
 //! 10 %). The absolute times still move with the shared machine: under `setarch -R`, at load ~1,
-//! the same binary runs price+4 at 5.8–6.1 ns/option in one state and 7.7–8.3 ns in another
-//! (the integer clock test shows the same frequency in both; the other hardware thread of the
-//! core being busy fits), with the ratio 6.1–6.3× in the first and higher in the second. Code
+//! the same binary runs price+4 at 5.8–6.5 ns/option in one state, 7.7–8.3 ns and 9.7–10 ns in
+//! others (the integer clock test shows the same frequency; the other hardware thread of the
+//! core being busy fits), with the ratio 6.1–6.3× in the first, 6.2–7.0× in the second and
+//! 6.0–6.3× in the third. Code
 //! layout moves figures by a few per cent too (with randomization on, `price+4` once ranged 9.2
 //! to 12.4 ns; a suspected cause is 4K aliasing between the kernel's stack spills and the SoA
 //! arrays). For an A/B between two builds, alternate the binaries several times under
