@@ -179,10 +179,18 @@ pub(crate) fn exp_gauss_kernel<T: Lane, const HALF: bool>(z: T) -> T {
 /// large.
 #[inline(always)]
 pub(crate) fn exp_gauss_near<T: Lane, const HALF: bool>(z: T) -> T {
-    let scale = T::splat(if HALF { -0.5 } else { -1.0 });
+    gauss_split(z, if HALF { -0.5 } else { -1.0 }, exp_mid)
+}
+
+/// e^{c·z²} (c = −1/2 or −1) through `exp_fn`, with z² split exactly by an FMA (z² = hi + lo):
+/// e^{c·hi}·(1 + c·lo), so the factor keeps its relative accuracy where z² is large. The one
+/// form of the Gaussian factor for the kernels, Φ and erfc.
+#[inline(always)]
+pub(crate) fn gauss_split<T: Lane>(z: T, c: f64, exp_fn: impl Fn(T) -> T) -> T {
+    let scale = T::splat(c);
     let hi = z * z;
     let lo = z.mul_add(z, hi.neg());
-    let e = exp_mid(hi * scale);
+    let e = exp_fn(hi * scale);
     e.mul_add(lo * scale, e)
 }
 
@@ -190,7 +198,6 @@ pub(crate) fn exp_gauss_near<T: Lane, const HALF: bool>(z: T) -> T {
 /// stays finite, results below e^−708 flushed to 0.
 #[inline(always)]
 fn exp_gauss_far<T: Lane, const HALF: bool>(z: T) -> T {
-    let scale = T::splat(if HALF { -0.5 } else { -1.0 });
     let clamp = T::splat(if HALF { 40.0 } else { 28.3 });
     let big = T::gt(z.abs(), clamp);
     let z = if T::take_rare(big) {
@@ -198,10 +205,7 @@ fn exp_gauss_far<T: Lane, const HALF: bool>(z: T) -> T {
     } else {
         z
     };
-    let hi = z * z;
-    let lo = z.mul_add(z, hi.neg());
-    let e = exp_kernel(hi * scale);
-    e.mul_add(lo * scale, e)
+    gauss_split(z, if HALF { -0.5 } else { -1.0 }, exp_kernel)
 }
 
 /// P(z) ≈ (ln((1+s)/(1−s)) − 2s)/(s·z), z = s² ∈ [0, (3−2√2)²], degree 6, highest power
@@ -261,10 +265,7 @@ pub(crate) fn ln<T: Lane>(x: T) -> T {
 pub(crate) fn exp_neg_half_sq<T: Lane>(d: T) -> T {
     // Beyond |d| = 40 the result is 0 (e^-800 underflows); clamping keeps d² finite.
     let d = T::select(T::gt(d.abs(), T::splat(40.0)), T::splat(40.0), d);
-    let hi = d * d;
-    let lo = d.mul_add(d, hi.neg());
-    let e = exp(hi * T::splat(-0.5));
-    e.mul_add(lo * T::splat(-0.5), e)
+    gauss_split(d, -0.5, exp)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -9,9 +9,8 @@
 use super::elementary::{exp_discount, exp_gauss_kernel, exp_gauss_near, ln};
 use super::lanes::Lane;
 use super::normal::{beyond_central, ncdf_flip, CodyLane, FRAC_1_SQRT_2PI};
+use core::f64::consts::{FRAC_1_SQRT_2, SQRT_2};
 
-/// 1/√2.
-const FRAC_1_SQRT_2: f64 = core::f64::consts::FRAC_1_SQRT_2;
 /// 1/√8 = 1/(2√2).
 const FRAC_1_SQRT_8: f64 = 0.353_553_390_593_273_8;
 
@@ -150,8 +149,8 @@ pub(crate) fn bs_kernel<T: CodyLane, const TIER: u8, const B76: bool>(i: KIn<T>)
         (i.t * bn2).flip(i.omega)
     };
     // d₂/σ = u₂·√2·√T/v, d₁ = u₁·√2.
-    let d2_sig = u2 * (sqrt_t * inv_v * T::splat(core::f64::consts::SQRT_2));
+    let d2_sig = u2 * (sqrt_t * inv_v * T::splat(SQRT_2));
     o.vanna = ((dq * phi1) * d2_sig).neg();
-    o.volga = o.vega * (u1 * T::splat(core::f64::consts::SQRT_2)) * d2_sig;
+    o.volga = o.vega * (u1 * T::splat(SQRT_2)) * d2_sig;
     o
 }

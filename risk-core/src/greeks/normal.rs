@@ -22,7 +22,7 @@
 //! only when some lane needs it and blend. Both execute the same operations per lane and agree
 //! bit for bit.
 
-use super::elementary::{exp, exp_neg_half_sq};
+use super::elementary::{exp, exp_neg_half_sq, gauss_split};
 use super::lanes::{Lane, X12, X16, X8};
 use wide::f64x4;
 
@@ -254,11 +254,7 @@ pub(crate) fn erfc_generic<T: CodyLane>(x: T) -> T {
     let q = T::erfcx::<false>(y);
     // e^{−x²} with x² split exactly.
     let yc = T::select(T::gt(y, T::splat(Y_CLAMP)), T::splat(Y_CLAMP), y);
-    let hi = yc * yc;
-    let lo = yc.mul_add(yc, hi.neg());
-    let e = exp(hi.neg());
-    let g = e.mul_add(lo.neg(), e);
-    let t = g * q;
+    let t = gauss_split(yc, -1.0, exp) * q;
     T::select(T::lt(x, T::splat(0.0)), T::splat(2.0) - t, t)
 }
 
