@@ -15,11 +15,10 @@
 //! the same binary runs price+4 at 5.8–6.5 ns/option in one state, 7.7–8.3 ns and 9.7–10 ns in
 //! others (the integer clock test shows the same frequency; the other hardware thread of the
 //! core being busy fits), with the ratio 6.1–6.3× in the first, 6.2–7.0× in the second and
-//! 6.0–6.3× in the third. Code
-//! layout moves figures by a few per cent too (with randomization on, `price+4` once ranged 9.2
-//! to 12.4 ns; a suspected cause is 4K aliasing between the kernel's stack spills and the SoA
-//! arrays). For an A/B between two builds, alternate the binaries several times under
-//! `setarch -R` and compare medians.
+//! 6.0–6.3× in the third. Code layout moves figures by a few per cent too (with randomization on,
+//! `price+4` once ranged 9.2 to 12.4 ns; a suspected cause is 4K aliasing between the kernel's
+//! stack spills and the SoA arrays). For an A/B between two builds, alternate the binaries
+//! several times under `setarch -R` and compare medians.
 
 use blackscholes::{Greeks as _, ImpliedVolatility as _, Inputs, OptionType, Pricing as _};
 use rand::{Rng, SeedableRng};
@@ -205,9 +204,13 @@ fn time_ns(n: usize, samples: usize, mut f: impl FnMut()) -> (f64, f64) {
         cpu.push((thread_cpu_ns() - c0) / n as f64);
         wall.push(t0.elapsed().as_nanos() as f64 / n as f64);
     }
-    cpu.sort_by(f64::total_cmp);
-    wall.sort_by(f64::total_cmp);
-    (cpu[samples / 2], wall[samples / 2])
+    (median(cpu), median(wall))
+}
+
+/// The median of `v` (NaN when empty).
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 /// Medians of one paired measurement (see [`time_pair`]).
@@ -243,10 +246,6 @@ fn time_pair(n: usize, samples: usize, mut a: impl FnMut(), mut b: impl FnMut())
             q.push(y / x);
         }
     }
-    let median = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
-    };
     Pair {
         a: median(ta),
         a_wall: median(wa),

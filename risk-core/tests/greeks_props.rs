@@ -367,19 +367,7 @@ fn discounted_legs_out_of_range_are_refused_and_large_rates_still_served() {
     // |rT| = 622 ≤ 700, but K·e^{−rT} = 3.9e79·e^{622} overflows: OutOfRange, not NaN with Ok.
     let far = put(4.55e-25, 3.87e79, 8.02e146, -7.76e-145);
     assert_eq!(greeks(&far).1, LaneStatus::OutOfRange);
-    let iv = |o: &OptionInputs, price: f64| {
-        implied_vol(&IvOption {
-            model: o.model,
-            kind: o.kind,
-            underlying: o.underlying,
-            strike: o.strike,
-            t_years: o.t_years,
-            rate: o.rate,
-            carry_q: o.carry_q,
-            price,
-        })
-    };
-    let (v, st) = iv(&far, 6.3e-292);
+    let (v, st) = implied_vol_of(&far, 6.3e-292);
     assert!(v.is_nan() && st == LaneStatus::OutOfRange, "{v} {st:?}");
     // |rT| = 200 with legs in range (K·e^{−200} ≈ 1.4e-85): served, the batch (vector blocks
     // send such lanes to the scalar path) bit for bit as the single-option call.
@@ -458,6 +446,33 @@ fn implied_vol_bounds_and_edge_cases() {
 }
 
 /// Price as a function of the perturbed inputs.
+/// The implied volatility of `o`'s contract at `price`.
+fn implied_vol_of(o: &OptionInputs, price: f64) -> (f64, LaneStatus) {
+    implied_vol(&IvOption {
+        model: o.model,
+        kind: o.kind,
+        underlying: o.underlying,
+        strike: o.strike,
+        t_years: o.t_years,
+        rate: o.rate,
+        carry_q: o.carry_q,
+        price,
+    })
+}
+
+/// The discounted legs (a, b) = (S·e^{−qT}, K·e^{−rT}) of `o` (Black-76: q = r), by std's `exp`.
+fn legs(o: &OptionInputs) -> (f64, f64) {
+    let q = if o.model == Model::Black76 {
+        o.rate
+    } else {
+        o.carry_q
+    };
+    (
+        o.underlying * (-q * o.t_years).exp(),
+        o.strike * (-o.rate * o.t_years).exp(),
+    )
+}
+
 fn price(o: &OptionInputs) -> f64 {
     greeks(o).0.price
 }
@@ -573,9 +588,7 @@ proptest! {
     fn put_call_parity(o in opt()) {
         let c = greeks(&OptionInputs { kind: OptionKind::Call, ..o }).0;
         let p = greeks(&OptionInputs { kind: OptionKind::Put, ..o }).0;
-        let q = if o.model == Model::Black76 { o.rate } else { o.carry_q };
-        let a = o.underlying * (-q * o.t_years).exp();
-        let b = o.strike * (-o.rate * o.t_years).exp();
+        let (a, b) = legs(&o);
         let scale = a.max(b);
         prop_assert!((c.price - p.price - (a - b)).abs() <= 4e-15 * scale, "{} {} {}", c.price, p.price, a - b);
         // A few ulps of e^{−qT}: the kernel's (within 1 ulp of std's), the test's own a/S (two
@@ -590,18 +603,13 @@ proptest! {
     #[test]
     fn implied_vol_inverts_the_price(o in opt()) {
         let g = greeks(&o).0;
-        let (iv, st) = implied_vol(&IvOption {
-            model: o.model, kind: o.kind, underlying: o.underlying, strike: o.strike,
-            t_years: o.t_years, rate: o.rate, carry_q: o.carry_q, price: g.price,
-        });
+        let (iv, st) = implied_vol_of(&o, g.price);
         prop_assert_eq!(st, LaneStatus::Ok);
         // The price carries a few ulps of the larger of its two terms a·Φ(ωd₁), b·Φ(ωd₂) (which
         // cancel to it), at most price + forward intrinsic value, so σ is recovered to within
         // |Δσ| ≤ that·few / vega. (With ulps of the price alone, a deep in-the-money call failed
         // by 1 %: saved case.)
-        let q = if o.model == Model::Black76 { o.rate } else { o.carry_q };
-        let a = o.underlying * (-q * o.t_years).exp();
-        let b = o.strike * (-o.rate * o.t_years).exp();
+        let (a, b) = legs(&o);
         let intrinsic = (if o.kind == OptionKind::Call { a - b } else { b - a }).max(0.0);
         let tol = 8.0 * f64::EPSILON * (g.price.abs() + intrinsic) / g.vega + 1e-13 * o.vol;
         prop_assert!((iv - o.vol).abs() <= tol, "iv {} vs σ {} (tol {:e})", iv, o.vol, tol);
