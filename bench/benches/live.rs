@@ -14,11 +14,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use engine::clock::Clock;
-use engine::exec::sign::{sign_hex_unkeyed, HmacSigner};
-use engine::live::{WsConn, WsRecv};
-use engine::synth::{generate, SynthConfig};
 use feeds::{BinanceFeed, Registry};
+use net::ws::{WsConn, WsRecv};
+use synth::{generate, SynthConfig};
 use tungstenite::Message;
+use venues::exec::sign::{sign_hex_unkeyed, HmacSigner};
 
 /// CLOCK_MONOTONIC ns since the first call: comparable across threads and cores (a VM's TSC may
 /// not be synchronized between vCPUs, so the cross-thread stamps do not use the TSC clock).

@@ -1,7 +1,7 @@
 //! The options engine's per-tick cost: one hedge tick in → full Black-76 revaluation of the
 //! chain, portfolio Greeks, the sizing policy, all orders out — for chains of 100, 1,000 and
 //! 10,000 options, beside two baselines measured in the same run: the core-to-core round trip
-//! (`engine::c2c::round_trip`, the floor of any thread hand-off) and the bare Greeks batch of the
+//! (`lab::c2c::round_trip`, the floor of any thread hand-off) and the bare Greeks batch of the
 //! same chain (`risk_core::greeks::greeks_batch`), so the sizing overhead shows as a ratio.
 //!
 //! Every underlying tick moves the mid, so every tick revalues the whole chain. 10 % of the
@@ -21,20 +21,18 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use engine::clock::Clock;
-use engine::lab::bench::{
-    options_market, run_options_case, time_compression, PipelineBench, PipelineCase,
-};
-use engine::lab::load::{Injection, RateSource};
 use engine::latency::{fmt_ns, Hop};
-use engine::options::{
-    Decision, HedgeSpec, OptionSpec, OptionsConfig, OptionsEngine, OptionsFill, OptionsOrder,
-    OptionsSink, VolSource,
-};
 use engine::pipeline::Backpressure;
 use engine::ring::RingChoice;
 use engine::topology::{available_cores, Topology};
 use feeds::deribit::{option_ticker, OptionTicker};
 use feeds::{flags, EventKind, InstrumentId, Market, MarketEvent, PxQty, Registry};
+use lab::bench::{options_market, run_options_case, time_compression, PipelineBench, PipelineCase};
+use lab::load::{Injection, RateSource};
+use options::{
+    Decision, HedgeSpec, OptionSpec, OptionsConfig, OptionsEngine, OptionsFill, OptionsOrder,
+    OptionsSink, VolSource,
+};
 use risk_core::greeks::{greeks_batch, BatchInputs, BatchOutputs, LaneStatus, Model, Tier};
 use risk_core::greeks_limits::HedgeTo;
 use risk_core::margin::Contract;
@@ -229,7 +227,7 @@ fn main() {
 }
 
 fn per_tick_table() {
-    let rt = engine::c2c::round_trip(0, 1, 201, 1000);
+    let rt = lab::c2c::round_trip(0, 1, 201, 1000);
     println!(
         "core-to-core round trip (cores 0↔1, pinned={}): median {:.0} ns, p99 {:.0} ns",
         rt.pinned, rt.median_ns, rt.p99_ns
@@ -309,11 +307,11 @@ fn full_pipeline() {
         "ring", "p50", "p99", "p99.9", "orders", "c2c before", "c2c after", "p50/c2c", "target"
     );
     for ring in RingChoice::ALL {
-        let before = engine::c2c::round_trip(pair.0, pair.1, 201, 1000).median_ns;
+        let before = lab::c2c::round_trip(pair.0, pair.1, 201, 1000).median_ns;
         let source = RateSource::new(market.frames.clone(), PIPELINE_RATE, market.frames.len());
         let r = run_options_case(&bench, &case, ring, &market, compression, source, &clock)
             .expect("options kernel");
-        let after = engine::c2c::round_trip(pair.0, pair.1, 201, 1000).median_ns;
+        let after = lab::c2c::round_trip(pair.0, pair.1, 201, 1000).median_ns;
         let h = r.report.latency.get(Hop::TickToOrderCorrected);
         let q = |p: f64| h.value_at_percentile(p);
         let c2c = 0.5 * (before + after);

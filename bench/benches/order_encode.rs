@@ -1,15 +1,15 @@
 //! Order encode + sign cost per order, beside the HMAC-only floor measured in the same run:
 //! - Binance `order.place` under HMAC: the request as the adapters built it before (parameters
 //!   as owned `String`s, a `serde_json::Map`, `format!`, `to_string`; reproduced here as the
-//!   baseline) and as they build it now ([`engine::exec::binance::encode_request`]: one reused
+//!   baseline) and as they build it now ([`venues::exec::binance::encode_request`]: one reused
 //!   buffer, exact decimals, signature into a fixed buffer); the logged-on request (no signature);
 //! - Deribit `private/buy`: `json!` with decimals through `f64` (before) vs
-//!   [`engine::exec::deribit::encode_order`] (now);
+//!   [`venues::exec::deribit::encode_order`] (now);
 //! - the websocket client frame (mask + copy) of the encoded request;
 //! - the answers: a Binance `order.place` FULL response (two fills) and a Deribit `private/buy`
 //!   response (order and two trades) read into a final report, as the adapters read them before
 //!   (`serde_json::Value`, Deribit decimals through `f64` text; reproduced here as the baseline)
-//!   and now ([`engine::exec::ack`]: walked in place, exact decimals, no allocation).
+//!   and now ([`venues::exec::ack`]: walked in place, exact decimals, no allocation).
 //!
 //! `cargo bench -p ballast-bench --bench order_encode`. Two shared cores here: read the ratios.
 
@@ -17,13 +17,13 @@ use std::fmt::Write as _;
 use std::hint::black_box;
 use std::time::Instant;
 
-use engine::exec::ack;
-use engine::exec::binance::{encode_request, Param, ReqId};
-use engine::exec::deribit::encode_order;
-use engine::exec::sign::HmacSigner;
-use engine::live::ws::encode_client_text_frame;
 use feeds::Side;
+use net::ws::encode_client_text_frame;
 use serde_json::Value;
+use venues::exec::ack;
+use venues::exec::binance::{encode_request, Param, ReqId};
+use venues::exec::deribit::encode_order;
+use venues::exec::sign::HmacSigner;
 
 const SECRET: &[u8] = b"NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j";
 const KEY: &str = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A";

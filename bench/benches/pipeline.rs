@@ -11,18 +11,18 @@
 use std::time::Instant;
 
 use ballast_bench::{median, read_capture};
-use engine::c2c::round_trip;
+use config::session::run_session;
+use config::{Config, Resolved};
 use engine::clock::Clock;
-use engine::config::{Config, Resolved};
 use engine::kernel::{Kernel, PaperAdapter};
 use engine::latency::{new_histogram, Hop};
 use engine::pipeline::{run_kernel_on, PipelineConfig, RunReport, Speed};
 use engine::ring::{Crossbeam, Ring, Rtrb};
-use engine::session::run_session;
 use engine::sizer::VolTargetSizer;
 use engine::source::MemorySource;
 use engine::topology::{available_cores, Topology};
 use feeds::{BinanceFeed, Market, Registry};
+use lab::c2c::round_trip;
 
 const CAPTURE: &str = "binance/spot_btcusdt_20240808.gz";
 

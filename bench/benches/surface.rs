@@ -14,12 +14,12 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use engine::options::{
+use feeds::deribit::{option_ticker, OptionTicker};
+use feeds::{flags, EventKind, InstrumentId, Market, MarketEvent, PxQty, Registry};
+use options::{
     Decision, HedgeSpec, OptionSpec, OptionsConfig, OptionsEngine, OptionsFill, OptionsOrder,
     OptionsSink, SurfaceConfig, VolSource,
 };
-use feeds::deribit::{option_ticker, OptionTicker};
-use feeds::{flags, EventKind, InstrumentId, Market, MarketEvent, PxQty, Registry};
 use risk_core::greeks_limits::HedgeTo;
 use risk_core::margin::Contract;
 use risk_core::vol::svi::{self, FitOptions, SviParams};

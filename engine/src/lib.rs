@@ -1,26 +1,25 @@
-//! `engine`: pinned threads joined by lock-free rings, kernel state, the sizing pipeline, execution
-//! adapters and latency histograms.
+//! `engine`: the hot core of Ballast. Pinned threads joined by lock-free rings ([`ring`],
+//! [`pipeline`], [`topology`]), the one clock ([`clock`]), order and fill types ([`order`]), the
+//! single-instrument kernel and its sizers ([`kernel`], [`sizer`]), the [`pipeline::KernelLogic`]
+//! seam any kernel plugs into, latency histograms ([`latency`]), the execution-adapter seam with
+//! paper execution ([`exec`]) and the pre-trade risk gate ([`risk_gate`]).
 //!
-//! Must never (on the hot path, after start-up): allocate, lock, log, or make a syscall other than
-//! the socket's. Reads time only through [`clock`].
+//! Owns: everything a frame touches between the feed adapter and the execution adapter.
+//! Must never: compile a transport, configuration, simulator or random-number crate (the
+//! `layering` test checks `cargo metadata`); and on the hot path, after start-up, allocate,
+//! lock, log, or make a syscall other than the socket's. Reads time only through [`clock`].
 
-pub mod c2c;
+#![forbid(unsafe_code)]
+
 pub mod clock;
-pub mod config;
 pub mod exec;
 pub mod kernel;
-pub mod lab;
 pub mod latency;
-pub mod live;
-pub mod options;
 pub mod order;
 pub mod pipeline;
 pub mod probe;
 pub mod ring;
 pub mod risk_gate;
-pub mod session;
 pub mod sizer;
 pub mod source;
-pub mod synth;
 pub mod topology;
-pub mod venue_sim;

@@ -13,10 +13,10 @@
 //! order and rejects every new one.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use feeds::{Instrument, Side};
+use feeds::{Instrument, Marks, Side};
 
 use crate::clock::Clock;
 use crate::exec::{cancelled, ExecutionAdapter};
@@ -96,39 +96,6 @@ pub struct RiskLimits {
     /// Allowed distance of the limit price from the mark, as a fraction (0.02 = 2 %); `None`
     /// disables the band.
     pub price_band: Option<f64>,
-}
-
-/// Mark prices (mantissas at each instrument's `px_scale`; 0 = unknown), written by the feed
-/// thread and read by the gate on the execution thread.
-#[derive(Debug, Clone)]
-pub struct Marks(Arc<[AtomicI64]>);
-
-impl Marks {
-    /// A table for instrument ids `0..n`.
-    #[must_use]
-    pub fn new(n: usize) -> Self {
-        Self((0..n).map(|_| AtomicI64::new(0)).collect())
-    }
-
-    /// Publishes the mark of instrument `id` (ignored beyond the table).
-    #[inline]
-    pub fn set(&self, id: feeds::InstrumentId, px: i64) {
-        if let Some(m) = self.0.get(id.0 as usize) {
-            // Relaxed: each slot is an independent value, pairs with the Relaxed load in `get`; no
-            // other data is published through it.
-            m.store(px, Ordering::Relaxed);
-        }
-    }
-
-    /// The mark of `id`, 0 when unknown.
-    #[inline]
-    #[must_use]
-    pub fn get(&self, id: feeds::InstrumentId) -> i64 {
-        // Relaxed: pairs with the Relaxed store in `set`.
-        self.0
-            .get(id.0 as usize)
-            .map_or(0, |m| m.load(Ordering::Relaxed))
-    }
 }
 
 /// The kill switch: a flag set by command or signal, and optionally a file whose existence trips

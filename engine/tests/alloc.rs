@@ -1,18 +1,16 @@
 //! Zero allocations per event on the feed and kernel threads after warm-up, counted by a global
 //! allocator that attributes each allocation to the pipeline stage of the thread making it.
 
-use std::sync::atomic::Ordering;
-
 use engine::probe;
 use engine::source::MemorySource;
-use engine::synth::{generate, SynthConfig};
+use synth::{generate, SynthConfig};
 
-mod common;
+use testkit as common;
 
-#[path = "common/hot_alloc.rs"]
-mod hot_alloc;
+#[global_allocator]
+static GLOBAL: testkit::alloc::Counting = testkit::alloc::Counting;
 
-use hot_alloc::HOT_ALLOCS;
+use testkit::alloc::{hot_allocs, reset_hot_allocs};
 
 #[test]
 fn no_allocation_per_event_on_feed_and_kernel_threads() {
@@ -23,7 +21,7 @@ fn no_allocation_per_event_on_feed_and_kernel_threads() {
         ..SynthConfig::default()
     });
     for topo in ["single", "feed,kernel+exec", "feed,kernel,exec"] {
-        HOT_ALLOCS.store(0, Ordering::Relaxed);
+        reset_hot_allocs();
         let s = common::run_on(topo, MemorySource::new(frames.clone()));
         let r = &s.report;
         assert!(
@@ -31,7 +29,7 @@ fn no_allocation_per_event_on_feed_and_kernel_threads() {
             "the run must exercise the path"
         );
         assert_eq!(r.feed.adapter.resyncs, 1);
-        let n = HOT_ALLOCS.load(Ordering::Relaxed);
+        let n = hot_allocs();
         assert_eq!(
             n, 0,
             "{n} allocations on the feed/kernel threads after warm-up on {topo} ({} events)",
@@ -46,5 +44,5 @@ fn no_allocation_per_event_on_feed_and_kernel_threads() {
     })
     .join()
     .unwrap();
-    assert!(HOT_ALLOCS.load(Ordering::Relaxed) >= 1);
+    assert!(hot_allocs() >= 1);
 }

@@ -6,9 +6,9 @@ use engine::kernel::{Kernel, KernelConfig};
 use engine::pipeline::{run, Backpressure, PipelineConfig, Speed};
 use engine::sizer::{Sizer, Target, TickView};
 use engine::source::MemorySource;
-use engine::synth::{generate, SynthConfig};
 use engine::topology::Topology;
 use feeds::{BinanceFeed, Market, Registry};
+use synth::{generate, SynthConfig};
 
 /// A sizer that takes `spin_ns` per tick and never trades: a kernel slower than the feed.
 struct Slow {

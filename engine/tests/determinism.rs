@@ -1,10 +1,10 @@
 //! Same input and configuration → byte-identical orders, single-threaded or on pinned threads.
 
-mod common;
+use testkit as common;
 
 use common::{orders_csv, run_on, shared_data};
 use engine::source::{CaptureSource, MemorySource};
-use engine::synth::{generate, SynthConfig};
+use synth::{generate, SynthConfig};
 
 const TOPOLOGIES: [&str; 4] = [
     "single",

@@ -1,11 +1,11 @@
 //! A lost depth diff: the feed sees the gap, the book goes invalid, and no order is sized from it
 //! until a snapshot re-syncs the book.
 
-mod common;
+use testkit as common;
 
 use common::{run_on, shared_data};
 use engine::source::MemorySource;
-use engine::synth::{generate, SynthConfig};
+use synth::{generate, SynthConfig};
 
 fn is_depth(f: &[u8]) -> bool {
     f.windows(13).any(|w| w == b"\"depthUpdate\"")

@@ -4,6 +4,8 @@
 //! Must never: round a venue price or quantity through `f64` on the way into a book, allocate per
 //! frame on the hot path, panic on anything that came from outside, or know about sizing.
 
+#![forbid(unsafe_code)]
+
 pub mod adapter;
 pub mod binance;
 pub mod book;
@@ -14,6 +16,7 @@ pub mod decimal;
 pub mod deribit;
 pub mod event;
 pub mod json_str;
+pub mod marks;
 pub mod multi;
 pub mod registry;
 
@@ -23,4 +26,5 @@ pub use book::L2Book;
 pub use capture::{CaptureError, CaptureReader, MalformedLine, MalformedReason};
 pub use decimal::{parse_decimal, write_decimal, DecimalError};
 pub use event::{flags, EventKind, MarketEvent, PxQty, Side};
+pub use marks::Marks;
 pub use registry::{Instrument, InstrumentId, Market, Registry};

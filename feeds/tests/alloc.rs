@@ -1,13 +1,12 @@
 //! Zero allocations per frame on the feed thread after warm-up, on the real capture.
 
 mod common;
-#[path = "support/counting.rs"]
-mod counting;
+use testkit::alloc as counting;
 
 use feeds::{BinanceFeed, MarketEvent, Registry};
 
 #[global_allocator]
-static GLOBAL: counting::Counting = counting::Counting;
+static GLOBAL: testkit::alloc::Counting = testkit::alloc::Counting;
 
 #[test]
 fn no_allocation_per_frame_after_warm_up() {

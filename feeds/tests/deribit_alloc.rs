@@ -2,15 +2,14 @@
 //! tickers, trades), on the real capture.
 
 mod common;
-#[path = "support/counting.rs"]
-mod counting;
+use testkit::alloc as counting;
 
 use feeds::cryptofeed::{read_all, RecordKind};
 use feeds::deribit::DeribitFeed;
 use feeds::{MarketEvent, Registry};
 
 #[global_allocator]
-static GLOBAL: counting::Counting = counting::Counting;
+static GLOBAL: testkit::alloc::Counting = testkit::alloc::Counting;
 
 #[test]
 fn no_allocation_per_deribit_frame_after_warm_up() {

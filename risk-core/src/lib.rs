@@ -5,6 +5,8 @@
 //! Must never: allocate inside a per-tick kernel, perform I/O, spawn or block on threads, or read a
 //! clock. Inputs and outputs are plain numbers in documented units.
 
+#![forbid(unsafe_code)]
+
 pub mod greeks;
 pub mod greeks_limits;
 pub mod kelly;

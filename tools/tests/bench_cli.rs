@@ -397,8 +397,8 @@ fn venue_ping_pong_against_a_local_server() {
 
 #[test]
 fn venue_order_acks_from_the_simulator_with_signed_requests() {
-    use engine::synth::SynthConfig;
-    use engine::venue_sim::{start, SimConfig, SimSource, Venue};
+    use synth::SynthConfig;
+    use venue_sim::{start, SimConfig, SimSource, Venue};
     for venue in [Venue::Binance, Venue::Deribit] {
         let mut cfg = SimConfig::new(
             venue,

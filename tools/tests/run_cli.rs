@@ -7,9 +7,9 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use base64::Engine as _;
-use engine::synth::SynthConfig;
-use engine::venue_sim::{self, Fault, SimConfig, SimRecord, SimSource, Venue};
 use feeds::{BinanceFeed, CaptureReader, Registry, Side};
+use synth::SynthConfig;
+use venue_sim::{self, Fault, SimConfig, SimRecord, SimSource, Venue};
 
 fn ballast() -> Command {
     Command::new(env!("CARGO_BIN_EXE_ballast"))

@@ -5,8 +5,8 @@
 use std::path::Path;
 use std::process::Command;
 
-use engine::synth::SynthConfig;
-use engine::venue_sim::{self, SimConfig, SimSource, Venue};
+use synth::SynthConfig;
+use venue_sim::{self, SimConfig, SimSource, Venue};
 
 fn deribit_sim() -> venue_sim::SimHandle {
     let mut sc = SimConfig::new(

@@ -9,25 +9,25 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use anyhow::{bail, Context};
-use engine::c2c::round_trip;
+use config::{Config, Resolved};
 use engine::clock::Clock;
-use engine::config::{Config, Resolved};
-use engine::lab::bench::{
-    frames_needed, options_market, parse_only, parse_only_options, rescale_sampling, run_case_on,
-    run_options_case, synthetic_frames, time_compression, PipelineBench, PipelineCase,
-};
-use engine::lab::cores::{matrix, matrix_csv, matrix_table};
-use engine::lab::load::{Injection, RateSource};
-use engine::lab::report::{
-    compare, compare_table, file_safe, read_summary, series_table, write_hgrm, write_interval_log,
-    write_summary, ConfigSummary, Floor, Interval, Metric, SeriesSummary, Summary, SUMMARY_VERSION,
-};
-use engine::lab::venue::{self, Probe, VenueBench};
 use engine::latency::{fmt_ns, Hop, HOPS};
 use engine::pipeline::Backpressure;
 use engine::ring::RingChoice;
 use engine::topology::{available_cores, Topology};
 use indicatif::{ProgressBar, ProgressStyle};
+use lab::bench::{
+    frames_needed, options_market, parse_only, parse_only_options, rescale_sampling, run_case_on,
+    run_options_case, synthetic_frames, time_compression, PipelineBench, PipelineCase,
+};
+use lab::c2c::round_trip;
+use lab::cores::{matrix, matrix_csv, matrix_table};
+use lab::load::{Injection, RateSource};
+use lab::report::{
+    compare, compare_table, file_safe, read_summary, series_table, write_hgrm, write_interval_log,
+    write_summary, ConfigSummary, Floor, Interval, Metric, SeriesSummary, Summary, SUMMARY_VERSION,
+};
+use lab::venue::{self, Probe, VenueBench};
 
 /// Latency lab: core-to-core matrix, pipeline sweeps, venue round trips, run comparison.
 #[derive(Debug, clap::Args)]

@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use engine::clock::Clock;
-use engine::live::capture::run_capture;
-use engine::live::{
-    Link, LiveConfig, LiveFeed, LiveSource, StreamSpec, SupervisorConfig, VenueKind,
-};
 use feeds::capture_writer::{CaptureWriter, CaptureWriterConfig, Compression, Rotation};
 use feeds::deribit::{DeribitFeed, DERIBIT_SCALE};
 use feeds::{BinanceFeed, Market, Registry};
+use venues::live::capture::run_capture;
+use venues::live::{
+    Link, LiveConfig, LiveFeed, LiveSource, StreamSpec, SupervisorConfig, VenueKind,
+};
 
 /// `ballast capture` arguments.
 #[derive(Debug, clap::Args)]

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use engine::clock::Clock;
 use engine::source::MemorySource;
-use engine::synth::{generate, SynthConfig};
+use synth::{generate, SynthConfig};
 
 use super::run_common::{
     execute, load_config, parse_speed, print_summary, write_hgrm, write_orders,

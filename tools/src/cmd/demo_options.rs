@@ -1,5 +1,5 @@
 //! `ballast demo --options`: the options engine on the built-in synthetic Deribit market
-//! ([`engine::lab::options`]: BTC and ETH, each an inverse perpetual to hedge with and a chain of
+//! ([`options::synthetic`]: BTC and ETH, each an inverse perpetual to hedge with and a chain of
 //! calls and puts with a volatility smile, raw `ticker.*`/`book.*` frames, a volatility shock
 //! half-way that makes the engines cut exposure before the liquidation buffer is reached).
 //!
@@ -23,15 +23,15 @@ use std::path::Path;
 use anyhow::{ensure, Context};
 use engine::clock::Clock;
 use engine::kernel::PaperAdapter;
-use engine::lab::options::{default_config, OptionsMarket, OptionsMarketSpec, START_NS};
-use engine::options::kernel::{OptionsKernel, Record, RecordBuffer};
-use engine::options::{EngineExtras, OptionsEngine, SurfaceConfig};
 use engine::order::Order;
 use engine::pipeline::{run_kernel, KernelLogic, PipelineConfig, Speed};
 use engine::source::MemorySource;
 use engine::topology::Topology;
 use feeds::{EventKind, FeedAdapter, MarketEvent};
 use hdrhistogram::Histogram;
+use options::kernel::{OptionsKernel, Record, RecordBuffer};
+use options::synthetic::{default_config, OptionsMarket, OptionsMarketSpec, START_NS};
+use options::{EngineExtras, OptionsEngine, SurfaceConfig};
 use risk_core::margin::MarginTiers;
 use risk_core::vol::Garch11Params;
 

@@ -31,11 +31,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
+use config::{Config, HedgeSection, OptionsSection};
 use engine::clock::Clock;
-use engine::config::{Config, HedgeSection, OptionsSection};
 use engine::kernel::PaperAdapter;
-use engine::options::kernel::{OptionsKernel, Record, RecordRing};
-use engine::options::{HedgeSpec, OptionSpec, OptionsStats};
 use engine::pipeline::{run_kernel, PipelineConfig};
 use engine::source::{FrameSource, SourceError};
 use engine::topology::Topology;
@@ -45,6 +43,8 @@ use feeds::multi::{
     tag_frame, CaptureFormat, InputSpec, MergedFrames, MultiAdapter, MultiFeed, Venue, VenueFeed,
 };
 use feeds::{flags, EventKind, FeedAdapter, InstrumentId, Market, MarketEvent, PxQty, Registry};
+use options::kernel::{OptionsKernel, Record, RecordRing};
+use options::{HedgeSpec, OptionSpec, OptionsStats};
 
 /// Replay Deribit option captures through one options engine per underlying and log every
 /// order and decision as JSON lines.
@@ -533,8 +533,8 @@ pub fn run(a: OptionsReplayArgs) -> anyhow::Result<()> {
         source: HedgeSource,
         hedge_id: InstrumentId,
         chain: Vec<OptionSpec>,
-        cfg: engine::options::OptionsConfig,
-        extras: engine::options::EngineExtras,
+        cfg: options::OptionsConfig,
+        extras: options::EngineExtras,
         default_lots: i64,
     }
     let mut plans: Vec<Plan> = Vec::new();
@@ -546,7 +546,7 @@ pub fn run(a: OptionsReplayArgs) -> anyhow::Result<()> {
                 "options.underlyings: `{u}` has no unexpired option with a ticker in the captures"
             );
         }
-        let engine::config::OptionsResolved {
+        let config::OptionsResolved {
             cfg,
             default_lots,
             extras,

@@ -12,21 +12,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
+use config::{Config, LiveSection, Resolved, RiskSection};
 use engine::clock::Clock;
-use engine::config::{Config, LiveSection, Resolved, RiskSection};
-use engine::exec::binance::{BinanceAuth, BinanceExec, BinanceExecConfig};
-use engine::exec::deribit::{DeribitExec, DeribitExecConfig};
-use engine::exec::{Credentials, ExecutionAdapter};
+use engine::exec::ExecutionAdapter;
 use engine::kernel::{Kernel, PaperAdapter};
-use engine::live::{Link, LiveCounters, LiveFeed, LiveSource, VenueFeed, VenueKind};
 use engine::pipeline::{run_with, PipelineConfig, RunReport};
-use engine::risk_gate::{
-    Gated, InstrumentLimits, KillSwitch, Marks, RejectReason, RiskGate, RiskLimits,
-};
+use engine::risk_gate::{Gated, InstrumentLimits, KillSwitch, RejectReason, RiskGate, RiskLimits};
 use engine::sizer::{Sizer, Target, TickView, VolTargetSizer};
 use feeds::decimal::parse_decimal;
 use feeds::deribit::{instruments::parse_name, DeribitFeed, InstrumentKind, DERIBIT_SCALE};
-use feeds::{BinanceFeed, InstrumentId, Market, Registry, Side};
+use feeds::{BinanceFeed, InstrumentId, Market, Marks, Registry, Side};
+use venues::exec::binance::{BinanceAuth, BinanceExec, BinanceExecConfig};
+use venues::exec::deribit::{DeribitExec, DeribitExecConfig};
+use venues::exec::Credentials;
+use venues::live::{Link, LiveCounters, LiveFeed, LiveSource, VenueFeed, VenueKind};
 
 /// `ballast run` arguments.
 #[derive(Debug, clap::Args)]
@@ -143,7 +142,7 @@ fn instruments_url(ws_url: &str) -> anyhow::Result<String> {
 /// amount for options), the tick (when given) the venue's tick size. Mantissas at
 /// [`DERIBIT_SCALE`]. The error names the field and both values.
 fn contract_mismatch(
-    inst: &engine::config::InstrumentConfig,
+    inst: &config::InstrumentConfig,
     venue: &feeds::deribit::DeribitInstrument,
 ) -> anyhow::Result<()> {
     let dec = |m: i64| {
@@ -188,12 +187,9 @@ fn contract_mismatch(
 
 /// Asks the venue (`public/get_instruments` on the host of `ws_url`) for the contract of
 /// `inst.symbol` and refuses a configuration that disagrees with it ([`contract_mismatch`]).
-fn check_deribit_contract(
-    inst: &engine::config::InstrumentConfig,
-    ws_url: &str,
-) -> anyhow::Result<()> {
+fn check_deribit_contract(inst: &config::InstrumentConfig, ws_url: &str) -> anyhow::Result<()> {
     let url = instruments_url(ws_url)?;
-    let body = engine::live::ws::http_get(&url, Duration::from_secs(10))
+    let body = net::ws::http_get(&url, Duration::from_secs(10))
         .with_context(|| format!("contract check: public/get_instruments ({url})"))?;
     let v: serde_json::Value = serde_json::from_slice(&body)
         .with_context(|| format!("contract check: {url}: not JSON"))?;
@@ -659,8 +655,8 @@ fn write_orders<A>(
 mod contract_tests {
     use super::*;
 
-    fn inst(lot: &str, tick: Option<&str>) -> engine::config::InstrumentConfig {
-        engine::config::InstrumentConfig {
+    fn inst(lot: &str, tick: Option<&str>) -> config::InstrumentConfig {
+        config::InstrumentConfig {
             symbol: "BTC-PERPETUAL".into(),
             market: "deribit".into(),
             lot: lot.into(),

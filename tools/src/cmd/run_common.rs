@@ -6,11 +6,11 @@ use std::io::{BufWriter, Write as _};
 use std::path::Path;
 
 use anyhow::{bail, Context};
+use config::session::run_session;
+use config::{Config, Resolved};
 use engine::clock::Clock;
-use engine::config::{Config, Resolved};
 use engine::latency::{percentile_distribution, table, HOPS};
 use engine::pipeline::{RunReport, Speed};
-use engine::session::run_session;
 use engine::source::FrameSource;
 use engine::topology::Topology;
 use feeds::registry::POW10;
@@ -71,7 +71,7 @@ pub fn execute<S: FrameSource>(
         };
     }
     pcfg.speed = speed;
-    let engine::session::Session {
+    let config::session::Session {
         report,
         registry,
         id,
@@ -101,7 +101,7 @@ pub fn write_orders(path: &Path, o: &Outcome) -> anyhow::Result<()> {
     let file = File::create(path)
         .with_context(|| format!("cannot create --orders-out {}", path.display()))?;
     let mut w = BufWriter::new(file);
-    engine::session::write_orders_csv(&mut w, &o.registry, &o.report)
+    config::session::write_orders_csv(&mut w, &o.registry, &o.report)
         .and_then(|()| w.flush())
         .with_context(|| format!("writing {}", path.display()))
 }

@@ -4,8 +4,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
-use engine::synth::SynthConfig;
-use engine::venue_sim::{self, SimConfig, SimSource, Venue};
+use synth::SynthConfig;
+use venue_sim::{self, SimConfig, SimSource, Venue};
 
 /// Serve a venue's real protocols on loopback from captures or a synthetic market: market data
 /// over websocket, REST snapshots / `get_instruments`, orders with acks, rejects and fills, and

@@ -1,0 +1,13 @@
+//! `testkit`: the fixtures shared by the tests of every crate, written once: the counting
+//! allocator ([`alloc`]), the shared captures ([`data`]), configured runs of the default
+//! configuration ([`session`]).
+//!
+//! A dev-dependency only: nothing here is compiled into the engine or the binary.
+
+pub mod alloc;
+pub mod data;
+pub mod live;
+pub mod session;
+
+pub use data::shared_data;
+pub use session::{orders_csv, resolved, run_on};
