@@ -94,8 +94,9 @@ impl<Z: Sizer> KernelLogic for Kernel<Z> {
     }
 }
 
-/// What the feed does when the kernel falls behind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What the feed does when the kernel falls behind. Configured as `block` or `conflate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Backpressure {
     /// Wait for room; lose nothing (replays, deterministic runs).
     Block,
@@ -112,8 +113,9 @@ pub enum Speed {
     Factor(f64),
 }
 
-/// How an idle thread waits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How an idle thread waits. Configured as `spin`, `spin-yield` or `spin-park`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Wait {
     /// Spin with `pause` (only for a thread alone on its core).
     Spin,

@@ -54,8 +54,10 @@ pub struct ThreadSpec {
     pub core: Option<usize>,
 }
 
-/// A whole topology.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A whole topology. Read from configuration and flags as `auto` or a spec (see
+/// [`Topology::from_str`](std::str::FromStr)).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(try_from = "String")]
 pub struct Topology {
     /// `true`: every stage on the calling thread (deterministic single-thread mode).
     pub single: bool,
@@ -65,7 +67,7 @@ pub struct Topology {
 
 /// A topology spec that does not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("bad topology `{spec}`: {why} (expected e.g. `single`, `feed@0,kernel+exec@1` or `feed@0,kernel@1,exec@2`)")]
+#[error("bad topology `{spec}`: {why} (expected `auto`, `single` or a spec such as `feed@0,kernel+exec@1` or `feed@0,kernel@1,exec@2`)")]
 pub struct TopologyError {
     spec: String,
     why: String,
@@ -237,6 +239,28 @@ impl Topology {
     }
 }
 
+/// `auto` ([`Topology::auto`] on the cores this process may use, [`available_cores`]) or a spec
+/// ([`Topology::parse`]): how configuration files and command-line flags name a topology.
+impl std::str::FromStr for Topology {
+    type Err = TopologyError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.trim() == "auto" {
+            Ok(Self::auto(&available_cores()))
+        } else {
+            Self::parse(s)
+        }
+    }
+}
+
+impl TryFrom<String> for Topology {
+    type Error = TopologyError;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
 fn stages_name(stages: &[Stage]) -> String {
     stages
         .iter()
@@ -291,6 +315,16 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("kernal"));
+    }
+
+    #[test]
+    fn from_str_takes_auto_or_a_spec() {
+        let auto: Topology = "auto".parse().unwrap();
+        assert_eq!(auto, Topology::auto(&available_cores()));
+        let t: Topology = "feed@0,kernel+exec@1".parse().unwrap();
+        assert_eq!(t, Topology::parse("feed@0,kernel+exec@1").unwrap());
+        let e = "feed,kernel".parse::<Topology>().unwrap_err().to_string();
+        assert!(e.contains("`auto`") && e.contains("exec"), "{e}");
     }
 
     #[test]

@@ -52,8 +52,9 @@ impl CaptureFormat {
     }
 }
 
-/// Which adapter parses an input's frames.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which adapter parses an input's frames. Configured as `binance` or `deribit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Venue {
     /// [`BinanceFeed`] (spot, USD-M, COIN-M streams).
     Binance,

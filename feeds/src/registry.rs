@@ -7,17 +7,35 @@ use std::collections::HashMap;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct InstrumentId(pub u32);
 
-/// Which venue and market an instrument trades on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Which venue and market an instrument trades on. Configured as `spot`, `usdm`, `coinm` or
+/// `deribit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize)]
 pub enum Market {
     /// Binance spot (`U == previous u + 1` continuity).
+    #[serde(rename = "spot")]
     BinanceSpot,
     /// Binance USD-M futures (`pu == previous u`).
+    #[serde(rename = "usdm")]
     BinanceUsdM,
     /// Binance COIN-M futures (`pu == previous u`).
+    #[serde(rename = "coinm")]
     BinanceCoinM,
     /// Deribit (options, futures, perpetuals).
+    #[serde(rename = "deribit")]
     Deribit,
+}
+
+impl Market {
+    /// The name configuration files give it (`spot`, `usdm`, `coinm`, `deribit`), for messages.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::BinanceSpot => "spot",
+            Self::BinanceUsdM => "usdm",
+            Self::BinanceCoinM => "coinm",
+            Self::Deribit => "deribit",
+        }
+    }
 }
 
 /// Static facts about one instrument.
@@ -125,5 +143,23 @@ impl Registry {
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.instruments.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Market;
+
+    #[test]
+    fn market_names_are_its_configuration_spellings() {
+        for m in [
+            Market::BinanceSpot,
+            Market::BinanceUsdM,
+            Market::BinanceCoinM,
+            Market::Deribit,
+        ] {
+            let read: Market = serde_json::from_str(&format!("\"{}\"", m.name())).unwrap();
+            assert_eq!(read, m);
+        }
     }
 }

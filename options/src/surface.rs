@@ -27,8 +27,9 @@ use risk_core::vol::svi::{self, ButterflyReport, CalendarReport, FitOptions, Svi
 
 use super::chain::{OptionChain, NS_PER_YEAR};
 
-/// Which implied volatility feeds the smile.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Which implied volatility feeds the smile. Configured as `mark` or `mid`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum IvSource {
     /// The venue's mark IV.
     #[default]

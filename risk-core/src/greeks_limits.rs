@@ -17,13 +17,20 @@ pub struct PortfolioGreeks {
     pub vega_per_vol_point: f64,
 }
 
-/// Where a re-hedge takes delta once it left its band.
+/// Where a re-hedge takes delta once it left its band. Configured as `edge` or `center` (also
+/// spelled `centre`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Deserialize),
+    serde(rename_all = "lowercase")
+)]
 pub enum HedgeTo {
     /// Back to the nearest edge of the band (the Whalley–Wilmott optimum: least trading).
     #[default]
     Edge,
     /// Back to the target.
+    #[cfg_attr(feature = "serde", serde(alias = "centre"))]
     Center,
 }
 

@@ -23,8 +23,13 @@ use thiserror::Error;
 /// Most brackets a [`MarginTiers`] holds (Binance's largest schedules have about a dozen).
 pub const MAX_TIERS: usize = 16;
 
-/// Contract type.
+/// Contract type. Configured as `linear` or `inverse`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Deserialize),
+    serde(rename_all = "lowercase")
+)]
 pub enum Contract {
     /// Quote-margined: PnL linear in price.
     Linear,
@@ -32,8 +37,13 @@ pub enum Contract {
     Inverse,
 }
 
-/// Position side.
+/// Position side. Configured as `long` or `short`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Deserialize),
+    serde(rename_all = "lowercase")
+)]
 pub enum Side {
     /// Long.
     Long,

@@ -489,7 +489,8 @@ pub fn run(a: OptionsReplayArgs) -> anyhow::Result<()> {
         };
     }
     pcfg.speed = super::run_common::parse_speed(&a.speed)?;
-    let contract = hedge_cfg.check()?;
+    hedge_cfg.check()?;
+    let contract = hedge_cfg.contract;
     let specs = input_specs(&a)?;
     let started = std::time::Instant::now();
 

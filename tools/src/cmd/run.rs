@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use config::{Config, LiveSection, Resolved, RiskSection};
+use config::{BinanceAuthMode, Config, ExecAdapter, LiveSection, Resolved, RiskSection};
 use engine::clock::Clock;
 use engine::exec::ExecutionAdapter;
 use engine::kernel::{Kernel, PaperAdapter};
@@ -21,6 +21,7 @@ use engine::risk_gate::{Gated, InstrumentLimits, KillSwitch, RejectReason, RiskG
 use engine::sizer::{Sizer, Target, TickView, VolTargetSizer};
 use feeds::decimal::parse_decimal;
 use feeds::deribit::{instruments::parse_name, DeribitFeed, InstrumentKind, DERIBIT_SCALE};
+use feeds::multi::Venue;
 use feeds::{BinanceFeed, InstrumentId, Market, Marks, Registry, Side};
 use venues::exec::binance::{BinanceAuth, BinanceExec, BinanceExecConfig};
 use venues::exec::deribit::{DeribitExec, DeribitExecConfig};
@@ -257,14 +258,14 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
     }
     let mut reg = Registry::new();
     let id = reg.register(&res.symbol, res.market, res.px_scale, res.qty_scale);
-    let mut lcfg = match live.venue.as_str() {
-        "binance" => {
+    let mut lcfg = match live.venue {
+        Venue::Binance => {
             let market = match res.market {
                 Market::BinanceSpot => "spot",
                 Market::BinanceUsdM => "usdm",
-                _ => bail!(
+                other => bail!(
                     "`instrument.market` = {:?}: `live.venue` = \"binance\" sizes `spot` or `usdm` instruments",
-                    cfg.instrument.market
+                    other.name()
                 ),
             };
             let lcfg = super::capture::live_config(
@@ -285,11 +286,11 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
             }
             lcfg
         }
-        "deribit" => {
+        Venue::Deribit => {
             if res.market != Market::Deribit {
                 bail!(
                     "`instrument.market` = {:?}: `live.venue` = \"deribit\" needs `deribit`",
-                    cfg.instrument.market
+                    res.market.name()
                 );
             }
             if res.px_scale != DERIBIT_SCALE || res.qty_scale != DERIBIT_SCALE {
@@ -322,15 +323,8 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
             }
             lcfg
         }
-        other => bail!("`live.venue` = {other:?}: expected \"binance\" or \"deribit\""),
     };
     lcfg.url = lcfg.url.trim_end_matches('/').to_owned();
-    if !matches!(live.auth.as_str(), "logon" | "hmac") {
-        bail!(
-            "`live.auth` = {:?}: expected \"logon\" (Ed25519 session.logon) or \"hmac\"",
-            live.auth
-        );
-    }
     let risk = cfg.risk.clone().unwrap_or_default();
     let limits = limits(&risk, &res, reg.len())?;
     let clock = Clock::new();
@@ -394,7 +388,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         live,
         orders_out: a.orders_out,
     };
-    if setup.live.venue == "deribit" {
+    if setup.live.venue == Venue::Deribit {
         let feed = DeribitFeed::new(setup.reg.clone());
         drive(setup, feed)
     } else {
@@ -424,28 +418,24 @@ fn drive<V: VenueFeed>(s: Setup, inner: V) -> anyhow::Result<()> {
     let feed = LiveFeed::new(inner, link, has_book, Some(marks));
     let prefix = format!("bl{}-", std::process::id());
     let exec_url = || -> anyhow::Result<String> {
-        match (&live.exec_url, live.venue.as_str()) {
+        match (&live.exec_url, live.venue) {
             (Some(u), _) => Ok(u.clone()),
-            (None, "deribit") => Ok(live.url.trim_end_matches('/').to_owned()),
-            (None, _) => bail!(
-                "`live.exec_url` is required by the {} adapter",
-                live.adapter
-            ),
+            (None, Venue::Deribit) => Ok(live.url.trim_end_matches('/').to_owned()),
+            (None, Venue::Binance) => bail!("`live.exec_url` is required by the binance adapter"),
         }
     };
-    match (live.adapter.as_str(), live.venue.as_str()) {
-        ("" | "paper", _) => {
+    match (live.adapter, live.venue) {
+        (ExecAdapter::Paper, _) => {
             let adapter = Gated::new(gate, PaperAdapter::default());
             let r = run_with(&pcfg, source, feed, kernel, adapter, &clock);
             let sent: Vec<u64> = Vec::new();
             finish(&r, &counters, &reg, id, &sent, "", orders_out.as_deref())
         }
-        ("binance", "binance") => {
+        (ExecAdapter::Binance, Venue::Binance) => {
             let creds = credentials(&live, "binance")?;
-            let auth = if live.auth == "hmac" {
-                BinanceAuth::Hmac(creds)
-            } else {
-                BinanceAuth::Ed25519Logon(creds)
+            let auth = match live.auth {
+                BinanceAuthMode::Hmac => BinanceAuth::Hmac(creds),
+                BinanceAuthMode::Logon => BinanceAuth::Ed25519Logon(creds),
             };
             let exec = BinanceExec::connect(
                 BinanceExecConfig {
@@ -471,7 +461,7 @@ fn drive<V: VenueFeed>(s: Setup, inner: V) -> anyhow::Result<()> {
                 &live,
             )
         }
-        ("deribit", "deribit") => {
+        (ExecAdapter::Deribit, Venue::Deribit) => {
             let creds = credentials(&live, "deribit")?;
             let exec = DeribitExec::connect(
                 DeribitExecConfig {
@@ -496,11 +486,11 @@ fn drive<V: VenueFeed>(s: Setup, inner: V) -> anyhow::Result<()> {
                 &live,
             )
         }
-        (a @ ("binance" | "deribit"), v) => {
-            bail!("`live.adapter` = {a:?} cannot trade on `live.venue` = {v:?}")
+        (ExecAdapter::Binance, Venue::Deribit) => {
+            bail!("`live.adapter` = \"binance\" cannot trade on `live.venue` = \"deribit\"")
         }
-        (other, _) => {
-            bail!("`live.adapter` = {other:?}: expected \"paper\", \"binance\" or \"deribit\"")
+        (ExecAdapter::Deribit, Venue::Binance) => {
+            bail!("`live.adapter` = \"deribit\" cannot trade on `live.venue` = \"binance\"")
         }
     }
 }
@@ -520,7 +510,7 @@ impl LiveExec for BinanceExec {
         format!(
             "exec sent {} acks {} recovered {} rejects {} not_sent {} exec_connects {} logons {} logon_failures {} auth {}",
             st.sent, st.acks, st.recovered, st.rejects, st.not_sent, st.connects, st.logons,
-            st.logon_failures, live.auth
+            st.logon_failures, live.auth.as_str()
         )
     }
 }
@@ -658,7 +648,7 @@ mod contract_tests {
     fn inst(lot: &str, tick: Option<&str>) -> config::InstrumentConfig {
         config::InstrumentConfig {
             symbol: "BTC-PERPETUAL".into(),
-            market: "deribit".into(),
+            market: Market::Deribit,
             lot: lot.into(),
             tick: tick.map(Into::into),
             ..Default::default()
