@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use engine::clock::Clock;
 use engine::source::MemorySource;
+use engine::topology::Topology;
 use synth::{generate, SynthConfig};
 
 use super::run_common::{
@@ -22,7 +23,7 @@ pub struct DemoArgs {
     steps: u32,
     /// Topology: `auto`, `single`, or e.g. `feed@0,kernel+exec@1`.
     #[arg(long, default_value = "auto")]
-    topology: String,
+    topology: Topology,
     /// Pace: `max`, `realtime` or a factor (event time / wall time). The default offers about
     /// 120 k frames/s (1000× the event time) so that latency is measured below saturation.
     #[arg(long, default_value = "1000")]

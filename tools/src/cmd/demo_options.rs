@@ -129,12 +129,12 @@ fn join(m: &BTreeMap<&'static str, u64>) -> String {
 /// Runs the options demo.
 ///
 /// # Errors
-/// A bad `--topology`, an output file that cannot be written, or (a bug) the pipeline
-/// disagreeing with the direct loop.
+/// An output file that cannot be written, or (a bug) the pipeline disagreeing with the direct
+/// loop.
 #[allow(clippy::too_many_lines)] // one report, printed top to bottom
 pub fn run(
     seed: u64,
-    topology: &str,
+    topology: &Topology,
     speed: Speed,
     orders_out: Option<&Path>,
     decisions_out: Option<&Path>,
@@ -250,10 +250,7 @@ pub fn run(
     // Paced (`--speed`, default 1000x event time, about 12 k frames/s) so latency is measured
     // below saturation rather than as queueing behind a replay at full speed.
     let pcfg = PipelineConfig {
-        topology: match topology {
-            "auto" => Topology::auto(&engine::topology::available_cores()),
-            s => Topology::parse(s).with_context(|| format!("--topology {s}"))?,
-        },
+        topology: topology.clone(),
         speed,
         ..PipelineConfig::default()
     };

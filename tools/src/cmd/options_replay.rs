@@ -66,7 +66,7 @@ pub struct OptionsReplayArgs {
     decisions_out: Option<PathBuf>,
     /// Topology: `auto`, `single` or e.g. `feed@0,kernel+exec@1` (overrides the config's).
     #[arg(long)]
-    topology: Option<String>,
+    topology: Option<Topology>,
     /// Pace: `max`, `realtime` or a factor such as `10` (latency is queueing-free only below
     /// saturation; the logs are the same at any pace).
     #[arg(long, default_value = "max")]
@@ -482,11 +482,8 @@ pub fn run(a: OptionsReplayArgs) -> anyhow::Result<()> {
         bail!("no hedge feed: pass --hedge-from-underlying (derived touch) or --hedge-capture F --hedge-symbol SYM");
     }
     let (opts, hedge_cfg, mut pcfg) = load_config(a.config.as_deref())?;
-    if let Some(t) = a.topology.as_deref() {
-        pcfg.topology = match t {
-            "auto" => Topology::auto(&engine::topology::available_cores()),
-            s => Topology::parse(s).with_context(|| format!("--topology {s}"))?,
-        };
+    if let Some(t) = &a.topology {
+        pcfg.topology = t.clone();
     }
     pcfg.speed = super::run_common::parse_speed(&a.speed)?;
     hedge_cfg.check()?;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use engine::clock::Clock;
 use engine::source::CaptureSource;
+use engine::topology::Topology;
 
 use super::run_common::{
     execute, load_config, parse_speed, print_summary, write_hgrm, write_orders,
@@ -25,7 +26,7 @@ pub struct ReplayArgs {
     config: Option<PathBuf>,
     /// Override the configuration's topology: `auto`, `single`, or e.g. `feed@0,kernel+exec@1`.
     #[arg(long)]
-    topology: Option<String>,
+    topology: Option<Topology>,
     /// Write every order as CSV (byte-identical across runs and topologies).
     #[arg(long)]
     orders_out: Option<PathBuf>,
@@ -46,7 +47,7 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<()> {
     let res = load_config(a.config.as_deref())?;
     let source = CaptureSource::open(&a.files, &res.symbol)?;
     let clock = Clock::new();
-    let out = execute(&res, a.topology.as_deref(), speed, source, &clock)?;
+    let out = execute(&res, a.topology.as_ref(), speed, source, &clock)?;
     print_summary("ballast replay", &out, &clock);
     if let Some(p) = &a.orders_out {
         write_orders(p, &out)?;

@@ -58,17 +58,14 @@ pub struct Outcome {
 /// Runs `source` through the pipeline under `res` (topology overridden by `topology` if given).
 pub fn execute<S: FrameSource>(
     res: &Resolved,
-    topology: Option<&str>,
+    topology: Option<&Topology>,
     speed: Speed,
     source: S,
     clock: &Clock,
 ) -> anyhow::Result<Outcome> {
     let mut pcfg = res.pipeline.clone();
     if let Some(t) = topology {
-        pcfg.topology = match t {
-            "auto" => Topology::auto(&engine::topology::available_cores()),
-            s => Topology::parse(s)?,
-        };
+        pcfg.topology = t.clone();
     }
     pcfg.speed = speed;
     let config::session::Session {
