@@ -92,6 +92,30 @@ fn num(stdout: &str, key: &str) -> i64 {
         .unwrap_or_else(|_| panic!("{key} in {stdout}"))
 }
 
+/// The feed's own counters (`live_feed …` line: resets, stale gaps, snapshots, retried
+/// snapshots), checked against the source's (`live …` line): the feed sees at most what the
+/// source sent it (control frames still queued when the run stops are not seen), and retries only
+/// snapshots it got.
+fn live_feed(stdout: &str) -> [i64; 4] {
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("live_feed "))
+        .unwrap_or_else(|| panic!("no live_feed line in {stdout}"));
+    let got = [
+        num(line, " resets "),
+        num(line, " stale_gaps "),
+        num(line, " snapshots "),
+        num(line, " snapshots_retried "),
+    ];
+    let [resets, stale_gaps, snapshots, retried] = got;
+    assert!(got.iter().all(|n| *n >= 0), "{line}");
+    assert!(resets <= num(stdout, " disconnects "), "{stdout}");
+    assert!(stale_gaps <= num(stdout, " stale_periods "), "{stdout}");
+    assert!(snapshots <= num(stdout, " resyncs "), "{stdout}");
+    assert!(retried <= snapshots, "{stdout}");
+    got
+}
+
 /// One row of `--orders-out`.
 #[derive(Debug)]
 struct Row {
@@ -278,6 +302,10 @@ fn binance_hmac_run_agrees_with_its_record() {
     assert!(!stdout.contains("cli-secret"));
     assert!(assert_agrees(&stdout, &d, &rec) > 0, "{stdout}");
     assert_eq!(num(&stdout, "logons "), 0, "{stdout}");
+    // The book started from a REST snapshot; no connection was lost.
+    let [resets, _, snapshots, _] = live_feed(&stdout);
+    assert!(snapshots >= 1, "{stdout}");
+    assert_eq!(resets, 0, "{stdout}");
     std::fs::remove_dir_all(&d).unwrap();
 }
 
@@ -323,6 +351,10 @@ fn binance_logon_run_relogs_after_a_disconnect_and_agrees() {
     assert!(!stdout.contains(&seed_b64));
     assert!(assert_agrees(&stdout, &d, &rec) > 0, "{stdout}");
     assert!(num(&stdout, "live connects ") >= 2, "{stdout}");
+    // The dropped feed connection reset the book, which started again from a snapshot.
+    let [resets, _, snapshots, _] = live_feed(&stdout);
+    assert!(resets >= 1, "{stdout}");
+    assert!(snapshots >= 2, "{stdout}");
     // Logged on at start and again on the order connection's reconnect.
     let logons = num(&stdout, "logons ");
     assert!(logons >= 2, "{stdout}");
@@ -443,6 +475,9 @@ fn deribit_run_through_a_disconnect_agrees() {
     assert!(assert_agrees(&stdout, &d, &rec) > 0, "{stdout}");
     assert!(num(&stdout, "live connects ") >= 2, "{stdout}");
     assert!(num(&stdout, "disconnects ") >= 1, "{stdout}");
+    // Deribit books come from subscriptions, not REST snapshots; the drop reset them.
+    let [resets, _, snapshots, _] = live_feed(&stdout);
+    assert!(resets >= 1 && snapshots == 0, "{stdout}");
     // `public/set_heartbeat` every second: the simulator's `test_request`s are answered.
     assert!(num(&stdout, "heartbeats_answered ") >= 1, "{stdout}");
     assert!(num(&stdout, "kernel_skipped_invalid ") + num(&stdout, "kernel_gaps ") > 0);

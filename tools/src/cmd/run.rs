@@ -26,6 +26,7 @@ use feeds::{BinanceFeed, InstrumentId, Market, Marks, Registry, Side};
 use venues::exec::binance::{BinanceAuth, BinanceExec, BinanceExecConfig};
 use venues::exec::deribit::{DeribitExec, DeribitExecConfig};
 use venues::exec::Credentials;
+use venues::live::feed::LiveFeedStats;
 use venues::live::{Link, LiveCounters, LiveFeed, LiveSource, VenueFeed, VenueKind};
 
 /// `ballast run` arguments.
@@ -415,7 +416,7 @@ fn drive<V: VenueFeed>(s: Setup, inner: V) -> anyhow::Result<()> {
         live,
         orders_out,
     } = s;
-    let feed = LiveFeed::new(inner, link, has_book, Some(marks));
+    let mut feed = LiveFeed::new(inner, link, has_book, Some(marks));
     let prefix = format!("bl{}-", std::process::id());
     let exec_url = || -> anyhow::Result<String> {
         match (&live.exec_url, live.venue) {
@@ -427,9 +428,19 @@ fn drive<V: VenueFeed>(s: Setup, inner: V) -> anyhow::Result<()> {
     match (live.adapter, live.venue) {
         (ExecAdapter::Paper, _) => {
             let adapter = Gated::new(gate, PaperAdapter::default());
-            let r = run_with(&pcfg, source, feed, kernel, adapter, &clock);
+            let r = run_with(&pcfg, source, &mut feed, kernel, adapter, &clock);
             let sent: Vec<u64> = Vec::new();
-            finish(&r, &counters, &reg, id, &sent, "", orders_out.as_deref())
+            let lf = feed.live_stats();
+            finish(
+                &r,
+                &counters,
+                lf,
+                &reg,
+                id,
+                &sent,
+                "",
+                orders_out.as_deref(),
+            )
         }
         (ExecAdapter::Binance, Venue::Binance) => {
             let creds = credentials(&live, "binance")?;
@@ -450,10 +461,18 @@ fn drive<V: VenueFeed>(s: Setup, inner: V) -> anyhow::Result<()> {
                 clock.clone(),
             )
             .context("connecting the binance execution adapter")?;
-            let r = run_with(&pcfg, source, feed, kernel, Gated::new(gate, exec), &clock);
+            let r = run_with(
+                &pcfg,
+                source,
+                &mut feed,
+                kernel,
+                Gated::new(gate, exec),
+                &clock,
+            );
             finish_live(
                 &r,
                 &counters,
+                feed.live_stats(),
                 &reg,
                 id,
                 &prefix,
@@ -475,10 +494,18 @@ fn drive<V: VenueFeed>(s: Setup, inner: V) -> anyhow::Result<()> {
                 clock.clone(),
             )
             .context("connecting the deribit execution adapter")?;
-            let r = run_with(&pcfg, source, feed, kernel, Gated::new(gate, exec), &clock);
+            let r = run_with(
+                &pcfg,
+                source,
+                &mut feed,
+                kernel,
+                Gated::new(gate, exec),
+                &clock,
+            );
             finish_live(
                 &r,
                 &counters,
+                feed.live_stats(),
                 &reg,
                 id,
                 &prefix,
@@ -530,9 +557,11 @@ impl LiveExec for DeribitExec {
 }
 
 /// [`finish`] for a venue adapter, then its counters.
+#[allow(clippy::too_many_arguments)] // the run's parts, each printed or written once
 fn finish_live<A: LiveExec>(
     r: &RunReport<Gated<A>>,
     counters: &LiveCounters,
+    feed: LiveFeedStats,
     reg: &Registry,
     id: InstrumentId,
     prefix: &str,
@@ -540,15 +569,17 @@ fn finish_live<A: LiveExec>(
     live: &LiveSection,
 ) -> anyhow::Result<()> {
     let x = r.adapter.inner();
-    finish(r, counters, reg, id, x.sent_ids(), prefix, orders_out)?;
+    finish(r, counters, feed, reg, id, x.sent_ids(), prefix, orders_out)?;
     println!("{}", x.summary(live));
     Ok(())
 }
 
 /// Prints the summary and writes `--orders-out`.
+#[allow(clippy::too_many_arguments)] // the run's parts, each printed or written once
 fn finish<A: ExecutionAdapter>(
     r: &RunReport<Gated<A>>,
     counters: &LiveCounters,
+    feed: LiveFeedStats,
     reg: &Registry,
     id: InstrumentId,
     sent_ids: &[u64],
@@ -582,6 +613,12 @@ fn finish<A: ExecutionAdapter>(
     println!(
         "live connects {} disconnects {} resyncs {} stale_periods {} frames {} heartbeats_answered {}",
         c.connects, c.disconnects, c.resyncs, c.stale_periods, c.frames, c.heartbeats_answered
+    );
+    // What the feed thread saw of the source's control frames: book resets (one per disconnect),
+    // stale gaps, snapshots applied, and snapshots it could not use and asked for again.
+    println!(
+        "live_feed resets {} stale_gaps {} snapshots {} snapshots_retried {}",
+        feed.resets, feed.stale_gaps, feed.snapshots, feed.snapshots_retried
     );
     println!(
         "feed frames {} rejected {} gaps {} kernel_skipped_invalid {} kernel_gaps {}",

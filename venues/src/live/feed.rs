@@ -317,6 +317,18 @@ impl<V: VenueFeed> FeedAdapter for LiveFeed<V> {
     }
 }
 
+/// A borrowed feed drives the pipeline just as well, and the caller still has it afterwards to read
+/// [`LiveFeed::live_stats`].
+impl<V: VenueFeed> FeedAdapter for &mut LiveFeed<V> {
+    fn on_frame(&mut self, recv_ns: u64, frame: &[u8], sink: &mut impl FnMut(MarketEvent)) -> bool {
+        FeedAdapter::on_frame(&mut **self, recv_ns, frame, sink)
+    }
+
+    fn stats(&self) -> FeedStats {
+        FeedAdapter::stats(&**self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
