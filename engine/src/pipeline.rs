@@ -96,6 +96,7 @@ impl<Z: Sizer> KernelLogic for Kernel<Z> {
 
 /// What the feed does when the kernel falls behind. Configured as `block` or `conflate`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum Backpressure {
     /// Wait for room; lose nothing (replays, deterministic runs).
@@ -115,6 +116,7 @@ pub enum Speed {
 
 /// How an idle thread waits. Configured as `spin`, `spin-yield` or `spin-park`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum Wait {
     /// Spin with `pause` (only for a thread alone on its core).
