@@ -13,6 +13,7 @@ pub mod kelly;
 pub mod linalg;
 pub mod liquidity;
 pub mod margin;
+pub mod optim;
 pub mod policy;
 pub mod risk_parity;
 pub mod vol;

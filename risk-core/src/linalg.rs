@@ -1,5 +1,6 @@
-//! Small dense linear algebra on row-major `n × n` slices: Cholesky factorization, triangular
-//! solves and matrix–vector products. Nothing here allocates: callers own every buffer, so the
+//! Small dense linear algebra on row-major `n × n` slices: Cholesky factorization and solves for
+//! symmetric positive definite systems, Gaussian elimination for general square ones,
+//! matrix–vector products. Nothing here allocates: callers own every buffer, so the
 //! kernel thread can reuse buffers sized at start-up.
 //!
 //! A matrix is a `&[f64]` of length `n * n`, element `(i, j)` at `i * n + j`.
@@ -43,6 +44,13 @@ pub enum LinalgError {
     /// The dimension is zero.
     #[error("empty matrix")]
     Empty,
+    /// The matrix is singular to working precision: no pivot in column `index` reaches `1e-14`
+    /// of the largest element, or the solution overflowed.
+    #[error("matrix is singular (column {index})")]
+    Singular {
+        /// Zero-based column of the failing pivot.
+        index: usize,
+    },
 }
 
 /// Check that `a` is an `n × n` matrix of finite numbers, symmetric to a relative tolerance
@@ -185,6 +193,79 @@ pub fn cholesky_solve(l: &[f64], n: usize, b: &mut [f64]) -> Result<(), LinalgEr
     Ok(())
 }
 
+/// Solve the square system `A x = b` in place (`b` becomes `x`, `a` is destroyed) by Gaussian
+/// elimination with partial pivoting, for general (indefinite, non-symmetric) matrices such as
+/// KKT systems; use [`cholesky`] for symmetric positive definite ones.
+///
+/// # Errors
+/// [`LinalgError::DimensionMismatch`] when `a` is not `n * n` or `b` not `n` long,
+/// [`LinalgError::Empty`] for `n == 0`, [`LinalgError::NonFinite`] for a NaN or infinite element
+/// of `a`, [`LinalgError::Singular`] when a pivot is below `1e-14` of the largest `|aᵢⱼ|` or an
+/// element of the solution is not finite.
+pub fn solve_in_place(a: &mut [f64], n: usize, b: &mut [f64]) -> Result<(), LinalgError> {
+    if n == 0 {
+        return Err(LinalgError::Empty);
+    }
+    if a.len() != n * n {
+        return Err(LinalgError::DimensionMismatch {
+            expected: n * n,
+            got: a.len(),
+        });
+    }
+    if b.len() != n {
+        return Err(LinalgError::DimensionMismatch {
+            expected: n,
+            got: b.len(),
+        });
+    }
+    if let Some(index) = a.iter().position(|x| !x.is_finite()) {
+        return Err(LinalgError::NonFinite { index });
+    }
+    let scale = a.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+    if scale == 0.0 {
+        return Err(LinalgError::Singular { index: 0 });
+    }
+    for col in 0..n {
+        let mut p = col;
+        for r in col + 1..n {
+            if a[r * n + col].abs() > a[p * n + col].abs() {
+                p = r;
+            }
+        }
+        if a[p * n + col].abs() <= 1e-14 * scale {
+            return Err(LinalgError::Singular { index: col });
+        }
+        if p != col {
+            for c in 0..n {
+                a.swap(p * n + c, col * n + c);
+            }
+            b.swap(p, col);
+        }
+        let (done, rest) = a.split_at_mut((col + 1) * n);
+        let pivot_row = &done[col * n..];
+        for (r, row) in rest.chunks_exact_mut(n).enumerate() {
+            let f = row[col] / pivot_row[col];
+            if f != 0.0 {
+                for (x, p) in row[col..].iter_mut().zip(&pivot_row[col..]) {
+                    *x -= f * p;
+                }
+                b[col + 1 + r] -= f * b[col];
+            }
+        }
+    }
+    for col in (0..n).rev() {
+        let mut s = b[col];
+        for c in col + 1..n {
+            s -= a[col * n + c] * b[c];
+        }
+        b[col] = s / a[col * n + col];
+    }
+    match b.iter().position(|v| !v.is_finite()) {
+        Some(index) => Err(LinalgError::Singular { index }),
+        None => Ok(()),
+    }
+}
+
 /// `y = A x` for an `n × n` row-major `a`.
 ///
 /// # Errors
@@ -273,6 +354,32 @@ mod tests {
             check_symmetric(&[1.0, 0.5, 0.4, 1.0], 2),
             Err(LinalgError::NotSymmetric { .. })
         ));
+    }
+
+    #[test]
+    fn gaussian_elimination_solves_indefinite_systems() {
+        // A KKT-like matrix: symmetric, indefinite, needs a row swap (zero leading pivot).
+        let a0 = [0.0, 2.0, 1.0, 2.0, 1.0, -1.0, 1.0, -1.0, 3.0];
+        let x_true = [0.5, -1.0, 2.0];
+        let mut b = [0.0; 3];
+        mat_vec(&a0, 3, &x_true, &mut b).unwrap();
+        let mut a = a0;
+        solve_in_place(&mut a, 3, &mut b).unwrap();
+        for (x, t) in b.iter().zip(x_true) {
+            assert!((x - t).abs() < 1e-14, "{x} vs {t}");
+        }
+        let mut a = [1.0, 2.0, 2.0, 4.0];
+        assert_eq!(
+            solve_in_place(&mut a, 2, &mut [1.0, 1.0]),
+            Err(LinalgError::Singular { index: 1 })
+        );
+        let mut a = [0.0; 4];
+        assert!(solve_in_place(&mut a, 2, &mut [1.0, 1.0]).is_err());
+        let mut a = [1.0, f64::NAN, 0.0, 1.0];
+        assert_eq!(
+            solve_in_place(&mut a, 2, &mut [1.0, 1.0]),
+            Err(LinalgError::NonFinite { index: 1 })
+        );
     }
 
     #[test]

@@ -18,20 +18,20 @@
 //! `ω = s²·e^{x₀}`, `α + β = p_max·σ(x₁)`, `α = (α + β)·σ(x₂)`, `μ = s·x₃`,
 //! `ν = 2.05 + 497.95·σ(x₄)`, where `σ` is the logistic function and `s` the root mean square of
 //! the returns (so the fit is scale-invariant: returns are used as given, never rescaled in the
-//! output). BFGS with an Armijo backtracking line search and analytic gradients runs from the best
-//! three of a grid of starting points; a Nelder–Mead search takes over from the best point when
-//! BFGS stalls before its gradient tolerance, followed by another BFGS pass.
+//! output). BFGS ([`crate::optim::bfgs`]) with analytic gradients runs from the best three of a
+//! grid of starting points; a Nelder–Mead search ([`crate::optim::nelder_mead`]) takes over from
+//! the best point when BFGS stalls before its gradient tolerance, followed by another BFGS pass.
+//! The likelihood itself lives in `garch/likelihood.rs`.
 
-use super::special::{digamma, ln_gamma};
-use crate::linalg;
+mod likelihood;
+
+use likelihood::Problem;
 use thiserror::Error;
 
 /// Largest persistence α + β the fit may reach (strictly below one).
 pub const MAX_PERSISTENCE: f64 = 1.0 - 1e-9;
 /// Bounds of the Student-t degrees of freedom (those of the `arch` package).
 pub const NU_BOUNDS: (f64, f64) = (2.05, 500.0);
-
-const LN_2PI: f64 = 1.837_877_066_409_345_3;
 
 /// Why a GARCH computation refused its input.
 #[derive(Debug, Clone, Copy, PartialEq, Error)]
@@ -229,11 +229,15 @@ impl Garch11 {
 /// weights `∝ 0.94ⁱ` summing to one. Returns 0 for an empty slice.
 #[must_use]
 pub fn backcast(resids: &[f64]) -> f64 {
-    let tau = resids.len().min(75);
+    backcast_of(resids.iter().copied())
+}
+
+/// [`backcast`] of residuals computed on the fly.
+fn backcast_of(resids: impl Iterator<Item = f64>) -> f64 {
     let mut w = 1.0;
     let mut wsum = 0.0;
     let mut acc = 0.0;
-    for &e in &resids[..tau] {
+    for e in resids.take(75) {
         acc += w * e * e;
         wsum += w;
         w *= 0.94;
@@ -381,14 +385,7 @@ pub fn fit(returns: &[f64], opts: &FitOptions) -> Result<GarchFit, GarchError> {
     let scale = mean_sq.sqrt();
     let inv_scale = 1.0 / scale;
     // Backcast of the scaled residuals at the starting mean.
-    let (mut acc, mut wsum, mut w) = (0.0, 0.0, 1.0);
-    for &r in &returns[..n.min(75)] {
-        let e = (r - mean) * inv_scale;
-        acc += w * e * e;
-        wsum += w;
-        w *= 0.94;
-    }
-    let bc_scaled = acc / wsum;
+    let bc_scaled = backcast_of(returns.iter().map(|r| (r - mean) * inv_scale));
     let prob = Problem {
         r: returns,
         inv_scale,
@@ -396,7 +393,6 @@ pub fn fit(returns: &[f64], opts: &FitOptions) -> Result<GarchFit, GarchError> {
         mean_free: opts.mean == MeanModel::Constant,
         t_dist: opts.innovation == Innovation::StudentT,
     };
-    let k = prob.dim();
     let mu0 = mean * inv_scale;
 
     // Grid of starts (variance 1 in scaled units), ranked by likelihood.
@@ -428,15 +424,13 @@ pub fn fit(returns: &[f64], opts: &FitOptions) -> Result<GarchFit, GarchError> {
         if !ll0.is_finite() {
             continue;
         }
-        let x0 = prob.to_x(theta0);
-        let mut out = bfgs(&prob, x0, k, 500);
+        let (mut x, mut out) = prob.bfgs(prob.to_x(theta0));
         iterations += out.iterations;
         if !out.converged && out.f.is_finite() {
-            let x_nm = nelder_mead(&prob, out.x, k, 4000);
-            let again = bfgs(&prob, x_nm, k, 500);
-            iterations += again.iterations;
-            if again.f <= out.f {
-                out = again;
+            let again = prob.bfgs(prob.nelder_mead(x));
+            iterations += again.1.iterations;
+            if again.1.f <= out.f {
+                (x, out) = again;
             }
         }
         // The logistic map flattens the likelihood near α = 0 (or β = 0): BFGS can stop there
@@ -446,7 +440,7 @@ pub fn fit(returns: &[f64], opts: &FitOptions) -> Result<GarchFit, GarchError> {
             if !out.f.is_finite() {
                 break;
             }
-            let th = prob.to_theta(&out.x);
+            let th = prob.to_theta(&x);
             let mut g = [0.0; 5];
             prob.eval(&th, Some(&mut g), None);
             let p = th[1] + th[2];
@@ -462,16 +456,16 @@ pub fn fit(returns: &[f64], opts: &FitOptions) -> Result<GarchFit, GarchError> {
             let mut moved = th;
             moved[1] = p * a;
             moved[2] = p * (1.0 - a);
-            let again = bfgs(&prob, prob.to_x(&moved), k, 500);
-            iterations += again.iterations;
-            if again.f < out.f {
-                out = again;
+            let again = prob.bfgs(prob.to_x(&moved));
+            iterations += again.1.iterations;
+            if again.1.f < out.f {
+                (x, out) = again;
             } else {
                 break;
             }
         }
         if out.f.is_finite() && best.is_none_or(|(f, _, _)| out.f < f) {
-            best = Some((out.f, out.x, out.converged));
+            best = Some((out.f, x, out.converged));
         }
     }
     let (_, x_best, converged) = best.ok_or(GarchError::NoFiniteLikelihood)?;
@@ -515,517 +509,6 @@ pub fn fit(returns: &[f64], opts: &FitOptions) -> Result<GarchFit, GarchError> {
         converged,
         iterations,
     })
-}
-
-/// The likelihood in scaled units: `yₜ = rₜ / s`.
-struct Problem<'a> {
-    r: &'a [f64],
-    inv_scale: f64,
-    bc: f64,
-    mean_free: bool,
-    t_dist: bool,
-}
-
-fn logistic(x: f64) -> f64 {
-    1.0 / (1.0 + (-x).exp())
-}
-
-fn logit(p: f64) -> f64 {
-    let p = p.clamp(1e-12, 1.0 - 1e-12);
-    (p / (1.0 - p)).ln()
-}
-
-const NU_SPAN: f64 = NU_BOUNDS.1 - NU_BOUNDS.0;
-
-impl Problem<'_> {
-    fn dim(&self) -> usize {
-        3 + usize::from(self.mean_free) + usize::from(self.t_dist)
-    }
-
-    /// Index in x of μ and ν.
-    fn slots(&self) -> (Option<usize>, Option<usize>) {
-        let mu = self.mean_free.then_some(3);
-        let nu = self.t_dist.then_some(3 + usize::from(self.mean_free));
-        (mu, nu)
-    }
-
-    fn to_theta(&self, x: &[f64; 5]) -> [f64; 5] {
-        let p = MAX_PERSISTENCE * logistic(x[1]);
-        let a = logistic(x[2]);
-        let (mu_i, nu_i) = self.slots();
-        [
-            x[0].exp(),
-            p * a,
-            p * (1.0 - a),
-            mu_i.map_or(0.0, |i| x[i]),
-            nu_i.map_or(0.0, |i| NU_BOUNDS.0 + NU_SPAN * logistic(x[i])),
-        ]
-    }
-
-    fn to_x(&self, theta: &[f64; 5]) -> [f64; 5] {
-        let p = theta[1] + theta[2];
-        let mut x = [
-            theta[0].ln(),
-            logit(p / MAX_PERSISTENCE),
-            logit(theta[1] / p),
-            0.0,
-            0.0,
-        ];
-        let (mu_i, nu_i) = self.slots();
-        if let Some(i) = mu_i {
-            x[i] = theta[3];
-        }
-        if let Some(i) = nu_i {
-            x[i] = logit((theta[4] - NU_BOUNDS.0) / NU_SPAN);
-        }
-        x
-    }
-
-    /// Objective −ℓ/n in x space, with its gradient.
-    fn objective(&self, x: &[f64; 5], grad: Option<&mut [f64; 5]>) -> f64 {
-        let theta = self.to_theta(x);
-        let nf = self.r.len() as f64;
-        let Some(g) = grad else {
-            return -self.eval(&theta, None, None) / nf;
-        };
-        let mut gt = [0.0; 5];
-        let ll = self.eval(&theta, Some(&mut gt), None);
-        // Chain rule through the reparameterization.
-        let sp = logistic(x[1]);
-        let a = logistic(x[2]);
-        let p = MAX_PERSISTENCE * sp;
-        let dp = MAX_PERSISTENCE * sp * (1.0 - sp);
-        let da = a * (1.0 - a);
-        *g = [0.0; 5];
-        g[0] = gt[0] * theta[0];
-        g[1] = gt[1] * dp * a + gt[2] * dp * (1.0 - a);
-        g[2] = (gt[1] - gt[2]) * p * da;
-        let (mu_i, nu_i) = self.slots();
-        if let Some(i) = mu_i {
-            g[i] = gt[3];
-        }
-        if let Some(i) = nu_i {
-            let s = logistic(x[i]);
-            g[i] = gt[4] * NU_SPAN * s * (1.0 - s);
-        }
-        for gi in g.iter_mut() {
-            *gi = -*gi / nf;
-        }
-        -ll / nf
-    }
-
-    /// Log-likelihood at natural parameters θ = [ω, α, β, μ, ν] (scaled units); optionally its
-    /// gradient in θ and the sum of outer products of per-observation scores.
-    fn eval(
-        &self,
-        th: &[f64; 5],
-        grad: Option<&mut [f64; 5]>,
-        mut opg: Option<&mut [[f64; 5]; 5]>,
-    ) -> f64 {
-        let [w, a, b, mu, nu] = *th;
-        if !(th.iter().all(|v| v.is_finite())) || (self.t_dist && !(nu > 2.0)) {
-            return f64::NAN;
-        }
-        let n = self.r.len();
-        let nf = n as f64;
-        let want_grad = grad.is_some() || opg.is_some();
-        let mut h = w + (a + b) * self.bc;
-        let mut dh = [1.0, self.bc, self.bc, 0.0];
-        let mut ll = 0.0;
-        let mut gsum = [0.0; 5];
-        let (c_nu, half_nu1, inv_nu2, dconst_nu) = if self.t_dist {
-            (
-                ln_gamma(0.5 * (nu + 1.0))
-                    - ln_gamma(0.5 * nu)
-                    - 0.5 * (std::f64::consts::PI * (nu - 2.0)).ln(),
-                0.5 * (nu + 1.0),
-                1.0 / (nu - 2.0),
-                0.5 * digamma(0.5 * (nu + 1.0)) - 0.5 * digamma(0.5 * nu) - 0.5 / (nu - 2.0),
-            )
-        } else {
-            (0.0, 0.0, 0.0, 0.0)
-        };
-        for &ri in self.r {
-            if !(h > 0.0) {
-                return f64::NAN;
-            }
-            let e = ri * self.inv_scale - mu;
-            let e2 = e * e;
-            let inv_h = 1.0 / h;
-            let (dl_dh, dl_dmu, dl_dnu);
-            if self.t_dist {
-                let z = e2 * inv_h * inv_nu2;
-                let l1z = z.ln_1p();
-                ll += -0.5 * h.ln() - half_nu1 * l1z;
-                if want_grad {
-                    let q = z / (1.0 + z);
-                    dl_dh = inv_h * (-0.5 + half_nu1 * q);
-                    dl_dmu = 2.0 * half_nu1 * e * inv_h * inv_nu2 / (1.0 + z);
-                    dl_dnu = dconst_nu - 0.5 * l1z + half_nu1 * q * inv_nu2;
-                } else {
-                    (dl_dh, dl_dmu, dl_dnu) = (0.0, 0.0, 0.0);
-                }
-            } else {
-                ll += -0.5 * (h.ln() + e2 * inv_h);
-                dl_dh = -0.5 * inv_h * (1.0 - e2 * inv_h);
-                dl_dmu = e * inv_h;
-                dl_dnu = 0.0;
-            }
-            if want_grad {
-                let s = [
-                    dl_dh * dh[0],
-                    dl_dh * dh[1],
-                    dl_dh * dh[2],
-                    dl_dh * dh[3] + dl_dmu,
-                    dl_dnu,
-                ];
-                for k in 0..5 {
-                    gsum[k] += s[k];
-                }
-                if let Some(o) = opg.as_deref_mut() {
-                    for i in 0..5 {
-                        for j in 0..5 {
-                            o[i][j] += s[i] * s[j];
-                        }
-                    }
-                }
-                dh = [
-                    1.0 + b * dh[0],
-                    e2 + b * dh[1],
-                    h + b * dh[2],
-                    -2.0 * a * e + b * dh[3],
-                ];
-            }
-            h = w + a * e2 + b * h;
-        }
-        if !self.mean_free {
-            gsum[3] = 0.0;
-        }
-        if let Some(g) = grad {
-            *g = gsum;
-        }
-        if self.t_dist {
-            ll + nf * c_nu
-        } else {
-            ll - 0.5 * nf * LN_2PI
-        }
-    }
-
-    /// Classic and robust standard errors in original units.
-    fn std_errors(&self, theta: &[f64; 5], scale: f64) -> Option<FitStdErrors> {
-        // Free natural parameters: ω, α, β, [μ], [ν].
-        let mut free = [0usize; 5];
-        let mut k = 3;
-        free[..3].copy_from_slice(&[0, 1, 2]);
-        if self.mean_free {
-            free[k] = 3;
-            k += 1;
-        }
-        if self.t_dist {
-            free[k] = 4;
-            k += 1;
-        }
-        let mut opg = [[0.0; 5]; 5];
-        let mut g0 = [0.0; 5];
-        self.eval(theta, Some(&mut g0), Some(&mut opg));
-        // Numerical Hessian from central differences of the analytic gradient.
-        let mut hess = [0.0; 25];
-        for (cj, &j) in free[..k].iter().enumerate() {
-            let step = 1e-5 * theta[j].abs().max(1e-4);
-            let (mut tp, mut tm) = (*theta, *theta);
-            tp[j] += step;
-            tm[j] -= step;
-            let (mut gp, mut gm) = ([0.0; 5], [0.0; 5]);
-            let lp = self.eval(&tp, Some(&mut gp), None);
-            let lm = self.eval(&tm, Some(&mut gm), None);
-            if !(lp.is_finite() && lm.is_finite()) {
-                return None;
-            }
-            for (ci, &i) in free[..k].iter().enumerate() {
-                hess[ci * k + cj] = -(gp[i] - gm[i]) / (2.0 * step);
-            }
-        }
-        // Symmetrize the observed information and invert it through Cholesky.
-        for i in 0..k {
-            for j in 0..i {
-                let m = 0.5 * (hess[i * k + j] + hess[j * k + i]);
-                hess[i * k + j] = m;
-                hess[j * k + i] = m;
-            }
-        }
-        let mut l = [0.0; 25];
-        linalg::cholesky(&hess[..k * k], k, &mut l[..k * k]).ok()?;
-        let mut inv = [0.0; 25];
-        for c in 0..k {
-            let mut e = [0.0; 5];
-            e[c] = 1.0;
-            linalg::cholesky_solve(&l[..k * k], k, &mut e[..k]).ok()?;
-            for r in 0..k {
-                inv[r * k + c] = e[r];
-            }
-        }
-        // Sandwich H⁻¹ J H⁻¹.
-        let mut robust = [0.0; 25];
-        for i in 0..k {
-            for j in 0..k {
-                let mut s = 0.0;
-                for a in 0..k {
-                    for b in 0..k {
-                        s += inv[i * k + a] * opg[free[a]][free[b]] * inv[b * k + j];
-                    }
-                }
-                robust[i * k + j] = s;
-            }
-        }
-        // Back to original units: ω scales by s², μ by s.
-        let unit = |j: usize| match j {
-            0 => scale * scale,
-            3 => scale,
-            _ => 1.0,
-        };
-        let pick = |m: &[f64; 25]| {
-            let mut se = [None; 5];
-            for (c, &j) in free[..k].iter().enumerate() {
-                let v = m[c * k + c];
-                se[j] = (v >= 0.0).then(|| v.sqrt() * unit(j));
-            }
-            Some(StdErrors {
-                omega: se[0]?,
-                alpha: se[1]?,
-                beta: se[2]?,
-                mu: se[3],
-                nu: se[4],
-            })
-        };
-        Some(FitStdErrors {
-            classic: pick(&inv)?,
-            robust: pick(&robust)?,
-        })
-    }
-}
-
-struct OptOut {
-    x: [f64; 5],
-    f: f64,
-    converged: bool,
-    iterations: u32,
-}
-
-/// BFGS on the first `k` coordinates with Armijo backtracking.
-fn bfgs(prob: &Problem<'_>, x0: [f64; 5], k: usize, max_iter: u32) -> OptOut {
-    let mut x = x0;
-    let mut g = [0.0; 5];
-    let mut f = prob.objective(&x, Some(&mut g));
-    if !f.is_finite() {
-        return OptOut {
-            x,
-            f: f64::INFINITY,
-            converged: false,
-            iterations: 0,
-        };
-    }
-    let mut hinv = [[0.0; 5]; 5];
-    for (i, row) in hinv.iter_mut().enumerate().take(k) {
-        row[i] = 1.0;
-    }
-    let gtol = 1e-9;
-    let mut converged = false;
-    let mut it = 0;
-    let mut small_steps = 0;
-    while it < max_iter {
-        it += 1;
-        if g[..k].iter().all(|v| v.abs() < gtol) {
-            converged = true;
-            break;
-        }
-        let mut d = [0.0; 5];
-        for i in 0..k {
-            d[i] = -(0..k).map(|j| hinv[i][j] * g[j]).sum::<f64>();
-        }
-        let mut slope: f64 = (0..k).map(|i| d[i] * g[i]).sum();
-        if !(slope < 0.0) {
-            for (i, row) in hinv.iter_mut().enumerate().take(k) {
-                *row = [0.0; 5];
-                row[i] = 1.0;
-            }
-            for i in 0..k {
-                d[i] = -g[i];
-            }
-            slope = -(0..k).map(|i| g[i] * g[i]).sum::<f64>();
-        }
-        // Keep a step from throwing the parameters into overflow.
-        let dmax = d[..k].iter().fold(0.0_f64, |m, v| m.max(v.abs()));
-        let mut t = if dmax > 5.0 { 5.0 / dmax } else { 1.0 };
-        let mut accepted = None;
-        for _ in 0..60 {
-            let mut xn = x;
-            for i in 0..k {
-                xn[i] = x[i] + t * d[i];
-            }
-            let mut gn = [0.0; 5];
-            let fn_ = prob.objective(&xn, Some(&mut gn));
-            if fn_.is_finite() && fn_ <= f + 1e-4 * t * slope {
-                accepted = Some((xn, fn_, gn));
-                break;
-            }
-            t *= 0.5;
-        }
-        let Some((xn, fnew, gn)) = accepted else {
-            break;
-        };
-        let mut s = [0.0; 5];
-        let mut y = [0.0; 5];
-        for i in 0..k {
-            s[i] = xn[i] - x[i];
-            y[i] = gn[i] - g[i];
-        }
-        let sy: f64 = (0..k).map(|i| s[i] * y[i]).sum();
-        let ss: f64 = (0..k).map(|i| s[i] * s[i]).sum();
-        let yy: f64 = (0..k).map(|i| y[i] * y[i]).sum();
-        if sy > 1e-12 * (ss * yy).sqrt() {
-            if it == 1 {
-                // Scale the initial inverse Hessian (Nocedal & Wright 6.20).
-                let gamma = sy / yy;
-                for (i, row) in hinv.iter_mut().enumerate().take(k) {
-                    row[i] = gamma;
-                }
-            }
-            // H ← (I − ρ s yᵀ) H (I − ρ y sᵀ) + ρ s sᵀ.
-            let rho = 1.0 / sy;
-            let mut hy = [0.0; 5];
-            for i in 0..k {
-                hy[i] = (0..k).map(|j| hinv[i][j] * y[j]).sum();
-            }
-            let yhy: f64 = (0..k).map(|i| y[i] * hy[i]).sum();
-            for i in 0..k {
-                for j in 0..k {
-                    hinv[i][j] += -rho * (hy[i] * s[j] + s[i] * hy[j])
-                        + (rho * rho * yhy + rho) * s[i] * s[j];
-                }
-            }
-        }
-        let df = f - fnew;
-        x = xn;
-        f = fnew;
-        g = gn;
-        if df.abs() <= 1e-16 * f.abs().max(1.0) {
-            small_steps += 1;
-            if small_steps >= 5 {
-                break;
-            }
-        } else {
-            small_steps = 0;
-        }
-    }
-    if !converged && g[..k].iter().all(|v| v.abs() < gtol) {
-        converged = true;
-    }
-    // A flat optimum (a coordinate pushed to its boundary, where the gradient vanishes
-    // asymptotically) also counts once the gradient is tiny relative to the objective.
-    if !converged && g[..k].iter().all(|v| v.abs() < 1e-7) {
-        converged = true;
-    }
-    OptOut {
-        x,
-        f,
-        converged,
-        iterations: it,
-    }
-}
-
-/// Nelder–Mead on the first `k` coordinates (standard coefficients 1, 2, ½, ½).
-fn nelder_mead(prob: &Problem<'_>, x0: [f64; 5], k: usize, max_evals: u32) -> [f64; 5] {
-    let eval = |x: &[f64; 5]| {
-        let f = prob.objective(x, None);
-        if f.is_finite() {
-            f
-        } else {
-            f64::INFINITY
-        }
-    };
-    let mut simplex = [[0.0; 5]; 6];
-    let mut fv = [f64::INFINITY; 6];
-    simplex[0] = x0;
-    fv[0] = eval(&x0);
-    for i in 0..k {
-        let mut p = x0;
-        p[i] += if p[i].abs() > 1e-3 {
-            0.1 * p[i].abs().max(0.25)
-        } else {
-            0.25
-        };
-        simplex[i + 1] = p;
-        fv[i + 1] = eval(&p);
-    }
-    let mut evals = k as u32 + 1;
-    while evals < max_evals {
-        // Order.
-        let mut order = [0usize, 1, 2, 3, 4, 5];
-        order[..=k].sort_by(|&a, &b| fv[a].total_cmp(&fv[b]));
-        let (best, worst, second) = (order[0], order[k], order[k - 1]);
-        if (fv[worst] - fv[best]).abs() <= 1e-15 * fv[best].abs().max(1.0) {
-            break;
-        }
-        let mut c = [0.0; 5];
-        for &i in &order[..k] {
-            for j in 0..k {
-                c[j] += simplex[i][j] / k as f64;
-            }
-        }
-        let along = |t: f64| {
-            let mut p = [0.0; 5];
-            for j in 0..k {
-                p[j] = c[j] + t * (simplex[worst][j] - c[j]);
-            }
-            p
-        };
-        let xr = along(-1.0);
-        let fr = eval(&xr);
-        evals += 1;
-        if fr < fv[best] {
-            let xe = along(-2.0);
-            let fe = eval(&xe);
-            evals += 1;
-            if fe < fr {
-                simplex[worst] = xe;
-                fv[worst] = fe;
-            } else {
-                simplex[worst] = xr;
-                fv[worst] = fr;
-            }
-        } else if fr < fv[second] {
-            simplex[worst] = xr;
-            fv[worst] = fr;
-        } else {
-            let xc = if fr < fv[worst] {
-                along(-0.5)
-            } else {
-                along(0.5)
-            };
-            let fc = eval(&xc);
-            evals += 1;
-            if fc < fv[worst].min(fr) {
-                simplex[worst] = xc;
-                fv[worst] = fc;
-            } else {
-                let anchor = simplex[best];
-                for &i in &order[1..=k] {
-                    for (sj, aj) in simplex[i][..k].iter_mut().zip(&anchor[..k]) {
-                        *sj = aj + 0.5 * (*sj - aj);
-                    }
-                    fv[i] = eval(&simplex[i]);
-                    evals += 1;
-                }
-            }
-        }
-    }
-    let mut bi = 0;
-    for i in 1..=k {
-        if fv[i] < fv[bi] {
-            bi = i;
-        }
-    }
-    simplex[bi]
 }
 
 #[cfg(test)]

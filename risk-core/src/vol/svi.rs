@@ -8,9 +8,10 @@
 //! `(m, σ)`, with `y = (k − m)/σ`, the smile is linear in `(a, d, c) = (a, ρbσ, bσ)`:
 //! `w = a + d y + c √(y² + 1)`, so the inner problem is a 3-variable least-squares problem with
 //! linear constraints, solved exactly (unconstrained normal equations, and if that point is not
-//! admissible, every active set of up to three constraints through its KKT system). The outer
-//! problem in `(m, ln σ)` is a coarse grid followed by Nelder–Mead (restarted once), inside
-//! bounds derived from the data's k range. Nothing allocates: the points are read in place.
+//! admissible, every active set of up to three constraints through its KKT system, solved by
+//! [`linalg::solve_in_place`]). The outer problem in `(m, ln σ)` is a coarse grid followed by
+//! Nelder–Mead ([`optim::nelder_mead`], restarted once), inside bounds derived from the data's
+//! k range. Nothing allocates: the points are read in place.
 //!
 //! # Parameter bounds
 //! Enforced by the inner problem, so every fitted smile satisfies them:
@@ -28,6 +29,7 @@
 //!   otherwise the risk-neutral density is negative somewhere;
 //! - calendar ([`calendar`]): total variance must not decrease with expiry at fixed `k`.
 
+use crate::{linalg, optim};
 use thiserror::Error;
 
 /// Fewest points (with positive weight and distinct `k`) a fit accepts: SVI has five parameters.
@@ -338,51 +340,6 @@ fn constraints(sigma: f64) -> [([f64; 3], f64); N_CON] {
     out
 }
 
-/// Solves the square system `a x = b` (n ≤ 6, row-major in a 6×6 array) by Gaussian
-/// elimination with partial pivoting; `None` when singular.
-#[allow(clippy::needless_range_loop)] // dense 3×3 / 6×6 algebra reads best indexed
-fn solve(a: &mut [[f64; 6]; 6], b: &mut [f64; 6], n: usize) -> Option<()> {
-    let mut scale = 0.0_f64;
-    for row in a.iter().take(n) {
-        for v in row.iter().take(n) {
-            scale = scale.max(v.abs());
-        }
-    }
-    if scale == 0.0 || !scale.is_finite() {
-        return None;
-    }
-    for col in 0..n {
-        let mut p = col;
-        for r in col + 1..n {
-            if a[r][col].abs() > a[p][col].abs() {
-                p = r;
-            }
-        }
-        if a[p][col].abs() <= 1e-14 * scale {
-            return None;
-        }
-        a.swap(p, col);
-        b.swap(p, col);
-        for r in col + 1..n {
-            let f = a[r][col] / a[col][col];
-            if f != 0.0 {
-                for c in col..n {
-                    a[r][c] -= f * a[col][c];
-                }
-                b[r] -= f * b[col];
-            }
-        }
-    }
-    for col in (0..n).rev() {
-        let mut s = b[col];
-        for c in col + 1..n {
-            s -= a[col][c] * b[c];
-        }
-        b[col] = s / a[col][col];
-    }
-    b.iter().take(n).all(|v| v.is_finite()).then_some(())
-}
-
 /// The inner problem at `(m, σ)`: best admissible `(a, d, c)` and its weighted squared error.
 #[allow(clippy::needless_range_loop)] // dense 3×3 / 6×6 algebra reads best indexed
 fn inner(p: &Points<'_>, m: f64, sigma: f64) -> Option<([f64; 3], f64)> {
@@ -433,23 +390,23 @@ fn inner(p: &Points<'_>, m: f64, sigma: f64) -> Option<([f64; 3], f64)> {
     // convex, so the KKT conditions are sufficient).
     let kkt = |act: &[usize]| -> Option<([f64; 3], bool)> {
         let n = 3 + act.len();
-        let mut a = [[0.0_f64; 6]; 6];
+        let mut a = [0.0_f64; 36];
         let mut b = [0.0_f64; 6];
         for r in 0..3 {
             for c in 0..3 {
-                a[r][c] = 2.0 * h[r][c];
+                a[r * n + c] = 2.0 * h[r][c];
             }
             b[r] = 2.0 * g[r];
         }
         for (j, &ci) in act.iter().enumerate() {
             let (coef, rhs) = cons[ci];
             for c in 0..3 {
-                a[3 + j][c] = coef[c];
-                a[c][3 + j] = -coef[c];
+                a[(3 + j) * n + c] = coef[c];
+                a[c * n + 3 + j] = -coef[c];
             }
             b[3 + j] = rhs;
         }
-        solve(&mut a, &mut b, n)?;
+        linalg::solve_in_place(&mut a[..n * n], n, &mut b[..n]).ok()?;
         let lam_tol = 1e-12 * (1.0 + g.iter().fold(0.0_f64, |m, v| m.max(v.abs())));
         let dual_ok = b[3..n].iter().all(|&l| l >= -lam_tol);
         Some(([b[0], b[1], b[2]], dual_ok))
@@ -539,95 +496,38 @@ impl Bounds {
     }
 }
 
-/// The outer objective with an evaluation counter.
-struct Outer<'a, 'p> {
-    p: &'a Points<'p>,
-    bounds: Bounds,
-    evals: u32,
-    max_evals: u32,
+/// The outer objective: the inner problem's error at `(m, ln σ)`, `+∞` where it has no
+/// admissible point.
+fn outer(p: &Points<'_>, v: &[f64]) -> f64 {
+    inner(p, v[0], v[1].exp()).map_or(f64::INFINITY, |(_, f)| f)
 }
 
-impl Outer<'_, '_> {
-    fn eval(&mut self, v: [f64; 2]) -> f64 {
-        self.evals += 1;
-        inner(self.p, v[0], v[1].exp()).map_or(f64::INFINITY, |(_, f)| f)
-    }
-
-    fn exhausted(&self) -> bool {
-        self.evals >= self.max_evals
-    }
-
-    /// Nelder–Mead in `(m, ln σ)` from `x0` with initial steps `step`; returns the best vertex.
-    fn nelder_mead(&mut self, x0: [f64; 2], step: [f64; 2], x_tol: f64) -> ([f64; 2], f64) {
-        let b = self.bounds;
-        let mut v = [
-            b.clamp(x0),
-            b.clamp([x0[0] + step[0], x0[1]]),
-            b.clamp([x0[0], x0[1] + step[1]]),
-        ];
-        // A vertex clamped onto another: step the other way.
-        for (i, s) in [(1, [-step[0], 0.0]), (2, [0.0, -step[1]])] {
-            if v[i] == v[0] {
-                v[i] = b.clamp([x0[0] + s[0], x0[1] + s[1]]);
-            }
-        }
-        let mut f = [self.eval(v[0]), self.eval(v[1]), self.eval(v[2])];
-        while !self.exhausted() {
-            // Order: v[0] best, v[2] worst.
-            for i in 1..3 {
-                let mut j = i;
-                while j > 0 && f[j] < f[j - 1] {
-                    f.swap(j, j - 1);
-                    v.swap(j, j - 1);
-                    j -= 1;
-                }
-            }
-            let diam = (0..3)
-                .flat_map(|i| (0..3).map(move |j| (i, j)))
-                .map(|(i, j)| (v[i][0] - v[j][0]).abs().max((v[i][1] - v[j][1]).abs()))
-                .fold(0.0, f64::max);
-            if diam < x_tol || (f[2] - f[0]).abs() <= f64::MIN_POSITIVE {
-                break;
-            }
-            let c = [0.5 * (v[0][0] + v[1][0]), 0.5 * (v[0][1] + v[1][1])];
-            let at = |t: f64| b.clamp([c[0] + t * (v[2][0] - c[0]), c[1] + t * (v[2][1] - c[1])]);
-            let xr = at(-1.0);
-            let fr = self.eval(xr);
-            if fr < f[0] {
-                let xe = at(-2.0);
-                let fe = self.eval(xe);
-                (v[2], f[2]) = if fe < fr { (xe, fe) } else { (xr, fr) };
-            } else if fr < f[1] {
-                (v[2], f[2]) = (xr, fr);
-            } else {
-                let (xc, fc) = if fr < f[2] {
-                    let xc = at(-0.5);
-                    (xc, self.eval(xc))
-                } else {
-                    let xc = at(0.5);
-                    (xc, self.eval(xc))
-                };
-                if fc < f[2].min(fr) {
-                    (v[2], f[2]) = (xc, fc);
-                } else {
-                    for i in 1..3 {
-                        v[i] = b.clamp([
-                            v[0][0] + 0.5 * (v[i][0] - v[0][0]),
-                            v[0][1] + 0.5 * (v[i][1] - v[0][1]),
-                        ]);
-                        f[i] = self.eval(v[i]);
-                    }
-                }
-            }
-        }
-        let mut best = 0;
-        for i in 1..3 {
-            if f[i] < f[best] {
-                best = i;
-            }
-        }
-        (v[best], f[best])
-    }
+/// Nelder–Mead in `(m, ln σ)` from `x0` with initial steps `step`, inside `bounds`, on what is
+/// left of `max_evals` after `evals` (which it adds to); returns the best vertex.
+fn search(
+    p: &Points<'_>,
+    bounds: &Bounds,
+    x0: [f64; 2],
+    step: [f64; 2],
+    opts: &FitOptions,
+    evals: &mut u32,
+) -> [f64; 2] {
+    let mut v = x0;
+    let out = optim::nelder_mead(
+        |v| outer(p, v),
+        &mut v,
+        &optim::NelderMead {
+            step: &step,
+            bounds: Some(&[bounds.m, bounds.ln_s]),
+            max_evals: opts.max_evals.max(16).saturating_sub(*evals),
+            ties: optim::Ties::Age,
+            x_tol: opts.x_tol,
+            f_rel_tol: 0.0,
+            f_abs_tol: f64::MIN_POSITIVE,
+        },
+    );
+    *evals += out.evals;
+    v
 }
 
 fn finish(p: &Points<'_>, v: [f64; 2], evals: u32) -> Result<SviFit, SviError> {
@@ -669,12 +569,7 @@ fn finish(p: &Points<'_>, v: [f64; 2], evals: u32) -> Result<SviFit, SviError> {
 pub fn fit(k: &[f64], w: &[f64], weight: &[f64], opts: &FitOptions) -> Result<SviFit, SviError> {
     let p = check_points(k, w, weight)?;
     let bounds = Bounds::of(&p);
-    let mut o = Outer {
-        p: &p,
-        bounds,
-        evals: 0,
-        max_evals: opts.max_evals.max(16),
-    };
+    let mut evals = 0;
     let span = (p.k_hi - p.k_lo).max(1e-6);
     // Coarse grid: m across the data, σ log-spaced.
     const GM: usize = 9;
@@ -686,15 +581,16 @@ pub fn fit(k: &[f64], w: &[f64], weight: &[f64], opts: &FitOptions) -> Result<Sv
         for j in 0..GS {
             let ls = s_lo + (s_hi - s_lo) * j as f64 / (GS - 1) as f64;
             let v = bounds.clamp([m, ls]);
-            let f = o.eval(v);
+            let f = outer(&p, &v);
+            evals += 1;
             if f < best_f {
                 (best, best_f) = (v, f);
             }
         }
     }
-    let (v, _) = o.nelder_mead(best, [0.1 * span, 0.5], opts.x_tol);
-    let (v, _) = o.nelder_mead(v, [0.01 * span, 0.05], opts.x_tol);
-    finish(&p, v, o.evals)
+    let v = search(&p, &bounds, best, [0.1 * span, 0.5], opts, &mut evals);
+    let v = search(&p, &bounds, v, [0.01 * span, 0.05], opts, &mut evals);
+    finish(&p, v, evals)
 }
 
 /// Refits from a previous smile `start` (warm start: one Nelder–Mead pass around its `(m, σ)`,
@@ -711,20 +607,15 @@ pub fn fit_from(
 ) -> Result<SviFit, SviError> {
     let p = check_points(k, w, weight)?;
     let bounds = Bounds::of(&p);
-    let mut o = Outer {
-        p: &p,
-        bounds,
-        evals: 0,
-        max_evals: opts.max_evals.max(16),
-    };
     let span = (p.k_hi - p.k_lo).max(1e-6);
     let x0 = if start.m.is_finite() && start.sigma > 0.0 {
         [start.m, start.sigma.ln()]
     } else {
         [0.5 * (p.k_lo + p.k_hi), (0.2 * span).ln()]
     };
-    let (v, _) = o.nelder_mead(x0, [0.02 * span, 0.1], opts.x_tol);
-    finish(&p, v, o.evals)
+    let mut evals = 0;
+    let v = search(&p, &bounds, x0, [0.02 * span, 0.1], opts, &mut evals);
+    finish(&p, v, evals)
 }
 
 /// Butterfly-arbitrage check of one smile on a grid.
