@@ -6,10 +6,11 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use ballast_bench::{median, shared_data};
+use ballast_bench::median;
 use feeds::cryptofeed::{read_all, RecordKind};
 use feeds::deribit::DeribitFeed;
 use feeds::Registry;
+use testkit::data::require;
 
 const ROUNDS: usize = 15;
 const REPS: usize = 200;
@@ -29,7 +30,7 @@ fn time_per_frame(frames: &[&[u8]], mut f: impl FnMut(&[u8])) -> f64 {
 }
 
 fn main() {
-    let recs = read_all(&[shared_data("cryptofeed/DERIBIT.jsonl.zst")]).expect("capture reads");
+    let recs = read_all(&[require("cryptofeed/DERIBIT.jsonl.zst")]).expect("capture reads");
     let all: Vec<&[u8]> = recs
         .iter()
         .filter(|r| {

@@ -26,19 +26,15 @@ use engine::pipeline::Backpressure;
 use engine::ring::RingChoice;
 use engine::topology::{available_cores, Topology};
 use feeds::deribit::{option_ticker, OptionTicker};
-use feeds::{flags, EventKind, InstrumentId, Market, MarketEvent, PxQty, Registry};
+use feeds::{InstrumentId, MarketEvent};
 use lab::bench::{options_market, run_options_case, time_compression, PipelineBench, PipelineCase};
 use lab::load::{Injection, RateSource};
 use options::{
-    Decision, HedgeSpec, OptionSpec, OptionsConfig, OptionsEngine, OptionsFill, OptionsOrder,
-    OptionsSink, VolSource,
+    Decision, OptionSpec, OptionsConfig, OptionsEngine, OptionsFill, OptionsOrder, OptionsSink,
 };
 use risk_core::greeks::{greeks_batch, BatchInputs, BatchOutputs, LaneStatus, Model, Tier};
-use risk_core::greeks_limits::HedgeTo;
-use risk_core::margin::Contract;
+use testkit::options::{Chain, DAY_NS, T0};
 
-const DAY_NS: u64 = 86_400_000_000_000;
-const T0: u64 = 1_700_000_000_000_000_000;
 const S: f64 = 50_000.0;
 const REPS: usize = 31;
 
@@ -58,17 +54,7 @@ impl OptionsSink for Sink {
 }
 
 fn bbo(id: InstrumentId, t: u64, mid: f64) -> MarketEvent {
-    let mut e = MarketEvent::new(EventKind::Bbo, id, t);
-    e.flags = flags::BOOK_VALID;
-    e.bid = PxQty {
-        px: ((mid - 0.5) * 1e8) as i64,
-        qty: 1_000_000 * 100_000_000,
-    };
-    e.ask = PxQty {
-        px: ((mid + 0.5) * 1e8) as i64,
-        qty: 1_000_000 * 100_000_000,
-    };
-    e
+    testkit::options::bbo(id, t, mid, 0.5, 1e6)
 }
 
 struct Book {
@@ -78,45 +64,23 @@ struct Book {
 }
 
 fn build(n: usize) -> Book {
-    let mut reg = Registry::new();
-    let hedge = reg.register("BTC-PERPETUAL", Market::Deribit, 8, 8);
-    let mut specs = Vec::with_capacity(n);
+    let mut chain = Chain::default();
     for i in 0..n {
-        let id = reg.register(&format!("OPT-{i}"), Market::Deribit, 8, 8);
-        specs.push(OptionSpec {
-            instrument: id,
-            strike: S * (0.5 + (i % 97) as f64 / 97.0),
-            expiry_ns: T0 + (1 + (i % 13) as u64 * 28) * DAY_NS,
-            is_call: i % 2 == 0,
-            lot_qty: 0.1,
-            min_lots: 1,
-        });
+        chain.option(
+            &format!("OPT-{i}"),
+            S * (0.5 + (i % 97) as f64 / 97.0),
+            T0 + (1 + (i % 13) as u64 * 28) * DAY_NS,
+            i % 2 == 0,
+        );
     }
     let cfg = OptionsConfig {
         delta_band: 0.05,
-        hedge_to: HedgeTo::Edge,
         max_abs_gamma: 1e-4 * (n as f64 / 100.0),
-        max_abs_vega_per_vol_point: 1e12,
         collateral_coin: 1e4,
-        mmr: 0.005,
-        buffer_k: 3.0,
-        buffer_horizon_days: 1.0,
-        max_margin_ratio: 1.0,
-        max_leverage: 1e6,
-        liquidity_frac: 1.0,
-        rebalance_frac: 0.0,
-        vol_source: VolSource::Implied,
-        ewma_lambda: 0.94,
-        ewma_warmup: 2,
-        sample_interval_ns: 1_000_000_000,
+        ..testkit::options::config()
     };
-    let hs = HedgeSpec {
-        instrument: hedge,
-        contract: Contract::Inverse,
-        lot_qty: 10.0,
-        min_lots: 1,
-    };
-    let mut eng = OptionsEngine::new(&reg, cfg, hs, &specs).expect("engine");
+    let mut eng = chain.engine(cfg).expect("engine");
+    let Chain { hedge, specs, .. } = chain;
     let mut sink = Sink::default();
     for (i, s) in specs.iter().enumerate() {
         if i % 10 == 0 {

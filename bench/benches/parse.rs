@@ -10,7 +10,6 @@
 //! Run: `cargo bench -p ballast-bench --bench parse`.
 
 use std::hint::black_box;
-use std::path::PathBuf;
 use std::time::Instant;
 
 use feeds::binance::json::{BookTicker, DepthSnapshot, DepthUpdate, Envelope, Trade};
@@ -111,17 +110,9 @@ fn simd_typed(k: K, buf: &mut Vec<u8>, f: &[u8]) -> bool {
 }
 
 fn main() {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data/binance/spot_btcusdt_20240808.gz");
-    if !path.is_file() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "real capture missing at {} (CI is set)",
-            path.display()
-        );
-        eprintln!("parse bench skipped: {} not found", path.display());
+    let Some(path) = testkit::shared_data("binance/spot_btcusdt_20240808.gz") else {
         return;
-    }
+    };
     let (lines, _) = feeds::capture::read_all(&[path]).expect("capture");
     let all: Vec<(u64, &[u8], K)> = lines
         .iter()

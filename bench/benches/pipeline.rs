@@ -10,7 +10,7 @@
 
 use std::time::Instant;
 
-use ballast_bench::{median, read_capture};
+use ballast_bench::median;
 use config::session::run_session;
 use config::{Config, Resolved};
 use engine::clock::Clock;
@@ -23,6 +23,7 @@ use engine::source::MemorySource;
 use engine::topology::{available_cores, Topology};
 use feeds::{BinanceFeed, Market, Registry};
 use lab::c2c::round_trip;
+use testkit::data::read_capture;
 
 const CAPTURE: &str = "binance/spot_btcusdt_20240808.gz";
 

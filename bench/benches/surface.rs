@@ -15,18 +15,15 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use feeds::deribit::{option_ticker, OptionTicker};
-use feeds::{flags, EventKind, InstrumentId, Market, MarketEvent, PxQty, Registry};
+use feeds::{InstrumentId, MarketEvent};
 use options::{
-    Decision, HedgeSpec, OptionSpec, OptionsConfig, OptionsEngine, OptionsFill, OptionsOrder,
-    OptionsSink, SurfaceConfig, VolSource,
+    Decision, OptionSpec, OptionsConfig, OptionsEngine, OptionsFill, OptionsOrder, OptionsSink,
+    SurfaceConfig, VolSource,
 };
-use risk_core::greeks_limits::HedgeTo;
-use risk_core::margin::Contract;
 use risk_core::vol::svi::{self, FitOptions, SviParams};
 use risk_core::vol::Garch11Params;
+use testkit::options::{Chain, DAY_NS, T0};
 
-const DAY_NS: u64 = 86_400_000_000_000;
-const T0: u64 = 1_700_000_000_000_000_000;
 const S: f64 = 50_000.0;
 const REPS: usize = 21;
 
@@ -137,17 +134,7 @@ impl OptionsSink for Sink {
 }
 
 fn bbo(id: InstrumentId, t: u64, mid: f64) -> MarketEvent {
-    let mut e = MarketEvent::new(EventKind::Bbo, id, t);
-    e.flags = flags::BOOK_VALID;
-    e.bid = PxQty {
-        px: ((mid - 0.5) * 1e8) as i64,
-        qty: 1_000_000 * 100_000_000,
-    };
-    e.ask = PxQty {
-        px: ((mid + 0.5) * 1e8) as i64,
-        qty: 1_000_000 * 100_000_000,
-    };
-    e
+    testkit::options::bbo(id, t, mid, 0.5, 1e6)
 }
 
 struct Book {
@@ -159,35 +146,21 @@ struct Book {
 /// `expiries × strikes` options; with `on`, surface (mark IVs) and GARCH are attached and the
 /// buffer uses the GARCH/implied blend, else the EWMA/nearest-ATM blend.
 fn book(expiries: usize, strikes: usize, on: bool) -> Book {
-    let mut reg = Registry::new();
-    let hedge = reg.register("BTC-PERPETUAL", Market::Deribit, 8, 8);
-    let mut specs = Vec::with_capacity(expiries * strikes);
+    let mut chain = Chain::default();
     for e in 0..expiries {
         for j in 0..strikes {
             let k = -0.6 + j as f64 / (strikes - 1) as f64;
-            specs.push(OptionSpec {
-                instrument: reg.register(&format!("O-{e}-{j}"), Market::Deribit, 8, 8),
-                strike: S * k.exp(),
-                expiry_ns: T0 + (7 + 28 * e as u64) * DAY_NS,
-                is_call: k >= 0.0,
-                lot_qty: 0.1,
-                min_lots: 1,
-            });
+            chain.option(
+                &format!("O-{e}-{j}"),
+                S * k.exp(),
+                T0 + (7 + 28 * e as u64) * DAY_NS,
+                k >= 0.0,
+            );
         }
     }
     let cfg = OptionsConfig {
         delta_band: 0.05,
-        hedge_to: HedgeTo::Edge,
-        max_abs_gamma: 1e9,
-        max_abs_vega_per_vol_point: 1e12,
         collateral_coin: 1e4,
-        mmr: 0.005,
-        buffer_k: 3.0,
-        buffer_horizon_days: 1.0,
-        max_margin_ratio: 1.0,
-        max_leverage: 1e6,
-        liquidity_frac: 1.0,
-        rebalance_frac: 0.0,
         vol_source: if on {
             VolSource::GarchBlend {
                 forecast_weight: 0.5,
@@ -197,17 +170,11 @@ fn book(expiries: usize, strikes: usize, on: bool) -> Book {
                 forecast_weight: 0.5,
             }
         },
-        ewma_lambda: 0.94,
-        ewma_warmup: 2,
         sample_interval_ns: 1_000_000,
+        ..testkit::options::config()
     };
-    let hs = HedgeSpec {
-        instrument: hedge,
-        contract: Contract::Inverse,
-        lot_qty: 10.0,
-        min_lots: 1,
-    };
-    let mut eng = OptionsEngine::new(&reg, cfg, hs, &specs).expect("engine");
+    let mut eng = chain.engine(cfg).expect("engine");
+    let Chain { hedge, specs, .. } = chain;
     if on {
         eng = eng
             .with_surface(SurfaceConfig::default())

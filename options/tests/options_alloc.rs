@@ -9,14 +9,13 @@ use testkit::alloc as counting;
 static GLOBAL: testkit::alloc::Counting = testkit::alloc::Counting;
 
 use feeds::deribit::{option_ticker, OptionTicker};
-use feeds::{flags, EventKind, Market, MarketEvent, PxQty, Registry};
+use feeds::{flags, EventKind, MarketEvent, PxQty};
 use options::{
-    HedgeSpec, OptionSpec, OptionsConfig, OptionsEngine, OptionsFill, OptionsOrder, OptionsSink,
+    OptionSpec, OptionsConfig, OptionsEngine, OptionsFill, OptionsOrder, OptionsSink,
     SurfaceConfig, VolSource,
 };
-use risk_core::greeks_limits::HedgeTo;
-use risk_core::margin::Contract;
 use risk_core::vol::Garch11Params;
+use testkit::options::{Chain, DAY_NS, T0};
 
 struct Sink {
     orders: Vec<OptionsOrder>,
@@ -32,52 +31,34 @@ impl OptionsSink for Sink {
     }
 }
 
-const T0: u64 = 1_700_000_000_000_000_000;
-const DAY_NS: u64 = 86_400_000_000_000;
-
 /// The book (64 options over `expiries` weekly expiries on a perpetual hedge) and its engine.
 fn engine(
     vol_source: VolSource,
     expiries: u64,
     with_surface_and_garch: bool,
 ) -> (OptionsEngine, Vec<OptionSpec>, feeds::InstrumentId) {
-    let mut reg = Registry::new();
-    let hedge = reg.register("BTC-PERPETUAL", Market::Deribit, 8, 8);
-    let specs: Vec<OptionSpec> = (0..64_u32)
-        .map(|i| OptionSpec {
-            instrument: reg.register(&format!("O{i}"), Market::Deribit, 8, 8),
-            strike: 30_000.0 + 500.0 * f64::from(i),
-            expiry_ns: T0 + (7 + 7 * (u64::from(i) % expiries)) * DAY_NS,
-            is_call: i % 2 == 0,
-            lot_qty: 0.1,
-            min_lots: 1,
-        })
-        .collect();
+    let mut chain = Chain::default();
+    for i in 0..64_u32 {
+        chain.option(
+            &format!("O{i}"),
+            30_000.0 + 500.0 * f64::from(i),
+            T0 + (7 + 7 * (u64::from(i) % expiries)) * DAY_NS,
+            i % 2 == 0,
+        );
+    }
     let cfg = OptionsConfig {
         delta_band: 0.1,
-        hedge_to: HedgeTo::Edge,
         max_abs_gamma: 5e-4,
         max_abs_vega_per_vol_point: 3_000.0,
         collateral_coin: 5.0,
-        mmr: 0.005,
-        buffer_k: 3.0,
-        buffer_horizon_days: 1.0,
-        max_margin_ratio: 1.0,
         max_leverage: 10.0,
         liquidity_frac: 0.5,
-        rebalance_frac: 0.0,
         vol_source,
         ewma_lambda: 0.9,
-        ewma_warmup: 2,
-        sample_interval_ns: 1_000_000_000,
+        ..testkit::options::config()
     };
-    let hs = HedgeSpec {
-        instrument: hedge,
-        contract: Contract::Inverse,
-        lot_qty: 10.0,
-        min_lots: 1,
-    };
-    let mut eng = OptionsEngine::new(&reg, cfg, hs, &specs)
+    let mut eng = chain
+        .engine(cfg)
         .and_then(|e| {
             if with_surface_and_garch {
                 e.with_surface(SurfaceConfig::default()).and_then(|e| {
@@ -88,10 +69,10 @@ fn engine(
             }
         })
         .expect("engine");
-    for s in &specs {
+    for s in &chain.specs {
         eng.set_desired(s.instrument, 20);
     }
-    (eng, specs, hedge)
+    (eng, chain.specs, chain.hedge)
 }
 
 /// 2,000 hedge ticks, each followed by a ticker of one option; `smile` adds a strike smile that

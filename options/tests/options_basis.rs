@@ -4,71 +4,28 @@
 //! reflects it and decisions carry the forward range.
 
 use feeds::deribit::{option_ticker, OptionTicker};
-use feeds::{flags, EventKind, InstrumentId, Market, MarketEvent, PxQty, Registry};
-use options::{
-    Decision, HedgeSpec, OptionSpec, OptionsConfig, OptionsEngine, OptionsOrder, OptionsSink,
-    VolSource,
-};
+use feeds::{InstrumentId, MarketEvent};
+use options::{OptionsConfig, OptionsEngine};
 use risk_core::greeks::{greeks, Model, OptionInputs, OptionKind};
 use risk_core::greeks_limits::HedgeTo;
-use risk_core::margin::Contract;
+use testkit::options::{Chain, Recorder, DAY_NS, T0};
 
-const DAY_NS: u64 = 86_400_000_000_000;
-const T0: u64 = 1_700_000_000_000_000_000;
 const YEAR_NS: f64 = 365.0 * 86_400.0 * 1e9;
 
-#[derive(Default)]
-struct Rec {
-    orders: Vec<OptionsOrder>,
-    decisions: Vec<Decision>,
-}
-
-impl OptionsSink for Rec {
-    fn order(&mut self, o: &OptionsOrder) {
-        self.orders.push(*o);
-    }
-    fn decision(&mut self, d: &Decision) {
-        self.decisions.push(*d);
-    }
-}
-
+/// The permissive configuration with a narrow band hedged to its centre, ample collateral and
+/// one-minute samples.
 fn cfg() -> OptionsConfig {
     OptionsConfig {
         delta_band: 0.01,
         hedge_to: HedgeTo::Center,
-        max_abs_gamma: 1e9,
-        max_abs_vega_per_vol_point: 1e12,
         collateral_coin: 1e4,
-        mmr: 0.005,
-        buffer_k: 3.0,
-        buffer_horizon_days: 1.0,
-        max_margin_ratio: 1.0,
-        max_leverage: 1e6,
-        liquidity_frac: 1.0,
-        rebalance_frac: 0.0,
-        vol_source: VolSource::Implied,
-        ewma_lambda: 0.94,
-        ewma_warmup: 2,
         sample_interval_ns: 60_000_000_000,
+        ..testkit::options::config()
     }
 }
 
-fn p8(x: f64) -> i64 {
-    (x * 1e8).round() as i64
-}
-
 fn bbo(id: InstrumentId, t: u64, mid: f64) -> MarketEvent {
-    let mut e = MarketEvent::new(EventKind::Bbo, id, t);
-    e.flags = flags::BOOK_VALID;
-    e.bid = PxQty {
-        px: p8(mid - 0.5),
-        qty: p8(1e9),
-    };
-    e.ask = PxQty {
-        px: p8(mid + 0.5),
-        qty: p8(1e9),
-    };
-    e
+    testkit::options::bbo(id, t, mid, 0.5, 1e9)
 }
 
 fn ticker(id: InstrumentId, t: u64, fwd: f64) -> MarketEvent {
@@ -94,12 +51,10 @@ struct Setup {
 }
 
 fn setup() -> Setup {
-    let mut reg = Registry::new();
-    let hedge = reg.register("BTC-PERPETUAL", Market::Deribit, 8, 8);
+    let mut chain = Chain::default();
     let near = T0 + 7 * DAY_NS;
     let far = T0 + 180 * DAY_NS;
     let other = T0 + 90 * DAY_NS;
-    let mut specs = Vec::new();
     let mut opts = Vec::new();
     for (name, strike, expiry, is_call) in [
         ("BTC-N-50000-C", 50_000.0, near, true),
@@ -107,25 +62,14 @@ fn setup() -> Setup {
         ("BTC-F-55000-C", 55_000.0, far, true),
         ("BTC-O-50000-C", 50_000.0, other, true),
     ] {
-        let id = reg.register(name, Market::Deribit, 8, 8);
-        specs.push(OptionSpec {
-            instrument: id,
-            strike,
-            expiry_ns: expiry,
-            is_call,
-            lot_qty: 0.1,
-            min_lots: 1,
-        });
-        opts.push((id, expiry));
+        opts.push((chain.option(name, strike, expiry, is_call), expiry));
     }
-    let hs = HedgeSpec {
-        instrument: hedge,
-        contract: Contract::Inverse,
-        lot_qty: 10.0,
-        min_lots: 1,
-    };
-    let eng = OptionsEngine::new(&reg, cfg(), hs, &specs).expect("engine");
-    Setup { eng, hedge, opts }
+    let eng = chain.engine(cfg()).expect("engine");
+    Setup {
+        eng,
+        hedge: chain.hedge,
+        opts,
+    }
 }
 
 /// Black-76 at forward `fwd` for chain option `i`.
@@ -159,7 +103,7 @@ fn each_expiry_is_valued_at_its_own_forward() {
         hedge,
         opts,
     } = setup();
-    let mut rec = Rec::default();
+    let mut rec = Recorder::default();
     let mid0 = 50_000.0;
     eng.on_event(&bbo(hedge, T0, mid0), 0, &mut rec);
     // Near expiry trades at a 1 % premium, far at 6 %; the fourth expiry has no forward of its
@@ -209,7 +153,7 @@ fn a_forward_seen_before_the_first_touch_is_taken_against_it() {
         hedge,
         opts,
     } = setup();
-    let mut rec = Rec::default();
+    let mut rec = Recorder::default();
     eng.on_event(&ticker(opts[2].0, T0, 53_000.0), 0, &mut rec);
     eng.on_event(&bbo(hedge, T0 + 1, 50_000.0), 0, &mut rec);
     assert!(close(eng.chain().forward(2), 53_000.0));
@@ -227,7 +171,7 @@ fn the_hedge_and_the_decision_use_the_forwards() {
         hedge,
         opts,
     } = setup();
-    let mut rec = Rec::default();
+    let mut rec = Recorder::default();
     let mid = 50_000.0;
     eng.set_desired(opts[2].0, 100);
     eng.on_event(&ticker(opts[0].0, T0, mid * 1.01), 0, &mut rec);

@@ -3,53 +3,11 @@
 //! constrained quantity must respect it.
 
 use feeds::deribit::{option_ticker, OptionTicker};
-use feeds::{flags, EventKind, InstrumentId, Market, MarketEvent, PxQty, Registry};
-use options::{
-    Constraint, Decision, HedgeSpec, OptionSpec, OptionsConfig, OptionsEngine, OptionsFill,
-    OptionsOrder, OptionsSink, VolSource,
-};
-use risk_core::greeks_limits::HedgeTo;
-use risk_core::margin::Contract;
+use feeds::{EventKind, InstrumentId, MarketEvent};
+use options::{Constraint, OptionsConfig, OptionsEngine, OptionsFill};
+use testkit::options::{config, p8, Chain, Recorder, DAY_NS, T0};
 
-const DAY_NS: u64 = 86_400_000_000_000;
-const T0: u64 = 1_700_000_000_000_000_000;
 const S: f64 = 50_000.0;
-
-#[derive(Default)]
-struct Rec {
-    orders: Vec<OptionsOrder>,
-    decisions: Vec<Decision>,
-}
-
-impl OptionsSink for Rec {
-    fn order(&mut self, o: &OptionsOrder) {
-        self.orders.push(*o);
-    }
-    fn decision(&mut self, d: &Decision) {
-        self.decisions.push(*d);
-    }
-}
-
-fn cfg() -> OptionsConfig {
-    OptionsConfig {
-        delta_band: 0.2,
-        hedge_to: HedgeTo::Edge,
-        max_abs_gamma: 1e9,
-        max_abs_vega_per_vol_point: 1e12,
-        collateral_coin: 100.0,
-        mmr: 0.005,
-        buffer_k: 3.0,
-        buffer_horizon_days: 1.0,
-        max_margin_ratio: 1.0,
-        max_leverage: 1e6,
-        liquidity_frac: 1.0,
-        rebalance_frac: 0.0,
-        vol_source: VolSource::Implied,
-        ewma_lambda: 0.94,
-        ewma_warmup: 2,
-        sample_interval_ns: 1_000_000_000,
-    }
-}
 
 struct Setup {
     eng: OptionsEngine,
@@ -59,59 +17,20 @@ struct Setup {
 }
 
 fn setup(cfg: OptionsConfig) -> Setup {
-    let mut reg = Registry::new();
-    let hedge = reg.register("BTC-PERPETUAL", Market::Deribit, 8, 8);
-    let call = reg.register("BTC-30D-50000-C", Market::Deribit, 8, 8);
-    let far = reg.register("BTC-365D-50000-C", Market::Deribit, 8, 8);
-    let chain = [
-        OptionSpec {
-            instrument: call,
-            strike: 50_000.0,
-            expiry_ns: T0 + 30 * DAY_NS,
-            is_call: true,
-            lot_qty: 0.1,
-            min_lots: 1,
-        },
-        OptionSpec {
-            instrument: far,
-            strike: 50_000.0,
-            expiry_ns: T0 + 365 * DAY_NS,
-            is_call: true,
-            lot_qty: 0.1,
-            min_lots: 1,
-        },
-    ];
-    let hs = HedgeSpec {
-        instrument: hedge,
-        contract: Contract::Inverse,
-        lot_qty: 10.0,
-        min_lots: 1,
-    };
-    let eng = OptionsEngine::new(&reg, cfg, hs, &chain).expect("valid engine");
+    let mut chain = Chain::default();
+    let call = chain.option("BTC-30D-50000-C", 50_000.0, T0 + 30 * DAY_NS, true);
+    let far = chain.option("BTC-365D-50000-C", 50_000.0, T0 + 365 * DAY_NS, true);
+    let eng = chain.engine(cfg).expect("valid engine");
     Setup {
         eng,
-        hedge,
+        hedge: chain.hedge,
         call,
         far,
     }
 }
 
-fn m(x: f64) -> i64 {
-    (x * 1e8).round() as i64
-}
-
 fn bbo(id: InstrumentId, t: u64, mid: f64, qty: f64) -> MarketEvent {
-    let mut e = MarketEvent::new(EventKind::Bbo, id, t);
-    e.flags = flags::BOOK_VALID;
-    e.bid = PxQty {
-        px: m(mid - 0.25),
-        qty: m(qty),
-    };
-    e.ask = PxQty {
-        px: m(mid + 0.25),
-        qty: m(qty),
-    };
-    e
+    testkit::options::bbo(id, t, mid, 0.25, qty)
 }
 
 fn ticker(id: InstrumentId, t: u64, iv: f64) -> MarketEvent {
@@ -130,17 +49,17 @@ fn ticker(id: InstrumentId, t: u64, iv: f64) -> MarketEvent {
 }
 
 /// Prices the chain (tickers then one hedge tick) and returns what the hedge tick produced.
-fn prime(s: &mut Setup, hedge_qty: f64, iv: f64) -> Rec {
-    let mut r = Rec::default();
+fn prime(s: &mut Setup, hedge_qty: f64, iv: f64) -> Recorder {
+    let mut r = Recorder::default();
     s.eng.on_event(&ticker(s.call, T0, iv), 0, &mut r);
     s.eng.on_event(&ticker(s.far, T0, iv), 0, &mut r);
-    let mut r = Rec::default();
+    let mut r = Recorder::default();
     s.eng
         .on_event(&bbo(s.hedge, T0 + 1, S, hedge_qty), 0, &mut r);
     r
 }
 
-fn fill_all(s: &mut Setup, r: &Rec) {
+fn fill_all(s: &mut Setup, r: &Recorder) {
     for o in &r.orders {
         s.eng.on_fill(&OptionsFill::paper(o));
     }
@@ -148,7 +67,7 @@ fn fill_all(s: &mut Setup, r: &Rec) {
 
 #[test]
 fn delta_band_binds_and_hedge_lands_inside_band() {
-    let mut s = setup(cfg());
+    let mut s = setup(config());
     assert!(s.eng.set_position(s.call, 10)); // 1 BTC of ATM call, delta ≈ 0.54
     assert!(s.eng.set_desired(s.call, 10));
     let r = prime(&mut s, 1e9, 0.6);
@@ -173,7 +92,7 @@ fn delta_band_binds_and_hedge_lands_inside_band() {
     assert!(d.after.delta > 0.2 - 10.0 / S, "after {}", d.after.delta);
     fill_all(&mut s, &r);
     // Nothing more to do at the same price.
-    let mut r2 = Rec::default();
+    let mut r2 = Recorder::default();
     s.eng
         .on_event(&bbo(s.hedge, T0 + 2, S + 1.0, 1e9), 0, &mut r2);
     assert!(r2.orders.is_empty(), "{:?}", r2.orders);
@@ -181,7 +100,7 @@ fn delta_band_binds_and_hedge_lands_inside_band() {
 
 #[test]
 fn gamma_cap_binds_on_an_oversized_book() {
-    let mut c = cfg();
+    let mut c = config();
     // Gamma of 10 BTC of the 30-day ATM call ≈ 10 × φ(d1)/(S σ √T) ≈ 4.6e-4; cap at 2e-4.
     c.max_abs_gamma = 2e-4;
     let mut s = setup(c);
@@ -206,7 +125,7 @@ fn gamma_cap_binds_on_an_oversized_book() {
 
 #[test]
 fn gamma_cap_limits_an_increase_toward_the_desired_book() {
-    let mut c = cfg();
+    let mut c = config();
     c.max_abs_gamma = 2e-4;
     let mut s = setup(c);
     s.eng.set_desired(s.call, 100);
@@ -221,7 +140,7 @@ fn gamma_cap_limits_an_increase_toward_the_desired_book() {
 
 #[test]
 fn vega_cap_binds_on_a_long_dated_book() {
-    let mut c = cfg();
+    let mut c = config();
     // Vega of 10 BTC of the 1-year ATM call ≈ 10 × S φ(d1) √T / 100 ≈ 1.9k USD per vol point.
     c.max_abs_vega_per_vol_point = 500.0;
     let mut s = setup(c);
@@ -240,7 +159,7 @@ fn vega_cap_binds_on_a_long_dated_book() {
 
 #[test]
 fn liquidation_buffer_binds_with_little_coin_collateral() {
-    let mut c = cfg();
+    let mut c = config();
     c.collateral_coin = 0.25;
     let mut s = setup(c);
     s.eng.set_position(s.call, 100); // 10 BTC, delta ≈ 5.4: needs a 270k USD short
@@ -259,7 +178,7 @@ fn liquidation_buffer_binds_with_little_coin_collateral() {
 
 #[test]
 fn vol_shock_cuts_exposure_by_the_liquidation_buffer() {
-    let mut c = cfg();
+    let mut c = config();
     c.collateral_coin = 0.8;
     let mut s = setup(c);
     s.eng.set_position(s.call, 100);
@@ -272,7 +191,7 @@ fn vol_shock_cuts_exposure_by_the_liquidation_buffer() {
     );
     fill_all(&mut s, &r);
     // Implied vol triples: the buffer widens, the book must shrink.
-    let mut r2 = Rec::default();
+    let mut r2 = Recorder::default();
     s.eng.on_event(&ticker(s.far, T0 + 10, 1.8), 0, &mut r2);
     s.eng.on_event(&ticker(s.call, T0 + 11, 1.8), 0, &mut r2);
     let cut = r2
@@ -289,7 +208,7 @@ fn vol_shock_cuts_exposure_by_the_liquidation_buffer() {
 
 #[test]
 fn leverage_binds_when_tighter_than_the_buffer() {
-    let mut c = cfg();
+    let mut c = config();
     c.collateral_coin = 1.0;
     c.max_leverage = 2.0; // at most 2 BTC of hedge delta
     c.buffer_k = 0.0;
@@ -311,7 +230,7 @@ fn leverage_binds_when_tighter_than_the_buffer() {
 
 #[test]
 fn liquidity_caps_the_hedge_to_the_touch() {
-    let mut s = setup(cfg());
+    let mut s = setup(config());
     s.eng.set_position(s.call, 100); // needs ≈ 5.2 BTC ≈ 26k lots of 10 USD
     s.eng.set_desired(s.call, 100);
     let r = prime(&mut s, 1_000.0, 0.6); // 1000 USD displayed = 100 lots
@@ -326,17 +245,17 @@ fn liquidity_caps_the_hedge_to_the_touch() {
 
 #[test]
 fn liquidity_frac_caps_option_resizes_to_the_option_book() {
-    let mut c = cfg();
+    let mut c = config();
     c.max_abs_gamma = 2e-4;
     c.liquidity_frac = 0.5;
     let mut s = setup(c);
     s.eng.set_position(s.call, 100);
     s.eng.set_desired(s.call, 100);
-    let mut r = Rec::default();
+    let mut r = Recorder::default();
     // The option's own book shows 2 BTC a side: half of it is 10 lots.
     let mut e = bbo(s.call, T0, 0.05, 2.0);
-    e.bid.px = m(0.049);
-    e.ask.px = m(0.051);
+    e.bid.px = p8(0.049);
+    e.ask.px = p8(0.051);
     s.eng.on_event(&e, 0, &mut r);
     let r = prime(&mut s, 1e9, 0.6);
     let o = r.orders.iter().find(|o| !o.is_hedge).expect("option cut");
@@ -347,9 +266,9 @@ fn liquidity_frac_caps_option_resizes_to_the_option_book() {
 
 #[test]
 fn single_option_revaluation_matches_a_full_batch() {
-    let mut a = setup(cfg());
-    let mut b = setup(cfg());
-    let mut r = Rec::default();
+    let mut a = setup(config());
+    let mut b = setup(config());
+    let mut r = Recorder::default();
     for s in [&mut a, &mut b] {
         s.eng.on_event(&ticker(s.call, T0, 0.6), 0, &mut r);
         s.eng.on_event(&ticker(s.far, T0, 0.6), 0, &mut r);
@@ -376,9 +295,9 @@ fn single_option_revaluation_matches_a_full_batch() {
 
 #[test]
 fn no_sizing_from_an_invalid_hedge_book() {
-    let mut s = setup(cfg());
+    let mut s = setup(config());
     s.eng.set_position(s.call, 10);
-    let mut r = Rec::default();
+    let mut r = Recorder::default();
     s.eng.on_event(&ticker(s.call, T0, 0.6), 0, &mut r);
     let mut e = bbo(s.hedge, T0 + 1, S, 1e9);
     e.flags = 0;

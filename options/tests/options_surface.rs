@@ -5,75 +5,31 @@
 //! while a linear extrapolation of the hedge's margin ratio is still far from a breach.
 
 use feeds::deribit::{option_ticker, OptionTicker};
-use feeds::{flags, EventKind, InstrumentId, Market, MarketEvent, PxQty, Registry};
+use feeds::{InstrumentId, MarketEvent};
 use options::surface::SliceKind;
 use options::{
-    Constraint, Decision, HedgeSpec, IvSource, OptionSpec, OptionsConfig, OptionsEngine,
-    OptionsFill, OptionsOrder, OptionsSink, SurfaceConfig, VolSource,
+    Constraint, Decision, IvSource, OptionsConfig, OptionsEngine, OptionsFill, OptionsOrder,
+    SurfaceConfig, VolSource,
 };
-use risk_core::greeks_limits::HedgeTo;
-use risk_core::margin::Contract;
 use risk_core::vol::svi::SviParams;
 use risk_core::vol::Garch11Params;
+use testkit::options::{Chain, Recorder, DAY_NS, T0};
 
-const DAY_NS: u64 = 86_400_000_000_000;
 const MIN_NS: u64 = 60_000_000_000;
-const T0: u64 = 1_700_000_000_000_000_000;
 const F: f64 = 50_000.0;
 const YEAR_NS: f64 = 365.0 * 86_400.0 * 1e9;
 
-#[derive(Default)]
-struct Rec {
-    orders: Vec<OptionsOrder>,
-    decisions: Vec<Decision>,
-}
-
-impl OptionsSink for Rec {
-    fn order(&mut self, o: &OptionsOrder) {
-        self.orders.push(*o);
-    }
-    fn decision(&mut self, d: &Decision) {
-        self.decisions.push(*d);
-    }
-}
-
+/// The permissive configuration with `vol_source`, sampled every minute.
 fn cfg(vol_source: VolSource) -> OptionsConfig {
     OptionsConfig {
-        delta_band: 0.2,
-        hedge_to: HedgeTo::Edge,
-        max_abs_gamma: 1e9,
-        max_abs_vega_per_vol_point: 1e12,
-        collateral_coin: 100.0,
-        mmr: 0.005,
-        buffer_k: 3.0,
-        buffer_horizon_days: 1.0,
-        max_margin_ratio: 1.0,
-        max_leverage: 1e6,
-        liquidity_frac: 1.0,
-        rebalance_frac: 0.0,
         vol_source,
-        ewma_lambda: 0.94,
-        ewma_warmup: 2,
         sample_interval_ns: MIN_NS,
+        ..testkit::options::config()
     }
-}
-
-fn p8(x: f64) -> i64 {
-    (x * 1e8).round() as i64
 }
 
 fn bbo(id: InstrumentId, t: u64, mid: f64) -> MarketEvent {
-    let mut e = MarketEvent::new(EventKind::Bbo, id, t);
-    e.flags = flags::BOOK_VALID;
-    e.bid = PxQty {
-        px: p8(mid - 0.25),
-        qty: p8(1e9),
-    };
-    e.ask = PxQty {
-        px: p8(mid + 0.25),
-        qty: p8(1e9),
-    };
-    e
+    testkit::options::bbo(id, t, mid, 0.25, 1e9)
 }
 
 fn ticker(id: InstrumentId, t: u64, fwd: f64, iv: f64, half_spread: f64) -> MarketEvent {
@@ -100,46 +56,30 @@ fn true_iv(k: f64) -> f64 {
     shape().total_variance(k).sqrt()
 }
 
-struct Chain {
-    reg: Registry,
-    hedge: InstrumentId,
-    specs: Vec<OptionSpec>,
-}
-
 /// `strikes_per` strikes per expiry (days), log-spaced in `k ∈ [−0.6, 0.4]`.
 fn build(expiries: &[(u64, usize)]) -> Chain {
-    let mut reg = Registry::new();
-    let hedge = reg.register("BTC-PERPETUAL", Market::Deribit, 8, 8);
-    let mut specs = Vec::new();
+    let mut chain = Chain::default();
     for &(days, n) in expiries {
         for j in 0..n {
             let k = -0.6 + 1.0 * j as f64 / (n - 1).max(1) as f64;
-            specs.push(OptionSpec {
-                instrument: reg.register(&format!("O-{days}-{j}"), Market::Deribit, 8, 8),
-                strike: F * k.exp(),
-                expiry_ns: T0 + days * DAY_NS,
-                is_call: k >= 0.0,
-                lot_qty: 0.1,
-                min_lots: 1,
-            });
+            chain.option(
+                &format!("O-{days}-{j}"),
+                F * k.exp(),
+                T0 + days * DAY_NS,
+                k >= 0.0,
+            );
         }
     }
-    Chain { reg, hedge, specs }
+    chain
 }
 
 fn engine(c: &Chain, vs: VolSource) -> OptionsEngine {
-    let hs = HedgeSpec {
-        instrument: c.hedge,
-        contract: Contract::Inverse,
-        lot_qty: 10.0,
-        min_lots: 1,
-    };
-    OptionsEngine::new(&c.reg, cfg(vs), hs, &c.specs).unwrap()
+    c.engine(cfg(vs)).unwrap()
 }
 
 /// Sends every option's ticker at `t` with IVs from the known smile.
 fn quote_chain(eng: &mut OptionsEngine, c: &Chain, t: u64, half_spread: f64) {
-    let mut r = Rec::default();
+    let mut r = Recorder::default();
     for s in &c.specs {
         let iv = true_iv((s.strike / F).ln());
         eng.on_event(&ticker(s.instrument, t, F, iv, half_spread), 0, &mut r);
@@ -156,7 +96,7 @@ fn surface_reproduces_a_known_svi_chain() {
         };
         let mut eng = engine(&c, VolSource::Implied).with_surface(sc).unwrap();
         // Mid source: the mark is off by 5 vol points, the mid is right.
-        let mut r = Rec::default();
+        let mut r = Recorder::default();
         for s in &c.specs {
             let iv = true_iv((s.strike / F).ln());
             let mark = if source == IvSource::Mid {
@@ -224,7 +164,7 @@ fn thin_expiry_falls_back_to_atm_mark_and_feeds_the_buffer() {
     // The engine sizes with the surface's ATM vol at its 1-day buffer horizon: before the first
     // expiry, flat at it.
     eng.set_desired(c.specs[5].instrument, 10);
-    let mut r = Rec::default();
+    let mut r = Recorder::default();
     eng.on_event(&bbo(c.hedge, T0 + 1, F), 0, &mut r);
     let d = r.decisions.first().expect("a decision");
     assert!((d.vol_implied - atm_mark).abs() < 1e-9, "{}", d.vol_implied);
@@ -232,7 +172,7 @@ fn thin_expiry_falls_back_to_atm_mark_and_feeds_the_buffer() {
     assert!(d.vol_garch.is_nan());
     // Tickers without an IV empty the 60-day slice (fewer points, then none): no panic, the
     // slice is skipped and the term structure rests on the other one.
-    let mut r = Rec::default();
+    let mut r = Recorder::default();
     for s in &c.specs[3..] {
         eng.on_event(&ticker(s.instrument, T0 + 2, F, 0.0, 0.0), 0, &mut r);
     }
@@ -292,27 +232,18 @@ fn shock_run(shock: f64) -> ShockRun {
     let c = build(&[(30, 9)]);
     let mut base = cfg(VolSource::Garch);
     base.collateral_coin = 0.45;
-    let hs = HedgeSpec {
-        instrument: c.hedge,
-        contract: Contract::Inverse,
-        lot_qty: 10.0,
-        min_lots: 1,
-    };
     // Per-minute variance of 50 % annual vol; persistence 0.998.
     let var_min = 0.25 * 60.0 / (365.25 * 86_400.0);
     let (alpha, beta) = (0.05, 0.948);
     let g = Garch11Params::new(var_min * (1.0 - alpha - beta), alpha, beta).unwrap();
-    let mut eng = OptionsEngine::new(&c.reg, base, hs, &c.specs)
-        .unwrap()
-        .with_garch(g)
-        .unwrap();
+    let mut eng = c.engine(base).unwrap().with_garch(g).unwrap();
     let atm = c.specs[5].instrument; // k = 0.025, a call
     let atm2 = c.specs[6].instrument; // k = 0.15, a call
     eng.set_position(atm, 50);
     eng.set_desired(atm, 50);
     eng.set_position(atm2, 50);
     eng.set_desired(atm2, 50);
-    let mut r = Rec::default();
+    let mut r = Recorder::default();
     for s in &c.specs {
         eng.on_event(&ticker(s.instrument, T0, F, 0.5, 0.0), 0, &mut r);
     }
@@ -341,7 +272,7 @@ fn shock_run(shock: f64) -> ShockRun {
         let sign = if rng & 1 == 0 { 1.0 } else { -1.0 };
         let mult = if t >= out.shock_ns { shock } else { 1.0 };
         px *= (sign * step * mult).exp();
-        let mut r = Rec::default();
+        let mut r = Recorder::default();
         eng.on_event(&bbo(c.hedge, t, px), 0, &mut r);
         for o in &r.orders {
             eng.on_fill(&OptionsFill::paper(o));
@@ -456,7 +387,7 @@ fn garch_fitted_from_a_warm_up_window_and_logged() {
     );
     // The decision carries the GARCH forecast, and the log writes it.
     eng.set_desired(c.specs[5].instrument, 10);
-    let mut r = Rec::default();
+    let mut r = Recorder::default();
     for s in &c.specs {
         eng.on_event(&ticker(s.instrument, T0, F, 0.5, 0.0), 0, &mut r);
     }
@@ -476,7 +407,7 @@ fn garch_source_without_garch_sizes_nothing() {
     let c = build(&[(30, 9)]);
     let mut eng = engine(&c, VolSource::Garch);
     eng.set_desired(c.specs[5].instrument, 10);
-    let mut r = Rec::default();
+    let mut r = Recorder::default();
     for s in &c.specs {
         eng.on_event(&ticker(s.instrument, T0, F, 0.5, 0.0), 0, &mut r);
     }
@@ -497,7 +428,7 @@ fn arbitrageable_quotes_are_fitted_and_flagged_not_hidden() {
     let vogt = SviParams::new(-0.0410, 0.1331, 0.3060, 0.3586, 0.4153).unwrap();
     let t30 = 30.0 / 365.0;
     let t90 = 90.0 / 365.0;
-    let mut r = Rec::default();
+    let mut r = Recorder::default();
     for s in &c.specs {
         let k = (s.strike / F).ln();
         let w30 = vogt.total_variance(k);
