@@ -10,7 +10,7 @@ static GLOBAL: testkit::alloc::Counting = testkit::alloc::Counting;
 
 #[test]
 fn no_allocation_per_frame_after_warm_up() {
-    let Some(dir) = common::data_dir() else {
+    let Some(dir) = testkit::data::shared_dir("binance/spot_btcusdt_20240808.gz") else {
         return;
     };
     let lines = common::hftbacktest_lines(&dir.join("binance/spot_btcusdt_20240808.gz"));

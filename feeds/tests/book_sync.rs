@@ -8,7 +8,9 @@ use feeds::{BinanceFeed, EventKind, Market, Registry};
 
 #[test]
 fn hftbacktest_spot_btcusdt_book_equals_book_ticker() {
-    let Some(dir) = data_dir() else { return };
+    let Some(dir) = testkit::data::shared_dir("binance/spot_btcusdt_20240808.gz") else {
+        return;
+    };
     let lines = hftbacktest_lines(&dir.join("binance/spot_btcusdt_20240808.gz"));
     let mut feed = BinanceFeed::new(Registry::new());
     let events = run(&mut feed, &lines);
@@ -57,7 +59,9 @@ fn hftbacktest_spot_btcusdt_book_equals_book_ticker() {
 }
 
 fn cryptofeed(file: &str, market: Market, min_checks: usize) {
-    let Some(dir) = data_dir() else { return };
+    let Some(dir) = testkit::data::shared_dir("binance/spot_btcusdt_20240808.gz") else {
+        return;
+    };
     let lines = cryptofeed_lines(&dir.join("cryptofeed").join(file));
     let mut feed = BinanceFeed::new(registry_for(&lines, market));
     let events = run(&mut feed, &lines);

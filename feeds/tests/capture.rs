@@ -1,8 +1,6 @@
 //! Capture reader: plain and gzip, several files continuing each other, malformed lines reported
 //! with file and line number, truncated gzip and cut last line, never a panic.
 
-mod common;
-
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -87,7 +85,7 @@ fn files_continue_each_other_and_malformed_lines_are_located() {
 
 #[test]
 fn cut_last_line_and_truncated_gzip_are_reported_and_reading_goes_on() {
-    let Some(dir) = common::data_dir() else {
+    let Some(dir) = testkit::data::shared_dir("binance/spot_btcusdt_20240808.gz") else {
         return;
     };
     let real = std::fs::read(dir.join("binance/spot_btcusdt_20240808.gz")).unwrap();

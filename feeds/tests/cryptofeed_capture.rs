@@ -1,14 +1,12 @@
 //! The cryptofeed reader on the real captures: every record reads, `ts` converts exactly, and
 //! the Binance futures capture drives the Binance adapter (REST snapshot bodies included).
 
-mod common;
-
 use feeds::cryptofeed::{read_all, CryptofeedReader, RecordKind};
 use feeds::{BinanceFeed, Registry};
 
 #[test]
 fn real_captures_read_completely() {
-    let Some(dir) = common::data_dir() else {
+    let Some(dir) = testkit::data::shared_dir("binance/spot_btcusdt_20240808.gz") else {
         return;
     };
     for (name, recv_min) in [
@@ -46,7 +44,7 @@ fn real_captures_read_completely() {
 
 #[test]
 fn binance_futures_capture_through_the_binance_adapter() {
-    let Some(dir) = common::data_dir() else {
+    let Some(dir) = testkit::data::shared_dir("binance/spot_btcusdt_20240808.gz") else {
         return;
     };
     let path = dir.join("cryptofeed/BINANCE_FUTURES.jsonl.zst");

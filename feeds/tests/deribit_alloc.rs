@@ -1,7 +1,6 @@
 //! Zero allocations per Deribit frame after warm-up (book snapshots and changes, option
 //! tickers, trades), on the real capture.
 
-mod common;
 use testkit::alloc as counting;
 
 use feeds::cryptofeed::{read_all, RecordKind};
@@ -13,7 +12,7 @@ static GLOBAL: testkit::alloc::Counting = testkit::alloc::Counting;
 
 #[test]
 fn no_allocation_per_deribit_frame_after_warm_up() {
-    let Some(dir) = common::data_dir() else {
+    let Some(dir) = testkit::data::shared_dir("binance/spot_btcusdt_20240808.gz") else {
         return;
     };
     let recs = read_all(&[dir.join("cryptofeed/DERIBIT.jsonl.zst")]).unwrap();

@@ -2,15 +2,13 @@
 //! every book chain holds, every option ticker normalizes, the chain loads; and on mutated real
 //! frames the adapter never panics and a rejected frame changes nothing.
 
-mod common;
-
 use feeds::cryptofeed::CryptofeedReader;
 use feeds::deribit::{read_option_ticker, DeribitFeed, InstrumentKind};
 use feeds::{EventKind, Registry};
 use proptest::prelude::*;
 
 fn frames() -> Option<Frames> {
-    let dir = common::data_dir()?;
+    let dir = testkit::data::shared_dir("binance/spot_btcusdt_20240808.gz")?;
     let path = dir.join("cryptofeed/DERIBIT.jsonl.zst");
     let mut r = CryptofeedReader::open(&[path]).expect("open DERIBIT.jsonl.zst");
     let mut out = Vec::new();

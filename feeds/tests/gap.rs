@@ -13,7 +13,9 @@ fn is_depth(frame: &[u8]) -> bool {
 
 #[test]
 fn removed_diff_gaps_then_resyncs_from_next_snapshot() {
-    let Some(dir) = data_dir() else { return };
+    let Some(dir) = testkit::data::shared_dir("binance/spot_btcusdt_20240808.gz") else {
+        return;
+    };
     let lines = hftbacktest_lines(&dir.join("binance/spot_btcusdt_20240808.gz"));
     let depth_idx: Vec<usize> = (0..lines.len())
         .filter(|&i| is_depth(&lines[i].frame))

@@ -71,7 +71,7 @@ impl Rng {
 
 /// All real frames: (name, registry for snapshots, lines).
 fn captures() -> Option<Vec<(&'static str, Registry, Vec<Line>)>> {
-    let dir = data_dir()?;
+    let dir = testkit::data::shared_dir("binance/spot_btcusdt_20240808.gz")?;
     let spot = cryptofeed_lines(&dir.join("cryptofeed/BINANCE.jsonl.zst"));
     let fut = cryptofeed_lines(&dir.join("cryptofeed/BINANCE_FUTURES.jsonl.zst"));
     Some(vec![

@@ -14,18 +14,6 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 
-fn shared_data() -> Option<std::path::PathBuf> {
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data");
-    if p.join("cryptofeed/DERIBIT.jsonl.zst").exists() {
-        Some(p)
-    } else if std::env::var_os("CI").is_some() {
-        panic!("shared data missing at {} (CI is set)", p.display());
-    } else {
-        eprintln!("skipping: shared data missing at {}", p.display());
-        None
-    }
-}
-
 struct Instrument {
     strike: f64,
     expiry_ms: i64,
@@ -42,7 +30,9 @@ fn close(name: &str, what: &str, got: f64, want: f64, rel: f64, abs: f64) {
 
 #[test]
 fn black76_greeks_match_deribit_tickers() {
-    let Some(dir) = shared_data() else { return };
+    let Some(dir) = testkit::data::shared_dir("cryptofeed/DERIBIT.jsonl.zst") else {
+        return;
+    };
     let file = std::fs::File::open(dir.join("cryptofeed/DERIBIT.jsonl.zst")).expect("open");
     let reader = BufReader::new(zstd::Decoder::new(file).expect("zstd"));
     let mut instruments: HashMap<String, Instrument> = HashMap::new();

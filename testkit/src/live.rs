@@ -1,5 +1,5 @@
-//! What the live end-to-end tests share: a sizer that trades often, and the check that the venue
-//! simulator's record and the engine's agree exactly.
+//! What the live end-to-end tests share: a venue simulator on a synthetic market, a sizer that
+//! trades often, and the check that the simulator's record and the engine's agree exactly.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -11,7 +11,30 @@ use engine::risk_gate::{InstrumentLimits, KillSwitch, RiskGate, RiskLimits};
 use engine::sizer::{Sizer, Target, TickView};
 use engine::topology::Topology;
 use feeds::{Marks, Registry, Side};
-use venue_sim::{Fault, SimHandle, SimRecord};
+use synth::SynthConfig;
+use venue_sim::{Fault, SimConfig, SimHandle, SimRecord, SimSource, Venue};
+
+/// The simulator tests' synthetic market: `steps` steps of 50 ms, ten levels a side.
+#[must_use]
+pub fn synth(steps: u32) -> SynthConfig {
+    SynthConfig {
+        steps,
+        step_ms: 50,
+        levels: 10,
+        ..SynthConfig::default()
+    }
+}
+
+/// Starts a simulator of `venue` on [`synth`]`(steps)`, its configuration adjusted by `edit`
+/// first.
+///
+/// # Panics
+/// When the simulator does not start.
+pub fn start_sim(venue: Venue, steps: u32, edit: impl FnOnce(&mut SimConfig)) -> SimHandle {
+    let mut sc = SimConfig::new(venue, SimSource::Synthetic(synth(steps)));
+    edit(&mut sc);
+    venue_sim::start(sc).expect("sim")
+}
 
 /// The risk gate of the end-to-end tests: generous limits (quantity and position mantissas as
 /// given), a 5 % price band around the venue's marks, no rate limit to speak of.

@@ -3,28 +3,13 @@
 //! venue simulator (127.0.0.1 only).
 
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
+use testkit::cli::temp_dir;
 
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 
 fn ballast(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ballast"))
-        .args(args)
-        .output()
-        .expect("ballast runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("ballast-bench-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    testkit::cli::run(env!("CARGO_BIN_EXE_ballast"), args)
 }
 
 fn s(p: &Path) -> &str {
@@ -107,7 +92,7 @@ fn usable_cores() -> usize {
 
 #[test]
 fn cores_prints_the_matrix_and_writes_csv_hgrm_log_and_plot() {
-    let dir = tmp("cores");
+    let dir = temp_dir("cores");
     let csv = dir.join("m.csv");
     let (code, out, err) = ballast(&[
         "bench",
@@ -171,7 +156,7 @@ fn pipeline(dir: &Path, extra: &[&str]) -> (i32, String, String) {
 
 #[test]
 fn pipeline_sweep_reports_every_configuration_and_writes_its_files() {
-    let dir = tmp("pipeline");
+    let dir = temp_dir("pipeline");
     let (code, out, err) = pipeline(&dir, &["--topology", "feed@0,kernel+exec@1"]);
     assert_eq!(code, 0, "{err}");
     for needle in [
@@ -227,8 +212,8 @@ fn pipeline_sweep_reports_every_configuration_and_writes_its_files() {
 
 #[test]
 fn compare_flags_a_deliberately_slowed_build() {
-    let a = tmp("cmp-a");
-    let b = tmp("cmp-b");
+    let a = temp_dir("cmp-a");
+    let b = temp_dir("cmp-b");
     let (code, _, err) = pipeline(&a, &[]);
     assert_eq!(code, 0, "{err}");
     let (code, out, err) = pipeline(&b, &["--inject-delay-ns", "200000"]);
@@ -265,7 +250,7 @@ fn compare_flags_a_deliberately_slowed_build() {
 
 #[test]
 fn pipeline_rejects_bad_flags() {
-    let dir = tmp("bad");
+    let dir = temp_dir("bad");
     for (args, needle) in [
         (vec!["--rate", "0"], "--rate"),
         (vec!["--duration=-1"], "--duration"),
@@ -321,7 +306,7 @@ fn venue_round_trips_are_corrected_for_a_stalled_answer() {
     // requests were due during the stall. From their intended send times they waited from 100 ms
     // down to 0; from their actual send times (after the stall) they did not wait at all.
     let (url, server) = rpc_server(70, 100);
-    let dir = tmp("venue");
+    let dir = temp_dir("venue");
     let (code, out, err) = ballast(&[
         "bench",
         "venue",

@@ -3,26 +3,11 @@
 //! workload sizes a synthetic option book and reports tick-to-order beside the core-to-core floor
 //! measured before and after; bad values are refused with the flag named.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
+use testkit::cli::temp_dir;
 
 fn ballast(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ballast"))
-        .args(args)
-        .output()
-        .expect("ballast runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("ballast-bench-rings-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
+    testkit::cli::run(env!("CARGO_BIN_EXE_ballast"), args)
 }
 
 fn s(p: &Path) -> &str {
@@ -44,7 +29,7 @@ fn series<'a>(cfg: &'a serde_json::Value, name: &str) -> Option<&'a serde_json::
 
 #[test]
 fn every_topology_runs_on_every_ring() {
-    let dir = tmp("sweep");
+    let dir = temp_dir("sweep");
     let (code, out, err) = ballast(&[
         "bench",
         "pipeline",
@@ -108,7 +93,7 @@ fn every_topology_runs_on_every_ring() {
 
 #[test]
 fn options_workload_reports_tick_to_order_beside_the_floor() {
-    let dir = tmp("options");
+    let dir = temp_dir("options");
     let (code, out, err) = ballast(&[
         "bench",
         "pipeline",
@@ -141,7 +126,7 @@ fn options_workload_reports_tick_to_order_beside_the_floor() {
 
 #[test]
 fn bad_ring_and_workload_flags_are_refused() {
-    let dir = tmp("bad");
+    let dir = temp_dir("bad");
     for (flag, value, needle) in [
         ("--rings", "spsc", "--rings"),
         ("--rings", ",", "--rings"),

@@ -3,22 +3,8 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
-
-fn data_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data");
-    if dir.join("binance/spot_btcusdt_20240808.gz").is_file() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "real market data missing at {} (CI is set)",
-        dir.display()
-    );
-    eprintln!("skipping: real market data not found at {}", dir.display());
-    None
-}
+use testkit::data::shared_dir;
 
 fn ballast() -> Command {
     Command::new(env!("CARGO_BIN_EXE_ballast"))
@@ -44,7 +30,9 @@ fn tickers(path: &std::path::Path) -> HashMap<u64, [String; 4]> {
 
 #[test]
 fn book_rows_equal_book_tickers() {
-    let Some(dir) = data_dir() else { return };
+    let Some(dir) = shared_dir("binance/spot_btcusdt_20240808.gz") else {
+        return;
+    };
     let file = dir.join("binance/spot_btcusdt_20240808.gz");
     let out = ballast()
         .arg("book")
@@ -92,7 +80,9 @@ fn book_rows_equal_book_tickers() {
 
 #[test]
 fn closed_pipe_ends_quietly() {
-    let Some(dir) = data_dir() else { return };
+    let Some(dir) = shared_dir("binance/spot_btcusdt_20240808.gz") else {
+        return;
+    };
     let mut child = ballast()
         .arg("book")
         .arg(dir.join("binance/spot_btcusdt_20240808.gz"))
@@ -150,7 +140,9 @@ fn bad_flags_fail() {
 
 #[test]
 fn symbol_absent_from_capture_fails_and_malformed_lines_are_counted() {
-    let Some(dir) = data_dir() else { return };
+    let Some(dir) = shared_dir("binance/spot_btcusdt_20240808.gz") else {
+        return;
+    };
     let tmp = std::env::temp_dir().join(format!("ballast_book_cli_{}", std::process::id()));
     std::fs::create_dir_all(&tmp).unwrap();
     let plain = tmp.join("few.txt");
@@ -196,7 +188,9 @@ fn symbol_absent_from_capture_fails_and_malformed_lines_are_counted() {
 /// kept (the bodies carry no symbol): rows equal the futures bookTickers at the same `u`.
 #[test]
 fn futures_line_capture_rows_equal_book_tickers() {
-    let Some(dir) = data_dir() else { return };
+    let Some(dir) = shared_dir("binance/spot_btcusdt_20240808.gz") else {
+        return;
+    };
     let raw = std::fs::read(dir.join("cryptofeed/BINANCE_FUTURES.jsonl.zst")).unwrap();
     let text = zstd::stream::decode_all(&raw[..]).unwrap();
     let sym = "SUSHIUSDT";

@@ -4,18 +4,8 @@
 //! decision, delta is inside the band after each band hedge, and after the volatility shock
 //! options are cut by a named risk constraint.
 
-use std::process::Command;
-
 fn ballast(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ballast"))
-        .args(args)
-        .output()
-        .expect("run ballast");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    testkit::cli::run(env!("CARGO_BIN_EXE_ballast"), args)
 }
 
 #[test]

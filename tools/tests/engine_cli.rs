@@ -1,44 +1,19 @@
 //! `ballast demo` and `ballast replay` end to end, including their error paths.
 
 use std::path::PathBuf;
-use std::process::Command;
+use testkit::cli::temp_dir;
 
 fn ballast(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ballast"))
-        .args(args)
-        .output()
-        .expect("ballast runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    testkit::cli::run(env!("CARGO_BIN_EXE_ballast"), args)
 }
 
 fn capture() -> Option<PathBuf> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data/binance/spot_btcusdt_20240808.gz");
-    if p.exists() {
-        return Some(p);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{} is missing",
-        p.display()
-    );
-    None
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("ballast-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    testkit::shared_data("binance/spot_btcusdt_20240808.gz")
 }
 
 #[test]
 fn demo_runs_and_reports_every_hop() {
-    let dir = tmp("demo");
+    let dir = temp_dir("demo");
     let orders = dir.join("orders.csv");
     let hgrm = dir.join("hgrm");
     let (code, out, err) = ballast(&[
@@ -90,7 +65,7 @@ fn demo_runs_and_reports_every_hop() {
 #[test]
 fn replay_writes_identical_orders_across_topologies() {
     let Some(cap) = capture() else { return };
-    let dir = tmp("replay");
+    let dir = temp_dir("replay");
     let mut outputs = Vec::new();
     for topo in ["single", "feed@0,kernel+exec@1", "feed@0,kernel@1,exec@2"] {
         let o = dir.join(format!("{}.csv", outputs.len()));
@@ -112,7 +87,7 @@ fn replay_writes_identical_orders_across_topologies() {
 
 #[test]
 fn bad_input_gives_one_clear_error_and_non_zero_exit() {
-    let dir = tmp("errors");
+    let dir = temp_dir("errors");
     let (code, _, err) = ballast(&["replay", "/nonexistent/capture.gz"]);
     assert_ne!(code, 0);
     assert!(err.contains("/nonexistent/capture.gz"), "{err}");
@@ -147,17 +122,10 @@ fn bad_input_gives_one_clear_error_and_non_zero_exit() {
 
 #[test]
 fn replay_reads_cryptofeed_futures_and_applies_only_its_symbols_snapshot() {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data/cryptofeed/BINANCE_FUTURES.jsonl.zst");
-    if !p.exists() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{} is missing",
-            p.display()
-        );
+    let Some(p) = testkit::shared_data("cryptofeed/BINANCE_FUTURES.jsonl.zst") else {
         return;
-    }
-    let dir = tmp("cryptofeed");
+    };
+    let dir = temp_dir("cryptofeed");
     let cfg = dir.join("fut.toml");
     std::fs::write(&cfg, "topology = \"single\"\n[instrument]\nsymbol = \"SUSHIUSDT\"\nmarket = \"usdm\"\n[sizing]\nwarmup_samples = 5\n").unwrap();
     let (code, out, err) = ballast(&[

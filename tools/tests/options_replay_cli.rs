@@ -7,39 +7,14 @@
 use std::collections::BTreeSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use testkit::cli::temp_dir;
 
 fn deribit() -> Option<PathBuf> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data/cryptofeed/DERIBIT.jsonl.zst");
-    if p.is_file() {
-        return Some(p);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "real market data missing at {} (CI is set)",
-        p.display()
-    );
-    eprintln!("skipping: real market data not found at {}", p.display());
-    None
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("ballast-optreplay-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    testkit::shared_data("cryptofeed/DERIBIT.jsonl.zst")
 }
 
 fn ballast(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ballast"))
-        .args(args)
-        .output()
-        .expect("run ballast");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    testkit::cli::run(env!("CARGO_BIN_EXE_ballast"), args)
 }
 
 /// BTC and ETH books sized for the capture: the example configuration (so it stays valid).
@@ -124,7 +99,7 @@ fn underlying_prices(capture: &Path) -> Vec<f64> {
 #[test]
 fn deribit_replay_is_deterministic_and_reconciles() {
     let Some(cap) = deribit() else { return };
-    let dir = tmp("det");
+    let dir = temp_dir("det");
     let cfg = example_config();
     let mut outs = Vec::new();
     // Twice on one thread, once on two (the pipeline's execution clock keeps the order).
@@ -197,7 +172,7 @@ fn deribit_replay_is_deterministic_and_reconciles() {
 #[test]
 fn captured_hedge_book_is_merged_by_receive_time() {
     let Some(cap) = deribit() else { return };
-    let dir = tmp("cap");
+    let dir = temp_dir("cap");
     // A BTCUSDT USD-M bookTicker every 2 s over the capture's last 28 s (its frames run from
     // 1626993723.8 to 1626993754.2; the first ticker comes after the two REST bodies stamped
     // 1626993725.13 that precede, in file order, frames stamped up to 1.3 s earlier).
@@ -268,7 +243,7 @@ fn captured_hedge_book_is_merged_by_receive_time() {
 #[test]
 fn bad_config_and_flags_are_named() {
     let Some(cap) = deribit() else { return };
-    let dir = tmp("bad");
+    let dir = temp_dir("bad");
     let c = cap.to_str().unwrap();
     for (toml, want) in [
         ("[options]\ndelta_bnd = 0.3\n", "delta_bnd"),

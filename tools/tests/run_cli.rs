@@ -2,32 +2,25 @@
 //! both venues, the run's summary and its `--orders-out` file agree exactly with the simulator's
 //! record (orders, fills, rejects, position), through an injected disconnect too.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use base64::Engine as _;
 use feeds::{BinanceFeed, CaptureReader, Registry, Side};
-use synth::SynthConfig;
-use venue_sim::{self, Fault, SimConfig, SimRecord, SimSource, Venue};
+use testkit::cli::temp_dir;
+use testkit::live::start_sim;
+use venue_sim::{self, Fault, SimConfig, SimRecord, Venue};
 
 fn ballast() -> Command {
     Command::new(env!("CARGO_BIN_EXE_ballast"))
 }
 
 fn sim_of(venue: Venue, edit: impl FnOnce(&mut SimConfig)) -> venue_sim::SimHandle {
-    let mut sc = SimConfig::new(
-        venue,
-        SimSource::Synthetic(SynthConfig {
-            steps: 20_000,
-            step_ms: 50,
-            levels: 10,
-            ..SynthConfig::default()
-        }),
-    );
-    sc.speed = 10.0;
-    edit(&mut sc);
-    venue_sim::start(sc).expect("sim")
+    start_sim(venue, 20_000, |sc| {
+        sc.speed = 10.0;
+        edit(sc);
+    })
 }
 
 fn sim(secret: Option<&str>) -> venue_sim::SimHandle {
@@ -37,12 +30,6 @@ fn sim(secret: Option<&str>) -> venue_sim::SimHandle {
             sc.api_secret = Some(s.into());
         }
     })
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("ballast-run-cli-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }
 
 /// An example config (`file` under `examples/`) pointed at `addr`, run for 2.5 s, with `edit`
@@ -239,7 +226,7 @@ type BadCase = (&'static str, fn(String) -> String, &'static str);
 
 #[test]
 fn wrong_key_is_named() {
-    let d = tmp("badkey");
+    let d = temp_dir("badkey");
     let cases: [BadCase; 5] = [
         (
             "run-venue-sim.toml",
@@ -284,7 +271,7 @@ fn wrong_key_is_named() {
 #[test]
 fn binance_hmac_run_agrees_with_its_record() {
     let sim = sim(Some("cli-secret"));
-    let d = tmp("run");
+    let d = temp_dir("run");
     let text = config(sim.addr(), |t| {
         t.replace("auth = \"logon\"", "auth = \"hmac\"")
     });
@@ -324,7 +311,7 @@ fn binance_logon_run_relogs_after_a_disconnect_and_agrees() {
         sc.api_secret = Some("an-hmac-secret-the-run-does-not-know".into());
         sc.ed25519_public_key = Some(public);
     });
-    let d = tmp("logon");
+    let d = temp_dir("logon");
     let text = config(sim.addr(), |t| t);
     let seed_b64 = base64::engine::general_purpose::STANDARD.encode(seed);
     let child = {
@@ -404,7 +391,7 @@ const DERIBIT_ENV: [(&str, &str); 2] = [
 #[test]
 fn deribit_run_agrees_with_its_record() {
     let sim = deribit_sim();
-    let d = tmp("deribit");
+    let d = temp_dir("deribit");
     let text = example("run-venue-sim-deribit.toml", sim.addr(), |t| t);
     let out = run_config(&d, &text, &DERIBIT_ENV);
     let rec = sim.record();
@@ -445,7 +432,7 @@ fn deribit_run_agrees_with_its_record() {
 #[test]
 fn deribit_run_through_a_disconnect_agrees() {
     let sim = deribit_sim();
-    let d = tmp("deribit-fault");
+    let d = temp_dir("deribit-fault");
     let p = d.join("c.toml");
     std::fs::write(
         &p,
@@ -498,7 +485,7 @@ fn replay(path: &Path) -> (u64, u64, u64) {
 #[test]
 fn capture_survives_sigkill_and_flushes_on_sigterm() {
     let sim = sim(None);
-    let d = tmp("cap");
+    let d = temp_dir("cap");
     for (sig, name) in [("-KILL", "kill.txt"), ("-TERM", "term.txt")] {
         let out = d.join(name);
         let child = ballast()

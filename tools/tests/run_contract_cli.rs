@@ -5,23 +5,15 @@
 use std::path::Path;
 use std::process::Command;
 
-use synth::SynthConfig;
-use venue_sim::{self, SimConfig, SimSource, Venue};
+use testkit::live::start_sim;
+use venue_sim::Venue;
 
 fn deribit_sim() -> venue_sim::SimHandle {
-    let mut sc = SimConfig::new(
-        Venue::Deribit,
-        SimSource::Synthetic(SynthConfig {
-            steps: 20_000,
-            step_ms: 50,
-            levels: 10,
-            ..SynthConfig::default()
-        }),
-    );
-    sc.speed = 10.0;
-    sc.api_key = Some("cli-client".into());
-    sc.api_secret = Some("cli-contract-secret".into());
-    venue_sim::start(sc).expect("sim")
+    start_sim(Venue::Deribit, 20_000, |sc| {
+        sc.speed = 10.0;
+        sc.api_key = Some("cli-client".into());
+        sc.api_secret = Some("cli-contract-secret".into());
+    })
 }
 
 /// Runs the Deribit example against `sim` for 1.5 s with `edit` applied; (success, stdout,

@@ -1,32 +1,12 @@
 //! `ballast venue-sim` as a process: loopback only, control channel, clean stop.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn http(addr: SocketAddr, method: &str, target: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    write!(
-        s,
-        "{method} {target} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\n\r\n"
-    )
-    .unwrap();
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).unwrap();
-    let status = buf
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (
-        status,
-        buf.split_once("\r\n\r\n")
-            .map(|x| x.1.to_owned())
-            .unwrap_or_default(),
-    )
-}
+use testkit::cli::http;
+use testkit::data::shared_dir;
 
 #[test]
 fn refuses_non_loopback_and_bad_flags() {
@@ -158,16 +138,9 @@ fn serves_controls_and_stops() {
 /// REST snapshot for that symbol.
 #[test]
 fn book_reads_cryptofeed_and_deribit_captures() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/cryptofeed");
-    if !dir.join("DERIBIT.jsonl.zst").is_file() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "real market data missing at {} (CI is set)",
-            dir.display()
-        );
-        eprintln!("skipping: real market data not found at {}", dir.display());
+    let Some(dir) = shared_dir("cryptofeed/DERIBIT.jsonl.zst").map(|d| d.join("cryptofeed")) else {
         return;
-    }
+    };
     let bin = env!("CARGO_BIN_EXE_ballast");
     // Expected rows, read independently: book notifications of the instrument.
     let recs = feeds::cryptofeed::read_all(&[dir.join("DERIBIT.jsonl.zst")]).unwrap();

@@ -1,12 +1,13 @@
 //! The venue simulator over loopback: real protocols in, Ballast's own adapters as the client.
 
-use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use feeds::{BinanceFeed, EventKind, PxQty, Registry};
 use serde_json::{json, Value};
-use synth::SynthConfig;
+use testkit::cli::http;
+use testkit::data::shared_dir;
+use testkit::live::{start_sim, synth};
 use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Message, WebSocket};
 use venue_sim::{self, AckKind, Fault, OrderStatus, SimConfig, SimSource, Venue};
@@ -63,40 +64,8 @@ fn response(ws: &mut Ws, id: u64, other: &mut Vec<String>) -> Value {
     panic!("no response to request {id}");
 }
 
-fn http(addr: SocketAddr, method: &str, target: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    write!(
-        s,
-        "{method} {target} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\n\r\n"
-    )
-    .unwrap();
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).unwrap();
-    let status = buf
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = buf
-        .split_once("\r\n\r\n")
-        .map(|x| x.1.to_owned())
-        .unwrap_or_default();
-    (status, body)
-}
-
-fn synth(steps: u32) -> SynthConfig {
-    SynthConfig {
-        steps,
-        step_ms: 50,
-        levels: 10,
-        ..SynthConfig::default()
-    }
-}
-
 fn start(venue: Venue, steps: u32, speed: f64) -> venue_sim::SimHandle {
-    let mut cfg = SimConfig::new(venue, SimSource::Synthetic(synth(steps)));
-    cfg.speed = speed;
-    venue_sim::start(cfg).expect("start sim")
+    start_sim(venue, steps, |c| c.speed = speed)
 }
 
 fn levels(b: &feeds::L2Book) -> (Vec<PxQty>, Vec<PxQty>) {
@@ -225,11 +194,11 @@ fn wait_book(addr: SocketAddr) -> Value {
 /// record and in `order.status`; execution reports and the record agree exactly.
 #[test]
 fn binance_orders_signed_matched_and_recorded() {
-    let mut cfg = SimConfig::new(Venue::Binance, SimSource::Synthetic(synth(20_000)));
-    cfg.speed = 1.0;
-    cfg.api_key = Some("key".into());
-    cfg.api_secret = Some("s3cret".into());
-    let sim = venue_sim::start(cfg).unwrap();
+    let sim = start_sim(Venue::Binance, 20_000, |cfg| {
+        cfg.speed = 1.0;
+        cfg.api_key = Some("key".into());
+        cfg.api_secret = Some("s3cret".into());
+    });
     let addr = sim.addr();
     let mut md = connect(addr, "/stream?streams=btcusdt@bookTicker");
     let _ = next_text(&mut md, Duration::from_secs(5));
@@ -368,10 +337,10 @@ fn binance_orders_signed_matched_and_recorded() {
 /// notifications, the client's book equal to a fresh snapshot at the end.
 #[test]
 fn deribit_subscriptions_resubscribe_and_orders() {
-    let mut cfg = SimConfig::new(Venue::Deribit, SimSource::Synthetic(synth(600)));
-    cfg.speed = 20.0;
-    cfg.api_secret = Some("sec".into());
-    let sim = venue_sim::start(cfg).unwrap();
+    let sim = start_sim(Venue::Deribit, 600, |cfg| {
+        cfg.speed = 20.0;
+        cfg.api_secret = Some("sec".into());
+    });
     let addr = sim.addr();
     let (st, body) = http(addr, "GET", "/api/v2/public/get_instruments?currency=BTC");
     assert_eq!(st, 200);
@@ -656,26 +625,13 @@ fn refuses_non_loopback() {
     assert!(venue_sim::start(cfg).is_err());
 }
 
-/// `../shared/data`, or `None` (skip) when missing and `CI` is unset.
-fn data_dir() -> Option<std::path::PathBuf> {
-    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data");
-    if dir.join("cryptofeed/DERIBIT.jsonl.zst").is_file() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "real market data missing at {} (CI is set)",
-        dir.display()
-    );
-    eprintln!("skipping: real market data not found at {}", dir.display());
-    None
-}
-
 /// The simulator serves the real Deribit capture: the chain from its `get_instruments` bodies,
 /// every book chain intact through the simulator, every option ticker delivered.
 #[test]
 fn deribit_serves_the_real_capture() {
-    let Some(dir) = data_dir() else { return };
+    let Some(dir) = shared_dir("cryptofeed/DERIBIT.jsonl.zst") else {
+        return;
+    };
     let mut cfg = SimConfig::new(
         Venue::Deribit,
         SimSource::Capture(vec![dir.join("cryptofeed/DERIBIT.jsonl.zst")]),
@@ -807,11 +763,11 @@ fn binance_session_logon_ed25519() {
     use base64::Engine as _;
     use ed25519_dalek::{Signer, SigningKey};
     let sk = SigningKey::from_bytes(&[42u8; 32]);
-    let mut cfg = SimConfig::new(Venue::Binance, SimSource::Synthetic(synth(20_000)));
-    cfg.api_key = Some("key".into());
-    cfg.api_secret = Some("hmac-secret".into());
-    cfg.ed25519_public_key = Some(sk.verifying_key().to_bytes());
-    let sim = venue_sim::start(cfg).unwrap();
+    let sim = start_sim(Venue::Binance, 20_000, |cfg| {
+        cfg.api_key = Some("key".into());
+        cfg.api_secret = Some("hmac-secret".into());
+        cfg.ed25519_public_key = Some(sk.verifying_key().to_bytes());
+    });
     let addr = sim.addr();
     let mut md = connect(addr, "/stream?streams=btcusdt@bookTicker");
     let _ = next_text(&mut md, Duration::from_secs(5));
@@ -873,7 +829,9 @@ fn binance_session_logon_ed25519() {
 /// level by level at the end.
 #[test]
 fn binance_serves_a_cryptofeed_futures_capture() {
-    let Some(dir) = data_dir() else { return };
+    let Some(dir) = shared_dir("cryptofeed/DERIBIT.jsonl.zst") else {
+        return;
+    };
     let mut cfg = SimConfig::new(
         Venue::Binance,
         SimSource::Capture(vec![dir.join("cryptofeed/BINANCE_FUTURES.jsonl.zst")]),

@@ -21,8 +21,8 @@ use engine::clock::Clock;
 use engine::exec::ExecutionAdapter;
 use engine::order::{Binding, Fill, Order, Reason};
 use feeds::{InstrumentId, Market, Registry, Side};
-use synth::SynthConfig;
-use venue_sim::{self, SimConfig, SimSource, Venue};
+use testkit::live::start_sim;
+use venue_sim::{self, SimConfig, Venue};
 use venues::exec::binance::{BinanceAuth, BinanceExec, BinanceExecConfig};
 use venues::exec::deribit::{DeribitExec, DeribitExecConfig};
 use venues::exec::Credentials;
@@ -59,18 +59,10 @@ fn order(id: u64, side: Side, qty: i64, limit_px: i64) -> Order {
 }
 
 fn sim(venue: Venue, edit: impl FnOnce(&mut SimConfig)) -> venue_sim::SimHandle {
-    let mut sc = SimConfig::new(
-        venue,
-        SimSource::Synthetic(SynthConfig {
-            steps: 1_000_000,
-            step_ms: 50,
-            levels: 10,
-            ..SynthConfig::default()
-        }),
-    );
-    sc.start_on_subscribe = false;
-    edit(&mut sc);
-    venue_sim::start(sc).expect("sim")
+    start_sim(venue, 1_000_000, |sc| {
+        sc.start_on_subscribe = false;
+        edit(sc);
+    })
 }
 
 /// Polls until nothing is in flight, the reports into `fills`; returns the allocations of the

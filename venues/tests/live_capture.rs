@@ -8,8 +8,8 @@ use std::time::Duration;
 use engine::clock::Clock;
 use feeds::capture_writer::{CaptureWriter, CaptureWriterConfig};
 use feeds::{flags, BinanceFeed, CaptureReader, Market, MarketEvent, Registry};
-use synth::SynthConfig;
-use venue_sim::{self, SimConfig, SimSource, Venue};
+use testkit::live::start_sim;
+use venue_sim::Venue;
 use venues::live::capture::run_capture;
 use venues::live::{
     Link, LiveConfig, LiveFeed, LiveSource, StreamSpec, SupervisorConfig, VenueKind,
@@ -17,17 +17,7 @@ use venues::live::{
 
 #[test]
 fn capture_replays_to_the_live_event_stream() {
-    let mut sc = SimConfig::new(
-        Venue::Binance,
-        SimSource::Synthetic(SynthConfig {
-            steps: 20_000,
-            step_ms: 50,
-            levels: 10,
-            ..SynthConfig::default()
-        }),
-    );
-    sc.speed = 10.0;
-    let sim = venue_sim::start(sc).expect("sim");
+    let sim = start_sim(Venue::Binance, 20_000, |sc| sc.speed = 10.0);
     let addr = sim.addr();
     let mut reg = Registry::new();
     let id = reg.register("BTCUSDT", Market::BinanceSpot, 8, 8);

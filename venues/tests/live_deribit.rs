@@ -13,8 +13,8 @@ use engine::risk_gate::Gated;
 use feeds::deribit::DeribitFeed;
 use feeds::Marks;
 use feeds::{Market, Registry};
-use synth::SynthConfig;
-use venue_sim::{self, SimConfig, SimSource, Venue};
+use testkit::live::start_sim;
+use venue_sim::Venue;
 use venues::exec::deribit::{DeribitExec, DeribitExecConfig};
 use venues::exec::Credentials;
 use venues::live::{
@@ -23,19 +23,11 @@ use venues::live::{
 
 #[test]
 fn deribit_end_to_end_through_faults() {
-    let mut sc = SimConfig::new(
-        Venue::Deribit,
-        SimSource::Synthetic(SynthConfig {
-            steps: 20_000,
-            step_ms: 50,
-            levels: 10,
-            ..SynthConfig::default()
-        }),
-    );
-    sc.speed = 10.0;
-    sc.api_key = Some("e2e-client".into());
-    sc.api_secret = Some("e2e-secret".into());
-    let sim = venue_sim::start(sc).expect("sim");
+    let sim = start_sim(Venue::Deribit, 20_000, |sc| {
+        sc.speed = 10.0;
+        sc.api_key = Some("e2e-client".into());
+        sc.api_secret = Some("e2e-secret".into());
+    });
     let addr = sim.addr();
 
     let mut reg = Registry::new();

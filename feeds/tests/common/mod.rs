@@ -1,26 +1,9 @@
-//! Shared helpers for the feeds integration tests: locating `../shared/data`, loading captures.
+//! Shared helpers for the feeds integration tests: loading captures (`testkit::data` finds them).
 #![allow(dead_code)] // each test binary uses a subset
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 
 use feeds::{BinanceFeed, EventKind, InstrumentId, MarketEvent, PxQty, Registry};
-
-/// `../shared/data` relative to the workspace root, or `None` (test skipped) when it is missing
-/// and `CI` is not set. With `CI` set, a missing folder fails the test.
-pub fn data_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data");
-    if dir.join("binance/spot_btcusdt_20240808.gz").is_file() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "real market data missing at {} (CI is set): the tests need ../shared/data",
-        dir.display()
-    );
-    eprintln!("skipping: real market data not found at {}", dir.display());
-    None
-}
 
 /// One input line of a converted capture: receive time, raw frame, and for a REST snapshot the
 /// symbol it was requested for (the body carries none).
