@@ -21,54 +21,17 @@
 //! several times under `setarch -R` and compare medians.
 
 use blackscholes::{Greeks as _, ImpliedVolatility as _, Inputs, OptionType, Pricing as _};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use risk_core::greeks::{
     greeks_batch, greeks_batch_scalar, implied_vol_batch, implied_vol_batch_scalar, BatchInputs,
     BatchOutputs, GreeksError, IvInputs, LaneStatus, Model, Tier,
 };
 use std::hint::black_box;
 use std::time::Instant;
+use testkit::greeks::{GreeksChain as Chain, Rates};
 
-/// A realistic chain: one underlying, 8 expiries from a week to two years, strikes across
-/// ±3 standard deviations, a smile, calls and puts.
-struct Chain {
-    s: Vec<f64>,
-    k: Vec<f64>,
-    t: Vec<f64>,
-    vol: Vec<f64>,
-    r: Vec<f64>,
-    q: Vec<f64>,
-    call: Vec<bool>,
-}
-
+/// The shared chain at a 3 % rate and a 1 % carry.
 fn chain(n: usize, seed: u64) -> Chain {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let expiries = [7.0, 14.0, 30.0, 60.0, 91.0, 182.0, 365.0, 730.0];
-    let mut c = Chain {
-        s: Vec::with_capacity(n),
-        k: Vec::with_capacity(n),
-        t: Vec::with_capacity(n),
-        vol: Vec::with_capacity(n),
-        r: Vec::with_capacity(n),
-        q: Vec::with_capacity(n),
-        call: Vec::with_capacity(n),
-    };
-    for _ in 0..n {
-        let s = 100.0 * (1.0 + rng.gen_range(-0.01..0.01));
-        let t = expiries[rng.gen_range(0..expiries.len())] / 365.0;
-        let z: f64 = rng.gen_range(-3.0..3.0);
-        let atm = 0.25 + rng.gen_range(-0.05..0.05);
-        let vol = atm * (1.0 + 0.08 * z * z - 0.05 * z);
-        c.s.push(s);
-        c.k.push(s * (z * atm * f64::sqrt(t)).exp());
-        c.t.push(t);
-        c.vol.push(vol);
-        c.r.push(0.03);
-        c.q.push(0.01);
-        c.call.push(rng.gen_bool(0.5));
-    }
-    c
+    testkit::greeks::chain(n, seed, Rates::Fixed { r: 0.03, q: 0.01 })
 }
 
 struct Out {

@@ -2,77 +2,39 @@
 //! every lane of a block: no second double-double exponential) give the same bits as the
 //! general path, which mixed blocks take, and as the scalar twin.
 
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use risk_core::greeks::{
     greeks, implied_vol_batch, implied_vol_batch_scalar, IvInputs, LaneStatus, Model, OptionInputs,
     OptionKind,
 };
+use testkit::greeks::{GreeksChain, Rates};
 
-struct Chain {
-    s: Vec<f64>,
-    k: Vec<f64>,
-    t: Vec<f64>,
-    vol: Vec<f64>,
-    r: Vec<f64>,
-    q: Vec<f64>,
-    call: Vec<bool>,
-    price: Vec<f64>,
+/// The shared chain with yields from `q_of(i, r)`, and its prices by the scalar kernel.
+fn chain(n: usize, seed: u64, q_of: impl Fn(usize, f64) -> f64) -> (GreeksChain, Vec<f64>) {
+    let c = testkit::greeks::chain(n, seed, Rates::Drawn(&q_of));
+    let price = (0..n)
+        .map(|i| {
+            let (g, st) = greeks(&OptionInputs {
+                model: Model::Bsm,
+                kind: if c.call[i] {
+                    OptionKind::Call
+                } else {
+                    OptionKind::Put
+                },
+                underlying: c.s[i],
+                strike: c.k[i],
+                t_years: c.t[i],
+                vol: c.vol[i],
+                rate: c.r[i],
+                carry_q: c.q[i],
+            });
+            assert_eq!(st, LaneStatus::Ok);
+            g.price
+        })
+        .collect();
+    (c, price)
 }
 
-/// A realistic chain (strikes across ±3 standard deviations, a smile, calls and puts,
-/// expiries from a week to two years), yields from `q_of(i, r)`, priced by the scalar kernel.
-fn chain(n: usize, seed: u64, q_of: impl Fn(usize, f64) -> f64) -> Chain {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let expiries = [7.0, 14.0, 30.0, 60.0, 91.0, 182.0, 365.0, 730.0];
-    let mut c = Chain {
-        s: Vec::new(),
-        k: Vec::new(),
-        t: Vec::new(),
-        vol: Vec::new(),
-        r: Vec::new(),
-        q: Vec::new(),
-        call: Vec::new(),
-        price: Vec::new(),
-    };
-    for i in 0..n {
-        let s = 100.0 * (1.0 + rng.gen_range(-0.01..0.01));
-        let t: f64 = expiries[rng.gen_range(0..expiries.len())] / 365.0;
-        let z: f64 = rng.gen_range(-3.0..3.0);
-        let atm = 0.25 + rng.gen_range(-0.05..0.05);
-        let vol = atm * (1.0 + 0.08 * z * z - 0.05 * z);
-        let r = rng.gen_range(0.0..0.06);
-        let q = q_of(i, r);
-        let call = rng.gen_bool(0.5);
-        let k = s * (z * atm * t.sqrt()).exp();
-        let (g, st) = greeks(&OptionInputs {
-            model: Model::Bsm,
-            kind: if call {
-                OptionKind::Call
-            } else {
-                OptionKind::Put
-            },
-            underlying: s,
-            strike: k,
-            t_years: t,
-            vol,
-            rate: r,
-            carry_q: q,
-        });
-        assert_eq!(st, LaneStatus::Ok);
-        c.s.push(s);
-        c.k.push(k);
-        c.t.push(t);
-        c.vol.push(vol);
-        c.r.push(r);
-        c.q.push(q);
-        c.call.push(call);
-        c.price.push(g.price);
-    }
-    c
-}
-
-fn solve(c: &Chain) -> (Vec<f64>, Vec<f64>, Vec<LaneStatus>) {
+fn solve(c: &GreeksChain, price: &[f64]) -> (Vec<f64>, Vec<f64>, Vec<LaneStatus>) {
     let n = c.s.len();
     let inp = IvInputs {
         model: Model::Bsm,
@@ -82,7 +44,7 @@ fn solve(c: &Chain) -> (Vec<f64>, Vec<f64>, Vec<LaneStatus>) {
         rate: &c.r,
         carry_q: &c.q,
         is_call: &c.call,
-        price: &c.price,
+        price,
     };
     let (mut v1, mut s1) = (vec![0.0; n], vec![LaneStatus::Ok; n]);
     let (mut v2, mut s2) = (vec![0.0; n], vec![LaneStatus::Ok; n]);
@@ -112,8 +74,8 @@ fn yield_shortcuts_match_the_general_path_bit_for_bit() {
             Box::new(|i: usize, r: f64| if odd_lane(i) { 0.02 } else { r }),
         ),
     ] {
-        let c = chain(n, 7, q_of);
-        let (simd, scalar, status) = solve(&c);
+        let (c, price) = chain(n, 7, q_of);
+        let (simd, scalar, status) = solve(&c, &price);
         for i in 0..n {
             assert_eq!(status[i], LaneStatus::Ok, "{name}: lane {i}");
             assert_eq!(

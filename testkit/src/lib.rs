@@ -1,13 +1,15 @@
 //! `testkit`: the fixtures shared by the tests and benches of every crate, written once: the
 //! counting allocator ([`alloc`]), the shared captures ([`data`]), running the binary and local
-//! servers ([`cli`]), the options engine's configuration and chains ([`options`]), the venue
-//! simulator harness ([`live`]), configured runs of the default configuration ([`session`]).
+//! servers ([`cli`]), seeded inputs of the Greeks kernels ([`greeks`]), the options engine's
+//! configuration and chains ([`options`]), the venue simulator harness ([`live`]), configured
+//! runs of the default configuration ([`session`]).
 //!
 //! A dev-dependency only: nothing here is compiled into the engine or the binary.
 
 pub mod alloc;
 pub mod cli;
 pub mod data;
+pub mod greeks;
 pub mod live;
 pub mod options;
 pub mod session;
