@@ -3,13 +3,10 @@
 
 use testkit as common;
 
+use common::data::is_depth_diff;
 use common::{run_on, shared_data};
 use engine::source::MemorySource;
 use synth::{generate, SynthConfig};
-
-fn is_depth(f: &[u8]) -> bool {
-    f.windows(13).any(|w| w == b"\"depthUpdate\"")
-}
 
 #[test]
 fn removed_diff_in_real_capture_stops_orders() {
@@ -21,7 +18,7 @@ fn removed_diff_in_real_capture_stops_orders() {
     assert_eq!(full.report.feed.adapter.gaps, 0);
     // Remove a depth diff a third of the way in.
     let depth_idx: Vec<usize> = (0..frames.len())
-        .filter(|&i| is_depth(&frames[i].1))
+        .filter(|&i| is_depth_diff(&frames[i].1))
         .collect();
     let victim = depth_idx[depth_idx.len() / 3];
     let next_depth = *depth_idx

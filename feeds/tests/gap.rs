@@ -6,10 +6,7 @@ mod common;
 use common::*;
 use feeds::binance::encode::{self, Scales};
 use feeds::{flags, BinanceFeed, EventKind, MarketEvent, PxQty, Registry};
-
-fn is_depth(frame: &[u8]) -> bool {
-    frame.windows(13).any(|w| w == b"\"depthUpdate\"")
-}
+use testkit::data::is_depth_diff;
 
 #[test]
 fn removed_diff_gaps_then_resyncs_from_next_snapshot() {
@@ -18,7 +15,7 @@ fn removed_diff_gaps_then_resyncs_from_next_snapshot() {
     };
     let lines = hftbacktest_lines(&dir.join("binance/spot_btcusdt_20240808.gz"));
     let depth_idx: Vec<usize> = (0..lines.len())
-        .filter(|&i| is_depth(&lines[i].frame))
+        .filter(|&i| is_depth_diff(&lines[i].frame))
         .collect();
     let removed = depth_idx[500];
     let inject_before = depth_idx[800];

@@ -61,3 +61,10 @@ pub fn read_capture(rel: &str) -> Vec<(u64, Vec<u8>)> {
         .expect("capture reads")
         .0
 }
+
+/// Whether a raw Binance frame is a depth diff (its event is `"depthUpdate"`), for tests that
+/// remove one from a capture.
+#[must_use]
+pub fn is_depth_diff(frame: &[u8]) -> bool {
+    frame.windows(13).any(|w| w == b"\"depthUpdate\"")
+}
