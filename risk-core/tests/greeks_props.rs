@@ -541,13 +541,7 @@ fn close(what: &str, got: f64, fd: f64, rel: f64, abs: f64) -> Result<(), TestCa
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: 300,
-        failure_persistence: Some(Box::new(
-            proptest::test_runner::FileFailurePersistence::Direct("proptest-regressions/greeks_props.txt"),
-        )),
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(testkit::prop::config(300, "proptest-regressions/greeks_props.txt"))]
 
     #[test]
     fn greeks_equal_finite_differences_of_the_price(o in opt()) {

@@ -2,7 +2,6 @@
 //! Ledoit–Wolf shrinkage against PyPortfolioOpt (`tests/data/sizing/gen_shrinkage.py`).
 
 use proptest::prelude::*;
-use proptest::test_runner::FileFailurePersistence;
 use risk_core::kelly::{self, CovTarget, KellyOptions, KellySolver};
 use serde_json::Value;
 use std::path::PathBuf;
@@ -32,18 +31,8 @@ fn case() -> impl Strategy<Value = (usize, Vec<f64>, Vec<f64>, f64)> {
     })
 }
 
-fn config() -> ProptestConfig {
-    ProptestConfig {
-        cases: 128,
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
-            "proptest-regressions/sizing_kelly.txt",
-        ))),
-        ..ProptestConfig::default()
-    }
-}
-
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(testkit::prop::config(128, "proptest-regressions/sizing_kelly.txt"))]
 
     /// Choose f, set μ = r + Σ f: the solve must return f (the closed form Σ⁻¹(μ − r)).
     #[test]

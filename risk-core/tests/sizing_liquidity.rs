@@ -2,18 +2,7 @@
 //! limit is exactly on the limit, and the book walk never panics on arbitrary levels.
 
 use proptest::prelude::*;
-use proptest::test_runner::FileFailurePersistence;
 use risk_core::liquidity::{max_qty_within_slippage, walk_book, Level, SqrtImpact, TradeSide};
-
-fn config() -> ProptestConfig {
-    ProptestConfig {
-        cases: 512,
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
-            "proptest-regressions/sizing_liquidity.txt",
-        ))),
-        ..ProptestConfig::default()
-    }
-}
 
 /// A valid book side: 1–30 levels moving away from the touch.
 fn side_levels() -> impl Strategy<Value = (TradeSide, f64, Vec<Level>)> {
@@ -38,7 +27,7 @@ fn side_levels() -> impl Strategy<Value = (TradeSide, f64, Vec<Level>)> {
 }
 
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(testkit::prop::config(512, "proptest-regressions/sizing_liquidity.txt"))]
 
     #[test]
     fn slippage_is_monotone_in_size((side, mid, levels) in side_levels(), a in 0.001_f64..50.0, b in 0.001_f64..50.0) {

@@ -3,20 +3,9 @@
 //! size sits exactly on its binding limit.
 
 use proptest::prelude::*;
-use proptest::test_runner::FileFailurePersistence;
 use risk_core::margin::{
     max_safe_qty, Contract, MarginMode, MarginTiers, Position, SafeSizeBound, SafeSizeSpec, Side,
 };
-
-fn config() -> ProptestConfig {
-    ProptestConfig {
-        cases: 512,
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
-            "proptest-regressions/sizing_margin.txt",
-        ))),
-        ..ProptestConfig::default()
-    }
-}
 
 /// 1–6 brackets with increasing floors and rates; floors scaled to the contract's notional unit.
 fn tiers(unit: f64) -> impl Strategy<Value = MarginTiers> {
@@ -85,7 +74,7 @@ fn scenario() -> impl Strategy<Value = (Position, MarginTiers, MarginMode)> {
 }
 
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(testkit::prop::config(512, "proptest-regressions/sizing_margin.txt"))]
 
     #[test]
     fn equity_equals_maintenance_at_liquidation((p, t, mode) in scenario()) {

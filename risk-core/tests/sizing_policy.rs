@@ -3,7 +3,6 @@
 //! removing it changes the decision (unless another step has exactly the same limit).
 
 use proptest::prelude::*;
-use proptest::test_runner::FileFailurePersistence;
 use risk_core::greeks_limits::PortfolioGreeks;
 use risk_core::liquidity::{Level, SqrtImpact};
 use risk_core::margin::{Contract, MarginTiers};
@@ -11,16 +10,6 @@ use risk_core::policy::{
     BaseModel, Binding, BookView, Constraint, ConstraintKind, SizingInputs, SizingPolicy,
 };
 use risk_core::vol_target::VolTarget;
-
-fn config() -> ProptestConfig {
-    ProptestConfig {
-        cases: 1024,
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
-            "proptest-regressions/sizing_policy.txt",
-        ))),
-        ..ProptestConfig::default()
-    }
-}
 
 fn base() -> impl Strategy<Value = BaseModel> {
     prop_oneof![
@@ -197,7 +186,7 @@ fn inputs(w: &World) -> SizingInputs<'_> {
 }
 
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(testkit::prop::config(1024, "proptest-regressions/sizing_policy.txt"))]
 
     #[test]
     fn binding_step_is_really_binding(b in base(), chain in prop::collection::vec(constraint(), 0..10), w in world()) {

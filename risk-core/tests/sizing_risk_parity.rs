@@ -3,7 +3,6 @@
 //! contributions equal their budgets within 1e-10 relative for 2..=60 assets.
 
 use proptest::prelude::*;
-use proptest::test_runner::FileFailurePersistence;
 use risk_core::risk_parity::{risk_contributions, RiskParitySolver};
 use serde_json::Value;
 use std::path::PathBuf;
@@ -128,18 +127,8 @@ fn cov_strategy(max_n: usize) -> impl Strategy<Value = (usize, Vec<f64>, Vec<f64
     })
 }
 
-fn config() -> ProptestConfig {
-    ProptestConfig {
-        cases: 64,
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
-            "proptest-regressions/sizing_risk_parity.txt",
-        ))),
-        ..ProptestConfig::default()
-    }
-}
-
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(testkit::prop::config(64, "proptest-regressions/sizing_risk_parity.txt"))]
 
     #[test]
     fn contributions_equal_budgets((n, cov, b) in cov_strategy(60)) {

@@ -2,7 +2,7 @@
 //! counting allocator ([`alloc`]), the shared captures ([`data`]), running the binary and local
 //! servers ([`cli`]), seeded inputs of the Greeks kernels ([`greeks`]), the options engine's
 //! configuration and chains ([`options`]), the venue simulator harness ([`live`]), configured
-//! runs of the default configuration ([`session`]).
+//! runs of the default configuration ([`session`]), the property tests' settings ([`prop`]).
 //!
 //! A dev-dependency only: nothing here is compiled into the engine or the binary.
 
@@ -12,6 +12,7 @@ pub mod data;
 pub mod greeks;
 pub mod live;
 pub mod options;
+pub mod prop;
 pub mod session;
 
 pub use data::shared_data;
