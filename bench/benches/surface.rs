@@ -16,13 +16,10 @@ use std::time::Instant;
 
 use feeds::deribit::{option_ticker, OptionTicker};
 use feeds::{InstrumentId, MarketEvent};
-use options::{
-    Decision, OptionSpec, OptionsConfig, OptionsEngine, OptionsFill, OptionsOrder, OptionsSink,
-    SurfaceConfig, VolSource,
-};
+use options::{OptionSpec, OptionsConfig, OptionsEngine, OptionsFill, SurfaceConfig, VolSource};
 use risk_core::vol::svi::{self, FitOptions, SviParams};
 use risk_core::vol::Garch11Params;
-use testkit::options::{Chain, DAY_NS, T0};
+use testkit::options::{Chain, Tally, DAY_NS, T0};
 
 const S: f64 = 50_000.0;
 const REPS: usize = 21;
@@ -118,21 +115,6 @@ fn fits() {
     }
 }
 
-#[derive(Default)]
-struct Sink {
-    orders: Vec<OptionsOrder>,
-    decisions: u64,
-}
-
-impl OptionsSink for Sink {
-    fn order(&mut self, o: &OptionsOrder) {
-        self.orders.push(*o);
-    }
-    fn decision(&mut self, _d: &Decision) {
-        self.decisions += 1;
-    }
-}
-
 fn bbo(id: InstrumentId, t: u64, mid: f64) -> MarketEvent {
     testkit::options::bbo(id, t, mid, 0.5, 1e6)
 }
@@ -181,7 +163,7 @@ fn book(expiries: usize, strikes: usize, on: bool) -> Book {
             .and_then(|e| e.with_garch(Garch11Params::new(1e-10, 0.08, 0.9).expect("params")))
             .expect("surface and garch");
     }
-    let mut sink = Sink::default();
+    let mut sink = Tally::default();
     for (i, s) in specs.iter().enumerate() {
         if i % 10 == 0 {
             eng.set_desired(s.instrument, 50);
@@ -211,12 +193,12 @@ fn ticker(s: &OptionSpec, t: u64, n: u64) -> MarketEvent {
 
 /// (hedge tick ns, ticker ns): medians per event.
 fn engine_costs(b: &mut Book, ticks: usize) -> ((f64, f64), (f64, f64)) {
-    let mut sink = Sink::default();
+    let mut sink = Tally::default();
     sink.orders.reserve(1 << 16);
     let mut t = T0 + 2;
     let mut k = 0u64;
     let hedge = b.hedge;
-    let drive = |b: &mut Book, ev: &MarketEvent, sink: &mut Sink| {
+    let drive = |b: &mut Book, ev: &MarketEvent, sink: &mut Tally| {
         b.eng.on_event(ev, 0, sink);
         for o in sink.orders.drain(..) {
             b.eng.on_fill(&OptionsFill::paper(&o));

@@ -10,26 +10,9 @@ static GLOBAL: testkit::alloc::Counting = testkit::alloc::Counting;
 
 use feeds::deribit::{option_ticker, OptionTicker};
 use feeds::{flags, EventKind, MarketEvent, PxQty};
-use options::{
-    OptionSpec, OptionsConfig, OptionsEngine, OptionsFill, OptionsOrder, OptionsSink,
-    SurfaceConfig, VolSource,
-};
+use options::{OptionSpec, OptionsConfig, OptionsEngine, OptionsFill, SurfaceConfig, VolSource};
 use risk_core::vol::Garch11Params;
-use testkit::options::{Chain, DAY_NS, T0};
-
-struct Sink {
-    orders: Vec<OptionsOrder>,
-    decisions: u64,
-}
-
-impl OptionsSink for Sink {
-    fn order(&mut self, o: &OptionsOrder) {
-        self.orders.push(*o);
-    }
-    fn decision(&mut self, _d: &options::Decision) {
-        self.decisions += 1;
-    }
-}
+use testkit::options::{Chain, Tally, DAY_NS, T0};
 
 /// The book (64 options over `expiries` weekly expiries on a perpetual hedge) and its engine.
 fn engine(
@@ -116,11 +99,11 @@ fn market(specs: &[OptionSpec], hedge: feeds::InstrumentId, smile: bool) -> Vec<
 /// Warms up on the first half of `events` (tickers seen, forecasts seeded), then counts the
 /// allocations of the second half; asserts that the measured half traded.
 fn steady_state_allocs(eng: &mut OptionsEngine, events: &[MarketEvent]) -> u64 {
-    let mut sink = Sink {
+    let mut sink = Tally {
         orders: Vec::with_capacity(1 << 16),
         decisions: 0,
     };
-    let run = |eng: &mut OptionsEngine, sink: &mut Sink, evs: &[MarketEvent]| {
+    let run = |eng: &mut OptionsEngine, sink: &mut Tally, evs: &[MarketEvent]| {
         for e in evs {
             eng.on_event(e, 0, sink);
             for i in 0..sink.orders.len() {

@@ -123,6 +123,25 @@ impl OptionsSink for Recorder {
     }
 }
 
+/// Keeps the orders and counts the decisions (without keeping them, for allocation tests and
+/// benches).
+#[derive(Debug, Default)]
+pub struct Tally {
+    /// Orders, in the order sent.
+    pub orders: Vec<OptionsOrder>,
+    /// Decisions made.
+    pub decisions: u64,
+}
+
+impl OptionsSink for Tally {
+    fn order(&mut self, o: &OptionsOrder) {
+        self.orders.push(*o);
+    }
+    fn decision(&mut self, _d: &Decision) {
+        self.decisions += 1;
+    }
+}
+
 /// `x` in the 8-decimal mantissa of the chain's instruments, rounded.
 #[must_use]
 pub fn p8(x: f64) -> i64 {
