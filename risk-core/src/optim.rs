@@ -19,8 +19,8 @@ pub struct NelderMead<'a> {
     pub step: &'a [f64],
     /// Per-coordinate `(lo, hi)` bounds every trial point is clamped into; `None` for none.
     pub bounds: Option<&'a [(f64, f64)]>,
-    /// Objective evaluations the search may start an iteration below (the `n + 1` of the
-    /// initial simplex are always spent).
+    /// Budget of objective evaluations: no iteration starts once it is spent. The `n + 1` of
+    /// the initial simplex are always spent; the last iteration may overrun it by up to `n + 1`.
     pub max_evals: u32,
     /// How vertices of equal value rank.
     pub ties: Ties,
