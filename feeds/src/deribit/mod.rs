@@ -27,24 +27,25 @@
 //! allocation-free); tickers and trades are parsed by serde from their spans with borrowed
 //! strings and raw number spans (no `f64` on the way into a book). No allocation per frame in
 //! steady state (`tests/deribit_alloc.rs`).
+//!
+//! [`EventKind::Gap`]: crate::event::EventKind::Gap
+//! [`EventKind::OptionTicker`]: crate::event::EventKind::OptionTicker
 
+mod book;
 pub mod instruments;
 pub mod num;
+mod ticker;
+mod trade;
 pub mod walk;
 
-use std::borrow::Cow;
 use std::collections::VecDeque;
 
-use serde::Deserialize;
-use serde_json::value::RawValue;
-
-use crate::binance::json::Text;
 use crate::binance::FeedStats;
 use crate::book::L2Book;
-use crate::event::{flags, EventKind, MarketEvent, PxQty, Side};
+use crate::event::{flags, MarketEvent, PxQty, Side};
 use crate::registry::{InstrumentId, Market, Registry};
 pub use instruments::{DeribitInstrument, InstrumentKind, OptionType};
-use num::json_decimal;
+pub use ticker::{option_ticker, read_option_ticker, OptionTicker};
 
 /// Decimal scale of Deribit prices and amounts (mantissas).
 pub const DERIBIT_SCALE: u8 = 8;
@@ -71,130 +72,6 @@ pub enum DeribitError {
     /// A `get_instruments` result was malformed.
     #[error(transparent)]
     Instruments(#[from] instruments::InstrumentsError),
-}
-
-/// Option ticker payload of a [`MarketEvent`] of kind [`EventKind::OptionTicker`]: every field is
-/// an `f64` stored as its raw bits in the integer fields.
-///
-/// | field     | meaning                                         |
-/// |-----------|-------------------------------------------------|
-/// | `seq`     | underlying (futures) price, USD                 |
-/// | `bid.px`  | mark price, in coin                             |
-/// | `bid.qty` | mark implied volatility, fraction (0.8 = 80 %)  |
-/// | `ask.px`  | bid implied volatility, fraction (0 when none)  |
-/// | `ask.qty` | ask implied volatility, fraction (0 when none)  |
-///
-/// `exch_ns` is the ticker's `timestamp`. Strike, expiry and call/put are static: look them up
-/// with [`DeribitFeed::instrument`].
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct OptionTicker {
-    /// Underlying price (Deribit's `underlying_price`), USD.
-    pub underlying_px: f64,
-    /// Mark price in coin.
-    pub mark_px: f64,
-    /// Mark IV, fraction.
-    pub mark_iv: f64,
-    /// Bid IV, fraction.
-    pub bid_iv: f64,
-    /// Ask IV, fraction.
-    pub ask_iv: f64,
-}
-
-/// Builds an [`EventKind::OptionTicker`] event (see [`OptionTicker`] for the layout).
-#[must_use]
-pub fn option_ticker(
-    instrument: InstrumentId,
-    recv_ns: u64,
-    exch_ns: u64,
-    t: &OptionTicker,
-) -> MarketEvent {
-    let mut e = MarketEvent::new(EventKind::OptionTicker, instrument, recv_ns);
-    e.exch_ns = exch_ns;
-    e.seq = t.underlying_px.to_bits();
-    e.bid = PxQty {
-        px: t.mark_px.to_bits() as i64,
-        qty: t.mark_iv.to_bits() as i64,
-    };
-    e.ask = PxQty {
-        px: t.bid_iv.to_bits() as i64,
-        qty: t.ask_iv.to_bits() as i64,
-    };
-    e
-}
-
-/// Reads the [`OptionTicker`] payload of an event (`None` unless its kind is `OptionTicker`).
-#[must_use]
-pub fn read_option_ticker(e: &MarketEvent) -> Option<OptionTicker> {
-    (e.kind == EventKind::OptionTicker).then(|| OptionTicker {
-        underlying_px: f64::from_bits(e.seq),
-        mark_px: f64::from_bits(e.bid.px as u64),
-        mark_iv: f64::from_bits(e.bid.qty as u64),
-        bid_iv: f64::from_bits(e.ask.px as u64),
-        ask_iv: f64::from_bits(e.ask.qty as u64),
-    })
-}
-
-/// A book notification's fields, read by the `walk` module (no serde).
-#[derive(Debug, Default)]
-struct BookData<'a> {
-    kind: Option<&'a str>,
-    instrument_name: Option<&'a str>,
-    timestamp: u64,
-    change_id: u64,
-    prev_change_id: Option<u64>,
-    bids: Option<&'a [u8]>,
-    asks: Option<&'a [u8]>,
-}
-
-#[derive(Debug, Deserialize)]
-struct TickerData<'a> {
-    #[serde(borrow)]
-    instrument_name: Cow<'a, str>,
-    #[serde(default)]
-    timestamp: u64,
-    #[serde(borrow, default)]
-    best_bid_price: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    best_bid_amount: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    best_ask_price: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    best_ask_amount: Option<&'a RawValue>,
-    #[serde(default)]
-    mark_price: Option<f64>,
-    #[serde(default)]
-    mark_iv: Option<f64>,
-    #[serde(default)]
-    bid_iv: Option<f64>,
-    #[serde(default)]
-    ask_iv: Option<f64>,
-    #[serde(default)]
-    underlying_price: Option<f64>,
-    #[serde(default)]
-    index_price: Option<f64>,
-    /// Not used; named so serde skips it as a borrowed span (ignoring nested objects costs an
-    /// allocation in serde_json).
-    #[serde(borrow, default, rename = "stats")]
-    _stats: Option<&'a RawValue>,
-    /// Not used (published Greeks are recomputed by the kernel); borrowed span as above.
-    #[serde(borrow, default, rename = "greeks")]
-    _greeks: Option<&'a RawValue>,
-}
-
-#[derive(Debug, Deserialize)]
-struct TradeData<'a> {
-    #[serde(borrow)]
-    instrument_name: Cow<'a, str>,
-    #[serde(default)]
-    trade_seq: u64,
-    #[serde(default)]
-    timestamp: u64,
-    #[serde(borrow)]
-    price: &'a RawValue,
-    #[serde(borrow)]
-    amount: &'a RawValue,
-    #[serde(borrow, default)]
-    direction: Option<Text<'a>>,
 }
 
 #[derive(Debug, Clone)]
@@ -277,6 +154,8 @@ impl DeribitFeed {
     }
 
     /// Also emit one [`EventKind::Level`] per level of every applied change (before its `Bbo`).
+    ///
+    /// [`EventKind::Level`]: crate::event::EventKind::Level
     pub fn emit_levels(&mut self, on: bool) {
         self.emit_levels = on;
     }
@@ -451,381 +330,6 @@ impl DeribitFeed {
             }
         }
     }
-
-    /// Walks a level array (`[["new", 0.1, 2.0], …]` or `[[0.1, 2.0], …]`) into `self.levels`.
-    fn parse_levels(&mut self, s: &[u8], side: Side) -> Result<(), DeribitError> {
-        let mut i = 0usize;
-        let skip_ws = |i: &mut usize| {
-            while *i < s.len() && s[*i].is_ascii_whitespace() {
-                *i += 1;
-            }
-        };
-        let token = |i: &mut usize| -> &[u8] {
-            let st = *i;
-            while *i < s.len() && !matches!(s[*i], b',' | b']' | b' ' | b'\n' | b'\t' | b'\r') {
-                *i += 1;
-            }
-            &s[st..*i]
-        };
-        skip_ws(&mut i);
-        if s.get(i) != Some(&b'[') {
-            return Err(DeribitError::Level);
-        }
-        i += 1;
-        skip_ws(&mut i);
-        if s.get(i) == Some(&b']') {
-            return Ok(());
-        }
-        loop {
-            skip_ws(&mut i);
-            if s.get(i) != Some(&b'[') {
-                return Err(DeribitError::Level);
-            }
-            i += 1;
-            skip_ws(&mut i);
-            // Optional action string.
-            let mut delete = false;
-            if s.get(i) == Some(&b'"') {
-                let st = i + 1;
-                let len = s[st..]
-                    .iter()
-                    .position(|&c| c == b'"')
-                    .ok_or(DeribitError::Level)?;
-                delete = match &s[st..st + len] {
-                    b"new" | b"change" => false,
-                    b"delete" => true,
-                    _ => return Err(DeribitError::Level),
-                };
-                i = st + len + 1;
-                skip_ws(&mut i);
-                if s.get(i) != Some(&b',') {
-                    return Err(DeribitError::Level);
-                }
-                i += 1;
-                skip_ws(&mut i);
-            }
-            let px = json_decimal(token(&mut i), DERIBIT_SCALE)
-                .map_err(|_| DeribitError::Number { field: "price" })?;
-            skip_ws(&mut i);
-            if s.get(i) != Some(&b',') {
-                return Err(DeribitError::Level);
-            }
-            i += 1;
-            skip_ws(&mut i);
-            let qty = json_decimal(token(&mut i), DERIBIT_SCALE)
-                .map_err(|_| DeribitError::Number { field: "amount" })?;
-            skip_ws(&mut i);
-            if s.get(i) != Some(&b']') {
-                return Err(DeribitError::Level);
-            }
-            i += 1;
-            self.levels.push((
-                side,
-                PxQty {
-                    px,
-                    qty: if delete { 0 } else { qty },
-                },
-            ));
-            skip_ws(&mut i);
-            match s.get(i) {
-                Some(b',') => i += 1,
-                Some(b']') => return Ok(()),
-                _ => return Err(DeribitError::Level),
-            }
-        }
-    }
-
-    fn on_book(
-        &mut self,
-        recv_ns: u64,
-        data: &[u8],
-        sink: &mut impl FnMut(MarketEvent),
-    ) -> Result<(), DeribitError> {
-        let mut d = BookData::default();
-        let mut bad_number = false;
-        walk::entries(data, 0, |k, a, b| {
-            let v = &data[a..b];
-            match k {
-                b"type" => d.kind = walk::plain_str(v),
-                b"instrument_name" => d.instrument_name = walk::plain_str(v),
-                b"timestamp" => {
-                    d.timestamp = walk::uint(v).unwrap_or_else(|| {
-                        bad_number = true;
-                        0
-                    })
-                }
-                b"change_id" => {
-                    d.change_id = walk::uint(v).unwrap_or_else(|| {
-                        bad_number = true;
-                        0
-                    })
-                }
-                b"prev_change_id" => {
-                    d.prev_change_id = if v == b"null" {
-                        None
-                    } else {
-                        walk::uint(v).or_else(|| {
-                            bad_number = true;
-                            None
-                        })
-                    }
-                }
-                b"bids" => d.bids = Some(v),
-                b"asks" => d.asks = Some(v),
-                _ => {}
-            }
-        })
-        .ok_or_else(|| DeribitError::Json("book `data` is not an object".into()))?;
-        if bad_number {
-            return Err(DeribitError::Number {
-                field: "change_id/timestamp",
-            });
-        }
-        let (Some(name), Some(bids), Some(asks)) = (d.instrument_name, d.bids, d.asks) else {
-            return Err(DeribitError::Json(
-                "book without `instrument_name`, `bids` or `asks`".into(),
-            ));
-        };
-        self.levels.clear();
-        self.parse_levels(bids, Side::Buy)?;
-        self.parse_levels(asks, Side::Sell)?;
-        // Validated: now mutate.
-        let id = self.id_of(name);
-        let exch_ns = d.timestamp.saturating_mul(1_000_000);
-        let snapshot = match d.kind {
-            Some("snapshot") | None => true,
-            Some("change") => false,
-            Some(_) => {
-                self.stats.ignored += 1;
-                return Ok(());
-            }
-        };
-        let st = &mut self.states[id.0 as usize];
-        st.seen_book = true;
-        if snapshot {
-            self.stats.snapshots += 1;
-            let mut begin = MarketEvent::new(EventKind::SnapshotBegin, id, recv_ns);
-            begin.exch_ns = exch_ns;
-            sink(begin);
-            self.bids.clear();
-            self.asks.clear();
-            for (side, l) in &self.levels {
-                if l.qty > 0 {
-                    if *side == Side::Buy {
-                        self.bids.push(*l);
-                    } else {
-                        self.asks.push(*l);
-                    }
-                }
-            }
-            st.book.load_snapshot(&self.bids, &self.asks, d.change_id);
-            st.book.set_valid(true);
-            if std::mem::take(&mut st.after_gap) {
-                self.stats.resyncs += 1;
-            }
-            let mut end = MarketEvent::new(EventKind::SnapshotEnd, id, recv_ns);
-            end.exch_ns = exch_ns;
-            end.seq = d.change_id;
-            end.flags = flags::BOOK_VALID;
-            sink(end);
-        } else {
-            self.stats.diffs += 1;
-            if !st.book.is_valid() {
-                self.stats.diffs_dropped_stale += 1;
-                return Ok(());
-            }
-            let last = st.book.last_update_id();
-            if d.prev_change_id != Some(last) {
-                self.stats.gaps += 1;
-                st.book.set_valid(false);
-                st.after_gap = true;
-                let mut g = MarketEvent::new(EventKind::Gap, id, recv_ns);
-                g.exch_ns = exch_ns;
-                g.seq = last;
-                g.bid.px = d.change_id as i64;
-                sink(g);
-                if !st.resub_queued && self.resubscribe.len() < MAX_RESUB {
-                    st.resub_queued = true;
-                    self.resubscribe.push_back(id);
-                }
-                return Ok(());
-            }
-            for (side, l) in &self.levels {
-                st.book.set(*side, l.px, l.qty);
-                if self.emit_levels {
-                    let mut e = MarketEvent::new(EventKind::Level, id, recv_ns);
-                    e.exch_ns = exch_ns;
-                    e.seq = d.change_id;
-                    e.side = *side;
-                    e.bid = *l;
-                    e.flags = flags::BOOK_VALID;
-                    sink(e);
-                }
-            }
-            st.book.set_last_update_id(d.change_id);
-            self.stats.diffs_applied += 1;
-        }
-        let st = &self.states[id.0 as usize];
-        let mut e = MarketEvent::new(EventKind::Bbo, id, recv_ns);
-        e.exch_ns = exch_ns;
-        e.seq = d.change_id;
-        e.flags = flags::FROM_BOOK | flags::BOOK_VALID;
-        e.bid = st.book.best_bid().unwrap_or_default();
-        e.ask = st.book.best_ask().unwrap_or_default();
-        sink(e);
-        Ok(())
-    }
-
-    fn on_ticker(
-        &mut self,
-        recv_ns: u64,
-        data: &[u8],
-        sink: &mut impl FnMut(MarketEvent),
-    ) -> Result<(), DeribitError> {
-        let d: TickerData<'_> =
-            serde_json::from_slice(data).map_err(|e| DeribitError::Json(e.to_string()))?;
-        let num = |v: Option<&RawValue>, field: &'static str| -> Result<i64, DeribitError> {
-            match v.map(RawValue::get) {
-                None | Some("null") => Ok(0),
-                Some(t) => json_decimal(t.as_bytes(), DERIBIT_SCALE)
-                    .map_err(|_| DeribitError::Number { field }),
-            }
-        };
-        let is_option = match self
-            .registry
-            .id(&d.instrument_name)
-            .and_then(|id| self.instrument(id))
-        {
-            Some(i) => i.kind == InstrumentKind::Option,
-            None => instruments::parse_name(&d.instrument_name)
-                .is_some_and(|i| i.kind == InstrumentKind::Option),
-        };
-        let exch_ns = d.timestamp.saturating_mul(1_000_000);
-        if is_option {
-            let mark_px = d.mark_price.ok_or(DeribitError::Number {
-                field: "mark_price",
-            })?;
-            let mark_iv = d.mark_iv.ok_or(DeribitError::Number { field: "mark_iv" })?;
-            let underlying_px =
-                d.underlying_price
-                    .or(d.index_price)
-                    .ok_or(DeribitError::Number {
-                        field: "underlying_price",
-                    })?;
-            let t = OptionTicker {
-                underlying_px,
-                mark_px,
-                mark_iv: mark_iv / 100.0,
-                bid_iv: d.bid_iv.unwrap_or(0.0) / 100.0,
-                ask_iv: d.ask_iv.unwrap_or(0.0) / 100.0,
-            };
-            let id = self.id_of(&d.instrument_name);
-            self.stats.book_tickers += 1;
-            let mut e = option_ticker(id, recv_ns, exch_ns, &t);
-            e.flags = self.states[id.0 as usize].ticker_flags();
-            sink(e);
-        } else {
-            let bid = PxQty {
-                px: num(d.best_bid_price, "best_bid_price")?,
-                qty: num(d.best_bid_amount, "best_bid_amount")?,
-            };
-            let ask = PxQty {
-                px: num(d.best_ask_price, "best_ask_price")?,
-                qty: num(d.best_ask_amount, "best_ask_amount")?,
-            };
-            let id = self.id_of(&d.instrument_name);
-            self.stats.book_tickers += 1;
-            let mut e = MarketEvent::new(EventKind::Bbo, id, recv_ns);
-            e.exch_ns = exch_ns;
-            e.seq = d.timestamp;
-            e.bid = bid;
-            e.ask = ask;
-            e.flags = self.states[id.0 as usize].ticker_flags();
-            sink(e);
-        }
-        Ok(())
-    }
-
-    fn on_trades(
-        &mut self,
-        recv_ns: u64,
-        data: &[u8],
-        sink: &mut impl FnMut(MarketEvent),
-    ) -> Result<(), DeribitError> {
-        // Two passes over the array, no allocation: validate every trade, then emit them all.
-        let parse = |t: &TradeData<'_>| -> Result<(i64, i64, Side), DeribitError> {
-            let px = json_decimal(t.price.get().as_bytes(), DERIBIT_SCALE)
-                .map_err(|_| DeribitError::Number { field: "price" })?;
-            let qty = json_decimal(t.amount.get().as_bytes(), DERIBIT_SCALE)
-                .map_err(|_| DeribitError::Number { field: "amount" })?;
-            let side = match t.direction.as_ref().map(|d| d.0.as_ref()) {
-                Some("buy") => Side::Buy,
-                Some("sell") => Side::Sell,
-                _ => Side::None,
-            };
-            Ok((px, qty, side))
-        };
-        let json = |e: serde_json::Error| DeribitError::Json(e.to_string());
-        let mut de = serde_json::Deserializer::from_slice(data);
-        serde::de::DeserializeSeed::deserialize(
-            EachTrade(&mut |t: TradeData<'_>| parse(&t).map(|_| ())),
-            &mut de,
-        )
-        .map_err(json)??;
-        let mut de = serde_json::Deserializer::from_slice(data);
-        serde::de::DeserializeSeed::deserialize(
-            EachTrade(&mut |t: TradeData<'_>| {
-                let (px, qty, side) = parse(&t)?;
-                let id = self.id_of(&t.instrument_name);
-                self.stats.trades += 1;
-                let mut e = MarketEvent::new(EventKind::Trade, id, recv_ns);
-                e.exch_ns = t.timestamp.saturating_mul(1_000_000);
-                e.seq = t.trade_seq;
-                e.side = side;
-                e.bid = PxQty { px, qty };
-                e.flags = self.states[id.0 as usize].ticker_flags();
-                sink(e);
-                Ok(())
-            }),
-            &mut de,
-        )
-        .map_err(json)?
-    }
-}
-
-/// Deserializes a JSON array of trades, handing each to a callback without collecting them. The
-/// first callback error stops the walk and is returned (inside the serde result).
-struct EachTrade<'f, F>(&'f mut F);
-
-impl<'de, F> serde::de::DeserializeSeed<'de> for EachTrade<'_, F>
-where
-    F: FnMut(TradeData<'de>) -> Result<(), DeribitError>,
-{
-    type Value = Result<(), DeribitError>;
-
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de, F> serde::de::Visitor<'de> for EachTrade<'_, F>
-where
-    F: FnMut(TradeData<'de>) -> Result<(), DeribitError>,
-{
-    type Value = Result<(), DeribitError>;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("an array of trades")
-    }
-
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while let Some(t) = seq.next_element::<TradeData<'de>>()? {
-            if let Err(e) = (self.0)(t) {
-                return Ok(Err(e));
-            }
-        }
-        Ok(Ok(()))
-    }
 }
 
 impl crate::adapter::FeedAdapter for DeribitFeed {
@@ -841,6 +345,7 @@ impl crate::adapter::FeedAdapter for DeribitFeed {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::EventKind;
 
     fn frame(channel: &str, data: &str) -> Vec<u8> {
         format!(r#"{{"jsonrpc":"2.0","method":"subscription","params":{{"channel":"{channel}","data":{data}}}}}"#).into_bytes()
