@@ -346,20 +346,24 @@ fn check_auth(
     Ok(())
 }
 
+/// Sends `s` on the connection of `local` (`ack`: an order acknowledgement, subject to the
+/// configured faults).
+fn reply(ex: &Exchange, local: &Local, s: String, ack: bool) {
+    if let Some(c) = ex.conns.get(&local.id) {
+        c.send(s, ack);
+    }
+}
+
 /// Handles one text message on a Binance websocket.
 pub(super) fn on_text(sh: &Arc<Shared>, local: &mut Local, text: &str) {
     let now_ns = sh.now_ns();
     let mut ex = lock(sh);
-    let reply = |ex: &Exchange, s: String, ack: bool| {
-        if let Some(c) = ex.conns.get(&local.id) {
-            c.send(s, ack);
-        }
-    };
     let v: Value = match serde_json::from_str(text) {
         Ok(v) => v,
         Err(_) => {
             reply(
                 &ex,
+                local,
                 err(&Value::Null, &VenueError::new(-1000, "Invalid JSON")),
                 false,
             );
@@ -371,42 +375,7 @@ pub(super) fn on_text(sh: &Arc<Shared>, local: &mut Local, text: &str) {
     let empty = serde_json::Map::new();
     let p = v.get("params").and_then(Value::as_object).unwrap_or(&empty);
     if local.path != "/ws-api/v3" {
-        // Market-data connection: live subscription management.
-        let names: Vec<String> =
-            v.get("params")
-                .and_then(Value::as_array)
-                .map_or(Vec::new(), |a| {
-                    a.iter()
-                        .filter_map(|s| s.as_str().map(str::to_owned))
-                        .collect()
-                });
-        let Some(c) = ex.conns.get_mut(&local.id) else {
-            return;
-        };
-        let resp = match method {
-            "SUBSCRIBE" => {
-                for n in &names {
-                    if let Some(b) = parse_stream(n) {
-                        if !c.bstreams.iter().any(|x| x.client == b.client) {
-                            c.bstreams.push(b);
-                        }
-                    }
-                }
-                // Relaxed: polled flag.
-                sh.md_started
-                    .store(true, std::sync::atomic::Ordering::Relaxed);
-                json!({"result": null, "id": id})
-            }
-            "UNSUBSCRIBE" => {
-                c.bstreams.retain(|b| !names.contains(&b.client));
-                json!({"result": null, "id": id})
-            }
-            "LIST_SUBSCRIPTIONS" => {
-                json!({"result": c.bstreams.iter().map(|b| b.client.clone()).collect::<Vec<_>>(), "id": id})
-            }
-            _ => json!({"error": {"code": 2, "msg": "Invalid request: unknown method"}, "id": id}),
-        };
-        c.send(resp.to_string(), false);
+        market_data(sh, &mut ex, local, &v, method, &id);
         return;
     }
     let authed = ex.conns.get(&local.id).is_some_and(|c| c.authed);
@@ -423,35 +392,17 @@ pub(super) fn on_text(sh: &Arc<Shared>, local: &mut Local, text: &str) {
                 &e,
                 now_ns,
             );
-            reply(&ex, err(&id, &e), true);
+            reply(&ex, local, err(&id, &e), true);
             return;
         }
     }
     match method {
-        "ping" => reply(&ex, ok(&id, json!({})), false),
-        "time" => reply(&ex, ok(&id, json!({"serverTime": t_ms})), false),
-        "session.logon" => {
-            let r = logon(sh, p);
-            match r {
-                Ok(()) => {
-                    if let Some(c) = ex.conns.get_mut(&local.id) {
-                        c.authed = true;
-                    }
-                    let key = p_str(p, "apiKey").unwrap_or("");
-                    reply(
-                        &ex,
-                        ok(
-                            &id,
-                            json!({"apiKey": key, "authorizedSince": t_ms, "connectedSince": t_ms, "returnRateLimits": false, "serverTime": t_ms}),
-                        ),
-                        false,
-                    );
-                }
-                Err(e) => reply(&ex, err(&id, &e), false),
-            }
-        }
+        "ping" => reply(&ex, local, ok(&id, json!({})), false),
+        "time" => reply(&ex, local, ok(&id, json!({"serverTime": t_ms})), false),
+        "session.logon" => session_logon(sh, &mut ex, local, &id, p, t_ms),
         "session.status" => reply(
             &ex,
+            local,
             ok(
                 &id,
                 json!({"apiKey": if authed { Value::from("logged-on") } else { Value::Null }, "serverTime": t_ms}),
@@ -464,6 +415,7 @@ pub(super) fn on_text(sh: &Arc<Shared>, local: &mut Local, text: &str) {
             }
             reply(
                 &ex,
+                local,
                 ok(&id, json!({"apiKey": null, "serverTime": t_ms})),
                 false,
             );
@@ -473,6 +425,7 @@ pub(super) fn on_text(sh: &Arc<Shared>, local: &mut Local, text: &str) {
             if need && !authed {
                 reply(
                     &ex,
+                    local,
                     err(
                         &id,
                         &VenueError::new(-2015, "Invalid API-key, IP, or permissions for action."),
@@ -483,80 +436,12 @@ pub(super) fn on_text(sh: &Arc<Shared>, local: &mut Local, text: &str) {
                 if let Some(c) = ex.conns.get_mut(&local.id) {
                     c.user_orders = true;
                 }
-                reply(&ex, ok(&id, json!({"subscriptionId": 0})), false);
+                reply(&ex, local, ok(&id, json!({"subscriptionId": 0})), false);
             }
         }
         "order.place" => place(sh, &mut ex, local, &id, p, now_ns),
-        "order.cancel" => {
-            let oid = p.get("orderId").and_then(|v| {
-                v.as_u64()
-                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-            });
-            let cid = p_str(p, "origClientOrderId");
-            let idx = ex.find(oid, cid).filter(|&i| {
-                p_str(p, "symbol").is_none_or(|s| ex.record.orders[i].instrument == s)
-            });
-            let name = cid.map_or_else(
-                || oid.map_or(String::new(), |o| o.to_string()),
-                str::to_owned,
-            );
-            match ex.cancel(idx, &name, now_ns) {
-                Ok(i) => {
-                    let lost = sh.take_lost_ack();
-                    ex.ack(i, AckKind::Cancel, !lost, now_ns);
-                    let o = ex.record.orders[i].clone();
-                    let mut r = order_json(&o, t_ms, None);
-                    r["origClientOrderId"] = Value::from(client_id(&o));
-                    if !lost {
-                        reply(&ex, ok(&id, r), true);
-                    }
-                    broadcast_user(
-                        &ex,
-                        &exec_report(
-                            &o,
-                            "CANCELED",
-                            OrderStatus::Cancelled,
-                            o.filled_qty,
-                            None,
-                            t_ms,
-                        ),
-                    );
-                }
-                Err(e) => {
-                    if !sh.take_lost_ack() {
-                        reply(&ex, err(&id, &e), true);
-                    }
-                }
-            }
-        }
-        "order.status" => {
-            let oid = p.get("orderId").and_then(|v| {
-                v.as_u64()
-                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-            });
-            match ex.find(oid, p_str(p, "origClientOrderId")) {
-                Some(i) => {
-                    let o = &ex.record.orders[i];
-                    let fills: Vec<SimFill> = ex
-                        .record
-                        .fills
-                        .iter()
-                        .filter(|f| f.order_id == o.order_id)
-                        .cloned()
-                        .collect();
-                    let mut r = order_json(o, t_ms, Some(&fills));
-                    if let Some(m) = r.as_object_mut() {
-                        m.remove("fills");
-                    }
-                    reply(&ex, ok(&id, r), false);
-                }
-                None => reply(
-                    &ex,
-                    err(&id, &VenueError::new(-2013, "Order does not exist.")),
-                    false,
-                ),
-            }
-        }
+        "order.cancel" => cancel(sh, &mut ex, local, &id, p, now_ns),
+        "order.status" => order_status(&ex, local, &id, p, t_ms),
         "openOrders.status" => {
             let sym = p_str(p, "symbol");
             let list: Vec<Value> = ex
@@ -566,14 +451,172 @@ pub(super) fn on_text(sh: &Arc<Shared>, local: &mut Local, text: &str) {
                 .filter(|o| sym.is_none_or(|s| o.instrument == s))
                 .map(|o| order_json(o, t_ms, None))
                 .collect();
-            reply(&ex, ok(&id, Value::from(list)), false);
+            reply(&ex, local, ok(&id, Value::from(list)), false);
         }
         _ => reply(
             &ex,
+            local,
             err(
                 &id,
                 &VenueError::new(-1000, format!("Unknown method '{method}'.")),
             ),
+            false,
+        ),
+    }
+}
+
+/// A request on a market-data connection: live subscription management.
+fn market_data(sh: &Shared, ex: &mut Exchange, local: &Local, v: &Value, method: &str, id: &Value) {
+    let names: Vec<String> = v
+        .get("params")
+        .and_then(Value::as_array)
+        .map_or(Vec::new(), |a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect()
+        });
+    let Some(c) = ex.conns.get_mut(&local.id) else {
+        return;
+    };
+    let resp = match method {
+        "SUBSCRIBE" => {
+            for n in &names {
+                if let Some(b) = parse_stream(n) {
+                    if !c.bstreams.iter().any(|x| x.client == b.client) {
+                        c.bstreams.push(b);
+                    }
+                }
+            }
+            // Relaxed: polled flag.
+            sh.md_started
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            json!({"result": null, "id": id})
+        }
+        "UNSUBSCRIBE" => {
+            c.bstreams.retain(|b| !names.contains(&b.client));
+            json!({"result": null, "id": id})
+        }
+        "LIST_SUBSCRIPTIONS" => {
+            json!({"result": c.bstreams.iter().map(|b| b.client.clone()).collect::<Vec<_>>(), "id": id})
+        }
+        _ => json!({"error": {"code": 2, "msg": "Invalid request: unknown method"}, "id": id}),
+    };
+    c.send(resp.to_string(), false);
+}
+
+/// `session.logon`: authenticates the connection ([`logon`]) and answers.
+fn session_logon(
+    sh: &Shared,
+    ex: &mut Exchange,
+    local: &Local,
+    id: &Value,
+    p: &serde_json::Map<String, Value>,
+    t_ms: u64,
+) {
+    match logon(sh, p) {
+        Ok(()) => {
+            if let Some(c) = ex.conns.get_mut(&local.id) {
+                c.authed = true;
+            }
+            let key = p_str(p, "apiKey").unwrap_or("");
+            reply(
+                ex,
+                local,
+                ok(
+                    id,
+                    json!({"apiKey": key, "authorizedSince": t_ms, "connectedSince": t_ms, "returnRateLimits": false, "serverTime": t_ms}),
+                ),
+                false,
+            );
+        }
+        Err(e) => reply(ex, local, err(id, &e), false),
+    }
+}
+
+/// `order.cancel` by `orderId` or `origClientOrderId` (and `symbol` when given).
+fn cancel(
+    sh: &Shared,
+    ex: &mut Exchange,
+    local: &Local,
+    id: &Value,
+    p: &serde_json::Map<String, Value>,
+    now_ns: u64,
+) {
+    let t_ms = now_ns / 1_000_000;
+    let oid = p.get("orderId").and_then(|v| {
+        v.as_u64()
+            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+    });
+    let cid = p_str(p, "origClientOrderId");
+    let idx = ex
+        .find(oid, cid)
+        .filter(|&i| p_str(p, "symbol").is_none_or(|s| ex.record.orders[i].instrument == s));
+    let name = cid.map_or_else(
+        || oid.map_or(String::new(), |o| o.to_string()),
+        str::to_owned,
+    );
+    match ex.cancel(idx, &name, now_ns) {
+        Ok(i) => {
+            let lost = sh.take_lost_ack();
+            ex.ack(i, AckKind::Cancel, !lost, now_ns);
+            let o = ex.record.orders[i].clone();
+            let mut r = order_json(&o, t_ms, None);
+            r["origClientOrderId"] = Value::from(client_id(&o));
+            if !lost {
+                reply(ex, local, ok(id, r), true);
+            }
+            broadcast_user(
+                ex,
+                &exec_report(
+                    &o,
+                    "CANCELED",
+                    OrderStatus::Cancelled,
+                    o.filled_qty,
+                    None,
+                    t_ms,
+                ),
+            );
+        }
+        Err(e) => {
+            if !sh.take_lost_ack() {
+                reply(ex, local, err(id, &e), true);
+            }
+        }
+    }
+}
+
+/// `order.status` by `orderId` or `origClientOrderId`.
+fn order_status(
+    ex: &Exchange,
+    local: &Local,
+    id: &Value,
+    p: &serde_json::Map<String, Value>,
+    t_ms: u64,
+) {
+    let oid = p.get("orderId").and_then(|v| {
+        v.as_u64()
+            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+    });
+    match ex.find(oid, p_str(p, "origClientOrderId")) {
+        Some(i) => {
+            let o = &ex.record.orders[i];
+            let fills: Vec<SimFill> = ex
+                .record
+                .fills
+                .iter()
+                .filter(|f| f.order_id == o.order_id)
+                .cloned()
+                .collect();
+            let mut r = order_json(o, t_ms, Some(&fills));
+            if let Some(m) = r.as_object_mut() {
+                m.remove("fills");
+            }
+            reply(ex, local, ok(id, r), false);
+        }
+        None => reply(
+            ex,
+            local,
+            err(id, &VenueError::new(-2013, "Order does not exist.")),
             false,
         ),
     }

@@ -328,6 +328,14 @@ fn p_order_id(p: &Value) -> Option<u64> {
     }
 }
 
+/// Sends `s` on the connection of `local` (`ack`: an order acknowledgement, subject to the
+/// configured faults).
+fn send(ex: &Exchange, local: &Local, s: String, ack: bool) {
+    if let Some(c) = ex.conns.get(&local.id) {
+        c.send(s, ack);
+    }
+}
+
 /// Handles one JSON-RPC request.
 pub(super) fn on_text(sh: &Arc<Shared>, local: &mut Local, text: &str) {
     let now_ns = sh.now_ns();
@@ -355,11 +363,6 @@ pub(super) fn on_text(sh: &Arc<Shared>, local: &mut Local, text: &str) {
         .to_owned();
     let p = v.get("params").cloned().unwrap_or(Value::Null);
     let authed = ex.conns.get(&local.id).is_some_and(|c| c.authed);
-    let send = |ex: &Exchange, s: String, ack: bool| {
-        if let Some(c) = ex.conns.get(&local.id) {
-            c.send(s, ack);
-        }
-    };
     if method.starts_with("private/") && !authed {
         let e = VenueError::new(code::UNAUTHORIZED, "unauthorized");
         if matches!(
@@ -377,6 +380,7 @@ pub(super) fn on_text(sh: &Arc<Shared>, local: &mut Local, text: &str) {
         }
         send(
             &ex,
+            local,
             err(&id, &e),
             matches!(
                 method.as_str(),
@@ -388,18 +392,29 @@ pub(super) fn on_text(sh: &Arc<Shared>, local: &mut Local, text: &str) {
     match method.as_str() {
         "public/test" => {
             local.hb_outstanding = None;
-            send(&ex, ok(&id, json!({"version": "1.2.26"}), now_ns), false);
+            send(
+                &ex,
+                local,
+                ok(&id, json!({"version": "1.2.26"}), now_ns),
+                false,
+            );
         }
-        "public/get_time" => send(&ex, ok(&id, Value::from(now_ns / 1_000_000), now_ns), false),
+        "public/get_time" => send(
+            &ex,
+            local,
+            ok(&id, Value::from(now_ns / 1_000_000), now_ns),
+            false,
+        ),
         "public/set_heartbeat" => match p.get("interval").and_then(Value::as_f64) {
             Some(s) if s.is_finite() && s >= 0.01 => {
                 local.hb_interval = Some(std::time::Duration::from_secs_f64(s));
                 local.hb_last = std::time::Instant::now();
                 local.hb_outstanding = None;
-                send(&ex, ok(&id, Value::from("ok"), now_ns), false);
+                send(&ex, local, ok(&id, Value::from("ok"), now_ns), false);
             }
             _ => send(
                 &ex,
+                local,
                 err(
                     &id,
                     &VenueError::new(code::INVALID_PARAMS, "Invalid params: interval"),
@@ -410,7 +425,7 @@ pub(super) fn on_text(sh: &Arc<Shared>, local: &mut Local, text: &str) {
         "public/disable_heartbeat" => {
             local.hb_interval = None;
             local.hb_outstanding = None;
-            send(&ex, ok(&id, Value::from("ok"), now_ns), false);
+            send(&ex, local, ok(&id, Value::from("ok"), now_ns), false);
         }
         "public/get_instruments" => {
             let cur = p.get("currency").and_then(Value::as_str).unwrap_or("any");
@@ -421,187 +436,30 @@ pub(super) fn on_text(sh: &Arc<Shared>, local: &mut Local, text: &str) {
             {
                 a.retain(|i| i.get("kind").and_then(Value::as_str) == Some(kind));
             }
-            send(&ex, ok(&id, list, now_ns), false);
+            send(&ex, local, ok(&id, list, now_ns), false);
         }
-        "public/auth" => {
-            let gt = p.get("grant_type").and_then(Value::as_str);
-            let cid = p.get("client_id").and_then(Value::as_str);
-            let secret = p.get("client_secret").and_then(Value::as_str);
-            let good = gt == Some("client_credentials")
-                && cid.is_some()
-                && sh.cfg.api_key.as_deref().is_none_or(|k| Some(k) == cid)
-                && sh
-                    .cfg
-                    .api_secret
-                    .as_deref()
-                    .is_none_or(|s| Some(s) == secret);
-            if good {
-                if let Some(c) = ex.conns.get_mut(&local.id) {
-                    c.authed = true;
-                }
-                let tok = format!("sim-token-{}", local.id);
-                send(
-                    &ex,
-                    ok(
-                        &id,
-                        json!({"access_token": tok, "expires_in": 31_536_000, "refresh_token": format!("{tok}-r"), "scope": "connection mainaccount trade:read_write", "token_type": "bearer"}),
-                        now_ns,
-                    ),
-                    false,
-                );
-            } else {
-                send(
-                    &ex,
-                    err(
-                        &id,
-                        &VenueError::new(code::INVALID_CREDENTIALS, "invalid_credentials"),
-                    ),
-                    false,
-                );
-            }
-        }
+        "public/auth" => auth(sh, &mut ex, local, &id, &p, now_ns),
         "public/subscribe" | "private/subscribe" | "public/unsubscribe" | "private/unsubscribe" => {
-            let chans: Vec<String> =
-                p.get("channels")
-                    .and_then(Value::as_array)
-                    .map_or(Vec::new(), |a| {
-                        a.iter()
-                            .filter_map(|c| c.as_str().map(str::to_owned))
-                            .collect()
-                    });
-            let unsub = method.ends_with("unsubscribe");
-            let mut done = Vec::new();
-            let mut snaps = Vec::new();
-            for ch in &chans {
-                let Some(mut sub) = parse_channel(ch) else {
-                    continue;
-                };
-                let user = matches!(sub.kind, DKind::UserOrders | DKind::UserTrades);
-                if user && !authed {
-                    continue;
-                }
-                let Some(c) = ex.conns.get_mut(&local.id) else {
-                    return;
-                };
-                c.dsubs.retain(|d| d.client != *ch);
-                done.push(ch.clone());
-                if unsub {
-                    continue;
-                }
-                if sub.kind == DKind::Book {
-                    if let Some(data) = render_snapshot(&ex, &sub.instrument, now_ns) {
-                        sub.awaiting_snapshot = false;
-                        snaps.push(notification(ch, &data));
-                    }
-                }
-                if let Some(c) = ex.conns.get_mut(&local.id) {
-                    c.dsubs.push(sub);
-                }
-            }
-            send(&ex, ok(&id, Value::from(done), now_ns), false);
-            for s in snaps {
-                send(&ex, s, false);
-            }
-            if !unsub {
-                // Relaxed: polled flag.
-                sh.md_started
-                    .store(true, std::sync::atomic::Ordering::Relaxed);
-            }
+            subscribe(sh, &mut ex, local, &id, &p, &method, now_ns);
         }
         "private/buy" | "private/sell" => {
             place(sh, &mut ex, local, &id, &p, method == "private/buy", now_ns)
         }
-        "private/edit" => {
-            let idx = ex.find(p_order_id(&p), None);
-            let name = p.get("order_id").map(|v| v.to_string()).unwrap_or_default();
-            let r = (|| {
-                let qty = p_num(&p, "amount")?.ok_or_else(|| {
-                    VenueError::new(code::INVALID_PARAMS, "Invalid params: amount")
-                })?;
-                let px = p_num(&p, "price")?
-                    .or_else(|| idx.map(|i| ex.record.orders[i].px))
-                    .unwrap_or(0);
-                Ok((qty, px))
-            })();
-            let r = match r {
-                Ok((qty, px)) => ex.edit(idx, &name, qty, px, now_ns),
-                Err(e) => {
-                    ex.reject(&name, "", &e, now_ns);
-                    Err(e)
-                }
-            };
-            respond_order(sh, &mut ex, local, &id, r, AckKind::Edit, now_ns);
-        }
+        "private/edit" => edit(sh, &mut ex, local, &id, &p, now_ns),
         "private/cancel" => {
             let idx = ex.find(p_order_id(&p), None);
             let name = p.get("order_id").map(|v| v.to_string()).unwrap_or_default();
             let r = ex.cancel(idx, &name, now_ns).map(|i| (i, Vec::new()));
             respond_order(sh, &mut ex, local, &id, r, AckKind::Cancel, now_ns);
         }
-        "private/get_order_state" => match ex.find(p_order_id(&p), None) {
-            Some(i) => {
-                let o = &ex.record.orders[i];
-                let fills: Vec<SimFill> = ex
-                    .record
-                    .fills
-                    .iter()
-                    .filter(|f| f.order_id == o.order_id)
-                    .cloned()
-                    .collect();
-                send(&ex, ok(&id, order_json(o, &fills, now_ns), now_ns), false);
-            }
-            None => send(
-                &ex,
-                err(
-                    &id,
-                    &VenueError::new(code::ORDER_NOT_FOUND, "order_not_found"),
-                ),
-                false,
-            ),
-        },
+        "private/get_order_state" => order_state(&ex, local, &id, &p, now_ns),
         "private/get_open_orders_by_instrument" | "private/get_open_orders" => {
-            let inst = p.get("instrument_name").and_then(Value::as_str);
-            let list: Vec<Value> = ex
-                .open
-                .iter()
-                .map(|&i| &ex.record.orders[i])
-                .filter(|o| inst.is_none_or(|s| o.instrument == s))
-                .map(|o| {
-                    let fills: Vec<SimFill> = ex
-                        .record
-                        .fills
-                        .iter()
-                        .filter(|f| f.order_id == o.order_id)
-                        .cloned()
-                        .collect();
-                    order_json(o, &fills, now_ns)
-                })
-                .collect();
-            send(&ex, ok(&id, Value::from(list), now_ns), false);
+            open_orders(&ex, local, &id, &p, now_ns);
         }
-        "private/get_user_trades_by_instrument" => {
-            let inst = p
-                .get("instrument_name")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            let trades: Vec<Value> = ex
-                .record
-                .fills
-                .iter()
-                .filter(|f| f.instrument == inst)
-                .map(|f| {
-                    let o = &ex.record.orders[(f.order_id - 1) as usize];
-                    trade_json(o, f, "")
-                })
-                .collect();
-            send(
-                &ex,
-                ok(&id, json!({"trades": trades, "has_more": false}), now_ns),
-                false,
-            );
-        }
+        "private/get_user_trades_by_instrument" => user_trades(&ex, local, &id, &p, now_ns),
         _ => send(
             &ex,
+            local,
             err(
                 &id,
                 &VenueError::new(code::METHOD_NOT_FOUND, "Method not found"),
@@ -609,6 +467,206 @@ pub(super) fn on_text(sh: &Arc<Shared>, local: &mut Local, text: &str) {
             false,
         ),
     }
+}
+
+/// `public/auth` with client credentials (matching the configured key and secret, if any).
+fn auth(sh: &Shared, ex: &mut Exchange, local: &Local, id: &Value, p: &Value, now_ns: u64) {
+    let gt = p.get("grant_type").and_then(Value::as_str);
+    let cid = p.get("client_id").and_then(Value::as_str);
+    let secret = p.get("client_secret").and_then(Value::as_str);
+    let good = gt == Some("client_credentials")
+        && cid.is_some()
+        && sh.cfg.api_key.as_deref().is_none_or(|k| Some(k) == cid)
+        && sh
+            .cfg
+            .api_secret
+            .as_deref()
+            .is_none_or(|s| Some(s) == secret);
+    if good {
+        if let Some(c) = ex.conns.get_mut(&local.id) {
+            c.authed = true;
+        }
+        let tok = format!("sim-token-{}", local.id);
+        send(
+            ex,
+            local,
+            ok(
+                id,
+                json!({"access_token": tok, "expires_in": 31_536_000, "refresh_token": format!("{tok}-r"), "scope": "connection mainaccount trade:read_write", "token_type": "bearer"}),
+                now_ns,
+            ),
+            false,
+        );
+    } else {
+        send(
+            ex,
+            local,
+            err(
+                id,
+                &VenueError::new(code::INVALID_CREDENTIALS, "invalid_credentials"),
+            ),
+            false,
+        );
+    }
+}
+
+/// `public/subscribe`, `private/subscribe` and their `unsubscribe`s: user channels need an
+/// authenticated connection; a book channel starts with its snapshot.
+fn subscribe(
+    sh: &Shared,
+    ex: &mut Exchange,
+    local: &Local,
+    id: &Value,
+    p: &Value,
+    method: &str,
+    now_ns: u64,
+) {
+    let authed = ex.conns.get(&local.id).is_some_and(|c| c.authed);
+    let chans: Vec<String> = p
+        .get("channels")
+        .and_then(Value::as_array)
+        .map_or(Vec::new(), |a| {
+            a.iter()
+                .filter_map(|c| c.as_str().map(str::to_owned))
+                .collect()
+        });
+    let unsub = method.ends_with("unsubscribe");
+    let mut done = Vec::new();
+    let mut snaps = Vec::new();
+    for ch in &chans {
+        let Some(mut sub) = parse_channel(ch) else {
+            continue;
+        };
+        let user = matches!(sub.kind, DKind::UserOrders | DKind::UserTrades);
+        if user && !authed {
+            continue;
+        }
+        let Some(c) = ex.conns.get_mut(&local.id) else {
+            return;
+        };
+        c.dsubs.retain(|d| d.client != *ch);
+        done.push(ch.clone());
+        if unsub {
+            continue;
+        }
+        if sub.kind == DKind::Book {
+            if let Some(data) = render_snapshot(ex, &sub.instrument, now_ns) {
+                sub.awaiting_snapshot = false;
+                snaps.push(notification(ch, &data));
+            }
+        }
+        if let Some(c) = ex.conns.get_mut(&local.id) {
+            c.dsubs.push(sub);
+        }
+    }
+    send(ex, local, ok(id, Value::from(done), now_ns), false);
+    for s in snaps {
+        send(ex, local, s, false);
+    }
+    if !unsub {
+        // Relaxed: polled flag.
+        sh.md_started
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// `private/edit`: a new amount (and price) for an open order.
+fn edit(sh: &Shared, ex: &mut Exchange, local: &Local, id: &Value, p: &Value, now_ns: u64) {
+    let idx = ex.find(p_order_id(p), None);
+    let name = p.get("order_id").map(|v| v.to_string()).unwrap_or_default();
+    let r = (|| {
+        let qty = p_num(p, "amount")?
+            .ok_or_else(|| VenueError::new(code::INVALID_PARAMS, "Invalid params: amount"))?;
+        let px = p_num(p, "price")?
+            .or_else(|| idx.map(|i| ex.record.orders[i].px))
+            .unwrap_or(0);
+        Ok((qty, px))
+    })();
+    let r = match r {
+        Ok((qty, px)) => ex.edit(idx, &name, qty, px, now_ns),
+        Err(e) => {
+            ex.reject(&name, "", &e, now_ns);
+            Err(e)
+        }
+    };
+    respond_order(sh, ex, local, id, r, AckKind::Edit, now_ns);
+}
+
+/// `private/get_order_state`.
+fn order_state(ex: &Exchange, local: &Local, id: &Value, p: &Value, now_ns: u64) {
+    match ex.find(p_order_id(p), None) {
+        Some(i) => {
+            let o = &ex.record.orders[i];
+            let fills: Vec<SimFill> = ex
+                .record
+                .fills
+                .iter()
+                .filter(|f| f.order_id == o.order_id)
+                .cloned()
+                .collect();
+            send(
+                ex,
+                local,
+                ok(id, order_json(o, &fills, now_ns), now_ns),
+                false,
+            );
+        }
+        None => send(
+            ex,
+            local,
+            err(
+                id,
+                &VenueError::new(code::ORDER_NOT_FOUND, "order_not_found"),
+            ),
+            false,
+        ),
+    }
+}
+
+/// `private/get_open_orders` and `private/get_open_orders_by_instrument`.
+fn open_orders(ex: &Exchange, local: &Local, id: &Value, p: &Value, now_ns: u64) {
+    let inst = p.get("instrument_name").and_then(Value::as_str);
+    let list: Vec<Value> = ex
+        .open
+        .iter()
+        .map(|&i| &ex.record.orders[i])
+        .filter(|o| inst.is_none_or(|s| o.instrument == s))
+        .map(|o| {
+            let fills: Vec<SimFill> = ex
+                .record
+                .fills
+                .iter()
+                .filter(|f| f.order_id == o.order_id)
+                .cloned()
+                .collect();
+            order_json(o, &fills, now_ns)
+        })
+        .collect();
+    send(ex, local, ok(id, Value::from(list), now_ns), false);
+}
+
+/// `private/get_user_trades_by_instrument`.
+fn user_trades(ex: &Exchange, local: &Local, id: &Value, p: &Value, now_ns: u64) {
+    let inst = p
+        .get("instrument_name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let trades: Vec<Value> = ex
+        .record
+        .fills
+        .iter()
+        .filter(|f| f.instrument == inst)
+        .map(|f| {
+            let o = &ex.record.orders[(f.order_id - 1) as usize];
+            trade_json(o, f, "")
+        })
+        .collect();
+    send(
+        ex,
+        local,
+        ok(id, json!({"trades": trades, "has_more": false}), now_ns),
+        false,
+    );
 }
 
 fn respond_order(
