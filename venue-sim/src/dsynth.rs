@@ -141,15 +141,9 @@ fn book_frame(
     Some(note(&format!("book.{name}.100ms"), &data))
 }
 
-/// Generates the market: frames in receive order and the `get_instruments` chain.
-pub(super) fn generate(cfg: &SynthConfig) -> SourceData {
-    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
-    let step_ns = cfg.step_ms.max(1) * 1_000_000;
-    let day_ns: u64 = 86_400_000_000_000;
-    let expiry_day = (cfg.start_ns / day_ns + 30) as i64;
-    let expiry_ns = expiry_day as u64 * day_ns + 8 * 3_600_000_000_000;
-    let code = expiry_code(expiry_day);
-    let s0 = cfg.start_px.max(1.0);
+/// The three strikes (90, 100 and 110 % of `s0`, rounded to 1,000) of calls and puts expiring at
+/// `expiry_ns` (`code`), and the `get_instruments` chain of the perpetual and those options.
+fn options_and_chain(s0: f64, code: &str, expiry_ns: u64) -> (Vec<Opt>, Vec<Value>) {
     let mut opts: Vec<Opt> = Vec::new();
     for m in [0.9, 1.0, 1.1] {
         let k = ((s0 * m / 1000.0).round() * 1000.0).max(1000.0);
@@ -176,6 +170,33 @@ pub(super) fn generate(cfg: &SynthConfig) -> SourceData {
             "min_trade_amount": 0.1, "kind": "option", "instrument_name": o.name, "expiration_timestamp": expiry_ns / 1_000_000,
             "contract_size": 1.0, "base_currency": "BTC", "quote_currency": "BTC", "is_active": true}));
     }
+    (opts, chain)
+}
+
+/// The perpetual's ticker at `mid` with its best bid and ask (price and amount mantissas).
+fn perp_ticker(ts_ms: u64, mid: f64, (bb, bq): (i64, i64), (ba, aq): (i64, i64)) -> String {
+    format!(
+        "{{\"timestamp\":{ts_ms},\"stats\":{{}},\"state\":\"open\",\"settlement_price\":{m},\"open_interest\":1000000,\"min_price\":{lo},\"max_price\":{hi},\"mark_price\":{m},\"last_price\":{m},\"instrument_name\":\"{PERP}\",\"index_price\":{m},\"funding_8h\":0.0001,\"current_funding\":0.0,\"best_bid_price\":{},\"best_bid_amount\":{},\"best_ask_price\":{},\"best_ask_amount\":{},\"interest_value\":0.0}}",
+        dec(bb),
+        dec(bq),
+        dec(ba),
+        dec(aq),
+        m = dec(((mid * 100.0).round() as i64) * 1_000_000),
+        lo = dec(((mid * 97.0).round() as i64) * 1_000_000),
+        hi = dec(((mid * 103.0).round() as i64) * 1_000_000),
+    )
+}
+
+/// Generates the market: frames in receive order and the `get_instruments` chain.
+pub(super) fn generate(cfg: &SynthConfig) -> SourceData {
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+    let step_ns = cfg.step_ms.max(1) * 1_000_000;
+    let day_ns: u64 = 86_400_000_000_000;
+    let expiry_day = (cfg.start_ns / day_ns + 30) as i64;
+    let expiry_ns = expiry_day as u64 * day_ns + 8 * 3_600_000_000_000;
+    let code = expiry_code(expiry_day);
+    let s0 = cfg.start_px.max(1.0);
+    let (mut opts, chain) = options_and_chain(s0, &code, expiry_ns);
     let mut frames = Vec::with_capacity(cfg.steps as usize * 3 + 16);
     let mut perp = Book {
         change_id: 5_000_000,
@@ -226,16 +247,7 @@ pub(super) fn generate(cfg: &SynthConfig) -> SourceData {
             bids.get(&bb).copied().unwrap_or(0),
             asks.get(&ba).copied().unwrap_or(0),
         );
-        let tk = format!(
-            "{{\"timestamp\":{ts_ms},\"stats\":{{}},\"state\":\"open\",\"settlement_price\":{m},\"open_interest\":1000000,\"min_price\":{lo},\"max_price\":{hi},\"mark_price\":{m},\"last_price\":{m},\"instrument_name\":\"{PERP}\",\"index_price\":{m},\"funding_8h\":0.0001,\"current_funding\":0.0,\"best_bid_price\":{},\"best_bid_amount\":{},\"best_ask_price\":{},\"best_ask_amount\":{},\"interest_value\":0.0}}",
-            dec(bb),
-            dec(bq),
-            dec(ba),
-            dec(aq),
-            m = dec(((mid * 100.0).round() as i64) * 1_000_000),
-            lo = dec(((mid * 97.0).round() as i64) * 1_000_000),
-            hi = dec(((mid * 103.0).round() as i64) * 1_000_000),
-        );
+        let tk = perp_ticker(ts_ms, mid, (bb, bq), (ba, aq));
         frames.push((recv + 1_000, note(&format!("ticker.{PERP}.100ms"), &tk)));
         if rng.gen_bool(0.2) {
             let buy = rng.gen_bool(0.5);
