@@ -24,13 +24,15 @@ use anyhow::{ensure, Context};
 use engine::clock::Clock;
 use engine::kernel::PaperAdapter;
 use engine::order::Order;
-use engine::pipeline::{run_kernel, KernelLogic, PipelineConfig, Speed};
+use engine::pipeline::{run_kernel, KernelLogic, PipelineConfig, RunReport, Speed};
 use engine::source::MemorySource;
 use engine::topology::Topology;
 use feeds::{EventKind, FeedAdapter, MarketEvent};
 use hdrhistogram::Histogram;
 use options::kernel::{OptionsKernel, Record, RecordBuffer};
-use options::synthetic::{default_config, OptionsMarket, OptionsMarketSpec, START_NS};
+use options::synthetic::{
+    default_config, MarketUnderlying, OptionsMarket, OptionsMarketSpec, START_NS,
+};
 use options::{EngineExtras, OptionsEngine, SurfaceConfig};
 use risk_core::margin::MarginTiers;
 use risk_core::vol::Garch11Params;
@@ -126,58 +128,54 @@ fn join(m: &BTreeMap<&'static str, u64>) -> String {
         .join(", ")
 }
 
-/// Runs the options demo.
-///
-/// # Errors
-/// An output file that cannot be written, or (a bug) the pipeline disagreeing with the direct
-/// loop.
-#[allow(clippy::too_many_lines)] // one report, printed top to bottom
-pub fn run(
-    seed: u64,
-    topology: &Topology,
-    speed: Speed,
-    orders_out: Option<&Path>,
-    decisions_out: Option<&Path>,
-) -> anyhow::Result<()> {
-    // 112 options: 7 strikes (calls and puts) on each of the 8 expiries, enough for an SVI fit.
-    let spec = OptionsMarketSpec {
-        seed,
-        options_per_underlying: 112,
-        tickers_per_tick: 2,
-        ..OptionsMarketSpec::default()
-    };
-    let m = OptionsMarket::generate(&spec);
-    let shock_tick = (spec.shock_at.clamp(0.0, 1.0) * spec.ticks as f64) as u64;
-    let shock_ns = START_NS + 1_000_000_000 + shock_tick * spec.tick_ns;
-    let new_kernel = || -> anyhow::Result<OptionsKernel> {
-        let mut k = OptionsKernel::new(&m.registry, RecordBuffer::with_capacity(1 << 16));
-        for mu in &m.underlyings {
-            let cfg = default_config(mu);
-            let extras = EngineExtras {
-                garch: Some(garch_params(&spec, cfg.sample_interval_ns)?),
-                // A refit runs Nelder–Mead (up to `max_evals` SVI evaluations, ~0.1–1 ms):
-                // each expiry at most every 10 s, deferred refits one per hedge tick.
-                surface: Some(SurfaceConfig {
-                    min_refit_interval_ns: 10_000_000_000,
-                    ..SurfaceConfig::default()
-                }),
-            };
-            let e = k
-                .add_underlying_with(cfg, mu.hedge, &mu.chain, &extras)
-                .context("options kernel")?;
-            let eng = k.engine_mut(e).context("engine just added")?;
-            for (i, s) in mu.chain.iter().enumerate() {
-                if i % DESIRED_EVERY == 0 {
-                    eng.set_desired(s.instrument, DESIRED_LOTS);
-                }
+/// The kernel of a run: one engine per underlying with its GARCH forecast and surface, and the
+/// desired book on every `DESIRED_EVERY`-th option.
+fn new_kernel(m: &OptionsMarket, spec: &OptionsMarketSpec) -> anyhow::Result<OptionsKernel> {
+    let mut k = OptionsKernel::new(&m.registry, RecordBuffer::with_capacity(1 << 16));
+    for mu in &m.underlyings {
+        let cfg = default_config(mu);
+        let extras = EngineExtras {
+            garch: Some(garch_params(spec, cfg.sample_interval_ns)?),
+            // A refit runs Nelder–Mead (up to `max_evals` SVI evaluations, ~0.1–1 ms):
+            // each expiry at most every 10 s, deferred refits one per hedge tick.
+            surface: Some(SurfaceConfig {
+                min_refit_interval_ns: 10_000_000_000,
+                ..SurfaceConfig::default()
+            }),
+        };
+        let e = k
+            .add_underlying_with(cfg, mu.hedge, &mu.chain, &extras)
+            .context("options kernel")?;
+        let eng = k.engine_mut(e).context("engine just added")?;
+        for (i, s) in mu.chain.iter().enumerate() {
+            if i % DESIRED_EVERY == 0 {
+                eng.set_desired(s.instrument, DESIRED_LOTS);
             }
         }
-        Ok(k)
-    };
+    }
+    Ok(k)
+}
 
-    // 1. Direct loop: per-tick Greeks and kernel time per event.
-    let clock = Clock::new();
-    let mut kernel = new_kernel()?;
+/// What the direct loop produced.
+struct Direct {
+    kernel: OptionsKernel,
+    /// Its orders without clock readings.
+    orders: Vec<Order>,
+    tracks: Vec<Track>,
+    /// Kernel time per event (event in → orders out + paper fills), ns.
+    lat: Histogram<u64>,
+    wall: std::time::Duration,
+}
+
+/// The direct loop: feed → kernel → paper fill on one thread, timing the kernel per event and
+/// sampling each underlying after every hedge tick.
+fn direct_loop(
+    m: &OptionsMarket,
+    spec: &OptionsMarketSpec,
+    shock_ns: u64,
+    clock: &Clock,
+) -> anyhow::Result<Direct> {
+    let mut kernel = new_kernel(m, spec)?;
     let mut feed = m.feed();
     let mut paper = PaperAdapter::default();
     let mut lat = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).context("histogram")?;
@@ -209,68 +207,76 @@ pub fn run(
                 continue;
             }
             for (u, mu) in m.underlyings.iter().enumerate() {
-                if e.instrument != mu.hedge.instrument {
-                    continue;
-                }
-                let eng = &kernel.engines()[u];
-                let lot = mu.hedge.lot_qty;
-                let (d, g, v) = portfolio(eng, lot);
-                let tr = &mut tracks[u];
-                tr.delta.push(d);
-                tr.gamma.push(g);
-                tr.vega.push(v);
-                let px = eng.underlying_px();
-                let cfg = default_config(mu);
-                let notional = eng.hedge_position_lots().unsigned_abs() as f64 * lot / px;
-                tr.mm_peak = tr
-                    .mm_peak
-                    .max(tiers[u].maintenance_margin(notional) / cfg.collateral_coin);
-                tr.lev_peak = tr.lev_peak.max(notional / cfg.collateral_coin);
-                let per_year = 365.25 * 86_400e9 / cfg.sample_interval_ns as f64;
-                let g = eng
-                    .garch()
-                    .map_or(f64::NAN, |g| (g.variance() * per_year).sqrt());
-                let gh = eng.vol_garch().unwrap_or(f64::NAN);
-                let iv = eng.implied_vol_for_buffer(e.recv_ns).unwrap_or(f64::NAN);
-                if e.recv_ns < shock_ns {
-                    tr.garch_pre_shock = g;
-                    tr.garch_h_pre_shock = gh;
-                    tr.implied_pre_shock = iv;
-                } else {
-                    tr.garch_peak = tr.garch_peak.max(g);
-                    tr.garch_h_peak = tr.garch_h_peak.max(gh);
-                    tr.implied_peak = tr.implied_peak.max(iv);
+                if e.instrument == mu.hedge.instrument {
+                    let eng = &kernel.engines()[u];
+                    sample(&mut tracks[u], eng, mu, &tiers[u], e.recv_ns, shock_ns);
                 }
             }
         }
     }
-    let wall = t0.elapsed();
+    Ok(Direct {
+        kernel,
+        orders: direct_orders,
+        tracks,
+        lat,
+        wall: t0.elapsed(),
+    })
+}
 
-    // 2. The same frames through the pipeline.
-    // Paced (`--speed`, default 1000x event time, about 12 k frames/s) so latency is measured
-    // below saturation rather than as queueing behind a replay at full speed.
-    let pcfg = PipelineConfig {
-        topology: topology.clone(),
-        speed,
-        ..PipelineConfig::default()
-    };
-    let (report, pk) = run_kernel(
-        &pcfg,
-        MemorySource::new(m.frames.clone()),
-        m.feed(),
-        new_kernel()?,
-        PaperAdapter::default(),
-        &clock,
-    );
-    let piped: Vec<Order> = report.orders.iter().map(plain).collect();
-    ensure!(
-        piped == direct_orders,
-        "the pipeline's orders differ from the direct loop's ({} vs {})",
-        piped.len(),
-        direct_orders.len()
-    );
+/// Samples underlying `mu`'s Greeks, margin, leverage and volatilities into `tr` after a hedge
+/// tick received at `recv_ns`.
+fn sample(
+    tr: &mut Track,
+    eng: &OptionsEngine,
+    mu: &MarketUnderlying,
+    tiers: &MarginTiers,
+    recv_ns: u64,
+    shock_ns: u64,
+) {
+    let lot = mu.hedge.lot_qty;
+    let (d, g, v) = portfolio(eng, lot);
+    tr.delta.push(d);
+    tr.gamma.push(g);
+    tr.vega.push(v);
+    let px = eng.underlying_px();
+    let cfg = default_config(mu);
+    let notional = eng.hedge_position_lots().unsigned_abs() as f64 * lot / px;
+    tr.mm_peak = tr
+        .mm_peak
+        .max(tiers.maintenance_margin(notional) / cfg.collateral_coin);
+    tr.lev_peak = tr.lev_peak.max(notional / cfg.collateral_coin);
+    let per_year = 365.25 * 86_400e9 / cfg.sample_interval_ns as f64;
+    let g = eng
+        .garch()
+        .map_or(f64::NAN, |g| (g.variance() * per_year).sqrt());
+    let gh = eng.vol_garch().unwrap_or(f64::NAN);
+    let iv = eng.implied_vol_for_buffer(recv_ns).unwrap_or(f64::NAN);
+    if recv_ns < shock_ns {
+        tr.garch_pre_shock = g;
+        tr.garch_h_pre_shock = gh;
+        tr.implied_pre_shock = iv;
+    } else {
+        tr.garch_peak = tr.garch_peak.max(g);
+        tr.garch_h_peak = tr.garch_h_peak.max(gh);
+        tr.implied_peak = tr.implied_peak.max(iv);
+    }
+}
 
-    // Records: orders by reason/binding, decisions' scale and buffer use.
+/// Orders by reason and binding, decisions' smallest scale and buffer use, from the records.
+struct Tally {
+    by_reason: BTreeMap<&'static str, u64>,
+    by_binding: BTreeMap<&'static str, u64>,
+    hedge_orders: u64,
+    option_orders: u64,
+    decisions: u64,
+    cuts_after_shock: u64,
+    first_cut: Option<u64>,
+    min_scale: f64,
+    min_scale_binding: &'static str,
+    buffer_use_peak: f64,
+}
+
+fn tally(kernel: &OptionsKernel, m: &OptionsMarket, shock_ns: u64) -> Tally {
     let records = kernel.log().records();
     let (mut by_reason, mut by_binding) = (BTreeMap::new(), BTreeMap::new());
     let (mut hedge_orders, mut option_orders, mut decisions) = (0u64, 0u64, 0u64);
@@ -309,7 +315,34 @@ pub fn run(
             }
         }
     }
+    Tally {
+        by_reason,
+        by_binding,
+        hedge_orders,
+        option_orders,
+        decisions,
+        cuts_after_shock,
+        first_cut,
+        min_scale,
+        min_scale_binding,
+        buffer_use_peak,
+    }
+}
 
+/// The hedge instrument's symbol of underlying `u`.
+fn hedge_symbol(m: &OptionsMarket, u: usize) -> &str {
+    &m.registry.instruments()[m.underlyings[u].hedge.instrument.0 as usize].symbol
+}
+
+/// The configuration, the market and the orders.
+fn print_setup(
+    m: &OptionsMarket,
+    spec: &OptionsMarketSpec,
+    shock_ns: u64,
+    direct: &Direct,
+    t: &Tally,
+    report: &RunReport,
+) {
     println!("== ballast demo --options: synthetic Deribit options (BTC, ETH), inverse perpetual hedges ==");
     for u in &m.underlyings {
         let c = default_config(u);
@@ -338,18 +371,22 @@ pub fn run(
     );
     println!(
         "orders            {} ({} hedge, {} option), {} decisions; direct loop {:.3} s, pipeline {} identical",
-        hedge_orders + option_orders,
-        hedge_orders,
-        option_orders,
-        decisions,
-        wall.as_secs_f64(),
+        t.hedge_orders + t.option_orders,
+        t.hedge_orders,
+        t.option_orders,
+        t.decisions,
+        direct.wall.as_secs_f64(),
         report.topology
     );
-    println!("  by reason       {}", join(&by_reason));
-    println!("  by binding      {}", join(&by_binding));
+    println!("  by reason       {}", join(&t.by_reason));
+    println!("  by binding      {}", join(&t.by_binding));
+}
+
+/// Greeks over time, margin, volatilities and surfaces per underlying.
+fn print_underlyings(m: &OptionsMarket, direct: &mut Direct) {
     println!("greeks over time  (after every hedge tick)       p1          p50          p99");
-    for (u, tr) in tracks.iter_mut().enumerate() {
-        let name = &m.registry.instruments()[m.underlyings[u].hedge.instrument.0 as usize].symbol;
+    for (u, tr) in direct.tracks.iter_mut().enumerate() {
+        let name = hedge_symbol(m, u);
         let cur = name.split('-').next().unwrap_or("");
         let (d1, d50, d99) = pct(&mut tr.delta);
         let (g1, g50, g99) = pct(&mut tr.gamma);
@@ -358,20 +395,20 @@ pub fn run(
         println!("  {cur} gamma, per USD                  {g1:>12.3e} {g50:>12.3e} {g99:>12.3e}");
         println!("  {cur} vega, USD per vol point         {v1:>12.1} {v50:>12.1} {v99:>12.1}");
     }
-    for (u, tr) in tracks.iter().enumerate() {
+    for (u, tr) in direct.tracks.iter().enumerate() {
         let c = default_config(&m.underlyings[u]);
         println!(
             "margin {:<10} peak maintenance margin / collateral {:.2} % (mmr {}), peak hedge leverage {:.2}x of {}x",
-            m.registry.instruments()[m.underlyings[u].hedge.instrument.0 as usize].symbol,
+            hedge_symbol(m, u),
             tr.mm_peak * 100.0,
             c.mmr,
             tr.lev_peak,
             c.max_leverage
         );
     }
-    for (u, tr) in tracks.iter().enumerate() {
-        let eng = &kernel.engines()[u];
-        let name = &m.registry.instruments()[m.underlyings[u].hedge.instrument.0 as usize].symbol;
+    for (u, tr) in direct.tracks.iter().enumerate() {
+        let eng = &direct.kernel.engines()[u];
+        let name = hedge_symbol(m, u);
         let cur = name.split('-').next().unwrap_or("");
         println!(
             "vol {cur:<13} GARCH(1,1) next-second vol {:.0} % before the shock -> peak {:.0} % after; over the {}-day buffer horizon {:.0} % -> {:.0} %; surface ATM implied at the horizon {:.1} % -> {:.1} %",
@@ -398,16 +435,25 @@ pub fn run(
             );
         }
     }
+}
+
+/// Buffer use, the shock's effect and both latencies.
+fn print_outcome(shock_ns: u64, direct: &Direct, t: &Tally, report: &RunReport, speed: Speed) {
     println!(
-        "liquidation       peak |hedge delta| / buffer-safe hedge delta {buffer_use_peak:.3} (<= 1: no hedge went past the buffer-safe size)"
+        "liquidation       peak |hedge delta| / buffer-safe hedge delta {:.3} (<= 1: no hedge went past the buffer-safe size)",
+        t.buffer_use_peak
     );
-    match first_cut {
-        Some(t) => println!(
-            "vol shock         {cuts_after_shock} option cuts after it, the first {:.2} s after; smallest book scale {min_scale:.3} set by {min_scale_binding}",
-            (t - shock_ns) as f64 / 1e9
+    match t.first_cut {
+        Some(c) => println!(
+            "vol shock         {} option cuts after it, the first {:.2} s after; smallest book scale {:.3} set by {}",
+            t.cuts_after_shock,
+            (c - shock_ns) as f64 / 1e9,
+            t.min_scale,
+            t.min_scale_binding
         ),
         None => println!("vol shock         no option cut after it"),
     }
+    let lat = &direct.lat;
     println!(
         "kernel per event  direct loop (event in -> orders out + paper fills): p50 {} p90 {} p99 {} p99.9 {} max {} (n = {})",
         engine::latency::fmt_ns(lat.value_at_quantile(0.5)),
@@ -426,6 +472,64 @@ pub fn run(
         }
     );
     print!("{}", engine::latency::table(&report.latency));
+}
+
+/// Runs the options demo.
+///
+/// # Errors
+/// An output file that cannot be written, or (a bug) the pipeline disagreeing with the direct
+/// loop.
+pub fn run(
+    seed: u64,
+    topology: &Topology,
+    speed: Speed,
+    orders_out: Option<&Path>,
+    decisions_out: Option<&Path>,
+) -> anyhow::Result<()> {
+    // 112 options: 7 strikes (calls and puts) on each of the 8 expiries, enough for an SVI fit.
+    let spec = OptionsMarketSpec {
+        seed,
+        options_per_underlying: 112,
+        tickers_per_tick: 2,
+        ..OptionsMarketSpec::default()
+    };
+    let m = OptionsMarket::generate(&spec);
+    let shock_tick = (spec.shock_at.clamp(0.0, 1.0) * spec.ticks as f64) as u64;
+    let shock_ns = START_NS + 1_000_000_000 + shock_tick * spec.tick_ns;
+
+    // 1. Direct loop: per-tick Greeks and kernel time per event.
+    let clock = Clock::new();
+    let mut direct = direct_loop(&m, &spec, shock_ns, &clock)?;
+
+    // 2. The same frames through the pipeline.
+    // Paced (`--speed`, default 1000x event time, about 12 k frames/s) so latency is measured
+    // below saturation rather than as queueing behind a replay at full speed.
+    let pcfg = PipelineConfig {
+        topology: topology.clone(),
+        speed,
+        ..PipelineConfig::default()
+    };
+    let (report, pk) = run_kernel(
+        &pcfg,
+        MemorySource::new(m.frames.clone()),
+        m.feed(),
+        new_kernel(&m, &spec)?,
+        PaperAdapter::default(),
+        &clock,
+    );
+    let piped: Vec<Order> = report.orders.iter().map(plain).collect();
+    ensure!(
+        piped == direct.orders,
+        "the pipeline's orders differ from the direct loop's ({} vs {})",
+        piped.len(),
+        direct.orders.len()
+    );
+
+    // Records: orders by reason/binding, decisions' scale and buffer use.
+    let t = tally(&direct.kernel, &m, shock_ns);
+    print_setup(&m, &spec, shock_ns, &direct, &t, &report);
+    print_underlyings(&m, &mut direct);
+    print_outcome(shock_ns, &direct, &t, &report, speed);
     let write = |p: &Path, k: &OptionsKernel, want: fn(&Record) -> bool| -> anyhow::Result<()> {
         let mut out = Vec::new();
         for r in k.log().records().iter().filter(|r| want(r)) {
@@ -434,7 +538,7 @@ pub fn run(
         std::fs::write(p, out).with_context(|| format!("cannot write {}", p.display()))
     };
     ensure!(
-        kernel.log().dropped() == 0 && pk.log().dropped() == 0,
+        direct.kernel.log().dropped() == 0 && pk.log().dropped() == 0,
         "decision log buffer too small"
     );
     if let Some(p) = orders_out {
