@@ -89,35 +89,9 @@ impl RingRow {
     }
 }
 
-fn main() {
-    let frames = read_capture(CAPTURE);
-    let clock = Clock::new();
-    let cost = clock.measure_cost(1_000_000);
-    let cores = available_cores();
-    let pair = (
-        cores.first().copied().unwrap_or(0),
-        cores.get(1).copied().unwrap_or(0),
-    );
-    println!(
-        "ballast pipeline bench: {} frames of {CAPTURE}; cores {cores:?}",
-        frames.len()
-    );
-    println!(
-        "clock: TSC via quanta {:.1} ns/read, Instant::now {:.1} ns/read",
-        cost.raw_ns, cost.instant_ns
-    );
-
-    // 1. Parse + normalize on one core.
-    let parse_ns = parse_only(&frames);
-    println!(
-        "parse+normalize (BinanceFeed::on_frame, book sync included): {:.1} ns/frame = {:.2} M frames/s (target >= 2 M)",
-        parse_ns,
-        1e3 / parse_ns
-    );
-
-    // 2. Replay throughput through the whole pipeline, lossless, as fast as it goes.
-    let res = Config::default().resolve().expect("default configuration");
-    let topo = Topology::auto(&cores);
+/// Replay throughput through the whole pipeline, lossless, as fast as it goes (median of 7), on
+/// one thread and on `topo`.
+fn replay_throughput(res: &Resolved, topo: &Topology, frames: &[(u64, Vec<u8>)], clock: &Clock) {
     for t in [Topology::single(), topo.clone()] {
         let mut rates = Vec::new();
         for _ in 0..7 {
@@ -126,7 +100,7 @@ fn main() {
                 speed: Speed::Max,
                 ..res.pipeline.clone()
             };
-            let s = run_session(&res, &pcfg, MemorySource::new(frames.clone()), &clock)
+            let s = run_session(res, &pcfg, MemorySource::new(frames.to_vec()), clock)
                 .expect("session");
             rates.push(s.report.feed.events as f64 / (s.report.elapsed_ns as f64 / 1e9));
         }
@@ -135,16 +109,29 @@ fn main() {
             median(&mut rates) / 1e6
         );
     }
+}
 
-    // 3. Tick-to-order below saturation: an eager sizer (no band, 100 ms samples) that resizes on most
-    //    ticks, frames offered at 500x real time (~57 k frames/s).
+/// An eager sizer (no band, 100 ms samples) that resizes on most ticks.
+fn eager_config() -> Resolved {
     let mut eager = Config::default();
     eager.sizing.band = 0.0;
     eager.sizing.sample_ms = 100;
     eager.sizing.warmup_samples = 5;
     eager.sizing.cap_to_touch = false;
     eager.instrument.min_qty = "0.00001".into();
-    let eager = eager.resolve().expect("eager configuration");
+    eager.resolve().expect("eager configuration")
+}
+
+/// Tick-to-order below saturation (frames offered at 500x real time, ~57 k frames/s) beside its
+/// floor, on one thread and on `topo`, with the core-to-core round trip of `pair` before and
+/// after each run.
+fn tick_to_order(
+    eager: &Resolved,
+    topo: &Topology,
+    frames: &[(u64, Vec<u8>)],
+    clock: &Clock,
+    pair: (usize, usize),
+) {
     println!();
     println!(
         "{:<26} {:>8} {:>9} {:>9} {:>9} {:>11} {:>11} {:>9}",
@@ -165,7 +152,7 @@ fn main() {
             ..eager.pipeline.clone()
         };
         let s =
-            run_session(&eager, &pcfg, MemorySource::new(frames.clone()), &clock).expect("session");
+            run_session(eager, &pcfg, MemorySource::new(frames.to_vec()), clock).expect("session");
         let after = round_trip(pair.0, pair.1, 201, 2_000);
         let h = s.report.latency.get(Hop::TickToOrder);
         let parse_p50 = s.report.latency.get(Hop::Parse).value_at_percentile(50.0) as f64;
@@ -199,8 +186,17 @@ fn main() {
             }
         );
     }
+}
 
-    // 4. The ring choice on the multi-thread topology, alternated so both see the same load.
+/// The ring choice on the multi-thread topology `topo`, alternated so both see the same load.
+fn ring_choice(
+    res: &Resolved,
+    eager: &Resolved,
+    topo: &Topology,
+    frames: &[(u64, Vec<u8>)],
+    clock: &Clock,
+    pair: (usize, usize),
+) {
     println!();
     println!(
         "{:<10} {:>13} {:>9} {:>9} {:>9} {:>11} {:>11} {:>9}",
@@ -217,9 +213,9 @@ fn main() {
                 ..res.pipeline.clone()
             };
             let r = if k == 0 {
-                session_on::<Rtrb>(&res, &fast, &frames, &clock)
+                session_on::<Rtrb>(res, &fast, frames, clock)
             } else {
-                session_on::<Crossbeam>(&res, &fast, &frames, &clock)
+                session_on::<Crossbeam>(res, &fast, frames, clock)
             };
             row.rates
                 .push(r.feed.events as f64 / (r.elapsed_ns as f64 / 1e9) / 1e6);
@@ -230,9 +226,9 @@ fn main() {
             };
             let before = round_trip(pair.0, pair.1, 201, 2_000).median_ns;
             let r = if k == 0 {
-                session_on::<Rtrb>(&eager, &paced, &frames, &clock)
+                session_on::<Rtrb>(eager, &paced, frames, clock)
             } else {
-                session_on::<Crossbeam>(&eager, &paced, &frames, &clock)
+                session_on::<Crossbeam>(eager, &paced, frames, clock)
             };
             let after = round_trip(pair.0, pair.1, 201, 2_000).median_ns;
             tick_to_order[k]
@@ -269,4 +265,44 @@ fn main() {
          paced runs merged, floor = parse p50 + median of the round trips before and after each run",
         ""
     );
+}
+
+fn main() {
+    let frames = read_capture(CAPTURE);
+    let clock = Clock::new();
+    let cost = clock.measure_cost(1_000_000);
+    let cores = available_cores();
+    let pair = (
+        cores.first().copied().unwrap_or(0),
+        cores.get(1).copied().unwrap_or(0),
+    );
+    println!(
+        "ballast pipeline bench: {} frames of {CAPTURE}; cores {cores:?}",
+        frames.len()
+    );
+    println!(
+        "clock: TSC via quanta {:.1} ns/read, Instant::now {:.1} ns/read",
+        cost.raw_ns, cost.instant_ns
+    );
+
+    // 1. Parse + normalize on one core.
+    let parse_ns = parse_only(&frames);
+    println!(
+        "parse+normalize (BinanceFeed::on_frame, book sync included): {:.1} ns/frame = {:.2} M frames/s (target >= 2 M)",
+        parse_ns,
+        1e3 / parse_ns
+    );
+
+    // 2. Replay throughput through the whole pipeline, lossless, as fast as it goes.
+    let res = Config::default().resolve().expect("default configuration");
+    let topo = Topology::auto(&cores);
+    replay_throughput(&res, &topo, &frames, &clock);
+
+    // 3. Tick-to-order below saturation: an eager sizer (no band, 100 ms samples) that resizes on most
+    //    ticks, frames offered at 500x real time (~57 k frames/s).
+    let eager = eager_config();
+    tick_to_order(&eager, &topo, &frames, &clock, pair);
+
+    // 4. The ring choice on the multi-thread topology, alternated so both see the same load.
+    ring_choice(&res, &eager, &topo, &frames, &clock, pair);
 }

@@ -96,12 +96,9 @@ struct Row {
     target: Option<f64>,
 }
 
-fn main() {
-    // `cargo bench` passes `--bench`; `cargo test --benches` runs this too: keep that quick.
-    let quick = std::env::args().any(|a| a == "--test") || cfg!(debug_assertions);
-    let mut rows = Vec::new();
-
-    // --- GARCH online update vs EWMA update (ns per tick).
+/// GARCH(1,1) online update vs EWMA update (ns per tick); returns the row and the parameters
+/// (reused by the fit's baseline).
+fn garch_update(quick: bool, rows: &mut Vec<Row>) -> Garch11Params {
     let rets = simulate(1 << 14, 1);
     let p = Garch11Params::new(2e-6, 0.08, 0.9).unwrap();
     let n_ticks = rets.len() as u64;
@@ -133,14 +130,18 @@ fn main() {
         target: Some(10.0),
     });
 
-    // --- GARCH fit on 5 000 returns vs one likelihood pass.
+    p
+}
+
+/// GARCH fit on 5 000 returns vs one likelihood pass at `p`.
+fn garch_fit(p: &Garch11Params, rows: &mut Vec<Row>) {
     let r5k = simulate(5000, 2);
     let bc = garch::backcast(&r5k);
     let fit_ns = time_per_op(1, || {
         black_box(garch::fit(black_box(&r5k), &FitOptions::default()).unwrap());
     });
     let ll_ns = time_per_op(1, || {
-        black_box(garch::loglikelihood(&p, 0.0, None, black_box(&r5k), bc));
+        black_box(garch::loglikelihood(p, 0.0, None, black_box(&r5k), bc));
     });
     rows.push(Row {
         name: "GARCH(1,1) fit, 5000 returns".into(),
@@ -150,8 +151,10 @@ fn main() {
         baseline: scale(ll_ns, 1e-3),
         target: None,
     });
+}
 
-    // --- ERC for 10, 100, 500 assets vs one Σx product.
+/// ERC for 10, 100, 500 assets vs one Σx product.
+fn erc(rows: &mut Vec<Row>) {
     for n in [10usize, 100, 500] {
         let cov = factor_cov(n, 3 + n as u64);
         let mut solver = RiskParitySolver::new(n);
@@ -181,8 +184,10 @@ fn main() {
             target: (n == 100).then_some(200.0),
         });
     }
+}
 
-    // --- Full policy evaluation per tick vs the base model alone.
+/// Full policy evaluation per tick vs the base model alone (and that vs building the inputs).
+fn policy(quick: bool, rows: &mut Vec<Row>) {
     let mut rng = ChaCha8Rng::seed_from_u64(9);
     let mid = 50_000.0;
     let bids: Vec<Level> = (0..20)
@@ -311,7 +316,10 @@ fn main() {
         baseline: bare_ns,
         target: Some(200.0),
     });
+}
 
+/// The table: each figure beside its baseline, the ratio and the target check.
+fn print_rows(rows: &[Row]) {
     println!();
     println!(
         "{:<40} {:>11} {:>11} {:<8} {:>16} {:>11} {:>11} {:>7} {:>8} {:>8}",
@@ -326,7 +334,7 @@ fn main() {
         "target",
         "ok(min)"
     );
-    for r in &rows {
+    for r in rows {
         let (t, ok) = match r.target {
             Some(t) => (format!("<= {t}"), if r.value.1 <= t { "yes" } else { "NO" }),
             None => ("-".into(), "-"),
@@ -345,4 +353,15 @@ fn main() {
             ok
         );
     }
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` runs this too: keep that quick.
+    let quick = std::env::args().any(|a| a == "--test") || cfg!(debug_assertions);
+    let mut rows = Vec::new();
+    let p = garch_update(quick, &mut rows);
+    garch_fit(&p, &mut rows);
+    erc(&mut rows);
+    policy(quick, &mut rows);
+    print_rows(&rows);
 }
