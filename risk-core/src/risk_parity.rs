@@ -130,55 +130,9 @@ impl RiskParitySolver {
         budgets: Option<&[f64]>,
         weights: &mut [f64],
     ) -> Result<RiskParityReport, RiskParityError> {
-        if n == 0 || n > self.n_max {
-            return Err(RiskParityError::BadDimension {
-                n,
-                n_max: self.n_max,
-            });
-        }
-        if cov.len() != n * n {
-            return Err(RiskParityError::LengthMismatch {
-                what: "covariance",
-                expected: n * n,
-                got: cov.len(),
-            });
-        }
-        if weights.len() != n {
-            return Err(RiskParityError::LengthMismatch {
-                what: "weights",
-                expected: n,
-                got: weights.len(),
-            });
-        }
+        check_inputs(cov, n, self.n_max, budgets, weights)?;
         let equal = 1.0 / n as f64;
-        if let Some(b) = budgets {
-            if b.len() != n {
-                return Err(RiskParityError::LengthMismatch {
-                    what: "budgets",
-                    expected: n,
-                    got: b.len(),
-                });
-            }
-            let mut sum = 0.0;
-            for (index, &value) in b.iter().enumerate() {
-                if !(value > 0.0 && value.is_finite()) {
-                    return Err(RiskParityError::BadBudget { index, value });
-                }
-                sum += value;
-            }
-            if (sum - 1.0).abs() > 1e-9 {
-                return Err(RiskParityError::BudgetsNotNormalized { sum });
-            }
-        }
         let budget = |i: usize| budgets.map_or(equal, |b| b[i]);
-        for i in 0..n {
-            for j in 0..n {
-                let v = cov[i * n + j];
-                if !v.is_finite() || (i == j && !(v > 0.0)) {
-                    return Err(RiskParityError::BadCovariance { row: i, col: j });
-                }
-            }
-        }
 
         let x = &mut self.x[..n];
         let sx = &mut self.sx[..n];
@@ -278,6 +232,62 @@ impl RiskParitySolver {
             variance,
         })
     }
+}
+
+/// Checks the inputs of [`RiskParitySolver::solve`] (dimension, lengths, budgets positive and
+/// normalized, covariance finite with a positive diagonal), in that order.
+fn check_inputs(
+    cov: &[f64],
+    n: usize,
+    n_max: usize,
+    budgets: Option<&[f64]>,
+    weights: &[f64],
+) -> Result<(), RiskParityError> {
+    if n == 0 || n > n_max {
+        return Err(RiskParityError::BadDimension { n, n_max });
+    }
+    if cov.len() != n * n {
+        return Err(RiskParityError::LengthMismatch {
+            what: "covariance",
+            expected: n * n,
+            got: cov.len(),
+        });
+    }
+    if weights.len() != n {
+        return Err(RiskParityError::LengthMismatch {
+            what: "weights",
+            expected: n,
+            got: weights.len(),
+        });
+    }
+    if let Some(b) = budgets {
+        if b.len() != n {
+            return Err(RiskParityError::LengthMismatch {
+                what: "budgets",
+                expected: n,
+                got: b.len(),
+            });
+        }
+        let mut sum = 0.0;
+        for (index, &value) in b.iter().enumerate() {
+            if !(value > 0.0 && value.is_finite()) {
+                return Err(RiskParityError::BadBudget { index, value });
+            }
+            sum += value;
+        }
+        if (sum - 1.0).abs() > 1e-9 {
+            return Err(RiskParityError::BudgetsNotNormalized { sum });
+        }
+    }
+    for i in 0..n {
+        for j in 0..n {
+            let v = cov[i * n + j];
+            if !v.is_finite() || (i == j && !(v > 0.0)) {
+                return Err(RiskParityError::BadCovariance { row: i, col: j });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Largest relative error `|RCᵢ / bᵢ − 1|` with `RCᵢ = xᵢ (Σx)ᵢ / xᵀΣx`.
