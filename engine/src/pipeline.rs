@@ -38,7 +38,7 @@ use stage::{ExecStage, FeedStage, KernelStage, Shared};
 
 /// The kernel stage's logic: what the pipeline's kernel thread runs between the event ring, the
 /// order ring and the fills ring. Implemented by the single-instrument-set [`Kernel`] and by the
-/// options engine's [`crate::options::kernel::OptionsKernel`]; [`run_kernel`] drives any of them.
+/// options engine's `OptionsKernel` (the `options` crate); [`run_kernel`] drives any of them.
 ///
 /// Hot path (`on_event`, `on_fill`, `outstanding`): no allocation, no lock, no I/O.
 pub trait KernelLogic: Send {
@@ -294,8 +294,7 @@ pub fn run_with<S: FrameSource, F: FeedAdapter, Z: Sizer, A: ExecutionAdapter>(
     run_kernel(cfg, source, feed, kernel, adapter, clock).0
 }
 
-/// [`run_with`] for any kernel logic (the options engine's
-/// [`crate::options::kernel::OptionsKernel`], or a [`Kernel`]): the report, and the kernel handed
+/// [`run_with`] for any kernel logic (the `options` crate's `OptionsKernel`, or a [`Kernel`]): the report, and the kernel handed
 /// back with its final state (positions, the options engines, recorded orders and decisions).
 ///
 /// # Panics

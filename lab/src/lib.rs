@@ -1,6 +1,6 @@
 //! The latency lab behind `ballast bench`: what a desk runs on its own box to learn which cores
 //! talk fastest ([`cores`]), what the engine costs per hop at a fixed offered rate on each topology
-//! ([`load`], [`bench`]), and what the venue link costs ([`venue`]); every result is written in
+//! ([`load`], [`bench`](mod@bench)), and what the venue link costs ([`venue`]); every result is written in
 //! HdrHistogram's formats and a JSON summary that [`report::compare`] sets against a baseline.
 //!
 //! Latency is measured from each message's *intended* send time (a fixed schedule, start +

@@ -237,7 +237,7 @@ const MAX_SMALL_STEPS: u32 = 5;
 /// rescaled by `sᵀy / yᵀy` after the first step (Nocedal & Wright 6.20), and is reset to the
 /// identity when it stops giving a descent direction; updates with `sᵀy` not clearly positive
 /// are skipped. The search stops at the gradient tolerance, when a line search finds no
-/// finite point of sufficient decrease, after [`MAX_SMALL_STEPS`] negligible steps in a row,
+/// finite point of sufficient decrease, after `MAX_SMALL_STEPS` negligible steps in a row,
 /// or at `max_iter`.
 ///
 /// # Panics

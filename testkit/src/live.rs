@@ -25,7 +25,7 @@ pub fn synth(steps: u32) -> SynthConfig {
     }
 }
 
-/// Starts a simulator of `venue` on [`synth`]`(steps)`, its configuration adjusted by `edit`
+/// Starts a simulator of `venue` on [`synth()`]`(steps)`, its configuration adjusted by `edit`
 /// first.
 ///
 /// # Panics

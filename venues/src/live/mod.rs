@@ -1,8 +1,8 @@
 //! Live market data: websocket transport, connection supervision, and the glue that lets the
 //! pipeline ([`engine::pipeline::run_with`]) run on a socket.
 //!
-//! - [`ws`]: the websocket client (`ws://`, `wss://` through rustls) and a small HTTP `GET` for
-//!   REST snapshots.
+//! - [`net::ws`] (the `net` crate): the websocket client (`ws://`, `wss://` through rustls) and a
+//!   small HTTP `GET` for REST snapshots.
 //! - [`source::LiveSource`]: a [`engine::source::FrameSource`] over one supervised connection:
 //!   subscriptions (Binance combined streams in the URL; Deribit `public/subscribe`), pings,
 //!   Deribit `public/set_heartbeat` and `test_request` answers, stale-stream detection (per
