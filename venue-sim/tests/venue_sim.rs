@@ -335,6 +335,9 @@ fn binance_orders_signed_matched_and_recorded() {
 /// Deribit: chain, book subscription with `change_id` continuity, a skipped change seen as a
 /// gap and healed by resubscribing, option tickers normalized, orders filled with `user.*`
 /// notifications, the client's book equal to a fresh snapshot at the end.
+///
+/// Long (about 200 lines) on purpose: one scenario on one connection, each step starting from the
+/// state the previous one left (subscribed, gapped, resubscribed, trading), read top to bottom.
 #[test]
 fn deribit_subscriptions_resubscribe_and_orders() {
     let sim = start_sim(Venue::Deribit, 600, |cfg| {
