@@ -118,10 +118,11 @@ impl Ring for Crossbeam {
 /// A ring chosen at run time (flags, configuration); dispatch once, then run the monomorphized
 /// pipeline ([`crate::pipeline::run_kernel_on`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum RingChoice {
-    /// [`Rtrb`].
+    /// The `rtrb` wait-free SPSC ring ([`Rtrb`]).
     Rtrb,
-    /// [`Crossbeam`].
+    /// crossbeam's bounded `ArrayQueue` ([`Crossbeam`]).
     Crossbeam,
 }
 
@@ -136,12 +137,6 @@ impl RingChoice {
             Self::Rtrb => Rtrb::NAME,
             Self::Crossbeam => Crossbeam::NAME,
         }
-    }
-
-    /// Parses a name as [`Self::name`] gives it.
-    #[must_use]
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|r| r.name() == s)
     }
 }
 
@@ -174,8 +169,5 @@ mod tests {
     fn both_rings_are_bounded_fifos() {
         fifo::<Rtrb>();
         fifo::<Crossbeam>();
-        assert_eq!(RingChoice::parse("crossbeam"), Some(RingChoice::Crossbeam));
-        assert_eq!(RingChoice::parse("rtrb"), Some(RingChoice::Rtrb));
-        assert_eq!(RingChoice::parse("spsc"), None);
     }
 }

@@ -6,12 +6,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{bail, Context};
+use clap::ValueEnum as _;
 use config::{Config, Resolved};
 use engine::clock::Clock;
 use engine::latency::{fmt_ns, Hop, HOPS};
 use engine::pipeline::Backpressure;
 use engine::ring::RingChoice;
-use engine::topology::{available_cores, Topology};
+use engine::topology::{available_cores, Topology, TopologyError};
 use hdrhistogram::Histogram;
 use lab::bench::{
     frames_needed, options_market, parse_only, parse_only_options, rescale_sampling, run_case_on,
@@ -37,23 +38,26 @@ pub(super) struct PipelineArgs {
     duration: f64,
     /// Topology to run (repeat for a sweep): `single`, `auto`, or e.g. `feed@0,kernel+exec@1`.
     /// Default: single, feed@0,kernel+exec@1 and feed,kernel,exec.
-    #[arg(long = "topology")]
-    topologies: Vec<String>,
-    /// Rings between the stages, comma-separated (`rtrb`, `crossbeam`): every topology runs on
-    /// each. With more than `rtrb` alone, configurations are named `TOPOLOGY/RING`.
-    #[arg(long, default_value = "rtrb")]
-    rings: String,
-    /// What the kernel sizes: `vol-target` (the configured symbol on a synthetic or captured
-    /// Binance market) or `options` (a synthetic Deribit book of --options options hedged on the
-    /// perpetual; every perpetual tick revalues and sizes the whole book).
-    #[arg(long, default_value = "vol-target")]
-    workload: String,
+    #[arg(
+        long = "topology",
+        value_parser = named_topology,
+        default_values = ["single", "feed@0,kernel+exec@1", "feed,kernel,exec"],
+        hide_default_value = true
+    )]
+    topologies: Vec<NamedTopology>,
+    /// Rings between the stages, comma-separated: every topology runs on each. With more than
+    /// `rtrb` alone, configurations are named `TOPOLOGY/RING`.
+    #[arg(long, value_delimiter = ',', default_value = "rtrb")]
+    rings: Vec<RingChoice>,
+    /// What the kernel sizes.
+    #[arg(long, value_enum, default_value_t = WorkloadKind::VolTarget)]
+    workload: WorkloadKind,
     /// Options in the book of `--workload options`.
     #[arg(long, default_value_t = 1_000)]
     options: usize,
     /// Feed behaviour when the kernel falls behind: `block` (lose nothing) or `conflate`.
-    #[arg(long, default_value = "block")]
-    backpressure: String,
+    #[arg(long, value_enum, default_value_t = Backpressure::Block)]
+    backpressure: Backpressure,
     /// Offer frames of these capture files (read into memory first) instead of the synthetic
     /// market; the configured symbol is sized.
     #[arg(long)]
@@ -81,6 +85,30 @@ pub(super) struct PipelineArgs {
     /// Directory for .hgrm files, the interval log, the JSON summary and the SVG plots.
     #[arg(long)]
     out: Option<PathBuf>,
+}
+
+/// What `bench pipeline` sizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum WorkloadKind {
+    /// The configured symbol on a synthetic or captured Binance market.
+    VolTarget,
+    /// A synthetic Deribit book of --options options hedged on the perpetual; every perpetual
+    /// tick revalues and sizes the whole book.
+    Options,
+}
+
+/// A `--topology` as given (it names the configuration) and as parsed.
+#[derive(Debug, Clone)]
+struct NamedTopology {
+    spec: String,
+    topology: Topology,
+}
+
+fn named_topology(spec: &str) -> Result<NamedTopology, TopologyError> {
+    Ok(NamedTopology {
+        spec: spec.to_owned(),
+        topology: spec.parse()?,
+    })
 }
 
 fn load_config(path: Option<&Path>) -> anyhow::Result<Resolved> {
@@ -135,36 +163,18 @@ fn check(a: &PipelineArgs) -> anyhow::Result<Checked> {
             a.duration
         );
     }
-    let backpressure = match a.backpressure.as_str() {
-        "block" => Backpressure::Block,
-        "conflate" => Backpressure::Conflate,
-        b => bail!("--backpressure `{b}`: expected `block` or `conflate`"),
-    };
     let stall = match a.stall_ms {
         None => None,
         Some(ms) if ms.is_finite() && ms > 0.0 => Some((a.stall_at_tick.max(1), (ms * 1e6) as u64)),
         Some(ms) => bail!("--stall-ms {ms}: expected a positive number of milliseconds"),
     };
     let mut rings = Vec::new();
-    for r in a.rings.split(',').map(str::trim).filter(|r| !r.is_empty()) {
-        let Some(ring) = RingChoice::parse(r) else {
-            bail!("--rings: unknown ring `{r}`: expected rtrb or crossbeam");
-        };
+    for &ring in &a.rings {
         if !rings.contains(&ring) {
             rings.push(ring);
         }
     }
-    if rings.is_empty() {
-        bail!(
-            "--rings `{}`: name at least one ring (rtrb, crossbeam)",
-            a.rings
-        );
-    }
-    let options_workload = match a.workload.as_str() {
-        "vol-target" => false,
-        "options" => true,
-        w => bail!("--workload `{w}`: expected `vol-target` or `options`"),
-    };
+    let options_workload = a.workload == WorkloadKind::Options;
     if options_workload && !a.capture.is_empty() {
         bail!("--capture feeds the vol-target workload; --workload options runs a synthetic book");
     }
@@ -175,7 +185,7 @@ fn check(a: &PipelineArgs) -> anyhow::Result<Checked> {
         bail!("--inject-delay-ns and --stall-ms wrap the vol-target sizer; not with --workload options");
     }
     Ok(Checked {
-        backpressure,
+        backpressure: a.backpressure,
         stall,
         rings,
         options_workload,
@@ -183,42 +193,25 @@ fn check(a: &PipelineArgs) -> anyhow::Result<Checked> {
 }
 
 /// One case per topology and ring.
-fn cases(
-    a: &PipelineArgs,
-    rings: &[RingChoice],
-    cores: &[usize],
-) -> anyhow::Result<Vec<(PipelineCase, RingChoice)>> {
-    let specs: Vec<String> = if a.topologies.is_empty() {
-        vec![
-            "single".into(),
-            "feed@0,kernel+exec@1".into(),
-            "feed,kernel,exec".into(),
-        ]
-    } else {
-        a.topologies.clone()
-    };
+fn cases(a: &PipelineArgs, rings: &[RingChoice]) -> Vec<(PipelineCase, RingChoice)> {
     let mut cases = Vec::new();
-    for s in &specs {
-        let topology = match s.as_str() {
-            "auto" => Topology::auto(cores),
-            t => Topology::parse(t).with_context(|| format!("--topology `{t}`"))?,
-        };
+    for t in &a.topologies {
         for &ring in rings {
             let name = if rings == [RingChoice::Rtrb] {
-                s.clone()
+                t.spec.clone()
             } else {
-                format!("{s}/{}", ring.name())
+                format!("{}/{}", t.spec, ring.name())
             };
             cases.push((
                 PipelineCase {
                     name,
-                    topology: topology.clone(),
+                    topology: t.topology.clone(),
                 },
                 ring,
             ));
         }
     }
-    Ok(cases)
+    cases
 }
 
 /// The frames offered: the options market's, the capture's, or a synthetic Binance market's.
@@ -303,6 +296,8 @@ fn print_header(
             "captured frames"
         },
         a.backpressure
+            .to_possible_value()
+            .map_or_else(String::new, |v| v.get_name().to_owned())
     );
     if a.inject_delay_ns > 0 || checked.stall.is_some() {
         println!(
@@ -321,6 +316,10 @@ fn print_header(
             m.underlyings.iter().map(|u| u.chain.len()).sum::<usize>(),
             m.underlyings.len(),
             a.rings
+                .iter()
+                .map(|r| r.name())
+                .collect::<Vec<_>>()
+                .join(",")
         );
         println!(
             "schedule          {compression:.1}× the recorded pace; volatility sampling \
@@ -561,7 +560,7 @@ fn write_out(
 pub(super) fn run(a: PipelineArgs) -> anyhow::Result<()> {
     let checked = check(&a)?;
     let cores = available_cores();
-    let cases = cases(&a, &checked.rings, &cores)?;
+    let cases = cases(&a, &checked.rings);
     prepare_out(a.out.as_deref())?;
     let res = load_config(a.config.as_deref())?;
     let n = frames_needed(a.rate, a.duration);
