@@ -26,6 +26,7 @@ use flate2::write::GzEncoder;
 
 /// Compression of the capture files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Compression {
     /// Plain text.
     #[default]

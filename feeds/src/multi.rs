@@ -52,14 +52,27 @@ impl CaptureFormat {
     }
 }
 
-/// Which adapter parses an input's frames. Configured as `binance` or `deribit`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+/// A venue: which adapter parses an input's frames, which protocols the venue simulator speaks.
+/// Configured as `binance` or `deribit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Venue {
     /// [`BinanceFeed`] (spot, USD-M, COIN-M streams).
     Binance,
     /// [`DeribitFeed`].
     Deribit,
+}
+
+impl Venue {
+    /// The name configuration files and flags give it (`binance`, `deribit`).
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Binance => "binance",
+            Self::Deribit => "deribit",
+        }
+    }
 }
 
 /// One input: files that continue each other, their format and their venue.

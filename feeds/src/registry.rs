@@ -10,18 +10,23 @@ pub struct InstrumentId(pub u32);
 /// Which venue and market an instrument trades on. Configured as `spot`, `usdm`, `coinm` or
 /// `deribit`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Market {
     /// Binance spot (`U == previous u + 1` continuity).
     #[serde(rename = "spot")]
+    #[cfg_attr(feature = "clap", value(name = "spot"))]
     BinanceSpot,
     /// Binance USD-M futures (`pu == previous u`).
     #[serde(rename = "usdm")]
+    #[cfg_attr(feature = "clap", value(name = "usdm"))]
     BinanceUsdM,
     /// Binance COIN-M futures (`pu == previous u`).
     #[serde(rename = "coinm")]
+    #[cfg_attr(feature = "clap", value(name = "coinm"))]
     BinanceCoinM,
     /// Deribit (options, futures, perpetuals).
     #[serde(rename = "deribit")]
+    #[cfg_attr(feature = "clap", value(name = "deribit"))]
     Deribit,
 }
 

@@ -25,7 +25,7 @@ fn refuses_non_loopback_and_bad_flags() {
         ),
         (
             &["venue-sim", "--venue", "kraken", "--synthetic"][..],
-            "unknown venue",
+            "invalid value 'kraken' for '--venue",
         ),
         (
             &["venue-sim", "--venue", "binance"][..],

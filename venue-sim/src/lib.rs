@@ -58,25 +58,10 @@ pub use matching::{
 /// Decimal scale of every price and quantity mantissa in the simulator and its [`SimRecord`].
 pub const SIM_SCALE: u8 = 8;
 
-/// Which venue's protocols the simulator speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Venue {
-    /// Binance spot (market-data streams, REST depth, WebSocket API orders).
-    Binance,
-    /// Deribit (JSON-RPC 2.0 over one websocket).
-    Deribit,
-}
-
-impl std::str::FromStr for Venue {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().as_str() {
-            "binance" => Ok(Self::Binance),
-            "deribit" => Ok(Self::Deribit),
-            other => Err(format!("unknown venue `{other}` (binance | deribit)")),
-        }
-    }
-}
+/// Which venue's protocols the simulator speaks: Binance spot (market-data streams, REST depth,
+/// WebSocket API orders) or Deribit (JSON-RPC 2.0 over one websocket). The feeds' venue, so that a
+/// simulated venue and the adapter that parses it are one value.
+pub use feeds::multi::Venue;
 
 /// Where the simulator's market data comes from.
 #[derive(Debug, Clone, PartialEq)]

@@ -11,6 +11,7 @@ use anyhow::{bail, Context};
 use engine::clock::Clock;
 use feeds::capture_writer::{CaptureWriter, CaptureWriterConfig, Compression, Rotation};
 use feeds::deribit::{DeribitFeed, DERIBIT_SCALE};
+use feeds::multi::Venue;
 use feeds::{BinanceFeed, Market, Registry};
 use venues::live::capture::run_capture;
 use venues::live::{
@@ -20,9 +21,9 @@ use venues::live::{
 /// `ballast capture` arguments.
 #[derive(Debug, clap::Args)]
 pub struct CaptureArgs {
-    /// `binance` or `deribit`.
-    #[arg(long)]
-    pub venue: String,
+    /// Venue whose protocol the connection speaks.
+    #[arg(long, value_enum)]
+    pub venue: Venue,
     /// Websocket URL: Binance host base (`ws://127.0.0.1:9000`, the combined-stream path is
     /// added), Deribit full URL (`ws://127.0.0.1:9000/ws/api/v2`).
     #[arg(long)]
@@ -38,11 +39,11 @@ pub struct CaptureArgs {
     #[arg(long)]
     pub rest: Option<String>,
     /// Binance market: `spot` (REST `/api/v3/depth`) or `usdm` (`/fapi/v1/depth`).
-    #[arg(long, default_value = "spot")]
-    pub market: String,
-    /// `none`, `gzip` or `zstd`.
-    #[arg(long, default_value = "none")]
-    pub compress: String,
+    #[arg(long, value_enum, default_value_t = Market::BinanceSpot)]
+    pub market: Market,
+    /// Compression of the capture files.
+    #[arg(long, value_enum, default_value_t = Compression::None)]
+    pub compress: Compression,
     /// Start a new file after this many MiB.
     #[arg(long)]
     pub rotate_mb: Option<u64>,
@@ -57,23 +58,23 @@ pub struct CaptureArgs {
 /// Builds the live configuration of one connection from channel names.
 ///
 /// # Errors
-/// An unknown venue or a channel name without a symbol.
+/// A Binance market other than spot or USD-M, or a channel name without a symbol.
 pub fn live_config(
-    venue: &str,
+    venue: Venue,
     url: &str,
     channels: &[String],
     rest: Option<&str>,
-    market: &str,
+    market: Market,
     reg: &mut Registry,
     stale_ms: u64,
 ) -> anyhow::Result<LiveConfig> {
     let mut streams: Vec<StreamSpec> = Vec::new();
     let (kind, mkt, scale) = match venue {
-        "binance" => {
-            let (path, m) = match market {
-                "spot" => ("/api/v3/depth", Market::BinanceSpot),
-                "usdm" => ("/fapi/v1/depth", Market::BinanceUsdM),
-                other => bail!("--market `{other}`: expected spot or usdm"),
+        Venue::Binance => {
+            let path = match market {
+                Market::BinanceSpot => "/api/v3/depth",
+                Market::BinanceUsdM => "/fapi/v1/depth",
+                other => bail!("--market `{}`: expected spot or usdm", other.name()),
             };
             let rest_base = rest.map_or_else(
                 || {
@@ -87,16 +88,15 @@ pub fn live_config(
                     rest_base: rest_base.trim_end_matches('/').to_owned(),
                     depth_path: path.into(),
                 },
-                m,
+                market,
                 8,
             )
         }
-        "deribit" => (
+        Venue::Deribit => (
             VenueKind::Deribit { heartbeat_s: 10 },
             Market::Deribit,
             DERIBIT_SCALE,
         ),
-        other => bail!("--venue `{other}`: expected binance or deribit"),
     };
     for ch in channels {
         let symbol = match &kind {
@@ -132,24 +132,18 @@ pub fn live_config(
 /// # Errors
 /// Bad arguments, an unwritable output, a write error.
 pub fn run(a: CaptureArgs) -> anyhow::Result<()> {
-    let compression = match a.compress.as_str() {
-        "none" => Compression::None,
-        "gzip" => Compression::Gzip,
-        "zstd" => Compression::Zstd,
-        other => bail!("--compress `{other}`: expected none, gzip or zstd"),
-    };
     let mut reg = Registry::new();
     let cfg = live_config(
-        &a.venue,
+        a.venue,
         &a.url,
         &a.subscribe,
         a.rest.as_deref(),
-        &a.market,
+        a.market,
         &mut reg,
         0,
     )?;
     let mut wc = CaptureWriterConfig::new(&a.out);
-    wc.compression = compression;
+    wc.compression = a.compress;
     wc.rotation = Rotation {
         max_bytes: a.rotate_mb.map(|m| m << 20),
         max_age: a.rotate_s.map(Duration::from_secs),
@@ -179,12 +173,15 @@ pub fn run(a: CaptureArgs) -> anyhow::Result<()> {
     };
     let mut source = LiveSource::new(cfg, Arc::clone(&link), Clock::new());
     let counters = source.counters();
-    let stats = if a.venue == "binance" {
-        let mut feed = LiveFeed::new(BinanceFeed::new(reg), link, has_book, None);
-        run_capture(&mut source, &mut feed, &mut writer, &stop, &mut |_| {})
-    } else {
-        let mut feed = LiveFeed::new(DeribitFeed::new(reg), link, has_book, None);
-        run_capture(&mut source, &mut feed, &mut writer, &stop, &mut |_| {})
+    let stats = match a.venue {
+        Venue::Binance => {
+            let mut feed = LiveFeed::new(BinanceFeed::new(reg), link, has_book, None);
+            run_capture(&mut source, &mut feed, &mut writer, &stop, &mut |_| {})
+        }
+        Venue::Deribit => {
+            let mut feed = LiveFeed::new(DeribitFeed::new(reg), link, has_book, None);
+            run_capture(&mut source, &mut feed, &mut writer, &stop, &mut |_| {})
+        }
     };
     let paths = writer.finish().context("finishing the capture")?;
     let stats = stats.context("capture")?;

@@ -261,20 +261,18 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
     let id = reg.register(&res.symbol, res.market, res.px_scale, res.qty_scale);
     let mut lcfg = match live.venue {
         Venue::Binance => {
-            let market = match res.market {
-                Market::BinanceSpot => "spot",
-                Market::BinanceUsdM => "usdm",
-                other => bail!(
+            if !matches!(res.market, Market::BinanceSpot | Market::BinanceUsdM) {
+                bail!(
                     "`instrument.market` = {:?}: `live.venue` = \"binance\" sizes `spot` or `usdm` instruments",
-                    other.name()
-                ),
-            };
+                    res.market.name()
+                );
+            }
             let lcfg = super::capture::live_config(
-                "binance",
+                Venue::Binance,
                 &live.url,
                 &live.channels,
                 live.rest.as_deref(),
-                market,
+                res.market,
                 &mut reg,
                 live.stale_ms,
             )
@@ -302,11 +300,11 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
                 );
             }
             let mut lcfg = super::capture::live_config(
-                "deribit",
+                Venue::Deribit,
                 &live.url,
                 &live.channels,
                 None,
-                "",
+                res.market,
                 &mut reg,
                 live.stale_ms,
             )

@@ -16,9 +16,9 @@ pub struct VenueSimArgs {
     /// Listen address; loopback only (`127.0.0.1:PORT`, port 0 picks one).
     #[arg(long, default_value = "127.0.0.1:0")]
     listen: String,
-    /// Protocols to speak: `binance` or `deribit`.
-    #[arg(long)]
-    venue: String,
+    /// Protocols to speak (any case).
+    #[arg(long, value_enum, ignore_case = true)]
+    venue: Venue,
     /// Capture files to serve, in order (Ballast/hftbacktest lines, plain or gzip, or cryptofeed
     /// `.jsonl[.zst]`).
     #[arg(long, num_args = 1.., conflicts_with = "synthetic")]
@@ -61,10 +61,6 @@ pub fn run(a: VenueSimArgs) -> anyhow::Result<()> {
     if !listen.ip().is_loopback() {
         bail!("--listen {listen}: the venue simulator listens on loopback only (127.0.0.1)");
     }
-    let venue: Venue = a
-        .venue
-        .parse()
-        .map_err(|e: String| anyhow::anyhow!("--venue: {e}"))?;
     let source = match (a.capture.is_empty(), a.synthetic) {
         (false, false) => {
             for f in &a.capture {
@@ -87,7 +83,7 @@ pub fn run(a: VenueSimArgs) -> anyhow::Result<()> {
             _ => bail!("--speed `{s}`: expected `max` or a positive factor"),
         },
     };
-    let mut cfg = SimConfig::new(venue, source);
+    let mut cfg = SimConfig::new(a.venue, source);
     cfg.listen = listen;
     cfg.speed = speed;
     cfg.start_on_subscribe = !a.start_now;
@@ -101,11 +97,7 @@ pub fn run(a: VenueSimArgs) -> anyhow::Result<()> {
         cfg.api_secret = Some(v);
     }
     let sim = venue_sim::start(cfg).context("cannot start the venue simulator")?;
-    println!(
-        "venue-sim {} listening on {}",
-        a.venue.to_ascii_lowercase(),
-        sim.addr()
-    );
+    println!("venue-sim {} listening on {}", a.venue.name(), sim.addr());
     use std::io::Write as _;
     std::io::stdout().flush().ok();
     while !sim.stopping() {
