@@ -287,6 +287,7 @@ pub fn read_summary(path: &Path) -> Result<Summary, ReadError> {
 
 /// A percentile compared by [`compare`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Metric {
     /// Median.
     P50,
@@ -295,28 +296,16 @@ pub enum Metric {
     /// 99th percentile.
     P99,
     /// 99.9th percentile.
+    #[cfg_attr(feature = "clap", value(name = "p99.9", alias = "p999"))]
     P999,
     /// 99.99th percentile.
+    #[cfg_attr(feature = "clap", value(name = "p99.99", alias = "p9999"))]
     P9999,
     /// Largest value.
     Max,
 }
 
 impl Metric {
-    /// Parses `p50`, `p90`, `p99`, `p99.9`, `p99.99` or `max`.
-    #[must_use]
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "p50" => Self::P50,
-            "p90" => Self::P90,
-            "p99" => Self::P99,
-            "p99.9" | "p999" => Self::P999,
-            "p99.99" | "p9999" => Self::P9999,
-            "max" => Self::Max,
-            _ => return None,
-        })
-    }
-
     /// Its name.
     #[must_use]
     pub const fn name(self) -> &'static str {

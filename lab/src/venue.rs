@@ -20,6 +20,7 @@ use net::ws::{WsConn, WsRecv};
 
 /// What each request is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Probe {
     /// A websocket ping control frame; the response is the pong with the same payload.
     Ping,
@@ -35,19 +36,6 @@ pub enum Probe {
 }
 
 impl Probe {
-    /// Parses `ping`, `deribit-test`, `binance-ping`, `binance-order` or `deribit-order`.
-    #[must_use]
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "ping" => Self::Ping,
-            "deribit-test" => Self::DeribitTest,
-            "binance-ping" => Self::BinancePing,
-            "binance-order" => Self::BinanceOrder,
-            "deribit-order" => Self::DeribitOrder,
-            _ => return None,
-        })
-    }
-
     /// Its name (also the series name: `<name>_rtt` and `<name>_rtt_co`).
     #[must_use]
     pub const fn name(self) -> &'static str {

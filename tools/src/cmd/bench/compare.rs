@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use engine::latency::fmt_ns;
 use lab::report::{compare, compare_table, read_summary, Metric};
 
@@ -15,9 +15,9 @@ pub(super) struct CompareArgs {
     /// Flag B when worse than A by more than this (`10%` or `0.1`).
     #[arg(long, default_value = "10%")]
     threshold: String,
-    /// Percentiles compared (comma-separated: p50,p90,p99,p99.9,p99.99,max).
-    #[arg(long, default_value = "p50,p99")]
-    metrics: String,
+    /// Percentiles compared, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "p50,p99")]
+    metrics: Vec<Metric>,
     /// Series with fewer samples than this (in either run) are not compared.
     #[arg(long, default_value_t = 100)]
     min_count: u64,
@@ -38,17 +38,6 @@ fn parse_threshold(s: &str) -> anyhow::Result<f64> {
 /// Runs `ballast bench compare`.
 pub(super) fn run(a: CompareArgs) -> anyhow::Result<()> {
     let threshold = parse_threshold(&a.threshold)?;
-    let mut metrics = Vec::new();
-    for m in a
-        .metrics
-        .split(',')
-        .map(str::trim)
-        .filter(|m| !m.is_empty())
-    {
-        metrics.push(Metric::parse(m).with_context(|| {
-            format!("--metrics: unknown `{m}` (expected p50, p90, p99, p99.9, p99.99 or max)")
-        })?);
-    }
     let sa = read_summary(&a.a)?;
     let sb = read_summary(&a.b)?;
     if sa.bench != sb.bench {
@@ -60,7 +49,7 @@ pub(super) fn run(a: CompareArgs) -> anyhow::Result<()> {
             sb.bench
         );
     }
-    let rows = compare(&sa, &sb, &metrics, threshold, a.min_count);
+    let rows = compare(&sa, &sb, &a.metrics, threshold, a.min_count);
     println!(
         "== ballast bench compare: A = {}, B = {} ({} bench, threshold {:.1} %) ==",
         a.a.display(),

@@ -19,10 +19,9 @@ pub(super) struct VenueArgs {
     /// Websocket URL, e.g. ws://127.0.0.1:9000/ws/api/v2 (Deribit) or .../ws-api/v3 (Binance).
     #[arg(long)]
     url: String,
-    /// `ping` (websocket ping/pong), `deribit-test` (public/test), `binance-ping` (API ping),
-    /// `binance-order` (order.place → ack) or `deribit-order` (private/buy → ack).
-    #[arg(long, default_value = "ping")]
-    probe: String,
+    /// What each request is.
+    #[arg(long, value_enum, default_value_t = Probe::Ping)]
+    probe: Probe,
     /// Requests recorded.
     #[arg(long, default_value_t = 1_000)]
     count: u64,
@@ -60,12 +59,7 @@ pub(super) struct VenueArgs {
 
 /// Runs `ballast bench venue`.
 pub(super) fn run(a: VenueArgs) -> anyhow::Result<()> {
-    let Some(probe) = Probe::parse(&a.probe) else {
-        bail!(
-            "--probe `{}`: expected ping, deribit-test, binance-ping, binance-order or deribit-order",
-            a.probe
-        );
-    };
+    let probe = a.probe;
     if a.count == 0 {
         bail!("--count must be positive");
     }
