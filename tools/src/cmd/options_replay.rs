@@ -34,7 +34,7 @@ use anyhow::{bail, Context};
 use config::{Config, HedgeSection, OptionsSection};
 use engine::clock::Clock;
 use engine::kernel::PaperAdapter;
-use engine::pipeline::{run_kernel, PipelineConfig};
+use engine::pipeline::{run_kernel, PipelineConfig, RunReport};
 use engine::source::{FrameSource, SourceError};
 use engine::topology::Topology;
 use feeds::binance::FeedStats;
@@ -44,7 +44,7 @@ use feeds::multi::{
 };
 use feeds::{flags, EventKind, FeedAdapter, InstrumentId, Market, MarketEvent, PxQty, Registry};
 use options::kernel::{OptionsKernel, Record, RecordRing};
-use options::{HedgeSpec, OptionSpec, OptionsStats};
+use options::{HedgeSpec, OptionSpec, OptionsEngine, OptionsStats};
 
 /// Replay Deribit option captures through one options engine per underlying and log every
 /// order and decision as JSON lines.
@@ -471,13 +471,46 @@ fn writer(
     })
 }
 
-/// Runs the options replay.
-///
-/// # Errors
-/// A missing or unreadable capture, a bad flag or configuration value, an underlying without a
-/// hedge feed, an unwritable output.
-#[allow(clippy::too_many_lines)] // one linear set-up sequence, commented step by step
-pub fn run(a: OptionsReplayArgs) -> anyhow::Result<()> {
+/// An underlying's engine as planned (steps 2–3): its chain, its hedge and its settings.
+struct Plan {
+    underlying: String,
+    source: HedgeSource,
+    hedge_id: InstrumentId,
+    chain: Vec<OptionSpec>,
+    cfg: options::OptionsConfig,
+    extras: options::EngineExtras,
+    default_lots: i64,
+}
+
+/// The planned engines, and the underlyings skipped for want of a hedge feed.
+struct Plans {
+    plans: Vec<Plan>,
+    skipped: Vec<String>,
+}
+
+/// An engine at the end of the replay, for the summary.
+struct EngineEnd {
+    stats: OptionsStats,
+    hedge_lots: i64,
+    underlying_px: f64,
+    /// The `vol at the end: ...` line.
+    vol: String,
+    chain: Vec<InstrumentId>,
+}
+
+/// What the second pass leaves: the pipeline's report, each engine's end, the log's counts.
+struct Replayed {
+    report: RunReport,
+    engines: Vec<EngineEnd>,
+    rejected: u64,
+    written: Written,
+    derived: u64,
+}
+
+/// The `[options]`, `[hedge]` and pipeline settings, with the flags applied and checked.
+fn settings(
+    a: &OptionsReplayArgs,
+) -> anyhow::Result<(OptionsSection, HedgeSection, PipelineConfig)> {
     if !a.hedge_from_underlying && a.hedge_capture.is_empty() {
         bail!("no hedge feed: pass --hedge-from-underlying (derived touch) or --hedge-capture F --hedge-symbol SYM");
     }
@@ -487,22 +520,11 @@ pub fn run(a: OptionsReplayArgs) -> anyhow::Result<()> {
     }
     pcfg.speed = super::run_common::parse_speed(&a.speed)?;
     hedge_cfg.check()?;
-    let contract = hedge_cfg.contract;
-    let specs = input_specs(&a)?;
-    let started = std::time::Instant::now();
+    Ok((opts, hedge_cfg, pcfg))
+}
 
-    // 1. First pass: chain facts, ticker counts, registries.
-    let (mut scan, first_pass) = scan(&specs)?;
-    let book: BTreeMap<String, i64> = opts
-        .book
-        .iter()
-        .map(|e| (e.symbol.clone(), e.lots))
-        .collect();
-    for sym in book.keys() {
-        if scan.global.id(sym).is_none() {
-            bail!("options.book: `{sym}` is not an instrument of the captures");
-        }
-    }
+/// The underlyings replayed: `[options] underlyings`, else every underlying with option tickers.
+fn underlyings_of(opts: &OptionsSection, scan: &Scan) -> anyhow::Result<Vec<String>> {
     let mut underlyings: Vec<String> = if opts.underlyings.is_empty() {
         let mut u: Vec<String> = scan
             .facts
@@ -523,22 +545,24 @@ pub fn run(a: OptionsReplayArgs) -> anyhow::Result<()> {
     if underlyings.is_empty() {
         bail!("no option tickers in the captures: nothing to replay");
     }
-    let captured = captured_hedges(&a, &underlyings)?;
+    Ok(underlyings)
+}
 
-    // 2–3. Chains and hedges (derived hedges registered before the kernel is built).
-    struct Plan {
-        underlying: String,
-        source: HedgeSource,
-        hedge_id: InstrumentId,
-        chain: Vec<OptionSpec>,
-        cfg: options::OptionsConfig,
-        extras: options::EngineExtras,
-        default_lots: i64,
-    }
+/// Steps 2–3: each underlying's chain and hedge; derived hedges are registered in
+/// `scan.global` (before the kernel is built).
+fn plan(
+    a: &OptionsReplayArgs,
+    opts: &OptionsSection,
+    hedge_cfg: &HedgeSection,
+    scan: &mut Scan,
+    underlyings: &[String],
+    book: &BTreeMap<String, i64>,
+) -> anyhow::Result<Plans> {
+    let captured = captured_hedges(a, underlyings)?;
     let mut plans: Vec<Plan> = Vec::new();
     let mut skipped: Vec<String> = Vec::new();
-    for u in &underlyings {
-        let chain = chain_of(&scan, u, &book);
+    for u in underlyings {
+        let chain = chain_of(scan, u, book);
         if chain.is_empty() {
             bail!(
                 "options.underlyings: `{u}` has no unexpired option with a ticker in the captures"
@@ -562,7 +586,7 @@ pub fn run(a: OptionsReplayArgs) -> anyhow::Result<()> {
         } else if a.hedge_from_underlying {
             let fut = match hedge_cfg.symbols.get(u) {
                 Some(f) => f.clone(),
-                None => default_future(&scan, &chain)
+                None => default_future(scan, &chain)
                     .with_context(|| format!("{u}: no future to derive a hedge from"))?,
             };
             let id = scan
@@ -586,8 +610,13 @@ pub fn run(a: OptionsReplayArgs) -> anyhow::Result<()> {
     if plans.is_empty() {
         bail!("no underlying has a hedge feed ({skipped:?} skipped)");
     }
+    Ok(Plans { plans, skipped })
+}
+
+/// Option id → the derived hedge its tickers quote (options of a derived hedge's future).
+fn derive_targets(scan: &Scan, plans: &[Plan]) -> anyhow::Result<Vec<Option<InstrumentId>>> {
     let mut derive_to: Vec<Option<InstrumentId>> = vec![None; scan.global.len()];
-    for p in &plans {
+    for p in plans {
         if let HedgeSource::Derived { future } = &p.source {
             let prefix = format!("{future}-");
             let mut any = false;
@@ -608,14 +637,27 @@ pub fn run(a: OptionsReplayArgs) -> anyhow::Result<()> {
             }
         }
     }
+    Ok(derive_to)
+}
 
-    // The kernel: one engine per underlying, orders and decisions on a ring to the writer.
+/// The kernel: one engine per underlying with its desired book, orders and decisions on a ring
+/// to the log writer, which is started here.
+fn kernel(
+    a: &OptionsReplayArgs,
+    scan: &Scan,
+    plans: &[Plan],
+    hedge_cfg: &HedgeSection,
+    book: &BTreeMap<String, i64>,
+) -> anyhow::Result<(
+    OptionsKernel<RecordRing>,
+    std::thread::JoinHandle<anyhow::Result<Written>>,
+)> {
     let (ring, rx) = RecordRing::new(1 << 16, true);
     let mut kernel = OptionsKernel::new(&scan.global, ring);
-    for p in &plans {
+    for p in plans {
         let hedge = HedgeSpec {
             instrument: p.hedge_id,
-            contract,
+            contract: hedge_cfg.contract,
             lot_qty: hedge_cfg.lot_qty,
             min_lots: hedge_cfg.min_lots,
         };
@@ -632,8 +674,19 @@ pub fn run(a: OptionsReplayArgs) -> anyhow::Result<()> {
         }
     }
     let log = writer(rx, a.orders_out.clone(), a.decisions_out.clone());
+    Ok((kernel, log))
+}
 
-    // 4. Second pass: the replay through the pipeline, as live.
+/// Step 4: the second pass, through the pipeline as live; waits for the log writer.
+fn replay(
+    mut pcfg: PipelineConfig,
+    specs: &[InputSpec],
+    scan: &Scan,
+    hedge_cfg: &HedgeSection,
+    derive_to: Vec<Option<InstrumentId>>,
+    kernel: OptionsKernel<RecordRing>,
+    log: std::thread::JoinHandle<anyhow::Result<Written>>,
+) -> anyhow::Result<Replayed> {
     pcfg.max_instruments = pcfg.max_instruments.max(scan.global.len());
     let derived = Arc::new(AtomicU64::new(0));
     let feed = ReplayFeed {
@@ -650,51 +703,64 @@ pub fn run(a: OptionsReplayArgs) -> anyhow::Result<()> {
         },
     };
     let source = TaggedSource {
-        frames: MergedFrames::open(&specs)?,
+        frames: MergedFrames::open(specs)?,
         buf: Vec::with_capacity(1 << 16),
     };
     let clock = Clock::new();
     let (report, kernel) = run_kernel(&pcfg, source, feed, kernel, PaperAdapter::default(), &clock);
-    let engines: Vec<(OptionsStats, i64, f64)> = kernel
-        .engines()
-        .iter()
-        .map(|e| (e.stats(), e.hedge_position_lots(), e.underlying_px()))
-        .collect();
-    let vols: Vec<String> = kernel
-        .engines()
-        .iter()
-        .map(|e| {
-            let now = e.last_event_ns();
-            let pct = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{:.1}%", v * 100.0));
-            let surf = e.surface().map_or("off".to_string(), |s| {
-                let st = s.stats();
-                format!(
-                    "{} refits ({} SVI, {} flat fallbacks, {} butterfly / {} calendar flags, {} deferred)",
-                    st.refits, st.svi_fits, st.fallbacks, st.butterfly_flags, st.calendar_flags, st.deferred
-                )
-            });
-            format!(
-                "vol at the end: EWMA {}, GARCH {}, implied {}; surface {surf}",
-                pct(e.vol_forecast()),
-                pct(e.vol_garch()),
-                pct(e.implied_vol_for_buffer(now)),
-            )
-        })
-        .collect();
-    let chains: Vec<Vec<InstrumentId>> = kernel
-        .engines()
-        .iter()
-        .map(|e| e.chain().instrument.clone())
-        .collect();
+    let engines = kernel.engines().iter().map(engine_end).collect();
     let rejected = kernel.rejected();
     // Dropping the kernel closes the ring: the writer drains it and ends.
     drop(kernel);
     let written = log
         .join()
         .map_err(|_| anyhow::anyhow!("the log writer panicked"))??;
-    let elapsed = started.elapsed();
+    Ok(Replayed {
+        report,
+        engines,
+        rejected,
+        written,
+        derived: derived.load(Ordering::Relaxed),
+    })
+}
 
-    // Summary.
+/// An engine's end state: counters, hedge position, last underlying price, volatilities, chain.
+fn engine_end(e: &OptionsEngine) -> EngineEnd {
+    let now = e.last_event_ns();
+    let pct = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{:.1}%", v * 100.0));
+    let surf =
+        e.surface().map_or("off".to_string(), |s| {
+            let st = s.stats();
+            format!(
+            "{} refits ({} SVI, {} flat fallbacks, {} butterfly / {} calendar flags, {} deferred)",
+            st.refits, st.svi_fits, st.fallbacks, st.butterfly_flags, st.calendar_flags, st.deferred
+        )
+        });
+    EngineEnd {
+        stats: e.stats(),
+        hedge_lots: e.hedge_position_lots(),
+        underlying_px: e.underlying_px(),
+        vol: format!(
+            "vol at the end: EWMA {}, GARCH {}, implied {}; surface {surf}",
+            pct(e.vol_forecast()),
+            pct(e.vol_garch()),
+            pct(e.implied_vol_for_buffer(now)),
+        ),
+        chain: e.chain().instrument.clone(),
+    }
+}
+
+/// Prints the summary: inputs, orders and decisions, each engine, orders by reason, latency.
+fn print_summary(
+    specs: &[InputSpec],
+    scan: &Scan,
+    first_pass: &MultiFeed,
+    plans: &Plans,
+    hedge_cfg: &HedgeSection,
+    r: &Replayed,
+    elapsed: std::time::Duration,
+) {
+    let report = &r.report;
     println!(
         "ballast options-replay: {} frames, {} events from {} input(s) through the pipeline ({}) in {:.2} s (two passes); {:.1} s of market",
         report.feed.frames,
@@ -721,13 +787,13 @@ pub fn run(a: OptionsReplayArgs) -> anyhow::Result<()> {
     }
     println!(
         "  {} orders ({} fills), {} decisions; {} derived hedge touches; {} orders not expressible (cancelled)",
-        written.orders,
+        r.written.orders,
         report.fills.iter().filter(|f| f.qty > 0).count(),
-        written.decisions,
-        derived.load(Ordering::Relaxed),
-        rejected
+        r.written.decisions,
+        r.derived,
+        r.rejected
     );
-    for (k, p) in plans.iter().enumerate() {
+    for (p, e) in plans.plans.iter().zip(&r.engines) {
         let src = match &p.source {
             HedgeSource::Derived { future } => format!(
                 "DERIVED touch (not a real book): {future} tickers' underlying_price ± {} bps, {} shown each side",
@@ -743,13 +809,14 @@ pub fn run(a: OptionsReplayArgs) -> anyhow::Result<()> {
             p.hedge_id.0,
             src
         );
-        let ids: Vec<String> = chains[k]
+        let ids: Vec<String> = e
+            .chain
             .iter()
             .map(|i| format!("{}={}", i.0, scan.global.instruments()[i.0 as usize].symbol))
             .collect();
         println!("    chain ids {}", ids.join(" "));
-        println!("    {}", vols[k]);
-        let (st, hedge_lots, px) = engines[k];
+        println!("    {}", e.vol);
+        let st = e.stats;
         println!(
             "    events {} sizing passes {} skipped {} orders {} decisions {} full revaluations {}; hedge position {} lots, last underlying {:.2}",
             st.events,
@@ -758,15 +825,15 @@ pub fn run(a: OptionsReplayArgs) -> anyhow::Result<()> {
             st.orders,
             st.decisions,
             st.full_revaluations,
-            hedge_lots,
-            px
+            e.hedge_lots,
+            e.underlying_px
         );
     }
-    if !skipped.is_empty() {
-        println!("  skipped (no hedge feed): {}", skipped.join(", "));
+    if !plans.skipped.is_empty() {
+        println!("  skipped (no hedge feed): {}", plans.skipped.join(", "));
     }
     println!("  orders by (reason, binding, instrument):");
-    for ((r, bnd, hedge), n) in &written.by_reason {
+    for ((r, bnd, hedge), n) in &r.written.by_reason {
         println!(
             "    {:<20} {:<20} {:<7} {n}",
             r,
@@ -776,7 +843,51 @@ pub fn run(a: OptionsReplayArgs) -> anyhow::Result<()> {
     }
     println!();
     print!("{}", engine::latency::table(&report.latency));
-    if let Some(e) = &report.source_error {
+}
+
+/// Runs the options replay.
+///
+/// # Errors
+/// A missing or unreadable capture, a bad flag or configuration value, an underlying without a
+/// hedge feed, an unwritable output.
+pub fn run(a: OptionsReplayArgs) -> anyhow::Result<()> {
+    let (opts, hedge_cfg, pcfg) = settings(&a)?;
+    let specs = input_specs(&a)?;
+    let started = std::time::Instant::now();
+
+    // 1. First pass: chain facts, ticker counts, registries.
+    let (mut scan, first_pass) = scan(&specs)?;
+    let book: BTreeMap<String, i64> = opts
+        .book
+        .iter()
+        .map(|e| (e.symbol.clone(), e.lots))
+        .collect();
+    for sym in book.keys() {
+        if scan.global.id(sym).is_none() {
+            bail!("options.book: `{sym}` is not an instrument of the captures");
+        }
+    }
+    let underlyings = underlyings_of(&opts, &scan)?;
+
+    // 2–3. Chains and hedges, then the kernel and its log writer.
+    let plans = plan(&a, &opts, &hedge_cfg, &mut scan, &underlyings, &book)?;
+    let derive_to = derive_targets(&scan, &plans.plans)?;
+    let (kernel, log) = kernel(&a, &scan, &plans.plans, &hedge_cfg, &book)?;
+
+    // 4. Second pass: the replay through the pipeline, as live.
+    let replayed = replay(pcfg, &specs, &scan, &hedge_cfg, derive_to, kernel, log)?;
+    let elapsed = started.elapsed();
+
+    print_summary(
+        &specs,
+        &scan,
+        &first_pass,
+        &plans,
+        &hedge_cfg,
+        &replayed,
+        elapsed,
+    );
+    if let Some(e) = &replayed.report.source_error {
         bail!("replay stopped early: {e}");
     }
     Ok(())
