@@ -27,7 +27,7 @@ use venues::exec::binance::{BinanceAuth, BinanceExec, BinanceExecConfig};
 use venues::exec::deribit::{DeribitExec, DeribitExecConfig};
 use venues::exec::Credentials;
 use venues::live::feed::LiveFeedStats;
-use venues::live::{Link, LiveCounters, LiveFeed, LiveSource, VenueFeed, VenueKind};
+use venues::live::{Link, LiveConfig, LiveCounters, LiveFeed, LiveSource, VenueFeed, VenueKind};
 
 /// `ballast run` arguments.
 #[derive(Debug, clap::Args)]
@@ -239,26 +239,15 @@ fn credentials(live: &LiveSection, adapter: &str) -> anyhow::Result<Credentials>
     })
 }
 
-/// Runs `ballast run`.
-///
-/// # Errors
-/// A bad configuration (naming the key), missing credentials, a venue that cannot be reached.
-pub fn run(a: RunArgs) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(&a.config)
-        .with_context(|| format!("reading {}", a.config.display()))?;
-    let cfg = Config::from_toml(&text).with_context(|| format!("{}", a.config.display()))?;
-    let res = cfg
-        .resolve()
-        .with_context(|| format!("{}", a.config.display()))?;
-    let live = cfg
-        .live
-        .clone()
-        .with_context(|| format!("{}: a `[live]` section is required", a.config.display()))?;
-    if live.channels.is_empty() {
-        bail!("`live.channels`: at least one channel is required");
-    }
-    let mut reg = Registry::new();
-    let id = reg.register(&res.symbol, res.market, res.px_scale, res.qty_scale);
+/// The live connection of `[live]`: its channels registered in `reg` beside the sized
+/// instrument `id`, checked against `[instrument]`.
+fn live_config_of(
+    cfg: &Config,
+    res: &Resolved,
+    live: &LiveSection,
+    reg: &mut Registry,
+    id: InstrumentId,
+) -> anyhow::Result<LiveConfig> {
     let mut lcfg = match live.venue {
         Venue::Binance => {
             if !matches!(res.market, Market::BinanceSpot | Market::BinanceUsdM) {
@@ -273,7 +262,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
                 &live.channels,
                 live.rest.as_deref(),
                 res.market,
-                &mut reg,
+                reg,
                 live.stale_ms,
             )
             .context("`live.channels`")?;
@@ -305,7 +294,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
                 &live.channels,
                 None,
                 res.market,
-                &mut reg,
+                reg,
                 live.stale_ms,
             )
             .context("`live.channels`")?;
@@ -324,10 +313,20 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         }
     };
     lcfg.url = lcfg.url.trim_end_matches('/').to_owned();
+    Ok(lcfg)
+}
+
+/// The risk gate of `[risk]` over the instruments of `reg`, and whether the sized instrument
+/// `id` is quoted in quote currency (a Deribit inverse contract).
+fn risk_gate(
+    cfg: &Config,
+    res: &Resolved,
+    reg: &Registry,
+    id: InstrumentId,
+    marks: &Marks,
+) -> anyhow::Result<(RiskGate, bool)> {
     let risk = cfg.risk.clone().unwrap_or_default();
-    let limits = limits(&risk, &res, reg.len())?;
-    let clock = Clock::new();
-    let marks = Marks::new(reg.len());
+    let limits = limits(&risk, res, reg.len())?;
     let mut kill = KillSwitch::new();
     if let Some(f) = &risk.kill_file {
         kill = kill.with_file(f.clone());
@@ -342,6 +341,52 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
     if quote_qty {
         gate = gate.with_quote_qty(id.0 as usize);
     }
+    Ok((gate, quote_qty))
+}
+
+/// Stops `source` on SIGINT or SIGTERM, and after `duration_s` seconds when positive.
+fn arm_stop(source: &LiveSource, duration_s: f64) -> anyhow::Result<()> {
+    let stop = source.stop_flag();
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&stop))
+            .context("installing signal handlers")?;
+    }
+    if duration_s > 0.0 {
+        let stop = Arc::clone(&stop);
+        let d = Duration::from_secs_f64(duration_s);
+        std::thread::spawn(move || {
+            std::thread::sleep(d);
+            // Release: pairs with the source's Acquire load.
+            stop.store(true, Ordering::Release);
+        });
+    }
+    Ok(())
+}
+
+/// Runs `ballast run`.
+///
+/// # Errors
+/// A bad configuration (naming the key), missing credentials, a venue that cannot be reached.
+pub fn run(a: RunArgs) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(&a.config)
+        .with_context(|| format!("reading {}", a.config.display()))?;
+    let cfg = Config::from_toml(&text).with_context(|| format!("{}", a.config.display()))?;
+    let res = cfg
+        .resolve()
+        .with_context(|| format!("{}", a.config.display()))?;
+    let live = cfg
+        .live
+        .clone()
+        .with_context(|| format!("{}: a `[live]` section is required", a.config.display()))?;
+    if live.channels.is_empty() {
+        bail!("`live.channels`: at least one channel is required");
+    }
+    let mut reg = Registry::new();
+    let id = reg.register(&res.symbol, res.market, res.px_scale, res.qty_scale);
+    let lcfg = live_config_of(&cfg, &res, &live, &mut reg, id)?;
+    let clock = Clock::new();
+    let marks = Marks::new(reg.len());
+    let (gate, quote_qty) = risk_gate(&cfg, &res, &reg, id, &marks)?;
     let link = Arc::new(Link::new(reg.len()));
     let mut has_book = vec![false; reg.len()];
     for s in &lcfg.streams {
@@ -350,20 +395,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         }
     }
     let source = LiveSource::new(lcfg, Arc::clone(&link), clock.clone());
-    let stop = source.stop_flag();
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, Arc::clone(&stop))
-            .context("installing signal handlers")?;
-    }
-    if live.duration_s > 0.0 {
-        let stop = Arc::clone(&stop);
-        let d = Duration::from_secs_f64(live.duration_s);
-        std::thread::spawn(move || {
-            std::thread::sleep(d);
-            // Release: pairs with the source's Acquire load.
-            stop.store(true, Ordering::Release);
-        });
-    }
+    arm_stop(&source, live.duration_s)?;
     let counters = source.counters();
     let sizer = RunSizer {
         inner: VolTargetSizer::new(id, res.sizing).context("`sizing`: rejected")?,
