@@ -13,6 +13,8 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use config::{BinanceAuthMode, Config, ExecAdapter, LiveSection, Resolved, RiskSection};
+
+use crate::cmd::run_common::read_config;
 use engine::clock::Clock;
 use engine::exec::ExecutionAdapter;
 use engine::kernel::{Kernel, PaperAdapter};
@@ -368,12 +370,10 @@ fn arm_stop(source: &LiveSource, duration_s: f64) -> anyhow::Result<()> {
 /// # Errors
 /// A bad configuration (naming the key), missing credentials, a venue that cannot be reached.
 pub fn run(a: RunArgs) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(&a.config)
-        .with_context(|| format!("reading {}", a.config.display()))?;
-    let cfg = Config::from_toml(&text).with_context(|| format!("{}", a.config.display()))?;
+    let cfg = read_config(&a.config)?;
     let res = cfg
         .resolve()
-        .with_context(|| format!("{}", a.config.display()))?;
+        .with_context(|| a.config.display().to_string())?;
     let live = cfg
         .live
         .clone()

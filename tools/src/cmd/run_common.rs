@@ -16,19 +16,22 @@ use engine::topology::Topology;
 use feeds::registry::POW10;
 use feeds::{InstrumentId, Registry};
 
+/// Reads `--config` into typed settings; errors name the file, then the key, line and column.
+pub fn read_config(path: &Path) -> anyhow::Result<Config> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read --config {}", path.display()))?;
+    Config::from_toml(&text).with_context(|| path.display().to_string())
+}
+
 /// Reads and checks `--config` (the defaults when absent); errors name the file and the key.
 pub fn load_config(path: Option<&Path>) -> anyhow::Result<Resolved> {
     let cfg = match path {
-        Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("cannot read --config {}", p.display()))?;
-            Config::from_toml(&text).with_context(|| format!("in {}", p.display()))?
-        }
+        Some(p) => read_config(p)?,
         None => Config::default(),
     };
     cfg.resolve().with_context(|| match path {
-        Some(p) => format!("in {}", p.display()),
-        None => "in the default configuration".to_string(),
+        Some(p) => p.display().to_string(),
+        None => "the default configuration".to_string(),
     })
 }
 

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{bail, Context};
 use clap::ValueEnum as _;
-use config::{Config, Resolved};
+use config::Resolved;
 use engine::clock::Clock;
 use engine::latency::{fmt_ns, Hop, HOPS};
 use engine::pipeline::Backpressure;
@@ -27,6 +27,7 @@ use lab::report::{
 use options::synthetic::OptionsMarket;
 
 use super::{bar, plot, prepare_out, unix_now_s};
+use crate::cmd::run_common::load_config;
 
 #[derive(Debug, clap::Args)]
 pub(super) struct PipelineArgs {
@@ -108,21 +109,6 @@ fn named_topology(spec: &str) -> Result<NamedTopology, TopologyError> {
     Ok(NamedTopology {
         spec: spec.to_owned(),
         topology: spec.parse()?,
-    })
-}
-
-fn load_config(path: Option<&Path>) -> anyhow::Result<Resolved> {
-    let cfg = match path {
-        Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("cannot read --config {}", p.display()))?;
-            Config::from_toml(&text).with_context(|| format!("in {}", p.display()))?
-        }
-        None => Config::default(),
-    };
-    cfg.resolve().with_context(|| match path {
-        Some(p) => format!("in {}", p.display()),
-        None => "in the default configuration".to_string(),
     })
 }
 

@@ -29,7 +29,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
-use config::{Config, HedgeSection, OptionsSection};
+use config::{HedgeSection, OptionsSection};
+
+use crate::cmd::run_common::read_config;
 use engine::clock::Clock;
 use engine::kernel::PaperAdapter;
 use engine::pipeline::{run_kernel, PipelineConfig, RunReport};
@@ -107,12 +109,10 @@ fn load_config(
             PipelineConfig::default(),
         ));
     };
-    let text = std::fs::read_to_string(p)
-        .with_context(|| format!("cannot read config {}", p.display()))?;
-    let cfg = Config::from_toml(&text).with_context(|| format!("config {}", p.display()))?;
+    let cfg = read_config(p)?;
     let pipeline = cfg
         .resolve()
-        .with_context(|| format!("config {}", p.display()))?
+        .with_context(|| p.display().to_string())?
         .pipeline;
     Ok((
         cfg.options.unwrap_or_default(),
