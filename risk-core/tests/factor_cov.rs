@@ -1,0 +1,293 @@
+//! The online factor covariance: equal to the batch bias-corrected EWMA over the samples each pair
+//! shares, masked factors left out (never zero-filled), every matrix symmetric and positive
+//! definite, no allocation per sample.
+
+use proptest::prelude::*;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use risk_core::factor_cov::{FactorCovConfig, FactorCovError, FactorCovariance};
+use risk_core::kelly::CovTarget;
+use risk_core::linalg::cholesky;
+
+#[global_allocator]
+static GLOBAL: testkit::alloc::Counting = testkit::alloc::Counting;
+
+/// `returns[t][i]`, NaN where factor `i` had no return at sample `t`.
+fn batch_ewma(returns: &[Vec<f64>], i: usize, j: usize, lambda: f64) -> Option<f64> {
+    let (mut s, mut w) = (0.0, 0.0);
+    for r in returns {
+        if r[i].is_nan() || r[j].is_nan() {
+            continue;
+        }
+        s = lambda * s + (1.0 - lambda) * r[i] * r[j];
+        w = lambda * w + (1.0 - lambda);
+    }
+    (w > 0.0).then(|| s / w)
+}
+
+/// Correlated returns of `n` factors (one common driver), `t` samples.
+fn correlated(n: usize, t: usize, seed: u64) -> Vec<Vec<f64>> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..t)
+        .map(|_| {
+            let common: f64 = rng.gen_range(-1.0..1.0);
+            (0..n)
+                .map(|i| 1e-3 * (0.6 * common + rng.gen_range(-1.0..1.0)) * (1.0 + i as f64 / 4.0))
+                .collect()
+        })
+        .collect()
+}
+
+fn cfg(min_samples: u32, max_missed: u32) -> FactorCovConfig {
+    FactorCovConfig {
+        lambda: 0.94,
+        min_samples,
+        max_missed,
+        target: CovTarget::ConstantCorrelation,
+        shrinkage: 0.0,
+    }
+}
+
+fn feed(cov: &mut FactorCovariance, returns: &[Vec<f64>]) {
+    for r in returns {
+        cov.update(r).expect("finite sample");
+    }
+}
+
+fn assert_pd(m: &[f64], k: usize) {
+    for a in 0..k {
+        for b in 0..k {
+            assert_eq!(m[a * k + b], m[b * k + a], "symmetric at ({a}, {b})");
+        }
+    }
+    let mut l = vec![0.0; k * k];
+    cholesky(m, k, &mut l).expect("positive definite");
+}
+
+#[test]
+fn equals_the_batch_ewma_when_every_factor_is_present() {
+    let returns = correlated(6, 300, 1);
+    let mut cov = FactorCovariance::new(6, cfg(1, 0)).unwrap();
+    feed(&mut cov, &returns);
+    for i in 0..6 {
+        for j in 0..6 {
+            let want = batch_ewma(&returns, i, j, 0.94).unwrap();
+            let got = cov.estimate(i, j).unwrap();
+            assert!(
+                (got - want).abs() <= 1e-12 * want.abs().max(1e-12),
+                "({i},{j}) {got} vs {want}"
+            );
+        }
+    }
+    // Unshrunk and positive definite already: the matrix is the estimates themselves.
+    let (mut f, mut m) = (vec![0; 6], vec![0.0; 36]);
+    let snap = cov.matrix(&mut f, &mut m).unwrap();
+    assert_eq!((snap.k, snap.intensity), (6, 0.0));
+    assert_eq!(&f[..6], &[0, 1, 2, 3, 4, 5]);
+    for i in 0..6 {
+        for j in 0..6 {
+            assert_eq!(m[i * 6 + j], cov.estimate(i, j).unwrap());
+        }
+    }
+}
+
+#[test]
+fn a_late_factor_is_masked_until_ready_then_estimated_from_its_own_samples() {
+    let mut returns = correlated(3, 200, 2);
+    for r in returns.iter_mut().take(120) {
+        r[2] = f64::NAN; // factor 2 starts at sample 120
+    }
+    let mut cov = FactorCovariance::new(3, cfg(30, 0)).unwrap();
+    let (mut f, mut m) = (vec![0; 3], vec![0.0; 9]);
+    feed(&mut cov, &returns[..140]);
+    assert!(!cov.is_ready(2), "20 samples of 30");
+    assert_eq!(cov.matrix(&mut f, &mut m).unwrap().k, 2);
+    assert_eq!(&f[..2], &[0, 1]);
+    feed(&mut cov, &returns[140..]);
+    assert!(cov.is_ready(2));
+    assert_eq!(cov.matrix(&mut f, &mut m).unwrap().k, 3);
+    for (i, j) in [(0, 2), (1, 2), (2, 2), (0, 1)] {
+        let want = batch_ewma(&returns, i, j, 0.94).unwrap();
+        let got = cov.estimate(i, j).unwrap();
+        assert!(
+            (got - want).abs() <= 1e-12 * want.abs(),
+            "({i},{j}) {got} vs {want}"
+        );
+    }
+}
+
+#[test]
+fn a_stale_factor_leaves_the_matrix_without_decaying_and_comes_back() {
+    let mut returns = correlated(3, 100, 3);
+    let mut cov = FactorCovariance::new(3, cfg(10, 2)).unwrap();
+    feed(&mut cov, &returns[..60]);
+    let before = cov.estimate(1, 1).unwrap();
+    for r in returns.iter_mut().skip(60).take(3) {
+        r[1] = f64::NAN;
+    }
+    feed(&mut cov, &returns[60..62]);
+    assert!(cov.is_ready(1), "two missed samples are allowed");
+    feed(&mut cov, &returns[62..63]);
+    assert!(!cov.is_ready(1), "the third is not");
+    assert_eq!(
+        cov.estimate(1, 1),
+        Some(before),
+        "a missing factor's estimate is frozen"
+    );
+    let (mut f, mut m) = (vec![0; 3], vec![0.0; 9]);
+    assert_eq!(cov.matrix(&mut f, &mut m).unwrap().k, 2);
+    assert_eq!(&f[..2], &[0, 2]);
+    feed(&mut cov, &returns[63..64]);
+    assert!(cov.is_ready(1), "back with its next return");
+    assert_eq!(cov.matrix(&mut f, &mut m).unwrap().k, 3);
+}
+
+#[test]
+fn a_constant_factor_is_masked_not_given_zero_variance() {
+    let mut returns = correlated(3, 50, 4);
+    for r in &mut returns {
+        r[0] = 0.0;
+    }
+    let mut cov = FactorCovariance::new(3, cfg(5, 0)).unwrap();
+    feed(&mut cov, &returns);
+    let (mut f, mut m) = (vec![0; 3], vec![0.0; 9]);
+    let snap = cov.matrix(&mut f, &mut m).unwrap();
+    assert_eq!((snap.k, &f[..2]), (2, &[1usize, 2][..]));
+    assert_pd(&m[..4], 2);
+}
+
+#[test]
+fn pairwise_estimates_that_are_not_psd_are_shrunk_until_positive_definite() {
+    // Three factors, each pair seen over different stretches: 0-1 move together, 1-2 move
+    // together, 0-2 move against each other. No covariance has those three correlations.
+    let lam = 0.9;
+    let mut cov = FactorCovariance::new(
+        3,
+        FactorCovConfig {
+            lambda: lam,
+            max_missed: 1000,
+            ..cfg(1, 1000)
+        },
+    )
+    .unwrap();
+    let nan = f64::NAN;
+    for t in 0..300 {
+        let x = if t % 2 == 0 { 1e-3 } else { -1e-3 };
+        let r = match (t / 100) % 3 {
+            0 => [x, x, nan],
+            1 => [nan, x, x],
+            _ => [x, nan, -x],
+        };
+        cov.update(&r).unwrap();
+    }
+    let (mut f, mut m) = (vec![0; 3], vec![0.0; 9]);
+    let snap = cov.matrix(&mut f, &mut m).unwrap();
+    assert_eq!(snap.k, 3);
+    assert!(
+        snap.intensity > 0.0,
+        "the raw matrix is not PSD: shrinkage had to rise"
+    );
+    assert_pd(&m, 3);
+}
+
+#[test]
+fn bad_settings_and_samples_are_refused_and_change_nothing() {
+    assert_eq!(
+        FactorCovariance::new(0, cfg(1, 0)).unwrap_err(),
+        FactorCovError::Empty
+    );
+    for lambda in [0.0, 1.0, f64::NAN, -0.5] {
+        let e = FactorCovariance::new(
+            2,
+            FactorCovConfig {
+                lambda,
+                ..cfg(1, 0)
+            },
+        )
+        .unwrap_err();
+        assert!(matches!(e, FactorCovError::BadLambda(_)), "{lambda}: {e}");
+    }
+    let e = FactorCovariance::new(
+        2,
+        FactorCovConfig {
+            shrinkage: 1.5,
+            ..cfg(1, 0)
+        },
+    )
+    .unwrap_err();
+    assert_eq!(e, FactorCovError::BadShrinkage(1.5));
+    let mut cov = FactorCovariance::new(2, cfg(1, 0)).unwrap();
+    cov.update(&[1e-3, 2e-3]).unwrap();
+    let before = cov.clone();
+    assert_eq!(
+        cov.update(&[1e-3, f64::INFINITY]).unwrap_err(),
+        FactorCovError::Infinite { factor: 1 }
+    );
+    assert!(matches!(
+        cov.update(&[1e-3]).unwrap_err(),
+        FactorCovError::DimensionMismatch { .. }
+    ));
+    assert_eq!(cov.estimate(0, 1), before.estimate(0, 1));
+    assert!(cov.is_ready(0) && cov.is_ready(1));
+    let mut small = vec![0.0; 3];
+    assert!(cov.matrix(&mut [0, 0], &mut small).is_err());
+}
+
+#[test]
+fn updates_and_matrices_allocate_nothing() {
+    let returns = correlated(100, 50, 5);
+    let mut masked = returns.clone();
+    for (t, r) in masked.iter_mut().enumerate() {
+        r[t % 100] = f64::NAN;
+    }
+    let mut cov = FactorCovariance::new(100, cfg(10, 3)).unwrap();
+    let (mut f, mut m) = (vec![0; 100], vec![0.0; 100 * 100]);
+    feed(&mut cov, &returns[..20]);
+    let ((), allocs) = testkit::alloc::measure(|| {
+        for (a, b) in returns[20..].iter().zip(&masked[20..]) {
+            cov.update(a).unwrap();
+            cov.update(b).unwrap();
+            cov.matrix(&mut f, &mut m).unwrap();
+        }
+    });
+    assert_eq!(allocs, 0);
+    assert_eq!(cov.matrix(&mut f, &mut m).unwrap().k, 100);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// Whatever the pattern of missing returns, the matrix is symmetric and positive definite,
+    /// holds only ready factors, and uses at least the configured shrinkage.
+    #[test]
+    fn every_matrix_is_positive_definite(
+        seed in any::<u64>(),
+        n in 1usize..8,
+        t in 1usize..120,
+        missing in 0.0f64..0.6,
+        shrinkage in 0.0f64..1.0,
+    ) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut cov = FactorCovariance::new(n, FactorCovConfig {
+            lambda: rng.gen_range(0.5..0.999),
+            min_samples: rng.gen_range(1..10),
+            max_missed: rng.gen_range(0..5),
+            target: if rng.gen_bool(0.5) { CovTarget::ConstantCorrelation } else { CovTarget::Diagonal },
+            shrinkage,
+        }).unwrap();
+        for r in correlated(n, t, seed) {
+            let r: Vec<f64> = r.into_iter().map(|x| if rng.gen_bool(missing) { f64::NAN } else { x }).collect();
+            cov.update(&r).unwrap();
+        }
+        let (mut f, mut m) = (vec![0; n], vec![0.0; n * n]);
+        let snap = cov.matrix(&mut f, &mut m).unwrap();
+        prop_assert!(snap.intensity >= shrinkage);
+        for &i in &f[..snap.k] {
+            prop_assert!(cov.is_ready(i));
+        }
+        prop_assert_eq!(snap.k, (0..n).filter(|&i| cov.is_ready(i)).count());
+        if snap.k > 0 {
+            assert_pd(&m[..snap.k * snap.k], snap.k);
+        }
+    }
+}
