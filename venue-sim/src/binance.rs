@@ -346,14 +346,6 @@ fn check_auth(
     Ok(())
 }
 
-/// Sends `s` on the connection of `local` (`ack`: an order acknowledgement, subject to the
-/// configured faults).
-fn reply(ex: &Exchange, local: &Local, s: String, ack: bool) {
-    if let Some(c) = ex.conns.get(&local.id) {
-        c.send(s, ack);
-    }
-}
-
 /// Handles one text message on a Binance websocket.
 pub(super) fn on_text(sh: &Arc<Shared>, local: &mut Local, text: &str) {
     let now_ns = sh.now_ns();
@@ -361,9 +353,8 @@ pub(super) fn on_text(sh: &Arc<Shared>, local: &mut Local, text: &str) {
     let v: Value = match serde_json::from_str(text) {
         Ok(v) => v,
         Err(_) => {
-            reply(
-                &ex,
-                local,
+            ex.send_to(
+                local.id,
                 err(&Value::Null, &VenueError::new(-1000, "Invalid JSON")),
                 false,
             );
@@ -392,18 +383,15 @@ pub(super) fn on_text(sh: &Arc<Shared>, local: &mut Local, text: &str) {
                 &e,
                 now_ns,
             );
-            reply(&ex, local, err(&id, &e), true);
+            ex.send_to(local.id, err(&id, &e), true);
             return;
         }
     }
     match method {
-        "ping" => reply(&ex, local, ok(&id, json!({})), false),
-        "time" => reply(&ex, local, ok(&id, json!({"serverTime": t_ms})), false),
+        "ping" => ex.send_to(local.id, ok(&id, json!({})), false),
+        "time" => ex.send_to(local.id, ok(&id, json!({"serverTime": t_ms})), false),
         "session.logon" => session_logon(sh, &mut ex, local, &id, p, t_ms),
-        "session.status" => reply(
-            &ex,
-            local,
-            ok(
+        "session.status" => ex.send_to(local.id, ok(
                 &id,
                 json!({"apiKey": if authed { Value::from("logged-on") } else { Value::Null }, "serverTime": t_ms}),
             ),
@@ -413,20 +401,14 @@ pub(super) fn on_text(sh: &Arc<Shared>, local: &mut Local, text: &str) {
             if let Some(c) = ex.conns.get_mut(&local.id) {
                 c.authed = false;
             }
-            reply(
-                &ex,
-                local,
-                ok(&id, json!({"apiKey": null, "serverTime": t_ms})),
+            ex.send_to(local.id, ok(&id, json!({"apiKey": null, "serverTime": t_ms})),
                 false,
             );
         }
         "userDataStream.subscribe" => {
             let need = sh.cfg.api_secret.is_some() || sh.cfg.ed25519_public_key.is_some();
             if need && !authed {
-                reply(
-                    &ex,
-                    local,
-                    err(
+                ex.send_to(local.id, err(
                         &id,
                         &VenueError::new(-2015, "Invalid API-key, IP, or permissions for action."),
                     ),
@@ -436,7 +418,7 @@ pub(super) fn on_text(sh: &Arc<Shared>, local: &mut Local, text: &str) {
                 if let Some(c) = ex.conns.get_mut(&local.id) {
                     c.user_orders = true;
                 }
-                reply(&ex, local, ok(&id, json!({"subscriptionId": 0})), false);
+                ex.send_to(local.id, ok(&id, json!({"subscriptionId": 0})), false);
             }
         }
         "order.place" => place(sh, &mut ex, local, &id, p, now_ns),
@@ -451,12 +433,9 @@ pub(super) fn on_text(sh: &Arc<Shared>, local: &mut Local, text: &str) {
                 .filter(|o| sym.is_none_or(|s| o.instrument == s))
                 .map(|o| order_json(o, t_ms, None))
                 .collect();
-            reply(&ex, local, ok(&id, Value::from(list)), false);
+            ex.send_to(local.id, ok(&id, Value::from(list)), false);
         }
-        _ => reply(
-            &ex,
-            local,
-            err(
+        _ => ex.send_to(local.id, err(
                 &id,
                 &VenueError::new(-1000, format!("Unknown method '{method}'.")),
             ),
@@ -519,17 +498,14 @@ fn session_logon(
                 c.authed = true;
             }
             let key = p_str(p, "apiKey").unwrap_or("");
-            reply(
-                ex,
-                local,
-                ok(
+            ex.send_to(local.id, ok(
                     id,
                     json!({"apiKey": key, "authorizedSince": t_ms, "connectedSince": t_ms, "returnRateLimits": false, "serverTime": t_ms}),
                 ),
                 false,
             );
         }
-        Err(e) => reply(ex, local, err(id, &e), false),
+        Err(e) => ex.send_to(local.id, err(id, &e), false),
     }
 }
 
@@ -563,7 +539,7 @@ fn cancel(
             let mut r = order_json(&o, t_ms, None);
             r["origClientOrderId"] = Value::from(client_id(&o));
             if !lost {
-                reply(ex, local, ok(id, r), true);
+                ex.send_to(local.id, ok(id, r), true);
             }
             broadcast_user(
                 ex,
@@ -579,7 +555,7 @@ fn cancel(
         }
         Err(e) => {
             if !sh.take_lost_ack() {
-                reply(ex, local, err(id, &e), true);
+                ex.send_to(local.id, err(id, &e), true);
             }
         }
     }
@@ -611,11 +587,10 @@ fn order_status(
             if let Some(m) = r.as_object_mut() {
                 m.remove("fills");
             }
-            reply(ex, local, ok(id, r), false);
+            ex.send_to(local.id, ok(id, r), false);
         }
-        None => reply(
-            ex,
-            local,
+        None => ex.send_to(
+            local.id,
             err(id, &VenueError::new(-2013, "Order does not exist.")),
             false,
         ),
@@ -722,9 +697,7 @@ fn place(
             ex.ack(idx, AckKind::New, !lost, now_ns);
             let o = ex.record.orders[idx].clone();
             if !lost {
-                if let Some(c) = ex.conns.get(&local.id) {
-                    c.send(ok(id, order_json(&o, t_ms, Some(&fills))), true);
-                }
+                ex.send_to(local.id, ok(id, order_json(&o, t_ms, Some(&fills))), true);
             }
             broadcast_user(ex, &exec_report(&o, "NEW", OrderStatus::New, 0, None, t_ms));
             report_fills(ex, idx, &fills, now_ns);
@@ -744,9 +717,7 @@ fn place(
         }
         Err(e) => {
             if !lost {
-                if let Some(c) = ex.conns.get(&local.id) {
-                    c.send(err(id, &e), true);
-                }
+                ex.send_to(local.id, err(id, &e), true);
             }
         }
     }

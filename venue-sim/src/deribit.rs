@@ -328,14 +328,6 @@ fn p_order_id(p: &Value) -> Option<u64> {
     }
 }
 
-/// Sends `s` on the connection of `local` (`ack`: an order acknowledgement, subject to the
-/// configured faults).
-fn send(ex: &Exchange, local: &Local, s: String, ack: bool) {
-    if let Some(c) = ex.conns.get(&local.id) {
-        c.send(s, ack);
-    }
-}
-
 /// Handles one JSON-RPC request.
 pub(super) fn on_text(sh: &Arc<Shared>, local: &mut Local, text: &str) {
     let now_ns = sh.now_ns();
@@ -343,15 +335,14 @@ pub(super) fn on_text(sh: &Arc<Shared>, local: &mut Local, text: &str) {
     let v: Value = match serde_json::from_str(text) {
         Ok(v) => v,
         Err(_) => {
-            if let Some(c) = ex.conns.get(&local.id) {
-                c.send(
-                    err(
-                        &Value::Null,
-                        &VenueError::new(code::PARSE_ERROR, "Parse error"),
-                    ),
-                    false,
-                );
-            }
+            ex.send_to(
+                local.id,
+                err(
+                    &Value::Null,
+                    &VenueError::new(code::PARSE_ERROR, "Parse error"),
+                ),
+                false,
+            );
             return;
         }
     };
@@ -378,9 +369,8 @@ pub(super) fn on_text(sh: &Arc<Shared>, local: &mut Local, text: &str) {
                 now_ns,
             );
         }
-        send(
-            &ex,
-            local,
+        ex.send_to(
+            local.id,
             err(&id, &e),
             matches!(
                 method.as_str(),
@@ -392,16 +382,14 @@ pub(super) fn on_text(sh: &Arc<Shared>, local: &mut Local, text: &str) {
     match method.as_str() {
         "public/test" => {
             local.hb_outstanding = None;
-            send(
-                &ex,
-                local,
+            ex.send_to(
+                local.id,
                 ok(&id, json!({"version": "1.2.26"}), now_ns),
                 false,
             );
         }
-        "public/get_time" => send(
-            &ex,
-            local,
+        "public/get_time" => ex.send_to(
+            local.id,
             ok(&id, Value::from(now_ns / 1_000_000), now_ns),
             false,
         ),
@@ -410,11 +398,10 @@ pub(super) fn on_text(sh: &Arc<Shared>, local: &mut Local, text: &str) {
                 local.hb_interval = Some(std::time::Duration::from_secs_f64(s));
                 local.hb_last = std::time::Instant::now();
                 local.hb_outstanding = None;
-                send(&ex, local, ok(&id, Value::from("ok"), now_ns), false);
+                ex.send_to(local.id, ok(&id, Value::from("ok"), now_ns), false);
             }
-            _ => send(
-                &ex,
-                local,
+            _ => ex.send_to(
+                local.id,
                 err(
                     &id,
                     &VenueError::new(code::INVALID_PARAMS, "Invalid params: interval"),
@@ -425,7 +412,7 @@ pub(super) fn on_text(sh: &Arc<Shared>, local: &mut Local, text: &str) {
         "public/disable_heartbeat" => {
             local.hb_interval = None;
             local.hb_outstanding = None;
-            send(&ex, local, ok(&id, Value::from("ok"), now_ns), false);
+            ex.send_to(local.id, ok(&id, Value::from("ok"), now_ns), false);
         }
         "public/get_instruments" => {
             let cur = p.get("currency").and_then(Value::as_str).unwrap_or("any");
@@ -436,7 +423,7 @@ pub(super) fn on_text(sh: &Arc<Shared>, local: &mut Local, text: &str) {
             {
                 a.retain(|i| i.get("kind").and_then(Value::as_str) == Some(kind));
             }
-            send(&ex, local, ok(&id, list, now_ns), false);
+            ex.send_to(local.id, ok(&id, list, now_ns), false);
         }
         "public/auth" => auth(sh, &mut ex, local, &id, &p, now_ns),
         "public/subscribe" | "private/subscribe" | "public/unsubscribe" | "private/unsubscribe" => {
@@ -457,9 +444,8 @@ pub(super) fn on_text(sh: &Arc<Shared>, local: &mut Local, text: &str) {
             open_orders(&ex, local, &id, &p, now_ns);
         }
         "private/get_user_trades_by_instrument" => user_trades(&ex, local, &id, &p, now_ns),
-        _ => send(
-            &ex,
-            local,
+        _ => ex.send_to(
+            local.id,
             err(
                 &id,
                 &VenueError::new(code::METHOD_NOT_FOUND, "Method not found"),
@@ -487,10 +473,7 @@ fn auth(sh: &Shared, ex: &mut Exchange, local: &Local, id: &Value, p: &Value, no
             c.authed = true;
         }
         let tok = format!("sim-token-{}", local.id);
-        send(
-            ex,
-            local,
-            ok(
+        ex.send_to(local.id, ok(
                 id,
                 json!({"access_token": tok, "expires_in": 31_536_000, "refresh_token": format!("{tok}-r"), "scope": "connection mainaccount trade:read_write", "token_type": "bearer"}),
                 now_ns,
@@ -498,9 +481,8 @@ fn auth(sh: &Shared, ex: &mut Exchange, local: &Local, id: &Value, p: &Value, no
             false,
         );
     } else {
-        send(
-            ex,
-            local,
+        ex.send_to(
+            local.id,
             err(
                 id,
                 &VenueError::new(code::INVALID_CREDENTIALS, "invalid_credentials"),
@@ -559,9 +541,9 @@ fn subscribe(
             c.dsubs.push(sub);
         }
     }
-    send(ex, local, ok(id, Value::from(done), now_ns), false);
+    ex.send_to(local.id, ok(id, Value::from(done), now_ns), false);
     for s in snaps {
-        send(ex, local, s, false);
+        ex.send_to(local.id, s, false);
     }
     if !unsub {
         // Relaxed: polled flag.
@@ -604,16 +586,14 @@ fn order_state(ex: &Exchange, local: &Local, id: &Value, p: &Value, now_ns: u64)
                 .filter(|f| f.order_id == o.order_id)
                 .cloned()
                 .collect();
-            send(
-                ex,
-                local,
+            ex.send_to(
+                local.id,
                 ok(id, order_json(o, &fills, now_ns), now_ns),
                 false,
             );
         }
-        None => send(
-            ex,
-            local,
+        None => ex.send_to(
+            local.id,
             err(
                 id,
                 &VenueError::new(code::ORDER_NOT_FOUND, "order_not_found"),
@@ -642,7 +622,7 @@ fn open_orders(ex: &Exchange, local: &Local, id: &Value, p: &Value, now_ns: u64)
             order_json(o, &fills, now_ns)
         })
         .collect();
-    send(ex, local, ok(id, Value::from(list), now_ns), false);
+    ex.send_to(local.id, ok(id, Value::from(list), now_ns), false);
 }
 
 /// `private/get_user_trades_by_instrument`.
@@ -661,9 +641,8 @@ fn user_trades(ex: &Exchange, local: &Local, id: &Value, p: &Value, now_ns: u64)
             trade_json(o, f, "")
         })
         .collect();
-    send(
-        ex,
-        local,
+    ex.send_to(
+        local.id,
         ok(id, json!({"trades": trades, "has_more": false}), now_ns),
         false,
     );
@@ -699,17 +678,13 @@ fn respond_order(
                 }
             };
             if !lost {
-                if let Some(c) = ex.conns.get(&local.id) {
-                    c.send(ok(id, result, now_ns), true);
-                }
+                ex.send_to(local.id, ok(id, result, now_ns), true);
             }
             notify(ex, idx, &fills, now_ns);
         }
         Err(e) => {
             if !lost {
-                if let Some(c) = ex.conns.get(&local.id) {
-                    c.send(err(id, &deribit_error(&e)), true);
-                }
+                ex.send_to(local.id, err(id, &deribit_error(&e)), true);
             }
         }
     }

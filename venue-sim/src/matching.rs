@@ -365,6 +365,14 @@ pub(super) struct Exchange {
 }
 
 impl Exchange {
+    /// Sends `text` on connection `conn` if it is still open (`ack`: an order acknowledgement,
+    /// subject to the configured faults).
+    pub fn send_to(&self, conn: u64, text: String, ack: bool) {
+        if let Some(c) = self.conns.get(&conn) {
+            c.send(text, ack);
+        }
+    }
+
     pub fn new(venue: Venue, src: super::server::SourceData) -> std::io::Result<Self> {
         let books = match venue {
             Venue::Binance => Books::Binance(Box::new(feeds::BinanceFeed::new(src.registry))),
