@@ -16,22 +16,13 @@ use rand_chacha::ChaCha8Rng;
 use risk_core::factor_cov::{FactorCovConfig, FactorCovariance};
 use risk_core::linalg::cholesky;
 use std::hint::black_box;
-use std::time::Instant;
 
 const REPS: usize = 51;
 
-/// Nanoseconds per operation of `f` (which performs `iters` operations): (median, minimum).
-fn time_per_op(iters: u64, mut f: impl FnMut()) -> (f64, f64) {
-    f();
-    let mut xs: Vec<f64> = (0..REPS)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed().as_nanos() as f64 / iters as f64
-        })
-        .collect();
-    let min = xs.iter().copied().fold(f64::INFINITY, f64::min);
-    (ballast_bench::median(&mut xs), min)
+/// Nanoseconds per operation of `f` (which performs `iters` operations): (median, minimum) over
+/// `REPS` runs.
+fn time_per_op(iters: u64, f: impl FnMut()) -> (f64, f64) {
+    ballast_bench::time_per_op(REPS, iters, f)
 }
 
 fn samples(n: usize, t: usize, missing_every: usize) -> Vec<Vec<f64>> {

@@ -23,23 +23,13 @@ use risk_core::risk_parity::RiskParitySolver;
 use risk_core::vol::garch::{self, FitOptions, Garch11, Garch11Params};
 use risk_core::vol::Ewma;
 use std::hint::black_box;
-use std::time::Instant;
 
 const REPS: usize = 51;
 
 /// Nanoseconds per operation of `f` (which performs `iters` operations): (median, minimum) over
 /// `REPS` runs.
-fn time_per_op(iters: u64, mut f: impl FnMut()) -> (f64, f64) {
-    f(); // warm up
-    let mut xs: Vec<f64> = (0..REPS)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed().as_nanos() as f64 / iters as f64
-        })
-        .collect();
-    let min = xs.iter().copied().fold(f64::INFINITY, f64::min);
-    (ballast_bench::median(&mut xs), min)
+fn time_per_op(iters: u64, f: impl FnMut()) -> (f64, f64) {
+    ballast_bench::time_per_op(REPS, iters, f)
 }
 
 fn scale((a, b): (f64, f64), k: f64) -> (f64, f64) {
