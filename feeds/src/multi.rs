@@ -25,7 +25,7 @@ use crate::capture::{CaptureError, CaptureReader};
 use crate::cryptofeed::CryptofeedReader;
 use crate::deribit::DeribitFeed;
 use crate::event::MarketEvent;
-use crate::registry::{InstrumentId, Registry};
+use crate::registry::{InstrumentId, Market, Registry};
 
 /// How many malformed lines are kept with their location across all inputs (all are counted).
 pub const MAX_MALFORMED_KEPT: usize = 1000;
@@ -75,7 +75,68 @@ impl Venue {
     }
 }
 
-/// One input: files that continue each other, their format and their venue.
+/// What parses an input: its venue and, where the frames cannot tell, its market.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct InputKind {
+    /// The venue (which adapter).
+    pub venue: Venue,
+    /// The market every frame belongs to (`None`: guessed per frame, as a lone capture may be).
+    pub market: Option<Market>,
+}
+
+impl InputKind {
+    /// The tags a capture argument may carry, as `TAG=FILE`.
+    pub const TAGS: [&'static str; 5] = [
+        "binance-spot",
+        "binance-usdm",
+        "binance-coinm",
+        "binance",
+        "deribit",
+    ];
+
+    /// The kind a capture tag names (`binance-spot`, `binance-usdm`, `binance-coinm`, `binance`
+    /// with the market guessed per frame, `deribit`).
+    #[must_use]
+    pub fn from_tag(tag: &str) -> Option<Self> {
+        let (venue, market) = match tag {
+            "binance-spot" => (Venue::Binance, Some(Market::BinanceSpot)),
+            "binance-usdm" => (Venue::Binance, Some(Market::BinanceUsdM)),
+            "binance-coinm" => (Venue::Binance, Some(Market::BinanceCoinM)),
+            "binance" => (Venue::Binance, None),
+            "deribit" => (Venue::Deribit, Some(Market::Deribit)),
+            _ => return None,
+        };
+        Some(Self { venue, market })
+    }
+
+    /// The tag that names this kind (the inverse of [`Self::from_tag`]).
+    #[must_use]
+    pub const fn tag(self) -> &'static str {
+        match (self.venue, self.market) {
+            (Venue::Binance, Some(Market::BinanceSpot)) => "binance-spot",
+            (Venue::Binance, Some(Market::BinanceUsdM)) => "binance-usdm",
+            (Venue::Binance, Some(Market::BinanceCoinM)) => "binance-coinm",
+            (Venue::Binance, _) => "binance",
+            (Venue::Deribit, _) => "deribit",
+        }
+    }
+}
+
+/// A capture argument that is not `TAG=FILE` with a known tag.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TagError {
+    /// No `=`.
+    #[error("`{0}`: expected TAG=FILE with TAG one of binance-spot, binance-usdm, binance-coinm, binance, deribit")]
+    Missing(String),
+    /// An unknown tag.
+    #[error("`{0}`: unknown capture tag, expected one of binance-spot, binance-usdm, binance-coinm, binance, deribit")]
+    Unknown(String),
+    /// `TAG=` with no file.
+    #[error("`{0}`: no file after the tag")]
+    NoFile(String),
+}
+
+/// One input: files that continue each other, their format, their venue and market.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InputSpec {
     /// Files, in order.
@@ -84,6 +145,9 @@ pub struct InputSpec {
     pub format: CaptureFormat,
     /// Their venue.
     pub venue: Venue,
+    /// Their market, where the frames cannot tell (spot and USD-M `BTCUSDT` look alike);
+    /// `None`: guessed per frame.
+    pub market: Option<Market>,
     /// cryptofeed only: keep REST depth snapshots only when their URL names this symbol
     /// (bodies of depth snapshots carry no symbol); `None` keeps every record.
     pub rest_symbol: Option<String>,
@@ -97,7 +161,42 @@ impl InputSpec {
             paths: vec![path.to_path_buf()],
             format: CaptureFormat::detect(path),
             venue,
+            market: None,
             rest_symbol: None,
+        }
+    }
+
+    /// One file tagged with its kind, `TAG=FILE` (for example `binance-usdm=usdm_btcusdt.gz`),
+    /// format detected from its content.
+    ///
+    /// # Errors
+    /// [`TagError`] naming the argument when the tag is missing or unknown or the file is empty.
+    pub fn parse_tagged(arg: &str) -> Result<Self, TagError> {
+        let Some((tag, file)) = arg.split_once('=') else {
+            return Err(TagError::Missing(arg.to_owned()));
+        };
+        let kind = InputKind::from_tag(tag).ok_or_else(|| TagError::Unknown(arg.to_owned()))?;
+        if file.is_empty() {
+            return Err(TagError::NoFile(arg.to_owned()));
+        }
+        Ok(Self::of_kind(Path::new(file), kind))
+    }
+
+    /// One file of `kind`, format detected from its content.
+    #[must_use]
+    pub fn of_kind(path: &Path, kind: InputKind) -> Self {
+        Self {
+            market: kind.market,
+            ..Self::detect(path, kind.venue)
+        }
+    }
+
+    /// What parses it.
+    #[must_use]
+    pub fn kind(&self) -> InputKind {
+        InputKind {
+            venue: self.venue,
+            market: self.market,
         }
     }
 }
@@ -384,12 +483,14 @@ pub enum VenueFeed {
 }
 
 impl VenueFeed {
-    /// A fresh adapter of `venue` over `registry`.
+    /// A fresh adapter of `kind` over `registry` (a Binance adapter told its market registers
+    /// every symbol on it).
     #[must_use]
-    pub fn new(venue: Venue, registry: Registry) -> Self {
-        match venue {
-            Venue::Binance => Self::Binance(BinanceFeed::new(registry)),
-            Venue::Deribit => Self::Deribit(DeribitFeed::new(registry)),
+    pub fn new(kind: InputKind, registry: Registry) -> Self {
+        match (kind.venue, kind.market) {
+            (Venue::Binance, Some(m)) => Self::Binance(BinanceFeed::with_market(registry, m)),
+            (Venue::Binance, None) => Self::Binance(BinanceFeed::new(registry)),
+            (Venue::Deribit, _) => Self::Deribit(DeribitFeed::new(registry)),
         }
     }
 
@@ -459,17 +560,17 @@ pub fn tag_frame(out: &mut Vec<u8>, input: usize, frame: &[u8]) -> Option<()> {
 }
 
 impl MultiAdapter {
-    /// Adapters of `venues`; input `i`'s starts over `locals[i]` (an empty registry when
+    /// Adapters of `kinds`; input `i`'s starts over `locals[i]` (an empty registry when
     /// `locals` is shorter), and every instrument of the adapters is registered in `global` by
-    /// symbol. Pre-register what the consumer needs (a chain, a hedge) so ids are known up front:
+    /// market and symbol. Pre-register what the consumer needs (a chain, a hedge) so ids are known up front:
     /// a second replay of the same inputs over the first one's registries gives the same ids.
     #[must_use]
-    pub fn new(venues: &[Venue], global: Registry, mut locals: Vec<Registry>) -> Self {
-        locals.resize_with(venues.len(), Registry::new);
-        let feeds: Vec<VenueFeed> = venues
+    pub fn new(kinds: &[InputKind], global: Registry, mut locals: Vec<Registry>) -> Self {
+        locals.resize_with(kinds.len(), Registry::new);
+        let feeds: Vec<VenueFeed> = kinds
             .iter()
             .zip(locals)
-            .map(|(v, r)| VenueFeed::new(*v, r))
+            .map(|(k, r)| VenueFeed::new(*k, r))
             .collect();
         let mut me = Self {
             maps: vec![Vec::new(); feeds.len()],
@@ -600,10 +701,10 @@ impl MultiFeed {
         locals: Vec<Registry>,
     ) -> Result<Self, MultiError> {
         let frames = MergedFrames::open(specs)?;
-        let venues: Vec<Venue> = specs.iter().map(|s| s.venue).collect();
+        let kinds: Vec<InputKind> = specs.iter().map(InputSpec::kind).collect();
         Ok(Self {
             frames,
-            adapter: MultiAdapter::new(&venues, global, locals),
+            adapter: MultiAdapter::new(&kinds, global, locals),
         })
     }
 
@@ -682,6 +783,7 @@ mod tests {
             paths: vec![p.to_path_buf()],
             format: CaptureFormat::Lines,
             venue: Venue::Binance,
+            market: None,
             rest_symbol: None,
         }
     }
@@ -846,7 +948,14 @@ mod tests {
 
         // The same frames tagged with their input, through the pipeline-facing adapter.
         let global = f.registry().clone();
-        let mut a = MultiAdapter::new(&[Venue::Deribit, Venue::Binance], global, Vec::new());
+        let mut a = MultiAdapter::new(
+            &[
+                InputKind::from_tag("deribit").unwrap(),
+                InputKind::from_tag("binance").unwrap(),
+            ],
+            global,
+            Vec::new(),
+        );
         let mut again = Vec::new();
         let mut buf = Vec::new();
         for (input, ns, path) in [(0usize, 10u64, &d), (1, 20, &b)] {

@@ -41,6 +41,15 @@ impl Market {
             Self::Deribit => "deribit",
         }
     }
+
+    /// The venue that lists the market (`binance`, `deribit`), for reports.
+    #[must_use]
+    pub const fn venue_name(self) -> &'static str {
+        match self {
+            Self::BinanceSpot | Self::BinanceUsdM | Self::BinanceCoinM => "binance",
+            Self::Deribit => "deribit",
+        }
+    }
 }
 
 /// Static facts about one instrument.
@@ -83,11 +92,15 @@ pub const POW10: [i64; 19] = {
     t
 };
 
-/// Symbol ↔ id map. Built at start-up; lookups on the hot path do not allocate.
+/// (market, symbol) ↔ id map. Built at start-up; lookups on the hot path do not allocate.
+///
+/// An instrument is its market and its symbol: Binance spot `BTCUSDT` and USD-M `BTCUSDT` are
+/// two instruments with two ids, two books and two positions.
 #[derive(Debug, Default, Clone)]
 pub struct Registry {
     instruments: Vec<Instrument>,
-    by_symbol: HashMap<String, InstrumentId>,
+    /// Per symbol, the ids of every market that lists it, in registration order.
+    by_symbol: HashMap<String, Vec<InstrumentId>>,
 }
 
 impl Registry {
@@ -97,7 +110,8 @@ impl Registry {
         Self::default()
     }
 
-    /// Register `symbol` (or return its existing id). Scales above 18 are clamped to 18.
+    /// Register `symbol` on `market` (or return the existing id of that pair). Scales above 18
+    /// are clamped to 18.
     pub fn register(
         &mut self,
         symbol: &str,
@@ -105,8 +119,8 @@ impl Registry {
         px_scale: u8,
         qty_scale: u8,
     ) -> InstrumentId {
-        if let Some(id) = self.by_symbol.get(symbol) {
-            return *id;
+        if let Some(id) = self.id_in(market, symbol) {
+            return id;
         }
         let id = InstrumentId(self.instruments.len() as u32);
         self.instruments.push(Instrument {
@@ -116,14 +130,31 @@ impl Registry {
             px_scale: px_scale.min(18),
             qty_scale: qty_scale.min(18),
         });
-        self.by_symbol.insert(symbol.to_owned(), id);
+        self.by_symbol
+            .entry(symbol.to_owned())
+            .or_default()
+            .push(id);
         id
     }
 
-    /// Id of `symbol`, if registered. Does not allocate.
+    /// Id of `symbol` on the first market that registered it, if any. Does not allocate. Where
+    /// two markets list the same symbol, use [`Self::id_in`].
     #[must_use]
     pub fn id(&self, symbol: &str) -> Option<InstrumentId> {
-        self.by_symbol.get(symbol).copied()
+        self.by_symbol
+            .get(symbol)
+            .and_then(|ids| ids.first())
+            .copied()
+    }
+
+    /// Id of `symbol` on `market`, if registered. Does not allocate.
+    #[must_use]
+    pub fn id_in(&self, market: Market, symbol: &str) -> Option<InstrumentId> {
+        self.by_symbol
+            .get(symbol)?
+            .iter()
+            .copied()
+            .find(|id| self.instruments[id.0 as usize].market == market)
     }
 
     /// The instrument with `id`.
@@ -153,7 +184,23 @@ impl Registry {
 
 #[cfg(test)]
 mod tests {
-    use super::Market;
+    use super::{InstrumentId, Market, Registry};
+
+    #[test]
+    fn one_symbol_on_two_markets_is_two_instruments() {
+        let mut r = Registry::new();
+        let spot = r.register("BTCUSDT", Market::BinanceSpot, 2, 5);
+        let usdm = r.register("BTCUSDT", Market::BinanceUsdM, 1, 3);
+        assert_ne!(spot, usdm);
+        assert_eq!(r.register("BTCUSDT", Market::BinanceUsdM, 8, 8), usdm);
+        assert_eq!(r.id("BTCUSDT"), Some(spot));
+        assert_eq!(r.id_in(Market::BinanceSpot, "BTCUSDT"), Some(spot));
+        assert_eq!(r.id_in(Market::BinanceUsdM, "BTCUSDT"), Some(usdm));
+        assert_eq!(r.id_in(Market::BinanceCoinM, "BTCUSDT"), None);
+        assert_eq!(r.get(usdm).unwrap().px_scale, 1);
+        assert_eq!(r.len(), 2);
+        assert_eq!(usdm, InstrumentId(1));
+    }
 
     #[test]
     fn market_names_are_its_configuration_spellings() {

@@ -138,6 +138,9 @@ pub struct BinanceFeed {
     pool: Vec<BufDiff>,
     /// Last symbol looked up and its id (most frames repeat the previous symbol).
     last_symbol: ([u8; 32], u8, InstrumentId),
+    /// The market every symbol of this connection belongs to, when the capture or the
+    /// configuration says so (spot and USD-M frames of `BTCUSDT` look alike).
+    market: Option<Market>,
 }
 
 /// Decimal strings parsed at an instrument's scales, with the widest decimals seen.
@@ -179,7 +182,24 @@ impl BinanceFeed {
                 })
                 .collect(),
             last_symbol: ([0; 32], 0, InstrumentId(u32::MAX)),
+            market: None,
         }
+    }
+
+    /// A feed whose frames all belong to `market`: symbols are looked up and registered on it
+    /// (not guessed from the frame's shape). One feed per market where two markets list the same
+    /// symbol.
+    #[must_use]
+    pub fn with_market(registry: Registry, market: Market) -> Self {
+        let mut me = Self::new(registry);
+        me.market = Some(market);
+        me
+    }
+
+    /// The market this feed was told its frames belong to, if any.
+    #[must_use]
+    pub fn market(&self) -> Option<Market> {
+        self.market
     }
 
     /// Also emit one [`EventKind::Level`] event per level of every applied diff (before the
@@ -314,7 +334,10 @@ impl BinanceFeed {
         if *len as usize == symbol.len() && &buf[..*len as usize] == symbol.as_bytes() {
             return Some(*id);
         }
-        let id = self.registry.id(symbol)?;
+        let id = match self.market {
+            Some(m) => self.registry.id_in(m, symbol)?,
+            None => self.registry.id(symbol)?,
+        };
         if symbol.len() <= 32 {
             let mut b = [0u8; 32];
             b[..symbol.len()].copy_from_slice(symbol.as_bytes());
@@ -336,7 +359,9 @@ impl BinanceFeed {
 
     /// Register `symbol` at first sight (after the frame validated).
     fn register(&mut self, symbol: &str, futures: bool) -> InstrumentId {
-        let market = if !futures {
+        let market = if let Some(m) = self.market {
+            m
+        } else if !futures {
             Market::BinanceSpot
         } else if symbol.contains("USD_") {
             Market::BinanceCoinM

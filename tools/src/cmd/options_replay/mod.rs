@@ -331,7 +331,7 @@ fn replay(
     let derived = Arc::new(AtomicU64::new(0));
     let feed = ReplayFeed {
         inner: MultiAdapter::new(
-            &specs.iter().map(|s| s.venue).collect::<Vec<_>>(),
+            &specs.iter().map(InputSpec::kind).collect::<Vec<_>>(),
             scan.global.clone(),
             scan.locals.clone(),
         ),

@@ -39,6 +39,7 @@ pub(super) fn input_specs(a: &OptionsReplayArgs) -> anyhow::Result<Vec<InputSpec
                 paths: vec![p.clone()],
                 format: CaptureFormat::detect(p),
                 venue,
+                market: None,
                 rest_symbol: None,
             });
         }
