@@ -39,6 +39,11 @@ pub struct Config {
     pub options: Option<OptionsSection>,
     /// `[hedge]`: its hedge instruments.
     pub hedge: Option<HedgeSection>,
+    /// Captures a replay reads, `TAG=FILE` (see [`feeds::multi::InputSpec::parse_tagged`]);
+    /// relative paths are relative to the configuration file. `--capture` flags replace them.
+    pub captures: Vec<String>,
+    /// `[portfolio]`: the portfolio engine (see [`portfolio::spec`]).
+    pub portfolio: Option<portfolio::PortfolioSpec>,
 }
 
 impl Default for Config {
@@ -55,6 +60,8 @@ impl Default for Config {
             risk: None,
             options: None,
             hedge: None,
+            captures: Vec::new(),
+            portfolio: None,
         }
     }
 }

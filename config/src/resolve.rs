@@ -52,7 +52,10 @@ impl Config {
     }
 
     /// The top-level keys: topology, rings, backpressure, wait.
-    fn pipeline(&self) -> Result<PipelineConfig, ConfigError> {
+    ///
+    /// # Errors
+    /// A ring size out of range, naming the key.
+    pub fn pipeline(&self) -> Result<PipelineConfig, ConfigError> {
         for (field, slots) in [
             ("event_ring", self.event_ring),
             ("order_ring", self.order_ring),

@@ -264,6 +264,7 @@ impl<Z: Sizer> Kernel<Z> {
             position_qty: view.position_qty,
             working_qty: view.working_qty,
             vol_forecast: target.vol_forecast,
+            rebalance: 0,
         };
         self.next_order_id += 1;
         st.working += signed;

@@ -16,6 +16,12 @@ pub enum Reason {
     DeltaHedge = 3,
     /// The options engine's option book (desired book × the policy's scale).
     OptionBook = 4,
+    /// The portfolio engine's risk parity with budgets.
+    RiskParity = 5,
+    /// The portfolio engine's fractional multi-asset Kelly.
+    Kelly = 6,
+    /// The portfolio engine's fixed weights levered to a volatility target.
+    PortfolioVolTarget = 7,
 }
 
 impl Reason {
@@ -27,6 +33,9 @@ impl Reason {
             Self::Flatten => "flatten",
             Self::DeltaHedge => "delta_hedge",
             Self::OptionBook => "option_book",
+            Self::RiskParity => "risk_parity",
+            Self::Kelly => "kelly",
+            Self::PortfolioVolTarget => "portfolio_vol_target",
         }
     }
 }
@@ -51,8 +60,26 @@ pub enum Binding {
     GammaCap = 6,
     /// The options engine's cap on |portfolio vega|.
     VegaCap = 7,
-    /// The options engine's liquidation buffer.
+    /// The options engine's liquidation buffer, or an account's in the portfolio engine.
     LiquidationBuffer = 8,
+    /// The portfolio's cap on one factor's exposure.
+    FactorCap = 9,
+    /// The portfolio's gross-leverage limit.
+    GrossLeverage = 10,
+    /// The portfolio's net-leverage limit.
+    NetLeverage = 11,
+    /// An instrument's largest notional.
+    MaxNotional = 12,
+    /// The net delta limit of the underlying across venues.
+    DeltaLimit = 13,
+    /// The book walk's slippage limit.
+    Liquidity = 14,
+    /// The smallest trade (minimum notional).
+    MinTradeSize = 15,
+    /// A spot account's cash (buys) or holdings (sells: no short).
+    SpotBalance = 16,
+    /// Kelly scaled to the portfolio's volatility ceiling.
+    VolCeiling = 17,
 }
 
 impl Binding {
@@ -69,6 +96,15 @@ impl Binding {
             Self::GammaCap => "gamma_cap",
             Self::VegaCap => "vega_cap",
             Self::LiquidationBuffer => "liquidation_buffer",
+            Self::FactorCap => "factor_cap",
+            Self::GrossLeverage => "gross_leverage",
+            Self::NetLeverage => "net_leverage",
+            Self::MaxNotional => "max_notional",
+            Self::DeltaLimit => "delta_limit",
+            Self::Liquidity => "liquidity",
+            Self::MinTradeSize => "min_trade_size",
+            Self::SpotBalance => "spot_balance",
+            Self::VolCeiling => "vol_target",
         }
     }
 }
@@ -112,6 +148,8 @@ pub struct Order {
     pub working_qty: f64,
     /// Annualized volatility forecast that produced the target.
     pub vol_forecast: f64,
+    /// The portfolio rebalance that decided it (0: not a portfolio order).
+    pub rebalance: u64,
 }
 
 /// An execution report: how much of an order filled; the remainder is cancelled (IOC).

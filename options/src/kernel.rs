@@ -466,6 +466,7 @@ impl<L: OptionsSink + Send> OptionsKernel<L> {
             position_qty: o.position_lots as f64 * lot,
             working_qty: o.working_lots as f64 * lot,
             vol_forecast: vol,
+            rebalance: 0,
         })
     }
 }

@@ -7,6 +7,7 @@ pub mod demo;
 pub mod demo_options;
 pub mod greeks;
 pub mod options_replay;
+pub mod portfolio;
 pub mod replay;
 pub mod run;
 pub mod run_common;

@@ -7,17 +7,31 @@ use engine::clock::Clock;
 use engine::source::CaptureSource;
 use engine::topology::Topology;
 
+use super::portfolio::{self as pf, Outputs};
 use super::run_common::{
-    execute, load_config, parse_speed, print_summary, write_hgrm, write_orders,
+    execute, load_config, parse_speed, print_summary, read_config, write_hgrm, write_orders,
 };
 
-/// Replay capture files (`<recv ns> <raw frame>` lines, plain or gzip; several files continue each
-/// other) through parser, books, pipeline, kernel and paper execution.
+/// Replay captures through parser, books, pipeline, kernel and paper execution: capture files of one
+/// instrument (`<recv ns> <raw frame>` lines, plain, gzip or zstd; several files continue each
+/// other) for the single-instrument kernel, or tagged captures of several venues and markets
+/// (`--capture binance-usdm=FILE`, or `captures` in the configuration) merged by receive time for
+/// the portfolio engine when the configuration has a `[portfolio]` section.
 #[derive(Debug, clap::Args)]
 pub struct ReplayArgs {
-    /// Capture files, in order.
-    #[arg(required = true)]
+    /// Capture files of the single-instrument kernel, in order.
     files: Vec<PathBuf>,
+    /// A tagged capture of the portfolio engine, `TAG=FILE` with TAG one of binance-spot,
+    /// binance-usdm, binance-coinm, binance, deribit (repeat; replaces the configuration's
+    /// `captures`).
+    #[arg(long = "capture", value_name = "TAG=FILE")]
+    captures: Vec<String>,
+    /// Portfolio engine: write each rebalance as one JSON line.
+    #[arg(long)]
+    decisions_out: Option<PathBuf>,
+    /// Portfolio engine: put each rebalance's factor covariance in its record.
+    #[arg(long)]
+    log_covariance: bool,
     /// Pace: `max`, `realtime` or a factor such as `10`.
     #[arg(long, default_value = "max")]
     speed: String,
@@ -41,6 +55,15 @@ pub struct ReplayArgs {
 /// A missing or unreadable file, a bad flag or configuration value, an unwritable output.
 pub fn run(a: ReplayArgs) -> anyhow::Result<()> {
     let speed = parse_speed(&a.speed)?;
+    if let Some(path) = &a.config {
+        let cfg = read_config(path)?;
+        if let Some(spec) = cfg.portfolio.clone() {
+            return portfolio_replay(&a, path, &cfg, spec, speed);
+        }
+    }
+    if a.files.is_empty() {
+        bail!("no capture files (a portfolio replay needs a configuration with `[portfolio]`)");
+    }
     for f in &a.files {
         std::fs::metadata(f).with_context(|| format!("cannot read capture {}", f.display()))?;
     }
@@ -56,6 +79,44 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<()> {
         write_hgrm(d, &out.report)?;
     }
     if let Some(e) = &out.report.source_error {
+        bail!("replay stopped early: {e}");
+    }
+    Ok(())
+}
+
+/// The portfolio engine over the tagged captures of the flags or of the configuration.
+fn portfolio_replay(
+    a: &ReplayArgs,
+    path: &std::path::Path,
+    cfg: &config::Config,
+    spec: portfolio::PortfolioSpec,
+    speed: engine::pipeline::Speed,
+) -> anyhow::Result<()> {
+    if !a.files.is_empty() {
+        bail!("a portfolio replay takes tagged captures (`--capture TAG=FILE`), not plain files");
+    }
+    let specs = if a.captures.is_empty() {
+        pf::captures(&cfg.captures, path.parent())
+    } else {
+        pf::captures(&a.captures, None)
+    }
+    .with_context(|| path.display().to_string())?;
+    let mut pcfg = cfg.pipeline().with_context(|| path.display().to_string())?;
+    pcfg.speed = speed;
+    if let Some(t) = &a.topology {
+        pcfg.topology = t.clone();
+    }
+    let out = Outputs {
+        orders_out: a.orders_out.clone(),
+        decisions_out: a.decisions_out.clone(),
+        log_covariance: a.log_covariance,
+    };
+    let run = pf::replay(spec, &specs, pcfg, &out).with_context(|| path.display().to_string())?;
+    pf::print_summary("ballast replay (portfolio)", &run);
+    if let Some(d) = &a.hgrm_out {
+        write_hgrm(d, &run.report)?;
+    }
+    if let Some(e) = &run.report.source_error {
         bail!("replay stopped early: {e}");
     }
     Ok(())

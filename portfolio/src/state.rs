@@ -1,0 +1,338 @@
+//! Instruments and accounts as the kernel keeps them: touch, position, entry price, wallet, and
+//! the account's margin arithmetic (equity, maintenance, margin ratio, liquidation distance).
+//!
+//! Units: an instrument's quantity is in its quantity units (base units for linear contracts and
+//! spot, contracts for inverse); `multiplier` turns one unit into base units (linear) or quote
+//! face value (inverse). A margin account's wallet is in its currency (USD, or the factor's coin
+//! for an inverse account); a spot account's wallet is its USD cash.
+
+use feeds::{InstrumentId, Market};
+use risk_core::margin::{Contract, MarginMode, MarginTiers, Position, Side as PosSide};
+
+use crate::spec::{AccountKind, InstrumentSpec};
+
+/// One instrument's state.
+#[derive(Debug, Clone)]
+pub struct Inst {
+    /// Global instrument id.
+    pub id: InstrumentId,
+    /// Market.
+    pub market: Market,
+    /// Factor index.
+    pub factor: usize,
+    /// Account index.
+    pub account: usize,
+    /// Linear or inverse.
+    pub contract: Contract,
+    /// Base units (linear) or quote face value (inverse) per quantity unit.
+    pub multiplier: f64,
+    /// Quantity step.
+    pub lot: f64,
+    /// Smallest order notional, quote.
+    pub min_notional: f64,
+    /// Taker fee, fraction of notional.
+    pub fee: f64,
+    /// Funding a long pays per day, bps.
+    pub funding_bps_per_day: f64,
+    /// Slippage limit, bps.
+    pub max_slippage_bps: f64,
+    /// Largest |position notional|, quote.
+    pub max_notional: f64,
+    /// Decimal places of price mantissas.
+    pub px_scale: u8,
+    /// Decimal places of quantity mantissas.
+    pub qty_scale: u8,
+    /// Touch: bid and ask price mantissas and displayed quantities.
+    pub bid_m: i64,
+    /// Ask price mantissa.
+    pub ask_m: i64,
+    /// Bid quantity mantissa.
+    pub bid_qm: i64,
+    /// Ask quantity mantissa.
+    pub ask_qm: i64,
+    /// The touch as numbers.
+    pub bid: f64,
+    /// Ask price.
+    pub ask: f64,
+    /// Bid quantity, quantity units.
+    pub bid_qty: f64,
+    /// Ask quantity, quantity units.
+    pub ask_qty: f64,
+    /// Whether the book is valid and the touch two-sided and uncrossed.
+    pub live: bool,
+    /// Position, quantity units.
+    pub pos: f64,
+    /// Position mantissa (exact).
+    pub pos_m: i64,
+    /// Working (sent, unreported) quantity mantissa, signed.
+    pub working_m: i64,
+    /// Average entry price of the open position.
+    pub entry: f64,
+    /// Realized PnL, account currency.
+    pub realized: f64,
+    /// Fees paid, account currency.
+    pub fees: f64,
+}
+
+impl Inst {
+    /// A flat instrument of `spec`.
+    #[must_use]
+    pub fn new(
+        spec: &InstrumentSpec,
+        id: InstrumentId,
+        market: Market,
+        (factor, account): (usize, usize),
+        (px_scale, qty_scale): (u8, u8),
+    ) -> Self {
+        Self {
+            id,
+            market,
+            factor,
+            account,
+            contract: spec.contract,
+            multiplier: spec.multiplier,
+            lot: spec.lot,
+            min_notional: spec.min_notional,
+            fee: spec.fee_bps * 1e-4,
+            funding_bps_per_day: spec.funding_bps_per_day,
+            max_slippage_bps: spec.max_slippage_bps,
+            max_notional: spec.max_notional,
+            px_scale,
+            qty_scale,
+            bid_m: 0,
+            ask_m: 0,
+            bid_qm: 0,
+            ask_qm: 0,
+            bid: 0.0,
+            ask: 0.0,
+            bid_qty: 0.0,
+            ask_qty: 0.0,
+            live: false,
+            pos: 0.0,
+            pos_m: 0,
+            working_m: 0,
+            entry: 0.0,
+            realized: 0.0,
+            fees: 0.0,
+        }
+    }
+
+    /// Mid price (0 before the first touch).
+    #[must_use]
+    pub fn mid(&self) -> f64 {
+        0.5 * (self.bid + self.ask)
+    }
+
+    /// Quantity units of a mantissa.
+    #[must_use]
+    pub fn qty_of(&self, m: i64) -> f64 {
+        m as f64 / feeds::registry::POW10[usize::from(self.qty_scale)] as f64
+    }
+
+    /// Working quantity, quantity units.
+    #[must_use]
+    pub fn working(&self) -> f64 {
+        self.qty_of(self.working_m)
+    }
+
+    /// Delta in underlying units of the held position (inverse: at its entry price, which is
+    /// what its coin PnL follows).
+    #[must_use]
+    pub fn delta(&self) -> f64 {
+        match self.contract {
+            Contract::Linear => self.pos * self.multiplier,
+            Contract::Inverse if self.entry > 0.0 => self.pos * self.multiplier / self.entry,
+            Contract::Inverse => 0.0,
+        }
+    }
+
+    /// Exposure in USD added by one more quantity unit traded now.
+    #[must_use]
+    pub fn unit_exposure(&self) -> f64 {
+        match self.contract {
+            Contract::Linear => self.multiplier * self.mid(),
+            Contract::Inverse => self.multiplier,
+        }
+    }
+
+    /// The position as the margin model sees it (`None` when flat or unpriced).
+    #[must_use]
+    pub fn margin_position(&self) -> Option<Position> {
+        if self.pos == 0.0 || !(self.entry > 0.0) {
+            return None;
+        }
+        Some(Position {
+            contract: self.contract,
+            side: if self.pos > 0.0 {
+                PosSide::Long
+            } else {
+                PosSide::Short
+            },
+            entry_px: self.entry,
+            qty: self.pos.abs() * self.multiplier,
+        })
+    }
+
+    /// Unrealized PnL at the mid, account currency.
+    #[must_use]
+    pub fn unrealized(&self) -> f64 {
+        let mid = self.mid();
+        if mid > 0.0 {
+            self.margin_position()
+                .map_or(0.0, |p| p.unrealized_pnl(mid))
+        } else {
+            0.0
+        }
+    }
+
+    /// Applies a fill of `qty` units (signed) at `px`: position, entry, realized PnL and fee, in
+    /// the account currency. Returns the cash moved for a spot account (negative: paid).
+    pub fn apply_fill(&mut self, qty: f64, px: f64) -> f64 {
+        let fee_ccy = match self.contract {
+            Contract::Linear => qty.abs() * self.multiplier * px * self.fee,
+            Contract::Inverse => qty.abs() * self.multiplier / px * self.fee,
+        };
+        self.fees += fee_ccy;
+        let old = self.pos;
+        let new = old + qty;
+        if old == 0.0 || old.signum() == qty.signum() {
+            // Opening or adding: the entry is the quantity-weighted average (inverse: harmonic,
+            // so the coin PnL stays exact).
+            self.entry = match self.contract {
+                Contract::Linear => (old.abs() * self.entry + qty.abs() * px) / new.abs(),
+                Contract::Inverse => {
+                    let inv = if old == 0.0 {
+                        1.0 / px
+                    } else {
+                        (old.abs() / self.entry + qty.abs() / px) / new.abs()
+                    };
+                    1.0 / inv
+                }
+            };
+        } else {
+            let closed = qty.abs().min(old.abs());
+            let per = match self.contract {
+                Contract::Linear => (px - self.entry) * self.multiplier,
+                Contract::Inverse => (1.0 / self.entry - 1.0 / px) * self.multiplier,
+            };
+            self.realized += closed * per * old.signum();
+            if new == 0.0 {
+                self.entry = 0.0;
+            } else if new.signum() != old.signum() {
+                self.entry = px;
+            }
+        }
+        self.pos = new;
+        -qty * self.multiplier * px - fee_ccy
+    }
+}
+
+/// One account's state and its margin arithmetic.
+#[derive(Debug, Clone)]
+pub struct Account {
+    /// Margin or spot.
+    pub kind: AccountKind,
+    /// The factor whose coin is the collateral (inverse accounts).
+    pub coin: Option<usize>,
+    /// Wallet: collateral plus realized PnL minus fees (margin), or cash (spot).
+    pub wallet: f64,
+    /// Maintenance brackets.
+    pub tiers: MarginTiers,
+    /// Buffer standard deviations.
+    pub liq_k: f64,
+    /// Buffer horizon, years.
+    pub horizon_years: f64,
+    /// Highest margin ratio allowed.
+    pub max_margin_ratio: f64,
+    /// Peak margin ratio seen at a sample.
+    pub peak_margin_ratio: f64,
+    /// Closest liquidation distance seen at a sample.
+    pub min_liq_distance: f64,
+}
+
+/// An account's margin figures now.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Margin {
+    /// Equity (wallet plus unrealized PnL; spot: cash plus holdings at the mid).
+    pub equity: f64,
+    /// Sum of maintenance margins.
+    pub maintenance: f64,
+    /// Maintenance over equity (∞ when equity ≤ 0 with margin used).
+    pub ratio: f64,
+    /// Closest relative distance of a liquidation price to its mark (∞: none).
+    pub liq_distance: f64,
+}
+
+impl Account {
+    /// Equity, maintenance, ratio and liquidation distance of the account holding `insts`
+    /// (only those with `account == me` count).
+    #[must_use]
+    pub fn margin(&self, me: usize, insts: &[Inst]) -> Margin {
+        let mut m = Margin {
+            equity: self.wallet,
+            maintenance: 0.0,
+            ratio: 0.0,
+            liq_distance: f64::INFINITY,
+        };
+        let mine = insts.iter().filter(|x| x.account == me);
+        if self.kind == AccountKind::Spot {
+            m.equity += mine.map(|x| x.pos * x.multiplier * x.mid()).sum::<f64>();
+            return m;
+        }
+        for x in mine.clone() {
+            let mid = x.mid();
+            if let (Some(p), true) = (x.margin_position(), mid > 0.0) {
+                m.equity += p.unrealized_pnl(mid);
+                m.maintenance += p.maintenance_margin(&self.tiers, mid);
+            }
+        }
+        m.ratio = if m.maintenance == 0.0 {
+            0.0
+        } else if m.equity > 0.0 {
+            m.maintenance / m.equity
+        } else {
+            f64::INFINITY
+        };
+        for x in mine {
+            let mid = x.mid();
+            let Some(p) = x.margin_position() else {
+                continue;
+            };
+            if !(mid > 0.0) {
+                continue;
+            }
+            let own_upnl = p.unrealized_pnl(mid);
+            let own_mm = p.maintenance_margin(&self.tiers, mid);
+            let mode = MarginMode::Cross {
+                wallet_balance: self.wallet,
+                others_unrealized_pnl: m.equity - self.wallet - own_upnl,
+                others_maintenance: m.maintenance - own_mm,
+            };
+            if let Some(liq) = p.liquidation_price(&self.tiers, &mode) {
+                m.liq_distance = m.liq_distance.min((liq - mid).abs() / mid);
+            }
+        }
+        m
+    }
+
+    /// Collateral the liquidation buffer of instrument `who` may use: wallet plus every
+    /// position's unrealized PnL (its own too: the policy opens the position at the mark) minus
+    /// the other positions' maintenance.
+    #[must_use]
+    pub fn collateral_for(&self, me: usize, who: usize, insts: &[Inst]) -> f64 {
+        let mut c = self.wallet;
+        for (i, x) in insts.iter().enumerate() {
+            if x.account != me {
+                continue;
+            }
+            let mid = x.mid();
+            if let (Some(p), true) = (x.margin_position(), mid > 0.0) {
+                c += p.unrealized_pnl(mid);
+                if i != who {
+                    c -= p.maintenance_margin(&self.tiers, mid);
+                }
+            }
+        }
+        c
+    }
+}
