@@ -9,8 +9,13 @@
 //! moved the touch, and each step's `depthUpdate` aggregates the step's changes (`U` = first id,
 //! `u` = last). The market opens with buffered diffs, a snapshot and a bridging diff; optionally one
 //! diff is lost (a sequence gap) and a later snapshot re-syncs the book.
+//!
+//! [`portfolio`] generates the portfolio demo's market the same way: several correlated factors
+//! quoted on spot, USD-M and COIN-M markets, one input per market.
 
 #![forbid(unsafe_code)]
+
+pub mod portfolio;
 
 use std::collections::BTreeMap;
 
