@@ -43,8 +43,14 @@ pub struct DemoArgs {
     /// writes JSON lines).
     #[arg(long)]
     options: bool,
-    /// With `--options`: write every decision as one JSON line.
-    #[arg(long, requires = "options")]
+    /// The portfolio demo instead: a synthetic market of correlated factors (BTC, ETH, SOL) on
+    /// Binance spot, USD-M and COIN-M with a correlation break and a volatility shock, through the
+    /// portfolio engine (risk parity across factors, execution across venues, margin per account;
+    /// `--config` may replace the built-in `[portfolio]`).
+    #[arg(long, conflicts_with = "options")]
+    portfolio: bool,
+    /// With `--options` or `--portfolio`: write every decision (rebalance) as one JSON line.
+    #[arg(long)]
     decisions_out: Option<PathBuf>,
 }
 
@@ -63,6 +69,19 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
         );
     }
     let speed = parse_speed(&a.speed)?;
+    if a.portfolio {
+        return super::demo_portfolio::run(&super::demo_portfolio::DemoPortfolio {
+            seed: a.seed,
+            topology: &a.topology,
+            speed,
+            config: a.config.as_deref(),
+            orders_out: a.orders_out.clone(),
+            decisions_out: a.decisions_out.clone(),
+        });
+    }
+    if a.decisions_out.is_some() {
+        anyhow::bail!("--decisions-out needs --options or --portfolio");
+    }
     let res = load_config(a.config.as_deref())?;
     let synth = SynthConfig {
         seed: a.seed,

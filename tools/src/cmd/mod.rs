@@ -5,6 +5,7 @@ pub mod book;
 pub mod capture;
 pub mod demo;
 pub mod demo_options;
+pub mod demo_portfolio;
 pub mod greeks;
 pub mod options_replay;
 pub mod portfolio;

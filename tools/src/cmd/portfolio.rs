@@ -37,8 +37,21 @@ pub struct PortfolioRun {
     pub kernel: PortfolioKernel<portfolio::RecordRing>,
     /// The global registry.
     pub registry: Registry,
-    /// Rebalance records written.
-    pub records: u64,
+    /// Every rebalance, briefly (for tables).
+    pub briefs: Vec<Brief>,
+}
+
+/// A rebalance in brief: when, why, and per factor (weight, risk contribution, vol, binding).
+#[derive(Debug, Clone)]
+pub struct Brief {
+    /// Receive time of the triggering event, ns.
+    pub recv_ns: u64,
+    /// Trigger name.
+    pub trigger: &'static str,
+    /// Portfolio volatility of the targets.
+    pub portfolio_vol: f64,
+    /// Per factor: weight, risk contribution, vol, binding.
+    pub factors: Vec<(f64, f64, f64, &'static str)>,
 }
 
 /// The merged inputs as one pipeline frame source, each frame tagged with its input.
@@ -70,9 +83,40 @@ impl FrameSource for Tagged {
     }
 }
 
+/// A tape of tagged frames in memory as a pipeline source (the demo's synthetic market).
+pub(crate) struct TapeSource {
+    frames: Vec<(u64, u8, Vec<u8>)>,
+    next: usize,
+    buf: Vec<u8>,
+}
+
+impl TapeSource {
+    /// Frames `(recv_ns, input, frame)` in receive-time order.
+    pub(crate) fn new(frames: Vec<(u64, u8, Vec<u8>)>) -> Self {
+        Self {
+            frames,
+            next: 0,
+            buf: Vec::with_capacity(1 << 16),
+        }
+    }
+}
+
+impl FrameSource for TapeSource {
+    fn next_frame(&mut self) -> Result<Option<(u64, &[u8])>, SourceError> {
+        let Some((ns, input, frame)) = self.frames.get(self.next) else {
+            return Ok(None);
+        };
+        self.next += 1;
+        self.buf.clear();
+        self.buf.push(*input);
+        self.buf.extend_from_slice(frame);
+        Ok(Some((*ns, &self.buf)))
+    }
+}
+
 /// The registries: every spec instrument registered up front on its market (global ids in spec
 /// order), and each input's adapter starting with the instruments of its market.
-fn registries(
+pub(crate) fn registries(
     spec: &PortfolioSpec,
     kinds: &[InputKind],
 ) -> anyhow::Result<(Registry, Vec<Registry>)> {
@@ -176,7 +220,7 @@ pub(crate) fn run<S: FrameSource>(
     let (report, kernel) = run_kernel(pcfg, source, feed, kernel, PaperAdapter::default(), &clock);
     // The kernel (returned for the summary) keeps its end of the ring: the writer is told how
     // many records there are and ends once it has written them all.
-    let records = writer.finish(&kernel)?;
+    let briefs = writer.finish(&kernel)?;
     if let Some(p) = &out.orders_out {
         write_orders(p, &global, &report)?;
     }
@@ -184,19 +228,19 @@ pub(crate) fn run<S: FrameSource>(
         report,
         kernel,
         registry: global,
-        records,
+        briefs,
     })
 }
 
 /// The log writer thread and how many records the kernel produced.
 struct Writer {
-    handle: std::thread::JoinHandle<anyhow::Result<u64>>,
+    handle: std::thread::JoinHandle<anyhow::Result<Vec<Brief>>>,
     done: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Writer {
     /// Tells the writer how many records the kernel made and waits for it to write them.
-    fn finish(self, kernel: &PortfolioKernel<portfolio::RecordRing>) -> anyhow::Result<u64> {
+    fn finish(self, kernel: &PortfolioKernel<portfolio::RecordRing>) -> anyhow::Result<Vec<Brief>> {
         let made = kernel.portfolio_stats().rebalances.iter().sum::<u64>();
         self.done
             .store(made + 1, std::sync::atomic::Ordering::Release);
@@ -224,11 +268,22 @@ fn writer(
             })
             .transpose()?;
         let mut n = 0u64;
+        let mut briefs = Vec::new();
         loop {
             if let Some(r) = drain.pop() {
                 if let Some(w) = w.as_mut() {
                     write_rebalance(w, &spec, &r, with_cov).context("writing the rebalance log")?;
                 }
+                briefs.push(Brief {
+                    recv_ns: r.recv_ns,
+                    trigger: r.trigger.as_str(),
+                    portfolio_vol: r.portfolio_vol,
+                    factors: r
+                        .factors
+                        .iter()
+                        .map(|f| (f.weight, f.risk_contribution, f.vol, f.binding.as_str()))
+                        .collect(),
+                });
                 drain.give_back(r);
                 n += 1;
                 continue;
@@ -243,7 +298,7 @@ fn writer(
             w.flush()
                 .with_context(|| format!("cannot write {}", p.display()))?;
         }
-        Ok(n)
+        Ok(briefs)
     });
     Writer { handle, done }
 }
@@ -339,7 +394,7 @@ pub fn print_summary(title: &str, run: &PortfolioRun) {
         ps.rebalances[4],
         ps.failed,
         ps.samples,
-        run.records
+        run.briefs.len()
     );
     println!(
         "orders            {} ({} filled)",
