@@ -1,0 +1,181 @@
+//! The portfolio kernel on a seeded two-factor market: risk contributions at budget at every
+//! rebalance, each instrument constraint binding and named, no allocation per tick.
+
+mod common;
+
+use common::{drive, registry, spec_with, Walk};
+use portfolio::{record_ring, FactorBinding, KeepRecords, PortfolioKernel, Rebalance};
+
+#[global_allocator]
+static GLOBAL: testkit::alloc::Counting = testkit::alloc::Counting;
+
+fn kernel(spec: portfolio::PortfolioSpec) -> PortfolioKernel<KeepRecords> {
+    let reg = registry(&spec);
+    PortfolioKernel::new(spec, &reg, KeepRecords::default()).unwrap()
+}
+
+/// Max |RCᵢ − bᵢ| / bᵢ of a record's targets under its own covariance.
+fn rc_error(r: &Rebalance) -> f64 {
+    let k = r.cov_factors.len();
+    let e: Vec<f64> = r
+        .cov_factors
+        .iter()
+        .map(|&f| r.factors[f].target_exposure)
+        .collect();
+    let sx: Vec<f64> = (0..k)
+        .map(|i| (0..k).map(|j| r.cov[i * k + j] * e[j]).sum())
+        .collect();
+    let var: f64 = e.iter().zip(&sx).map(|(a, b)| a * b).sum();
+    r.cov_factors
+        .iter()
+        .enumerate()
+        .map(|(i, &f)| {
+            let b = r.factors[f].budget;
+            (e[i] * sx[i] / var - b).abs() / b
+        })
+        .fold(0.0, f64::max)
+}
+
+#[test]
+fn every_rebalance_holds_the_budgets_and_nets_exposure_across_venues() {
+    let mut k = kernel(spec_with(str::to_owned));
+    let orders = drive(&mut k, &mut Walk::new(1), 600, 50.0);
+    let recs = &k.sink().0;
+    assert!(recs.len() >= 5, "{} rebalances", recs.len());
+    assert!(!orders.is_empty());
+    for r in recs {
+        assert_eq!(r.cov_factors, vec![0, 1]);
+        assert!(r
+            .factors
+            .iter()
+            .all(|f| f.binding == FactorBinding::Model));
+        let err = rc_error(r);
+        assert!(err < 1e-8, "rebalance {}: {err:e}", r.seq);
+        assert!((r.portfolio_vol - 0.3).abs() < 1e-9);
+        for row in &r.instruments {
+            if row.order_id != 0 {
+                let o = orders.iter().find(|o| o.id == row.order_id).unwrap();
+                assert_eq!(o.rebalance, r.seq);
+            }
+        }
+    }
+    // After the last rebalance the net exposure of each factor across its venues is its target
+    // (to the band: prices moved since).
+    for f in 0..2 {
+        let target = k.target(f).unwrap();
+        let net = k.net_exposure(f).0;
+        assert!(
+            (net - target).abs() < 0.02 * 1e6 + 1.0,
+            "factor {f}: net {net} target {target}"
+        );
+    }
+}
+
+/// The bindings of the instruments' rows over every record.
+fn bindings(k: &PortfolioKernel<KeepRecords>) -> Vec<&'static str> {
+    k.sink()
+        .0
+        .iter()
+        .flat_map(|r| r.instruments.iter().map(|i| i.binding))
+        .collect()
+}
+
+#[test]
+fn each_instrument_constraint_binds_and_is_named() {
+    let cases: [(&str, fn(&str) -> String, f64); 6] = [
+        ("liquidity", str::to_owned, 0.01),
+        (
+            "max_notional",
+            |s| s.replacen("fee_bps = 5.0", "fee_bps = 5.0\nmax_notional = 1000.0", 1),
+            50.0,
+        ),
+        (
+            "delta_limit",
+            |s| s.replacen("budget = 0.6", "budget = 0.6\nmax_delta = 0.5", 1),
+            50.0,
+        ),
+        (
+            "liquidation_buffer",
+            |s| {
+                s.replacen("collateral = 500000.0", "collateral = 2000.0", 1)
+                    .replace("fee_bps = 10.0", "fee_bps = 10.0\nmax_notional = 1.0")
+                    .replace("multiplier = 100.0", "multiplier = 100.0\nmax_notional = 1.0")
+            },
+            50.0,
+        ),
+        (
+            "min_trade_size",
+            |s| s.replace("fee_bps = 5.0", "fee_bps = 5.0\nmin_notional = 1e12"),
+            50.0,
+        ),
+        (
+            "spot_balance",
+            |s| {
+                s.replace("fee_bps = 10.0", "fee_bps = 0.0")
+                    .replace("collateral = 100000.0", "collateral = 1000.0")
+            },
+            50.0,
+        ),
+    ];
+    for (want, edit, qty) in cases {
+        let mut k = kernel(spec_with(edit));
+        let orders = drive(&mut k, &mut Walk::new(2), 200, qty);
+        let b = bindings(&k);
+        assert!(b.contains(&want), "{want}: {b:?}");
+        if want != "min_trade_size" {
+            assert!(
+                orders.iter().any(|o| o.binding.as_str() == want),
+                "{want}: no order says so"
+            );
+        }
+    }
+}
+
+#[test]
+fn no_allocation_per_tick_after_warm_up() {
+    let spec = spec_with(str::to_owned);
+    let reg = registry(&spec);
+    let template = Rebalance::with_capacity(2, 4, 3);
+    let (ring, mut drain) = record_ring(&template, 8);
+    let mut k = PortfolioKernel::new(spec, &reg, ring).unwrap();
+    let mut walk = Walk::new(3);
+    let mut orders = Vec::with_capacity(1 << 16);
+    let mut step = |k: &mut PortfolioKernel<_>, walk: &mut Walk, orders: &mut Vec<_>| {
+        let mids = walk.step();
+        for (i, (f, basis)) in common::FOLLOWS.iter().enumerate() {
+            let ev = common::bbo(i as u32, walk.t + i as u64, mids[*f] * basis, 50.0);
+            let before = orders.len();
+            engine::pipeline::KernelLogic::on_event(k, &ev, 0, &mut |o| orders.push(o));
+            for j in before..orders.len() {
+                let o: engine::order::Order = orders[j];
+                engine::pipeline::KernelLogic::on_fill(
+                    k,
+                    &engine::order::Fill {
+                        order_id: o.id,
+                        instrument: o.instrument,
+                        side: o.side,
+                        qty: o.qty.min(o.touch_qty),
+                        px: o.limit_px,
+                        cancelled_qty: o.qty - o.qty.min(o.touch_qty),
+                        t_report: 0,
+                    },
+                );
+            }
+        }
+        while let Some(r) = drain.pop() {
+            drain.give_back(r);
+        }
+    };
+    for _ in 0..200 {
+        step(&mut k, &mut walk, &mut orders);
+    }
+    let rebalances_before: u64 = k.portfolio_stats().rebalances.iter().sum();
+    let ((), allocs) = testkit::alloc::measure(|| {
+        for _ in 0..400 {
+            step(&mut k, &mut walk, &mut orders);
+        }
+    });
+    let rebalances: u64 = k.portfolio_stats().rebalances.iter().sum::<u64>() - rebalances_before;
+    assert!(rebalances >= 5, "{rebalances} rebalances measured");
+    assert_eq!(allocs, 0, "allocations over 400 steps and {rebalances} rebalances");
+}
