@@ -28,12 +28,17 @@ fn three_factors(extra: &str) -> portfolio::PortfolioSpec {
             "[[factors]]\nname = \"ETH\"\nbudget = 0.4\n",
             "[[factors]]\nname = \"ETH\"\nbudget = 0.3\nexpected_return = 0.4\n\n[[factors]]\nname = \"SOL\"\nbudget = 0.1\nexpected_return = 0.2\n\n[[instruments]]\nmarket = \"binance-usdm\"\nsymbol = \"SOLUSDT\"\nfactor = \"SOL\"\naccount = \"usdm\"\ncontract = \"linear\"\nlot = 1.0\n",
         );
-        let s = s.replace("name = \"BTC\"\nbudget = 0.6\n", "name = \"BTC\"\nbudget = 0.6\nexpected_return = 0.3\n");
+        let s = s.replace(
+            "name = \"BTC\"\nbudget = 0.6\n",
+            "name = \"BTC\"\nbudget = 0.6\nexpected_return = 0.3\n",
+        );
         format!("{extra}\n{s}")
     })
 }
 
-fn allocate(spec: &portfolio::PortfolioSpec) -> (Vec<f64>, Vec<FactorBinding>, portfolio::AllocReport) {
+fn allocate(
+    spec: &portfolio::PortfolioSpec,
+) -> (Vec<f64>, Vec<FactorBinding>, portfolio::AllocReport) {
     let mut a = Allocator::new(3);
     let mut e = vec![0.0; 3];
     let mut b = vec![FactorBinding::Model; 3];
@@ -142,9 +147,21 @@ fn each_portfolio_limit_binds_and_is_named() {
 fn spec_errors_name_their_key() {
     let cases = [
         ("budget = 0.6", "budget = 0.7", "budgets sum to"),
-        ("factor = \"ETH\"", "factor = \"DOGE\"", "instruments[1].factor"),
-        ("account = \"spot\"", "account = \"coinm\"", "instruments[2].account"),
-        ("market = \"binance-spot\"", "market = \"binance-perp\"", "instruments[2].market"),
+        (
+            "factor = \"ETH\"",
+            "factor = \"DOGE\"",
+            "instruments[1].factor",
+        ),
+        (
+            "account = \"spot\"",
+            "account = \"coinm\"",
+            "instruments[2].account",
+        ),
+        (
+            "market = \"binance-spot\"",
+            "market = \"binance-perp\"",
+            "instruments[2].market",
+        ),
         ("lambda = 0.9", "lambda = 1.5", "covariance.lambda"),
     ];
     for (from, to, want) in cases {
@@ -152,11 +169,13 @@ fn spec_errors_name_their_key() {
         let err = spec.check().unwrap_err().to_string();
         assert!(err.contains(want), "{to}: {err}");
     }
-    let bad = toml::from_str::<portfolio::PortfolioSpec>(&common::SPEC.replace(
-        "policy = \"risk-parity\"",
-        "policy = \"equal\"",
-    ))
+    let bad = toml::from_str::<portfolio::PortfolioSpec>(
+        &common::SPEC.replace("policy = \"risk-parity\"", "policy = \"equal\""),
+    )
     .unwrap_err()
     .to_string();
-    assert!(bad.contains("risk-parity") && bad.contains("kelly"), "{bad}");
+    assert!(
+        bad.contains("risk-parity") && bad.contains("kelly"),
+        "{bad}"
+    );
 }

@@ -45,10 +45,7 @@ fn every_rebalance_holds_the_budgets_and_nets_exposure_across_venues() {
     assert!(!orders.is_empty());
     for r in recs {
         assert_eq!(r.cov_factors, vec![0, 1]);
-        assert!(r
-            .factors
-            .iter()
-            .all(|f| f.binding == FactorBinding::Model));
+        assert!(r.factors.iter().all(|f| f.binding == FactorBinding::Model));
         let err = rc_error(r);
         assert!(err < 1e-8, "rebalance {}: {err:e}", r.seq);
         assert!((r.portfolio_vol - 0.3).abs() < 1e-9);
@@ -99,7 +96,10 @@ fn each_instrument_constraint_binds_and_is_named() {
             |s| {
                 s.replacen("collateral = 500000.0", "collateral = 2000.0", 1)
                     .replace("fee_bps = 10.0", "fee_bps = 10.0\nmax_notional = 1.0")
-                    .replace("multiplier = 100.0", "multiplier = 100.0\nmax_notional = 1.0")
+                    .replace(
+                        "multiplier = 100.0",
+                        "multiplier = 100.0\nmax_notional = 1.0",
+                    )
             },
             50.0,
         ),
@@ -177,5 +177,8 @@ fn no_allocation_per_tick_after_warm_up() {
     });
     let rebalances: u64 = k.portfolio_stats().rebalances.iter().sum::<u64>() - rebalances_before;
     assert!(rebalances >= 5, "{rebalances} rebalances measured");
-    assert_eq!(allocs, 0, "allocations over 400 steps and {rebalances} rebalances");
+    assert_eq!(
+        allocs, 0,
+        "allocations over 400 steps and {rebalances} rebalances"
+    );
 }

@@ -1,0 +1,238 @@
+//! `ballast replay` with `[portfolio]` over the six Binance captures of 2024-08-08, and `ballast
+//! demo --portfolio`: byte-identical across runs and topologies, every rebalance re-solvable from
+//! its own record (risk contributions at budget under the logged covariance), every order naming
+//! its rebalance.
+
+use std::path::{Path, PathBuf};
+
+use testkit::data::shared_dir;
+
+fn ballast(args: &[&str]) -> (i32, String, String) {
+    testkit::cli::run(env!("CARGO_BIN_EXE_ballast"), args)
+}
+
+fn example() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/portfolio.toml")
+}
+
+fn records(p: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(p)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Max |RCᵢ − bᵢ| / bᵢ of a record's targets under its logged covariance, `None` when a factor
+/// limit bound (the budgets then do not hold by design).
+fn rc_error(r: &serde_json::Value) -> Option<f64> {
+    let names: Vec<&str> = r["cov_factors"]
+        .as_array()?
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let k = names.len();
+    let cov: Vec<f64> = r["cov"]
+        .as_array()?
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    let fac = |n: &str| {
+        r["factors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == n)
+            .unwrap()
+            .clone()
+    };
+    let rows: Vec<serde_json::Value> = names.iter().map(|n| fac(n)).collect();
+    if rows.iter().any(|f| f["binding"] != "model") {
+        return None;
+    }
+    let e: Vec<f64> = rows
+        .iter()
+        .map(|f| f["target_exposure"].as_f64().unwrap())
+        .collect();
+    let sx: Vec<f64> = (0..k)
+        .map(|i| (0..k).map(|j| cov[i * k + j] * e[j]).sum())
+        .collect();
+    let var: f64 = e.iter().zip(&sx).map(|(a, b)| a * b).sum();
+    Some(
+        rows.iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let b = f["budget"].as_f64().unwrap();
+                (e[i] * sx[i] / var - b).abs() / b
+            })
+            .fold(0.0, f64::max),
+    )
+}
+
+#[test]
+fn six_captures_replay_identically_on_every_topology_and_hold_the_budgets() {
+    if shared_dir("binance/spot_btcusdt_20240808.gz").is_none() {
+        return;
+    }
+    let dir = testkit::cli::temp_dir("portfolio-replay");
+    let cfg = example();
+    let mut outputs = Vec::new();
+    for (i, topo) in ["single", "feed@0,kernel+exec@1", "single"]
+        .iter()
+        .enumerate()
+    {
+        let (orders, decisions) = (
+            dir.join(format!("o{i}.csv")),
+            dir.join(format!("d{i}.jsonl")),
+        );
+        let (code, out, err) = ballast(&[
+            "replay",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--topology",
+            topo,
+            "--orders-out",
+            orders.to_str().unwrap(),
+            "--decisions-out",
+            decisions.to_str().unwrap(),
+            "--log-covariance",
+        ]);
+        assert_eq!(code, 0, "{out}\n{err}");
+        assert!(
+            out.contains("factor") && out.contains("closest liq"),
+            "{out}"
+        );
+        outputs.push((
+            std::fs::read(&orders).unwrap(),
+            std::fs::read(&decisions).unwrap(),
+        ));
+    }
+    for o in &outputs[1..] {
+        assert!(
+            o.0 == outputs[0].0,
+            "orders differ across runs or topologies"
+        );
+        assert!(
+            o.1 == outputs[0].1,
+            "rebalances differ across runs or topologies"
+        );
+    }
+    let recs = records(&dir.join("d0.jsonl"));
+    assert!(recs.len() >= 5, "{} rebalances", recs.len());
+    let mut checked = 0;
+    for r in &recs {
+        assert_eq!(r["type"], "rebalance");
+        for key in [
+            "recv_ns",
+            "policy",
+            "portfolio_vol",
+            "factors",
+            "instruments",
+            "accounts",
+        ] {
+            assert!(!r[key].is_null(), "{key} missing");
+        }
+        for a in r["accounts"].as_array().unwrap() {
+            assert!(a["margin_ratio"].as_f64().unwrap() < 0.5);
+        }
+        if let Some(err) = rc_error(r) {
+            assert!(err < 1e-8, "rebalance {}: {err:e}", r["seq"]);
+            checked += 1;
+        }
+    }
+    assert!(checked >= 5, "{checked} rebalances checked");
+    // Every order names a rebalance whose record lists it.
+    let orders = String::from_utf8(outputs[0].0.clone()).unwrap();
+    let mut n = 0;
+    for line in orders.lines().skip(1) {
+        let cols: Vec<&str> = line.split(',').collect();
+        let (id, seq) = (cols[0], cols[1].parse::<usize>().unwrap());
+        let rec = &recs[seq - 1];
+        assert!(
+            rec["instruments"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|i| i["order_id"].to_string() == id),
+            "order {id} not in rebalance {seq}"
+        );
+        n += 1;
+    }
+    assert!(n > 0);
+}
+
+#[test]
+fn portfolio_capture_flags_replace_the_configuration_and_bad_tags_are_named() {
+    let Some(data) = shared_dir("binance/usdm_btcusdt_20240808.gz") else {
+        return;
+    };
+    let cfg = example();
+    let (code, _, err) = ballast(&[
+        "replay",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--capture",
+        &format!(
+            "binance-perp={}",
+            data.join("binance/usdm_btcusdt_20240808.gz").display()
+        ),
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("unknown capture tag"), "{err}");
+    // Only the USD-M captures: spot and COIN-M never see a touch and are not traded.
+    let (code, out, err) = ballast(&[
+        "replay",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--capture",
+        &format!(
+            "binance-usdm={}",
+            data.join("binance/usdm_btcusdt_20240808.gz").display()
+        ),
+        "--capture",
+        &format!(
+            "binance-usdm={}",
+            data.join("binance/usdm_ethusdt_20240808.gz").display()
+        ),
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    for line in out
+        .lines()
+        .filter(|l| l.starts_with("BTCUSD_PERP") || l.contains(" spot "))
+    {
+        assert!(line.contains(" 0 ") || line.contains(" -"), "{line}");
+    }
+}
+
+#[test]
+fn demo_portfolio_runs_and_is_deterministic() {
+    let dir = testkit::cli::temp_dir("portfolio-demo");
+    let mut logs = Vec::new();
+    for (i, topo) in ["single", "feed@0,kernel+exec@1"].iter().enumerate() {
+        let d = dir.join(format!("d{i}.jsonl"));
+        let (code, out, err) = ballast(&[
+            "demo",
+            "--portfolio",
+            "--speed",
+            "max",
+            "--topology",
+            topo,
+            "--decisions-out",
+            d.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{out}\n{err}");
+        for want in [
+            "before the break",
+            "in the vol shock",
+            "closest liq",
+            "tick_to_order",
+        ] {
+            assert!(out.contains(want), "{want}: {out}");
+        }
+        logs.push(std::fs::read(&d).unwrap());
+    }
+    assert!(
+        logs[0] == logs[1],
+        "demo rebalances differ across topologies"
+    );
+}
