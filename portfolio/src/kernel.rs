@@ -84,7 +84,13 @@ pub struct PortfolioKernel<S> {
     binding: Vec<FactorBinding>,
     pub(crate) sx: Vec<f64>,
     rc: Vec<f64>,
+    /// Per factor, its instruments (spec order); built at construction.
+    pub(crate) by_factor: Vec<Vec<usize>>,
+    /// Scratch: one factor's instruments by cost.
     pub(crate) order_idx: Vec<usize>,
+    /// Per factor: net exposure (USD) and net delta, measured at the last sample.
+    pub(crate) net_usd: Vec<f64>,
+    pub(crate) net_delta: Vec<f64>,
     pub(crate) levels: Vec<risk_core::liquidity::Level>,
     next_sample_ns: u64,
     samples_since: u32,
@@ -170,7 +176,12 @@ impl<S: RebalanceSink> PortfolioKernel<S> {
             binding: vec![FactorBinding::Model; n],
             sx: vec![0.0; n.max(m)],
             rc: vec![0.0; n],
-            order_idx: (0..m).collect(),
+            by_factor: (0..n)
+                .map(|f| (0..m).filter(|&i| insts[i].factor == f).collect())
+                .collect(),
+            order_idx: vec![0; m],
+            net_usd: vec![0.0; n],
+            net_delta: vec![0.0; n],
             levels: Vec::with_capacity(2),
             alloc: Allocator::new(n),
             spec,
@@ -255,7 +266,8 @@ impl<S: RebalanceSink> PortfolioKernel<S> {
     pub fn net_exposure(&self, f: usize) -> (f64, f64) {
         let mut usd = 0.0;
         let mut delta = 0.0;
-        for x in self.insts.iter().filter(|x| x.factor == f) {
+        for &i in self.by_factor.get(f).map_or(&[][..], Vec::as_slice) {
+            let x = &self.insts[i];
             let d = x.delta();
             delta += d;
             usd += d * x.mid();
@@ -319,25 +331,39 @@ impl<S: RebalanceSink> PortfolioKernel<S> {
             acc.peak_margin_ratio = acc.peak_margin_ratio.max(m.ratio);
             acc.min_liq_distance = acc.min_liq_distance.min(m.liq_distance);
         }
+        for f in 0..n {
+            (self.net_usd[f], self.net_delta[f]) = self.net_exposure(f);
+        }
         self.samples_since += 1;
         self.accumulate_realized_rc();
         self.trigger()
     }
 
-    /// Adds this sample's `eᵢ(Σe)ᵢ` and `eᵀΣe` with the held exposures and the current matrix.
+    /// Adds this sample's `eᵢ(Σe)ᵢ` and `eᵀΣe` with the held exposures and the EWMA covariance
+    /// of the ready factors (unshrunk: O(k²), no factorization per sample; the ratio needs no
+    /// annualization).
     fn accumulate_realized_rc(&mut self) {
-        let Ok(snap) = self.cov.matrix(&mut self.cov_idx, &mut self.cov_mat) else {
-            return;
-        };
-        let k = snap.k;
+        let mut k = 0;
+        for f in 0..self.factors.len() {
+            if self.cov.is_ready(f) {
+                self.cov_idx[k] = f;
+                self.exposure[k] = self.net_usd[f];
+                k += 1;
+            }
+        }
         if k == 0 {
             return;
         }
         for a in 0..k {
-            let f = self.cov_idx[a];
-            self.exposure[a] = self.net_exposure(f).0;
+            for b in a..k {
+                let v = self
+                    .cov
+                    .estimate(self.cov_idx[a], self.cov_idx[b])
+                    .unwrap_or(0.0);
+                self.cov_mat[a * k + b] = v;
+                self.cov_mat[b * k + a] = v;
+            }
         }
-        self.annualize(k);
         let cov = &self.cov_mat[..k * k];
         if risk_contributions(
             cov,
@@ -398,7 +424,7 @@ impl<S: RebalanceSink> PortfolioKernel<S> {
         let band = self.spec.rebalance.drift_band * self.spec.capital;
         for f in 0..n {
             let st = self.factors[f];
-            if st.in_matrix && (self.net_exposure(f).0 - st.target).abs() > band {
+            if st.in_matrix && (self.net_usd[f] - st.target).abs() > band {
                 return Some(Trigger::Drift);
             }
         }
@@ -469,7 +495,7 @@ impl<S: RebalanceSink> PortfolioKernel<S> {
             .map(|&f| self.spec.factors[f].budget)
             .sum();
         for f in 0..n {
-            let (net, delta) = self.net_exposure(f);
+            let (net, delta) = (self.net_usd[f], self.net_delta[f]);
             let row = &mut self.rec.factors[f];
             row.ready = false;
             row.weight = net / self.spec.capital;

@@ -78,35 +78,25 @@ impl<S: RebalanceSink> PortfolioKernel<S> {
         emit: &mut impl FnMut(Order),
     ) {
         let target = self.rec.factors[f].target_exposure;
-        let (net, net_delta) = self.net_exposure(f);
+        let (net, net_delta) = (self.net_usd[f], self.net_delta[f]);
         let mut remaining = target - net;
         let buy = remaining > 0.0;
         let horizon = self.spec.horizon_days;
-        // Instruments of f by cost (ties: spec order), in the preallocated index buffer.
-        let m = self.insts.len();
-        for (i, o) in self.order_idx.iter_mut().enumerate() {
-            *o = i;
-        }
+        // Instruments of f by cost (ties: spec order), in the preallocated index buffer. Unstable
+        // sort with the index as the last key: a total order, so deterministic, and no buffer
+        // allocated.
+        let m = self.by_factor[f].len();
+        self.order_idx[..m].copy_from_slice(&self.by_factor[f]);
         let insts = &self.insts;
-        // Unstable sort with the index as the last key: a total order, so deterministic, and no
-        // buffer allocated.
         self.order_idx[..m].sort_unstable_by(|&a, &b| {
-            let (xa, xb) = (&insts[a], &insts[b]);
-            (xa.factor != f)
-                .cmp(&(xb.factor != f))
-                .then(
-                    cost_bps(xa, buy, horizon)
-                        .partial_cmp(&cost_bps(xb, buy, horizon))
-                        .unwrap_or(std::cmp::Ordering::Equal),
-                )
+            cost_bps(&insts[a], buy, horizon)
+                .partial_cmp(&cost_bps(&insts[b], buy, horizon))
+                .unwrap_or(std::cmp::Ordering::Equal)
                 .then(a.cmp(&b))
         });
         let mut delta_now = net_delta;
         for o in 0..m {
             let i = self.order_idx[o];
-            if self.insts[i].factor != f {
-                break;
-            }
             let x = &self.insts[i];
             let current = x.pos + x.working();
             let row_cost = cost_bps(x, buy, horizon);
