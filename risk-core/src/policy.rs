@@ -11,14 +11,20 @@
 //! 3. The step that last changed the target is the *binding* step; the last interval step that
 //!    changed it is the binding *limit* (rounding can move the target after it).
 //!
+//! A position need not be a quantity of one instrument: a delta hedge can be sized in underlying
+//! units (its delta, `unit_greeks.delta = 1`) and an option book by its scale (one unit = the
+//! whole desired book, `unit_greeks` = the book's Greeks). The delta steps
+//! ([`Constraint::DeltaBand`], [`Constraint::DeltaLeverage`],
+//! [`Constraint::DeltaLiquidationBuffer`]) are written for those two uses.
+//!
 //! Every step's interval and the target before and after it are recorded in a fixed-capacity
 //! array: [`SizingPolicy::evaluate`] allocates nothing and never returns NaN — invalid inputs are
 //! a [`PolicyError`] (decline to size), not a number.
 
-use crate::greeks_limits::{abs_limit_interval, PortfolioGreeks};
+use crate::greeks_limits::{abs_limit_interval, band_hedge, HedgeTo, PortfolioGreeks};
 use crate::liquidity::{max_qty_unchecked, pool_cap_notional, Level, SqrtImpact, TradeSide};
 use crate::margin::{max_safe_qty, Contract, MarginTiers, SafeSizeSpec, Side};
-use crate::vol_target::VolTarget;
+use crate::vol_target::{VolTarget, VolTargetBound};
 use thiserror::Error;
 
 /// Most constraints in a chain.
@@ -50,6 +56,21 @@ pub enum BaseModel {
         /// Gross leverage of the portfolio.
         leverage: f64,
     },
+    /// The current position ([`SizingInputs::current_qty`]): only the constraints move it (a
+    /// delta hedge whose trades come from [`Constraint::DeltaBand`]).
+    Hold,
+}
+
+/// Whose delta a delta step margins: the position itself, or the delta-one hedge that
+/// neutralizes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeltaExposure {
+    /// The position is the delta-one exposure (a hedge sized in underlying units): a long
+    /// position is margined as a long.
+    Position,
+    /// The position is hedged by a delta-one contract of the opposite delta (an option book
+    /// sized by its scale): a position long delta is margined as a short hedge.
+    Hedge,
 }
 
 /// One step of the chain.
@@ -124,6 +145,42 @@ pub enum Constraint {
         /// Lot size, instrument units.
         lot: f64,
     },
+    /// Band hedging with hysteresis: while the portfolio delta at the target,
+    /// `Δ_other + t δ_unit`, is within `±half_width` the target is kept; outside, the target
+    /// moves by `d / δ_unit`, `d` the delta that brings it back to the band's edge or to its
+    /// centre ([`band_hedge`]). An adjustment: a unit without delta is left alone.
+    DeltaBand {
+        /// Half-width of the no-hedge band around zero delta, underlying units.
+        half_width: f64,
+        /// Back to the band's edge or to its centre.
+        to: HedgeTo,
+    },
+    /// The leverage of the position's delta: `|t δ_unit| ≤ max_abs_delta`, underlying units
+    /// (largest leverage × collateral in underlying units; a unit without delta is unbounded).
+    /// Reported as [`ConstraintKind::MaxLeverage`].
+    DeltaLeverage {
+        /// Largest |delta| of the position, underlying units.
+        max_abs_delta: f64,
+    },
+    /// The liquidation buffer of the delta-one contract (the policy's [`Contract`], at the mark
+    /// with [`SizingInputs::collateral`]) that carries the position's delta: `|t δ_unit| ≤` the
+    /// safe size of [`max_safe_qty`] in underlying units (an inverse contract's face value over
+    /// the mark), σ per √day = `forecast_vol / √365`. The side margined is the exposure's (see
+    /// [`DeltaExposure`]) on the side of zero the target is on (a target of 0 counts as
+    /// positive); inputs the margin model rejects give a safe size of 0.
+    /// Reported as [`ConstraintKind::LiquidationBuffer`].
+    DeltaLiquidationBuffer {
+        /// Maintenance-margin brackets.
+        tiers: MarginTiers,
+        /// Standard deviations of buffer.
+        k: f64,
+        /// Horizon, days.
+        horizon_days: f64,
+        /// Highest margin ratio at the mark, in (0, 1].
+        max_margin_ratio: f64,
+        /// Whose delta is margined.
+        exposure: DeltaExposure,
+    },
 }
 
 /// The kind of a step, for reporting.
@@ -149,6 +206,8 @@ pub enum ConstraintKind {
     MinTradeSize,
     /// [`Constraint::LotRounding`].
     LotRounding,
+    /// [`Constraint::DeltaBand`].
+    DeltaBand,
 }
 
 impl ConstraintKind {
@@ -166,13 +225,17 @@ impl ConstraintKind {
             Self::PoolCap => "pool_cap",
             Self::MinTradeSize => "min_trade_size",
             Self::LotRounding => "lot_rounding",
+            Self::DeltaBand => "delta_band",
         }
     }
 
     /// Whether the step is an interval limit (as opposed to an adjustment).
     #[must_use]
     pub fn is_limit(self) -> bool {
-        !matches!(self, Self::MinTradeSize | Self::LotRounding)
+        !matches!(
+            self,
+            Self::MinTradeSize | Self::LotRounding | Self::DeltaBand
+        )
     }
 }
 
@@ -191,6 +254,9 @@ impl Constraint {
             Self::PoolCap { .. } => ConstraintKind::PoolCap,
             Self::MinTradeSize { .. } => ConstraintKind::MinTradeSize,
             Self::LotRounding { .. } => ConstraintKind::LotRounding,
+            Self::DeltaBand { .. } => ConstraintKind::DeltaBand,
+            Self::DeltaLeverage { .. } => ConstraintKind::MaxLeverage,
+            Self::DeltaLiquidationBuffer { .. } => ConstraintKind::LiquidationBuffer,
         }
     }
 }
@@ -295,6 +361,10 @@ pub struct StepRecord {
     pub before: f64,
     /// Target after the step.
     pub after: f64,
+    /// The step's limit in its own units where it has one that is not a position: the largest
+    /// |delta| of [`Constraint::DeltaLeverage`] and [`Constraint::DeltaLiquidationBuffer`]
+    /// (underlying units), the band's half-width of [`Constraint::DeltaBand`]; +∞ otherwise.
+    pub limit: f64,
 }
 
 impl StepRecord {
@@ -328,6 +398,9 @@ pub struct Decision {
     pub base_qty: f64,
     /// Whether the vol-target hysteresis kept the current position as the base.
     pub base_held: bool,
+    /// Which leverage bound set a vol-target base ([`VolTarget::leverage`]);
+    /// [`VolTargetBound::Model`] for the other bases.
+    pub base_bound: VolTargetBound,
     /// The step that last changed the target.
     pub binding: Binding,
     /// The last interval limit that changed the target (rounding may act after it).
@@ -342,6 +415,7 @@ impl Default for Decision {
             target_qty: 0.0,
             base_qty: 0.0,
             base_held: false,
+            base_bound: VolTargetBound::Model,
             binding: Binding::Base,
             binding_limit: Binding::Base,
             steps: [EMPTY_STEP; MAX_CONSTRAINTS],
@@ -381,6 +455,7 @@ const EMPTY_STEP: StepRecord = StepRecord {
     hi: 0.0,
     before: 0.0,
     after: 0.0,
+    limit: 0.0,
 };
 
 fn pos(x: f64) -> bool {
@@ -416,6 +491,7 @@ impl SizingPolicy {
                     && nonneg(v.band)
             }
             BaseModel::RiskParity { weight, leverage } => nonneg(weight) && nonneg(leverage),
+            BaseModel::Hold => true,
         };
         if !base_ok {
             return Err(PolicyError::BadParameter(None));
@@ -426,7 +502,7 @@ impl SizingPolicy {
                 Constraint::MaxLeverage { max } | Constraint::MaxNotional { max } => nonneg(max),
                 Constraint::DeltaLimit { max_abs }
                 | Constraint::GammaLimit { max_abs }
-                | Constraint::VegaLimit { max_abs } => nonneg(max_abs),
+                | Constraint::VegaLimit { max_abs } => max_abs >= 0.0, // +∞: no limit
                 Constraint::LiquidationBuffer {
                     k,
                     horizon_years,
@@ -452,6 +528,19 @@ impl SizingPolicy {
                 } => nonneg(max_share) && oi_limit.is_none_or(nonneg),
                 Constraint::MinTradeSize { min_qty } => nonneg(min_qty),
                 Constraint::LotRounding { lot } => pos(lot),
+                Constraint::DeltaBand { half_width, .. } => nonneg(half_width),
+                Constraint::DeltaLeverage { max_abs_delta } => max_abs_delta >= 0.0,
+                Constraint::DeltaLiquidationBuffer {
+                    k,
+                    horizon_days,
+                    max_margin_ratio,
+                    ..
+                } => {
+                    nonneg(k)
+                        && nonneg(horizon_days)
+                        && max_margin_ratio > 0.0
+                        && max_margin_ratio <= 1.0
+                }
             };
             if !ok {
                 return Err(PolicyError::BadParameter(u8::try_from(i).ok()));
@@ -495,7 +584,7 @@ impl SizingPolicy {
         }
     }
 
-    fn base_qty(&self, x: &SizingInputs<'_>) -> Result<(f64, bool), PolicyError> {
+    fn base_qty(&self, x: &SizingInputs<'_>) -> Result<(f64, bool, VolTargetBound), PolicyError> {
         let npu = self.notional_per_unit(x.mark_px);
         let dir = if x.direction > 0.0 {
             1.0
@@ -504,8 +593,10 @@ impl SizingPolicy {
         } else {
             0.0
         };
+        let mut bound = VolTargetBound::Model;
         let (q, held) = match self.base {
             BaseModel::Fixed { qty } => (qty, false),
+            BaseModel::Hold => (x.current_qty, false),
             BaseModel::Kelly { fraction } => {
                 if !pos(x.forecast_vol) {
                     return Err(PolicyError::BadInput("forecast_vol"));
@@ -517,12 +608,13 @@ impl SizingPolicy {
                 (f * x.capital / npu, false)
             }
             BaseModel::VolTarget(vt) => {
-                let (lev, _) = vt
+                let (lev, b) = vt
                     .leverage(x.forecast_vol)
                     .ok_or(PolicyError::BadInput("forecast_vol"))?;
+                bound = b;
                 let q = dir * lev * x.capital / npu;
-                let cur_lev = x.current_qty * npu / x.capital;
-                if vt.outside_band(cur_lev, dir * lev) {
+                // The band is relative: comparing positions is comparing leverages.
+                if vt.outside_band(x.current_qty, q) {
                     (q, false)
                 } else {
                     (x.current_qty, true)
@@ -533,7 +625,7 @@ impl SizingPolicy {
             }
         };
         if q.is_finite() {
-            Ok((q, held))
+            Ok((q, held, bound))
         } else {
             Err(PolicyError::BadInput("base model"))
         }
@@ -544,6 +636,7 @@ impl SizingPolicy {
     /// For the two-sided limits whose sides cost a computation each (liquidation buffer,
     /// liquidity), only the side the running target `t` moves toward is evaluated; the other end
     /// is reported as unbounded (the interval always contains 0, resp. the current position).
+    /// The delta steps also set `limit` ([`StepRecord::limit`]).
     fn interval(
         &self,
         c: &Constraint,
@@ -551,6 +644,7 @@ impl SizingPolicy {
         npu: f64,
         inv_npu: f64,
         t: f64,
+        limit: &mut f64,
     ) -> Result<(f64, f64), PolicyError> {
         const INF: f64 = f64::INFINITY;
         let sym = |cap_notional: f64| {
@@ -659,8 +753,63 @@ impl SizingPolicy {
                 x.open_interest,
                 x.current_qty * npu,
             )),
-            Constraint::MinTradeSize { .. } | Constraint::LotRounding { .. } => (-INF, INF),
+            Constraint::DeltaLeverage { max_abs_delta } => {
+                *limit = max_abs_delta;
+                let r = delta_ratio(max_abs_delta, x.unit_greeks.delta);
+                (-r, r)
+            }
+            Constraint::DeltaLiquidationBuffer { .. } => {
+                let up = t >= 0.0;
+                *limit = self.delta_safe_size(c, x, up);
+                let r = delta_ratio(*limit, x.unit_greeks.delta);
+                if up {
+                    (-INF, r)
+                } else {
+                    (-r, INF)
+                }
+            }
+            Constraint::MinTradeSize { .. }
+            | Constraint::LotRounding { .. }
+            | Constraint::DeltaBand { .. } => (-INF, INF),
         })
+    }
+
+    /// Largest |delta| of [`Constraint::DeltaLiquidationBuffer`] for a target on the positive
+    /// side of zero (`up`) or the negative one; 0 for any other step or a rejected input.
+    fn delta_safe_size(&self, c: &Constraint, x: &SizingInputs<'_>, up: bool) -> f64 {
+        let Constraint::DeltaLiquidationBuffer {
+            ref tiers,
+            k,
+            horizon_days,
+            max_margin_ratio,
+            exposure,
+        } = *c
+        else {
+            return 0.0;
+        };
+        // Sign of the position's delta on that side; a unit without delta counts as long.
+        let delta_long = x.unit_greeks.delta == 0.0 || (x.unit_greeks.delta > 0.0) == up;
+        let long = match exposure {
+            DeltaExposure::Position => delta_long,
+            DeltaExposure::Hedge => !delta_long || x.unit_greeks.delta == 0.0,
+        };
+        let spec = SafeSizeSpec {
+            contract: self.contract,
+            side: if long { Side::Long } else { Side::Short },
+            mark_px: x.mark_px,
+            collateral: x.collateral,
+            sigma: x.forecast_vol / 365.0_f64.sqrt(),
+            horizon: horizon_days,
+            k,
+            max_margin_ratio,
+        };
+        match max_safe_qty(&spec, tiers) {
+            Ok(s) => match self.contract {
+                Contract::Inverse => s.qty_buffer.min(s.qty_margin_ratio) / x.mark_px,
+                Contract::Linear => s.qty_buffer.min(s.qty_margin_ratio),
+            },
+            Err(_) => 0.0,
+        }
     }
 
     /// Evaluate the policy on one tick. O(chain length + book levels + margin brackets), no
@@ -696,7 +845,7 @@ impl SizingPolicy {
         }
         let npu = self.notional_per_unit(x.mark_px);
         let inv_npu = npu.recip();
-        let (base_qty, base_held) = self.base_qty(x)?;
+        let (base_qty, base_held, base_bound) = self.base_qty(x)?;
         let mut t = base_qty;
         let steps = &mut out.steps;
         let mut binding = Binding::Base;
@@ -705,6 +854,7 @@ impl SizingPolicy {
         for (i, c) in self.chain[..n].iter().flatten().enumerate() {
             let kind = c.kind();
             let before = t;
+            let mut limit = f64::INFINITY;
             let (lo, hi) = match *c {
                 Constraint::MinTradeSize { min_qty } => {
                     if (t - x.current_qty).abs() < min_qty {
@@ -722,8 +872,17 @@ impl SizingPolicy {
                     }
                     (before, t)
                 }
+                Constraint::DeltaBand { half_width, to } => {
+                    let unit = x.unit_greeks.delta;
+                    if unit != 0.0 && unit.is_finite() {
+                        let dd = band_hedge(x.other_greeks.delta + t * unit, 0.0, half_width, to);
+                        t += dd / unit;
+                    }
+                    limit = half_width;
+                    (before, t)
+                }
                 _ => {
-                    let (lo, hi) = self.interval(c, x, npu, inv_npu, t)?;
+                    let (lo, hi) = self.interval(c, x, npu, inv_npu, t, &mut limit)?;
                     if lo.is_nan() || hi.is_nan() {
                         return Err(PolicyError::BadInput(kind.name()));
                     }
@@ -756,6 +915,7 @@ impl SizingPolicy {
                 hi,
                 before,
                 after: t,
+                limit,
             };
         }
         if !t.is_finite() {
@@ -764,10 +924,20 @@ impl SizingPolicy {
         out.target_qty = t;
         out.base_qty = base_qty;
         out.base_held = base_held;
+        out.base_bound = base_bound;
         out.binding = binding;
         out.binding_limit = binding_limit;
         out.n_steps = self.len;
         Ok(())
+    }
+}
+
+/// Largest |t| with `|t unit| ≤ max_abs` (+∞ for a unit without delta).
+fn delta_ratio(max_abs: f64, unit: f64) -> f64 {
+    if unit.abs() > 0.0 {
+        max_abs / unit.abs()
+    } else {
+        f64::INFINITY
     }
 }
 
@@ -865,5 +1035,183 @@ mod tests {
         assert_eq!(p.evaluate(&inputs()).unwrap().target_qty, 2.0);
         assert_eq!(p.without(0).evaluate(&inputs()).unwrap().target_qty, 3.0);
         assert_eq!(p.without(0).constraints().count(), 1);
+    }
+
+    fn step(index: u8, kind: ConstraintKind) -> Binding {
+        Binding::Constraint { index, kind }
+    }
+
+    /// A hedge sized in underlying units: 2 coins of other delta, none hedged yet.
+    fn hedge_inputs(current_qty: f64) -> SizingInputs<'static> {
+        SizingInputs {
+            current_qty,
+            other_greeks: PortfolioGreeks {
+                delta: 2.0,
+                ..PortfolioGreeks::default()
+            },
+            ..inputs()
+        }
+    }
+
+    #[test]
+    fn delta_band_keeps_inside_and_hedges_to_edge_or_centre() {
+        let band = |to| {
+            SizingPolicy::new(
+                Contract::Linear,
+                BaseModel::Hold,
+                &[Constraint::DeltaBand {
+                    half_width: 0.5,
+                    to,
+                }],
+            )
+            .unwrap()
+        };
+        let d = band(HedgeTo::Edge).evaluate(&hedge_inputs(0.0)).unwrap();
+        assert_eq!(d.base_qty, 0.0);
+        assert!((d.target_qty + 1.5).abs() < 1e-12, "{}", d.target_qty);
+        assert_eq!(d.binding, step(0, ConstraintKind::DeltaBand));
+        assert_eq!(d.binding_limit, Binding::Base, "an adjustment, not a limit");
+        assert_eq!(d.steps()[0].limit, 0.5);
+        assert_eq!(ConstraintKind::DeltaBand.name(), "delta_band");
+        let d = band(HedgeTo::Center).evaluate(&hedge_inputs(0.0)).unwrap();
+        assert!((d.target_qty + 2.0).abs() < 1e-12);
+        // Inside the band (2 − 1.7 = 0.3): hysteresis keeps the hedge.
+        let d = band(HedgeTo::Center).evaluate(&hedge_inputs(-1.7)).unwrap();
+        assert_eq!(d.target_qty, -1.7);
+        assert_eq!(d.binding, Binding::Base);
+        // A unit of delta 0.5: twice the units.
+        let mut x = hedge_inputs(0.0);
+        x.unit_greeks.delta = 0.5;
+        let d = band(HedgeTo::Center).evaluate(&x).unwrap();
+        assert!((d.target_qty + 4.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn delta_leverage_caps_the_hedge_and_is_named_max_leverage() {
+        let p = SizingPolicy::new(
+            Contract::Linear,
+            BaseModel::Hold,
+            &[
+                Constraint::DeltaBand {
+                    half_width: 0.0,
+                    to: HedgeTo::Center,
+                },
+                Constraint::DeltaLeverage { max_abs_delta: 1.0 },
+            ],
+        )
+        .unwrap();
+        let d = p.evaluate(&hedge_inputs(0.0)).unwrap();
+        assert_eq!(d.target_qty, -1.0);
+        assert_eq!(d.binding, step(1, ConstraintKind::MaxLeverage));
+        assert_eq!(d.binding_limit, d.binding);
+        assert_eq!(d.steps()[1].limit, 1.0);
+        assert_eq!((d.steps()[1].lo, d.steps()[1].hi), (-1.0, 1.0));
+        // An option book of delta 4 per unit: |4 s| ≤ 1.
+        let book = SizingPolicy::new(
+            Contract::Linear,
+            BaseModel::Fixed { qty: 1.0 },
+            &[Constraint::DeltaLeverage { max_abs_delta: 1.0 }],
+        )
+        .unwrap();
+        let mut x = inputs();
+        x.unit_greeks.delta = -4.0;
+        assert_eq!(book.evaluate(&x).unwrap().target_qty, 0.25);
+        x.unit_greeks.delta = 0.0;
+        assert_eq!(book.evaluate(&x).unwrap().binding, Binding::Base);
+    }
+
+    #[test]
+    fn delta_liquidation_buffer_margins_the_right_side() {
+        let tiers = MarginTiers::flat(0.005).unwrap();
+        let chain = |exposure| {
+            [Constraint::DeltaLiquidationBuffer {
+                tiers,
+                k: 3.0,
+                horizon_days: 1.0,
+                max_margin_ratio: 1.0,
+                exposure,
+            }]
+        };
+        let x = SizingInputs {
+            collateral: 2.0,
+            unit_greeks: PortfolioGreeks {
+                delta: 1.0,
+                ..PortfolioGreeks::default()
+            },
+            ..inputs()
+        };
+        let safe = |side| {
+            let spec = SafeSizeSpec {
+                contract: Contract::Inverse,
+                side,
+                mark_px: x.mark_px,
+                collateral: x.collateral,
+                sigma: x.forecast_vol / 365.0_f64.sqrt(),
+                horizon: 1.0,
+                k: 3.0,
+                max_margin_ratio: 1.0,
+            };
+            max_safe_qty(&spec, &tiers).unwrap().qty / x.mark_px
+        };
+        let (long, short) = (safe(Side::Long), safe(Side::Short));
+        assert!(long != short && long > 0.0 && short > 0.0);
+        for (exposure, qty, cap) in [
+            (DeltaExposure::Position, 100.0, long),
+            (DeltaExposure::Position, -100.0, short),
+            (DeltaExposure::Hedge, 100.0, short),
+            (DeltaExposure::Hedge, -100.0, long),
+        ] {
+            let p = SizingPolicy::new(
+                Contract::Inverse,
+                BaseModel::Fixed { qty },
+                &chain(exposure),
+            )
+            .unwrap();
+            let d = p.evaluate(&x).unwrap();
+            assert_eq!(d.target_qty, cap.copysign(qty), "{exposure:?} {qty}");
+            assert_eq!(d.steps()[0].limit, cap);
+            assert_eq!(d.binding, step(0, ConstraintKind::LiquidationBuffer));
+        }
+        // A margin model that rejects its inputs allows nothing.
+        let p = SizingPolicy::new(
+            Contract::Inverse,
+            BaseModel::Fixed { qty: 1.0 },
+            &chain(DeltaExposure::Position),
+        )
+        .unwrap();
+        let d = p
+            .evaluate(&SizingInputs {
+                collateral: 0.0,
+                ..x
+            })
+            .unwrap();
+        assert_eq!(d.target_qty, 0.0);
+    }
+
+    #[test]
+    fn vol_target_base_reports_its_leverage_bound() {
+        let vt = VolTarget {
+            target_vol: 0.2,
+            min_leverage: 0.5,
+            max_leverage: 2.0,
+            band: 0.1,
+        };
+        let p = SizingPolicy::new(Contract::Linear, BaseModel::VolTarget(vt), &[]).unwrap();
+        let mut x = inputs();
+        x.forecast_vol = 0.05;
+        let d = p.evaluate(&x).unwrap();
+        assert_eq!(d.base_bound, VolTargetBound::MaxLeverage);
+        assert_eq!(d.target_qty, 100_000.0 * 2.0 / 50_000.0);
+        x.forecast_vol = 1.0;
+        assert_eq!(
+            p.evaluate(&x).unwrap().base_bound,
+            VolTargetBound::MinLeverage
+        );
+        // Within 10 % of the current position: held.
+        x.forecast_vol = 0.2;
+        x.current_qty = 1.9;
+        let d = p.evaluate(&x).unwrap();
+        assert!(d.base_held);
+        assert_eq!(d.target_qty, 1.9);
     }
 }
