@@ -2,6 +2,8 @@
 //! crosses the rings.
 
 use feeds::{InstrumentId, Side};
+use risk_core::policy::{self, ConstraintKind};
+use risk_core::vol_target::VolTargetBound;
 
 /// Which model set a target position.
 #[repr(u8)]
@@ -60,26 +62,30 @@ pub enum Binding {
     GammaCap = 6,
     /// The options engine's cap on |portfolio vega|.
     VegaCap = 7,
-    /// The options engine's liquidation buffer, or an account's in the portfolio engine.
+    /// The liquidation buffer (the options engine's hedge, a sizing policy's step, or an
+    /// account's in the portfolio engine).
     LiquidationBuffer = 8,
+    /// A sizing policy's cap on |notional| (an instrument's largest notional).
+    MaxNotional = 9,
+    /// A sizing policy's cap on |portfolio delta| (the portfolio: the underlying's net delta
+    /// across venues).
+    DeltaLimit = 10,
+    /// A sizing policy's share of a pool's liquidity.
+    PoolCap = 11,
+    /// A sizing policy's minimum trade: the position was kept.
+    MinTradeSize = 12,
+    /// A sizing policy's slippage limit on the book (or the impact model).
+    Liquidity = 13,
     /// The portfolio's cap on one factor's exposure.
-    FactorCap = 9,
+    FactorCap = 14,
     /// The portfolio's gross-leverage limit.
-    GrossLeverage = 10,
+    GrossLeverage = 15,
     /// The portfolio's net-leverage limit.
-    NetLeverage = 11,
-    /// An instrument's largest notional.
-    MaxNotional = 12,
-    /// The net delta limit of the underlying across venues.
-    DeltaLimit = 13,
-    /// The book walk's slippage limit.
-    Liquidity = 14,
-    /// The smallest trade (minimum notional).
-    MinTradeSize = 15,
+    NetLeverage = 16,
     /// A spot account's cash (buys) or holdings (sells: no short).
-    SpotBalance = 16,
+    SpotBalance = 17,
     /// Kelly scaled to the portfolio's volatility ceiling.
-    VolCeiling = 17,
+    VolCeiling = 18,
 }
 
 impl Binding {
@@ -99,12 +105,45 @@ impl Binding {
             Self::FactorCap => "factor_cap",
             Self::GrossLeverage => "gross_leverage",
             Self::NetLeverage => "net_leverage",
-            Self::MaxNotional => "max_notional",
-            Self::DeltaLimit => "delta_limit",
-            Self::Liquidity => "liquidity",
-            Self::MinTradeSize => "min_trade_size",
             Self::SpotBalance => "spot_balance",
             Self::VolCeiling => "vol_target",
+            Self::MaxNotional => "max_notional",
+            Self::DeltaLimit => "delta_limit",
+            Self::PoolCap => "pool_cap",
+            Self::MinTradeSize => "min_trade_size",
+            Self::Liquidity => "liquidity",
+        }
+    }
+
+    /// The binding named by a policy step's kind.
+    #[must_use]
+    pub const fn from_kind(kind: ConstraintKind) -> Self {
+        match kind {
+            ConstraintKind::MaxLeverage => Self::MaxLeverage,
+            ConstraintKind::MaxNotional => Self::MaxNotional,
+            ConstraintKind::DeltaLimit => Self::DeltaLimit,
+            ConstraintKind::GammaLimit => Self::GammaCap,
+            ConstraintKind::VegaLimit => Self::VegaCap,
+            ConstraintKind::LiquidationBuffer => Self::LiquidationBuffer,
+            ConstraintKind::Liquidity => Self::Liquidity,
+            ConstraintKind::PoolCap => Self::PoolCap,
+            ConstraintKind::MinTradeSize => Self::MinTradeSize,
+            ConstraintKind::LotRounding => Self::LotRounding,
+            ConstraintKind::DeltaBand => Self::DeltaBand,
+        }
+    }
+
+    /// The binding of a policy decision: its binding step, or, when the base model's value
+    /// stood, the leverage bound that set a vol-target base ([`Binding::Model`] when none did).
+    #[must_use]
+    pub const fn of_decision(d: &policy::Decision) -> Self {
+        match d.binding {
+            policy::Binding::Constraint { kind, .. } => Self::from_kind(kind),
+            policy::Binding::Base => match d.base_bound {
+                VolTargetBound::Model => Self::Model,
+                VolTargetBound::MaxLeverage => Self::MaxLeverage,
+                VolTargetBound::MinLeverage => Self::MinLeverage,
+            },
         }
     }
 }

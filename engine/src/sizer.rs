@@ -7,8 +7,10 @@
 //! sizing policies of `risk-core` plug in here as further `Sizer`s.
 
 use feeds::{Instrument, MarketEvent};
+use risk_core::margin::Contract;
+use risk_core::policy::{self, BaseModel, Constraint, SizingInputs, SizingPolicy};
 use risk_core::vol::Ewma;
-use risk_core::vol_target::{VolTarget, VolTargetBound};
+use risk_core::vol_target::VolTarget;
 
 use crate::order::{Binding, Reason};
 
@@ -73,7 +75,10 @@ pub struct VolTargetConfig {
 const NS_PER_YEAR: f64 = 365.25 * 86_400.0 * 1e9;
 
 /// Volatility targeting of one instrument: target notional = capital × target vol / forecast vol,
-/// clamped to `[min_leverage, max_leverage]` × capital, acted upon only outside the band.
+/// clamped to `[min_leverage, max_leverage]` × capital, acted upon only outside the band — a
+/// [`SizingPolicy`] with the vol-target base model ([`BaseModel::VolTarget`]) and, optionally,
+/// further constraints ([`VolTargetSizer::with_constraints`]). The order's
+/// [`Binding`] is the decision's ([`Binding::of_decision`]).
 ///
 /// Returns are log returns of the mid sampled every `sample_interval_ns` of receive time; when
 /// several intervals elapsed since the last sample, the return is divided by √(intervals) so the
@@ -86,6 +91,9 @@ pub struct VolTargetSizer {
     last_sample_ns: u64,
     last_mid: f64,
     periods_per_year: f64,
+    policy: SizingPolicy,
+    /// The last decision (kept here: no copy of the step records per tick).
+    decision: policy::Decision,
 }
 
 impl VolTargetSizer {
@@ -93,10 +101,24 @@ impl VolTargetSizer {
     /// zero.
     #[must_use]
     pub fn new(instrument: feeds::InstrumentId, cfg: VolTargetConfig) -> Option<Self> {
+        Self::with_constraints(instrument, cfg, &[])
+    }
+
+    /// A sizer whose vol-target base is further limited by `chain` (positions in base units of
+    /// a linear instrument, at the mid; start-up). Returns `None` as [`VolTargetSizer::new`] does,
+    /// and when the policy refuses the target's or the chain's parameters.
+    #[must_use]
+    pub fn with_constraints(
+        instrument: feeds::InstrumentId,
+        cfg: VolTargetConfig,
+        chain: &[Constraint],
+    ) -> Option<Self> {
         if cfg.sample_interval_ns == 0 {
             return None;
         }
         let ewma = Ewma::new(cfg.ewma_lambda, cfg.warmup_samples)?;
+        let policy =
+            SizingPolicy::new(Contract::Linear, BaseModel::VolTarget(cfg.target), chain).ok()?;
         Some(Self {
             cfg,
             instrument,
@@ -104,7 +126,15 @@ impl VolTargetSizer {
             last_sample_ns: 0,
             last_mid: 0.0,
             periods_per_year: NS_PER_YEAR / cfg.sample_interval_ns as f64,
+            policy,
+            decision: policy::Decision::default(),
         })
+    }
+
+    /// The decision behind the last target (or the last held position).
+    #[must_use]
+    pub fn last_decision(&self) -> &policy::Decision {
+        &self.decision
     }
 
     /// Current annualized volatility forecast, once warmed up.
@@ -140,24 +170,26 @@ impl Sizer for VolTargetSizer {
         }
         self.sample(v.event.recv_ns, v.mid_px);
         let vol = self.vol_forecast()?;
-        let (lev, bound) = self.cfg.target.leverage(vol)?;
-        let qty = self.cfg.direction * self.cfg.capital * lev / v.mid_px;
-        if !qty.is_finite() {
-            return None;
-        }
-        let current = v.position_qty + v.working_qty;
-        if !self.cfg.target.outside_band(current, qty) {
-            return None;
-        }
-        let binding = match bound {
-            VolTargetBound::Model => Binding::Model,
-            VolTargetBound::MaxLeverage => Binding::MaxLeverage,
-            VolTargetBound::MinLeverage => Binding::MinLeverage,
+        let x = SizingInputs {
+            capital: self.cfg.capital,
+            collateral: self.cfg.capital,
+            mark_px: v.mid_px,
+            current_qty: v.position_qty + v.working_qty,
+            direction: self.cfg.direction,
+            forecast_vol: vol,
+            ..SizingInputs::default()
         };
+        // A refusal (no usable forecast, a non-finite target) leaves the position alone.
+        self.policy.evaluate_into(&x, &mut self.decision).ok()?;
+        let d = &self.decision;
+        // Inside the hysteresis band nothing is sized.
+        if d.base_held {
+            return None;
+        }
         Some(Target {
-            qty,
+            qty: d.target_qty,
             reason: Reason::VolTarget,
-            binding,
+            binding: Binding::of_decision(d),
             vol_forecast: vol,
         })
     }
