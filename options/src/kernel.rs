@@ -436,14 +436,10 @@ impl<L: OptionsSink + Send> OptionsKernel<L> {
             qty
         };
         let lot = inst.qty_f64(lot_m);
-        let binding = match o.binding {
-            Constraint::Model => Binding::Model,
-            Constraint::DeltaBand => Binding::DeltaBand,
-            Constraint::GammaCap => Binding::GammaCap,
-            Constraint::VegaCap => Binding::VegaCap,
-            Constraint::LiquidationBuffer => Binding::LiquidationBuffer,
-            Constraint::Leverage => Binding::MaxLeverage,
-            Constraint::Liquidity => Binding::TouchLiquidity,
+        let binding = match (o.binding, o.binding.kind()) {
+            (Constraint::Liquidity, _) => Binding::TouchLiquidity,
+            (_, Some(kind)) => Binding::from_kind(kind),
+            (_, None) => Binding::Model,
         };
         Some(Order {
             id,

@@ -15,9 +15,20 @@
 //! - `Gap`/`SnapshotBegin` of the hedge: nothing is sized until its book is valid again.
 //!
 //! # Policy
+//! The constraints are `risk_core::policy` chains ([`SizingPolicy`]), built at start-up, so
+//! that the options engine, the single-instrument vol-target sizer and the other kernels share
+//! one constraint system and one explanation: the *book* policy sizes one unit of the desired
+//! book (its Greeks the unit's) from `Fixed { qty: 1 }` through `gamma_limit`, `vega_limit`,
+//! the liquidation buffer of the book's hedge and the hedge's leverage; the *hedge* policy,
+//! in underlying units, holds the hedge and moves it by the delta band, then caps it by its
+//! liquidation buffer and leverage. Each order's [`Constraint`] is the binding step of the
+//! decision that sized it ([`Constraint::from_binding`]; one to one with the policy's
+//! `ConstraintKind`, [`Constraint::kind`]), except [`Constraint::Liquidity`], the touch cap
+//! applied to an order's lots after the policy.
+//!
 //! The base model is a configured option book (`desired` lots per option,
 //! [`OptionsEngine::set_desired`]). A scale `s ∈ [0, 1]` applied to it is the smallest of: the
-//! gamma and vega caps ([`option_scale`](risk_core::greeks_limits::option_scale)), the
+//! gamma and vega caps (`policy::Constraint::GammaLimit`/`VegaLimit` on the book's Greeks), the
 //! liquidation buffer of the hedge that would neutralize the scaled book's delta (inverse or
 //! linear margin model, [`max_safe_qty`](risk_core::margin::max_safe_qty): the liquidation price
 //! stays `k σ √h` away from the mark, σ from the configured [`VolSource`]: EWMA or GARCH
@@ -51,6 +62,9 @@ pub mod synthetic;
 use feeds::{Instrument, InstrumentId, Registry};
 use risk_core::greeks_limits::HedgeTo;
 use risk_core::margin::{Contract, MarginTiers};
+use risk_core::policy::{
+    self, BaseModel, ConstraintKind, DeltaExposure, SizingPolicy, MAX_CONSTRAINTS,
+};
 use risk_core::vol::garch::{self, GarchError};
 use risk_core::vol::{Ewma, Garch11, Garch11Params, GarchFit};
 
@@ -80,6 +94,49 @@ pub enum Constraint {
 }
 
 impl Constraint {
+    /// The constraint named by a policy step's kind (`None` for the kinds the options engine's
+    /// policies do not use). The inverse of [`Constraint::kind`].
+    #[must_use]
+    pub const fn from_kind(kind: ConstraintKind) -> Option<Self> {
+        match kind {
+            ConstraintKind::DeltaBand => Some(Self::DeltaBand),
+            ConstraintKind::GammaLimit => Some(Self::GammaCap),
+            ConstraintKind::VegaLimit => Some(Self::VegaCap),
+            ConstraintKind::LiquidationBuffer => Some(Self::LiquidationBuffer),
+            ConstraintKind::MaxLeverage => Some(Self::Leverage),
+            _ => None,
+        }
+    }
+
+    /// The policy step kind this constraint reports: `None` for [`Constraint::Model`] (the base
+    /// model) and [`Constraint::Liquidity`] (the touch cap on the lots of an order, applied
+    /// after the policy).
+    #[must_use]
+    pub const fn kind(self) -> Option<ConstraintKind> {
+        match self {
+            Self::Model => None,
+            Self::DeltaBand => Some(ConstraintKind::DeltaBand),
+            Self::GammaCap => Some(ConstraintKind::GammaLimit),
+            Self::VegaCap => Some(ConstraintKind::VegaLimit),
+            Self::LiquidationBuffer => Some(ConstraintKind::LiquidationBuffer),
+            Self::Leverage => Some(ConstraintKind::MaxLeverage),
+            Self::Liquidity => None,
+        }
+    }
+
+    /// The constraint a policy decision's binding step names ([`Constraint::Model`] for the
+    /// base model, and for a kind outside [`Constraint::from_kind`], which the engine's
+    /// policies do not hold).
+    #[must_use]
+    pub fn from_binding(b: policy::Binding) -> Self {
+        match b {
+            policy::Binding::Base => Self::Model,
+            policy::Binding::Constraint { kind, .. } => {
+                Self::from_kind(kind).unwrap_or(Self::Model)
+            }
+        }
+    }
+
     /// Stable lowercase name used in logs and tests.
     #[must_use]
     pub const fn as_str(self) -> &'static str {
@@ -223,6 +280,69 @@ pub struct OptionsStats {
 }
 
 const NO_INDEX: u32 = u32::MAX;
+
+/// Steps of the book-scale policy, in chain order: gamma cap, vega cap, liquidation buffer of
+/// the book's hedge, leverage of the book's hedge.
+const BOOK_STEPS: [ConstraintKind; 4] = [
+    ConstraintKind::GammaLimit,
+    ConstraintKind::VegaLimit,
+    ConstraintKind::LiquidationBuffer,
+    ConstraintKind::MaxLeverage,
+];
+
+/// Steps of the hedge policy, in chain order: delta band, liquidation buffer, leverage.
+const HEDGE_STEPS: [ConstraintKind; 3] = [
+    ConstraintKind::DeltaBand,
+    ConstraintKind::LiquidationBuffer,
+    ConstraintKind::MaxLeverage,
+];
+
+const _: () = assert!(BOOK_STEPS.len() <= MAX_CONSTRAINTS && HEDGE_STEPS.len() <= MAX_CONSTRAINTS);
+
+/// The two policies of `cfg` for a hedge of `contract`: the book's scale and the hedge.
+fn policies(
+    cfg: &OptionsConfig,
+    contract: Contract,
+    tiers: MarginTiers,
+) -> Result<(SizingPolicy, SizingPolicy), OptionsError> {
+    use policy::Constraint as C;
+    let buffer = |exposure| C::DeltaLiquidationBuffer {
+        tiers,
+        k: cfg.buffer_k,
+        horizon_days: cfg.buffer_horizon_days,
+        max_margin_ratio: cfg.max_margin_ratio,
+        exposure,
+    };
+    let leverage = C::DeltaLeverage {
+        max_abs_delta: cfg.max_leverage * cfg.collateral_coin,
+    };
+    let book = [
+        C::GammaLimit {
+            max_abs: cfg.max_abs_gamma,
+        },
+        C::VegaLimit {
+            max_abs: cfg.max_abs_vega_per_vol_point,
+        },
+        buffer(DeltaExposure::Hedge),
+        leverage,
+    ];
+    let hedge = [
+        C::DeltaBand {
+            half_width: cfg.delta_band,
+            to: cfg.hedge_to,
+        },
+        buffer(DeltaExposure::Position),
+        leverage,
+    ];
+    debug_assert!(book.iter().map(C::kind).eq(BOOK_STEPS));
+    debug_assert!(hedge.iter().map(C::kind).eq(HEDGE_STEPS));
+    // The configuration was checked above: a refusal here is an out-of-range product.
+    let bad = |_| OptionsError::Config("max_leverage");
+    Ok((
+        SizingPolicy::new(contract, BaseModel::Fixed { qty: 1.0 }, &book).map_err(bad)?,
+        SizingPolicy::new(contract, BaseModel::Hold, &hedge).map_err(bad)?,
+    ))
+}
 const NS_PER_YEAR_VOL: f64 = 365.25 * 86_400.0 * 1e9;
 
 /// The engine of one underlying.
@@ -241,7 +361,14 @@ pub struct OptionsEngine {
     /// both the current and the desired size are 0). Grows within its start-up capacity.
     active: Vec<u32>,
     is_active: Vec<bool>,
-    tiers: MarginTiers,
+    /// The option book's scale: a fixed book of one unit (Greeks: the desired book's) under
+    /// [`BOOK_STEPS`].
+    book_policy: SizingPolicy,
+    /// The hedge, in underlying units: hold, under [`HEDGE_STEPS`].
+    hedge_policy: SizingPolicy,
+    /// The last decisions of the two policies (kept here: no copy of the step records per pass).
+    book_decision: policy::Decision,
+    hedge_decision: policy::Decision,
     // Hedge state.
     hedge_valid: bool,
     bid_px: f64,
@@ -336,6 +463,7 @@ impl OptionsEngine {
         let ewma = Ewma::new(cfg.ewma_lambda, cfg.ewma_warmup)
             .ok_or(OptionsError::Config("ewma_lambda"))?;
         let tiers = MarginTiers::flat(cfg.mmr).map_err(|_| OptionsError::Config("mmr"))?;
+        let (book_policy, hedge_policy) = policies(&cfg, hedge.contract, tiers)?;
         let instruments = registry.instruments().to_vec();
         let hedge_inst = registry
             .get(hedge.instrument)
@@ -367,7 +495,10 @@ impl OptionsEngine {
             desired_lots: vec![0; n],
             active: Vec::with_capacity(n),
             is_active: vec![false; n],
-            tiers,
+            book_policy,
+            hedge_policy,
+            book_decision: policy::Decision::default(),
+            hedge_decision: policy::Decision::default(),
             hedge_valid: false,
             bid_px: 0.0,
             bid_qty: 0.0,
@@ -595,5 +726,40 @@ impl OptionsEngine {
             }
         }
         best
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constraints_name_policy_steps_one_to_one() {
+        for c in [
+            Constraint::Model,
+            Constraint::DeltaBand,
+            Constraint::GammaCap,
+            Constraint::VegaCap,
+            Constraint::LiquidationBuffer,
+            Constraint::Leverage,
+            Constraint::Liquidity,
+        ] {
+            match c.kind() {
+                Some(kind) => assert_eq!(Constraint::from_kind(kind), Some(c)),
+                None => assert!(matches!(c, Constraint::Model | Constraint::Liquidity)),
+            }
+        }
+        assert_eq!(
+            Constraint::from_binding(policy::Binding::Base),
+            Constraint::Model
+        );
+        assert_eq!(
+            BOOK_STEPS.map(Constraint::from_kind)[3],
+            Some(Constraint::Leverage)
+        );
+        assert_eq!(
+            HEDGE_STEPS.map(Constraint::from_kind)[0],
+            Some(Constraint::DeltaBand)
+        );
     }
 }

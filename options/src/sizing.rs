@@ -1,15 +1,17 @@
 //! The sizing pass: the volatility of the liquidation buffer, the scale of the option book
 //! under the gamma/vega caps, the liquidation buffer and leverage, the option resizes toward the
 //! scaled book, the hedge back inside the delta band, and the [`Decision`] that explains them.
-//! No allocation.
+//! The scale and the hedge target are decisions of `risk_core::policy` (the engine's two
+//! [`SizingPolicy`](risk_core::policy::SizingPolicy)s); what is left here turns them into lots
+//! and orders. No allocation.
 
 use feeds::{MarketEvent, Side};
-use risk_core::greeks_limits::{
-    band_hedge, option_scale, GammaVegaLimits, PortfolioGreeks, ScaleBound,
-};
-use risk_core::margin::{self, max_safe_qty, Contract, SafeSizeSpec};
+use risk_core::greeks_limits::PortfolioGreeks;
+use risk_core::margin::Contract;
+use risk_core::policy::SizingInputs;
 
 use crate::{Constraint, Decision, OptionsEngine, OptionsOrder, OptionsSink, VolSource};
+use crate::{BOOK_STEPS, HEDGE_STEPS};
 
 /// The volatilities a sizing pass reads, annualized (`None`: not available).
 #[derive(Debug, Clone, Copy)]
@@ -90,27 +92,19 @@ impl OptionsEngine {
         (cur, want)
     }
 
-    /// Largest |hedge delta| the liquidation buffer allows for a hedge on `side`.
-    fn max_hedge_delta_liquidation(&self, side: margin::Side, vol: f64) -> f64 {
-        let spec = SafeSizeSpec {
-            contract: self.hedge.contract,
-            side,
-            mark_px: self.spot_px,
+    /// What the policies read on this pass besides the Greeks: the collateral at the hedge's
+    /// mark and the buffer's volatility.
+    fn policy_inputs(&self, vol: f64) -> SizingInputs<'static> {
+        let value = self.cfg.collateral_coin * self.spot_px;
+        SizingInputs {
+            capital: value,
             collateral: match self.hedge.contract {
                 Contract::Inverse => self.cfg.collateral_coin,
-                Contract::Linear => self.cfg.collateral_coin * self.spot_px,
+                Contract::Linear => value,
             },
-            sigma: vol / 365.0_f64.sqrt(),
-            horizon: self.cfg.buffer_horizon_days,
-            k: self.cfg.buffer_k,
-            max_margin_ratio: self.cfg.max_margin_ratio,
-        };
-        match max_safe_qty(&spec, &self.tiers) {
-            Ok(s) => match self.hedge.contract {
-                Contract::Inverse => s.qty_buffer.min(s.qty_margin_ratio) / self.spot_px,
-                Contract::Linear => s.qty_buffer.min(s.qty_margin_ratio),
-            },
-            Err(_) => 0.0,
+            mark_px: self.spot_px,
+            forecast_vol: vol,
+            ..SizingInputs::default()
         }
     }
 
@@ -193,15 +187,7 @@ impl OptionsEngine {
         let scale = self.book_scale(&desired, vol);
         let mut opt_after = before_opt;
         let mut orders = self.resize_options(sink, ev, t_ingest, &scale, &mut opt_after);
-        let hedge = self.hedge_to_band(
-            sink,
-            ev,
-            t_ingest,
-            opt_after.delta,
-            hedge_cur,
-            vol,
-            scale.max_hedge_delta_leverage,
-        );
+        let hedge = self.hedge_to_band(sink, ev, t_ingest, opt_after.delta, hedge_cur, vol);
         orders += u32::from(hedge.sent);
         if orders == 0 {
             return;
@@ -271,54 +257,42 @@ impl OptionsEngine {
         }
     }
 
-    /// The scale of the `desired` option book: the smallest of what the gamma/vega caps, the
-    /// liquidation buffer (at `vol`) and the leverage cap allow, at most 1.
-    fn book_scale(&self, desired: &PortfolioGreeks, vol: f64) -> BookScale {
-        let limits = GammaVegaLimits {
-            max_abs_gamma: self.cfg.max_abs_gamma,
-            max_abs_vega: self.cfg.max_abs_vega_per_vol_point,
+    /// The scale of the `desired` option book: the book policy's decision on one unit of the
+    /// book (the smallest of what the gamma/vega caps, the liquidation buffer (at `vol`) of the
+    /// hedge that would neutralize its delta and the leverage cap allow, at most 1), with each
+    /// step's value for the decision log.
+    fn book_scale(&mut self, desired: &PortfolioGreeks, vol: f64) -> BookScale {
+        let x = SizingInputs {
+            unit_greeks: *desired,
+            other_greeks: PortfolioGreeks::default(),
+            current_qty: 0.0,
+            ..self.policy_inputs(vol)
         };
-        let (s_gv, gv_bound) = option_scale(desired, &PortfolioGreeks::default(), &limits);
-        // A book long delta needs a short hedge.
-        let hedge_side = if desired.delta > 0.0 {
-            margin::Side::Short
-        } else {
-            margin::Side::Long
-        };
-        let max_liq = self.max_hedge_delta_liquidation(hedge_side, vol);
-        let max_lev = self.cfg.max_leverage * self.cfg.collateral_coin;
-        let ratio = |cap: f64| {
-            if desired.delta.abs() > 0.0 {
-                (cap / desired.delta.abs()).min(1.0)
-            } else {
-                1.0
-            }
-        };
-        let (s_liq, s_lev) = (ratio(max_liq), ratio(max_lev));
-        let mut scale = 1.0;
-        let mut scale_binding = Constraint::Model;
-        let gv = match gv_bound {
-            ScaleBound::Vega => Constraint::VegaCap,
-            _ => Constraint::GammaCap,
-        };
-        for (s, b) in [
-            (s_gv, gv),
-            (s_liq, Constraint::LiquidationBuffer),
-            (s_lev, Constraint::Leverage),
-        ] {
-            if s < scale {
-                scale = s;
-                scale_binding = b;
-            }
+        let d = &mut self.book_decision;
+        if self.book_policy.evaluate_into(&x, d).is_err() {
+            // Greeks or a margin input the policy refuses: no option is added or kept.
+            return BookScale {
+                gamma_vega: 0.0,
+                liquidation: 0.0,
+                leverage: 0.0,
+                max_hedge_delta_liquidation: 0.0,
+                max_hedge_delta_leverage: self.cfg.max_leverage * self.cfg.collateral_coin,
+                scale: 0.0,
+                binding: Constraint::GammaCap,
+            };
         }
+        let steps = d.steps();
+        debug_assert!(steps.iter().map(|r| r.kind).eq(BOOK_STEPS));
+        let (vega, liq, lev) = (&steps[1], &steps[2], &steps[3]);
         BookScale {
-            gamma_vega: s_gv,
-            liquidation: s_liq,
-            leverage: s_lev,
-            max_hedge_delta_liquidation: max_liq,
-            max_hedge_delta_leverage: max_lev,
-            scale,
-            binding: scale_binding,
+            gamma_vega: vega.after,
+            // The scale is never negative: the upper end is the step's allowance.
+            liquidation: liq.hi.min(1.0),
+            leverage: lev.hi.min(1.0),
+            max_hedge_delta_liquidation: liq.limit,
+            max_hedge_delta_leverage: lev.limit,
+            scale: d.target_qty,
+            binding: Constraint::from_binding(d.binding),
         }
     }
 
@@ -398,9 +372,9 @@ impl OptionsEngine {
     }
 
     /// Brings the delta with the option targets (`opt_delta`) back inside the band by a hedge
-    /// order from `hedge_cur` lots, capped by the liquidation buffer (at `vol`), the leverage cap
-    /// (`max_lev`, |hedge delta|) and the touch's liquidity.
-    #[allow(clippy::too_many_arguments)] // private helper: the pass's state, one value each
+    /// order from `hedge_cur` lots: the hedge policy's decision in underlying units (the band,
+    /// capped by the liquidation buffer at `vol` and the leverage cap), then lots and the
+    /// touch's liquidity.
     fn hedge_to_band(
         &mut self,
         sink: &mut impl OptionsSink,
@@ -409,40 +383,36 @@ impl OptionsEngine {
         opt_delta: f64,
         hedge_cur: i64,
         vol: f64,
-        max_lev: f64,
     ) -> HedgeStep {
         let hedge_delta_cur = self.hedge_delta(hedge_cur);
-        let total = opt_delta + hedge_delta_cur;
-        let dd = band_hedge(total, 0.0, self.cfg.delta_band, self.cfg.hedge_to);
+        let x = SizingInputs {
+            current_qty: hedge_delta_cur,
+            other_greeks: PortfolioGreeks {
+                delta: opt_delta,
+                ..PortfolioGreeks::default()
+            },
+            unit_greeks: PortfolioGreeks {
+                delta: 1.0,
+                ..PortfolioGreeks::default()
+            },
+            ..self.policy_inputs(vol)
+        };
         let mut step = HedgeStep {
             cap_lots: -1,
             target_lots: hedge_cur,
             sent: false,
         };
-        if dd == 0.0 {
+        let d = &mut self.hedge_decision;
+        if self.hedge_policy.evaluate_into(&x, d).is_err() {
             return step;
         }
-        let per_lot = self.hedge_delta(1);
-        let mut lots = dd / per_lot;
-        let mut binding = Constraint::DeltaBand;
-        // Cap the resulting hedge delta.
-        let target_delta = hedge_delta_cur + dd;
-        let side = if target_delta < 0.0 {
-            margin::Side::Short
-        } else {
-            margin::Side::Long
-        };
-        let cap_liq = self.max_hedge_delta_liquidation(side, vol);
-        let (cap, cap_b) = if cap_liq <= max_lev {
-            (cap_liq, Constraint::LiquidationBuffer)
-        } else {
-            (max_lev, Constraint::Leverage)
-        };
-        if target_delta.abs() > cap {
-            let capped = cap.copysign(target_delta);
-            lots = (capped - hedge_delta_cur) / per_lot;
-            binding = cap_b;
+        debug_assert!(d.steps().iter().map(|r| r.kind).eq(HEDGE_STEPS));
+        // The hedge trades only when the delta left the band; the caps then limit that trade.
+        if !d.steps()[0].changed() {
+            return step;
         }
+        let mut binding = Constraint::from_binding(d.binding);
+        let lots = (d.target_qty - hedge_delta_cur) / self.hedge_delta(1);
         // A band trade rounds away from zero (so delta lands inside the band); a capped one
         // toward zero (so the cap holds).
         let mut trade = if binding == Constraint::DeltaBand {
