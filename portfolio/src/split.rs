@@ -40,21 +40,6 @@ fn cost_bps(x: &Inst, buy: bool, horizon_days: f64) -> f64 {
     half_spread + x.fee * 1e4 + if buy { funding } else { -funding }
 }
 
-/// The order's binding for a constraint kind of the policy.
-fn order_binding(kind: ConstraintKind) -> Binding {
-    match kind {
-        ConstraintKind::MaxLeverage => Binding::MaxLeverage,
-        ConstraintKind::MaxNotional | ConstraintKind::PoolCap => Binding::MaxNotional,
-        ConstraintKind::DeltaLimit | ConstraintKind::GammaLimit | ConstraintKind::VegaLimit => {
-            Binding::DeltaLimit
-        }
-        ConstraintKind::LiquidationBuffer => Binding::LiquidationBuffer,
-        ConstraintKind::Liquidity => Binding::Liquidity,
-        ConstraintKind::MinTradeSize => Binding::MinTradeSize,
-        ConstraintKind::LotRounding => Binding::LotRounding,
-    }
-}
-
 /// The order's binding for a factor-level binding.
 fn factor_order_binding(b: FactorBinding) -> Binding {
     match b {
@@ -275,7 +260,7 @@ impl<S: RebalanceSink> PortfolioKernel<S> {
         // trade; lot rounding alone only trims a size the model set, so the model keeps the
         // credit (the record's steps still show the rounding).
         let binding = match (d.binding_limit, d.binding) {
-            (PolicyBinding::Constraint { kind, .. }, _) => order_binding(kind),
+            (PolicyBinding::Constraint { kind, .. }, _) => Binding::from_kind(kind),
             (
                 PolicyBinding::Base,
                 PolicyBinding::Constraint {
