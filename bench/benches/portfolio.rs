@@ -24,7 +24,7 @@ use feeds::{flags, EventKind, InstrumentId, Market, MarketEvent, PxQty, Registry
 use portfolio::spec::{
     AccountKind, AccountSpec, CovarianceSpec, FactorSpec, InstrumentSpec, RebalanceSpec, VolModel,
 };
-use portfolio::{record_ring, PortfolioKernel, PortfolioSpec, Policy, RecordDrain, RecordRing};
+use portfolio::{record_ring, Policy, PortfolioKernel, PortfolioSpec, RecordDrain, RecordRing};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use risk_core::linalg::cholesky;
@@ -49,11 +49,34 @@ fn spec(n: usize) -> PortfolioSpec {
     ];
     let mut instruments = Vec::new();
     for f in 0..n {
-        accounts.push(account(&format!("coin{f}"), AccountKind::Margin, &format!("F{f}"), 0.0));
+        accounts.push(account(
+            &format!("coin{f}"),
+            AccountKind::Margin,
+            &format!("F{f}"),
+            0.0,
+        ));
         for (market, account, contract, mult, fee) in [
-            ("binance-usdm", "usdm".to_string(), Contract::Linear, 1.0, 5.0),
-            ("binance-spot", "spot".to_string(), Contract::Linear, 1.0, 10.0),
-            ("binance-coinm", format!("coin{f}"), Contract::Inverse, 10.0, 5.0),
+            (
+                "binance-usdm",
+                "usdm".to_string(),
+                Contract::Linear,
+                1.0,
+                5.0,
+            ),
+            (
+                "binance-spot",
+                "spot".to_string(),
+                Contract::Linear,
+                1.0,
+                10.0,
+            ),
+            (
+                "binance-coinm",
+                format!("coin{f}"),
+                Contract::Inverse,
+                10.0,
+                5.0,
+            ),
         ] {
             instruments.push(InstrumentSpec {
                 market: market.into(),
@@ -306,7 +329,12 @@ fn main() {
         let chol = ballast_bench::time_per_op(REPS, 1, || {
             cholesky(black_box(&cov), n, &mut l).unwrap();
         });
-        line("whole rebalance (sample + solve + split)", reb, chol, "one Cholesky of the matrix");
+        line(
+            "whole rebalance (sample + solve + split)",
+            reb,
+            chol,
+            "one Cholesky of the matrix",
+        );
         let stats = b.k.portfolio_stats();
         println!(
             "  ({} rebalances, {} failed, {} orders so far)",
@@ -331,19 +359,34 @@ fn main() {
                 ri += 1;
             }
         });
-        line("  covariance update", upd, chol, "one Cholesky of the matrix");
+        line(
+            "  covariance update",
+            upd,
+            chol,
+            "one Cholesky of the matrix",
+        );
         let mut idx = vec![0; n];
         let mut m = vec![0.0; n * n];
         let mat = ballast_bench::time_per_op(REPS, 1, || {
             fc.matrix(&mut idx, &mut m).unwrap();
         });
-        line("  shrunk positive-definite matrix", mat, chol, "one Cholesky of the matrix");
+        line(
+            "  shrunk positive-definite matrix",
+            mat,
+            chol,
+            "one Cholesky of the matrix",
+        );
         let mut rp = risk_core::risk_parity::RiskParitySolver::new(n);
         let mut w = vec![0.0; n];
         let erc = ballast_bench::time_per_op(REPS, 1, || {
             rp.solve(black_box(&cov), n, None, &mut w).unwrap();
         });
-        line("  risk-parity solve (cold)", erc, chol, "one Cholesky of the matrix");
+        line(
+            "  risk-parity solve (cold)",
+            erc,
+            chol,
+            "one Cholesky of the matrix",
+        );
         println!();
     }
 }

@@ -88,6 +88,11 @@ pub struct PortfolioKernel<S> {
     pub(crate) by_factor: Vec<Vec<usize>>,
     /// Scratch: one factor's instruments by cost.
     pub(crate) order_idx: Vec<usize>,
+    /// Per account: margin figures at the last sample or rebalance.
+    pub(crate) margins: Vec<crate::state::Margin>,
+    /// Per account: maintenance margin the current rebalance's decisions add (so the accounts'
+    /// later instruments see the room the earlier ones took).
+    pub(crate) committed_mm: Vec<f64>,
     /// Per factor: net exposure (USD) and net delta, measured at the last sample.
     pub(crate) net_usd: Vec<f64>,
     pub(crate) net_delta: Vec<f64>,
@@ -180,6 +185,8 @@ impl<S: RebalanceSink> PortfolioKernel<S> {
                 .map(|f| (0..m).filter(|&i| insts[i].factor == f).collect())
                 .collect(),
             order_idx: vec![0; m],
+            margins: vec![crate::state::Margin::default(); accounts.len()],
+            committed_mm: vec![0.0; accounts.len()],
             net_usd: vec![0.0; n],
             net_delta: vec![0.0; n],
             levels: Vec::with_capacity(2),
@@ -257,7 +264,9 @@ impl<S: RebalanceSink> PortfolioKernel<S> {
     /// Account `a`'s margin figures now.
     #[must_use]
     pub fn account_margin(&self, a: usize) -> Option<crate::state::Margin> {
-        self.accounts.get(a).map(|x| x.margin(a, &self.insts))
+        let mut out = vec![crate::state::Margin::default(); self.accounts.len()];
+        crate::state::measure_accounts(&self.accounts, &self.insts, &mut out);
+        out.get(a).copied()
     }
 
     /// Net exposure of factor `f` across every venue, USD, and its net delta in underlying units:
@@ -325,9 +334,8 @@ impl<S: RebalanceSink> PortfolioKernel<S> {
             };
             st.vol = (per_sample * self.ann).sqrt();
         }
-        for a in 0..self.accounts.len() {
-            let m = self.accounts[a].margin(a, &self.insts);
-            let acc = &mut self.accounts[a];
+        crate::state::measure_accounts(&self.accounts, &self.insts, &mut self.margins);
+        for (acc, m) in self.accounts.iter_mut().zip(&self.margins) {
             acc.peak_margin_ratio = acc.peak_margin_ratio.max(m.ratio);
             acc.min_liq_distance = acc.min_liq_distance.min(m.liq_distance);
         }
@@ -528,8 +536,9 @@ impl<S: RebalanceSink> PortfolioKernel<S> {
         for f in 0..n {
             self.rec.factors[f].planned_exposure = self.rec.factors[f].target_exposure;
         }
-        for (a, acc) in self.accounts.iter().enumerate() {
-            let m = acc.margin(a, &self.insts);
+        crate::state::measure_accounts(&self.accounts, &self.insts, &mut self.margins);
+        self.committed_mm.fill(0.0);
+        for (a, m) in self.margins.iter().enumerate() {
             let row = &mut self.rec.accounts[a];
             row.equity = m.equity;
             row.maintenance = m.maintenance;

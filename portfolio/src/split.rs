@@ -195,7 +195,12 @@ impl<S: RebalanceSink> PortfolioKernel<S> {
                 max_margin_ratio: acc.max_margin_ratio,
             };
             n += 1;
-            acc.collateral_for(x.account, i, &self.insts)
+            // Wallet plus every position's PnL (its own too: the policy opens the position at
+            // the mark) minus the other positions' maintenance and what this rebalance's earlier
+            // decisions on the account committed.
+            let m = &self.margins[x.account];
+            let own_mm = crate::state::maintenance_at_mid(x, &acc.tiers, current);
+            m.equity - (m.maintenance - own_mm) - self.committed_mm[x.account]
         } else {
             0.0
         };
@@ -255,6 +260,10 @@ impl<S: RebalanceSink> PortfolioKernel<S> {
         if !t.is_finite() {
             self.pstats.non_finite += 1;
             return None;
+        }
+        if acc.kind == AccountKind::Margin {
+            self.committed_mm[x.account] += crate::state::maintenance_at_mid(x, &acc.tiers, t)
+                - crate::state::maintenance_at_mid(x, &acc.tiers, current);
         }
         // The limit that bound the size, when one did; else the minimum trade when it stopped the
         // trade; lot rounding alone only trims a size the model set, so the model keeps the

@@ -263,29 +263,32 @@ pub struct Margin {
     pub liq_distance: f64,
 }
 
-impl Account {
-    /// Equity, maintenance, ratio and liquidation distance of the account holding `insts`
-    /// (only those with `account == me` count).
-    #[must_use]
-    pub fn margin(&self, me: usize, insts: &[Inst]) -> Margin {
-        let mut m = Margin {
-            equity: self.wallet,
+/// Measures every account in two passes over the instruments (O(instruments + accounts)):
+/// equity and maintenance per account, then each position's liquidation distance under cross
+/// margin with its account's other positions held. Writes `out[a]` for each account.
+pub fn measure_accounts(accounts: &[Account], insts: &[Inst], out: &mut [Margin]) {
+    for (m, acc) in out.iter_mut().zip(accounts) {
+        *m = Margin {
+            equity: acc.wallet,
             maintenance: 0.0,
             ratio: 0.0,
             liq_distance: f64::INFINITY,
         };
-        let mine = insts.iter().filter(|x| x.account == me);
-        if self.kind == AccountKind::Spot {
-            m.equity += mine.map(|x| x.pos * x.multiplier * x.mid()).sum::<f64>();
-            return m;
+    }
+    for x in insts {
+        let acc = &accounts[x.account];
+        let m = &mut out[x.account];
+        let mid = x.mid();
+        if acc.kind == AccountKind::Spot {
+            m.equity += x.pos * x.multiplier * mid;
+            continue;
         }
-        for x in mine.clone() {
-            let mid = x.mid();
-            if let (Some(p), true) = (x.margin_position(), mid > 0.0) {
-                m.equity += p.unrealized_pnl(mid);
-                m.maintenance += p.maintenance_margin(&self.tiers, mid);
-            }
+        if let (Some(p), true) = (x.margin_position(), mid > 0.0) {
+            m.equity += p.unrealized_pnl(mid);
+            m.maintenance += p.maintenance_margin(&acc.tiers, mid);
         }
+    }
+    for m in out.iter_mut() {
         m.ratio = if m.maintenance == 0.0 {
             0.0
         } else if m.equity > 0.0 {
@@ -293,46 +296,42 @@ impl Account {
         } else {
             f64::INFINITY
         };
-        for x in mine {
-            let mid = x.mid();
-            let Some(p) = x.margin_position() else {
-                continue;
-            };
-            if !(mid > 0.0) {
-                continue;
-            }
-            let own_upnl = p.unrealized_pnl(mid);
-            let own_mm = p.maintenance_margin(&self.tiers, mid);
-            let mode = MarginMode::Cross {
-                wallet_balance: self.wallet,
-                others_unrealized_pnl: m.equity - self.wallet - own_upnl,
-                others_maintenance: m.maintenance - own_mm,
-            };
-            if let Some(liq) = p.liquidation_price(&self.tiers, &mode) {
-                m.liq_distance = m.liq_distance.min((liq - mid).abs() / mid);
-            }
-        }
-        m
     }
+    for x in insts {
+        let acc = &accounts[x.account];
+        let mid = x.mid();
+        if acc.kind == AccountKind::Spot || !(mid > 0.0) {
+            continue;
+        }
+        let Some(p) = x.margin_position() else {
+            continue;
+        };
+        let m = &mut out[x.account];
+        let own_upnl = p.unrealized_pnl(mid);
+        let own_mm = p.maintenance_margin(&acc.tiers, mid);
+        let mode = MarginMode::Cross {
+            wallet_balance: acc.wallet,
+            others_unrealized_pnl: m.equity - acc.wallet - own_upnl,
+            others_maintenance: m.maintenance - own_mm,
+        };
+        if let Some(liq) = p.liquidation_price(&acc.tiers, &mode) {
+            m.liq_distance = m.liq_distance.min((liq - mid).abs() / mid);
+        }
+    }
+}
 
-    /// Collateral the liquidation buffer of instrument `who` may use: wallet plus every
-    /// position's unrealized PnL (its own too: the policy opens the position at the mark) minus
-    /// the other positions' maintenance.
-    #[must_use]
-    pub fn collateral_for(&self, me: usize, who: usize, insts: &[Inst]) -> f64 {
-        let mut c = self.wallet;
-        for (i, x) in insts.iter().enumerate() {
-            if x.account != me {
-                continue;
-            }
-            let mid = x.mid();
-            if let (Some(p), true) = (x.margin_position(), mid > 0.0) {
-                c += p.unrealized_pnl(mid);
-                if i != who {
-                    c -= p.maintenance_margin(&self.tiers, mid);
-                }
-            }
-        }
-        c
+/// Maintenance margin of `qty` units of `x` held at its mid, in its account's currency.
+#[must_use]
+pub fn maintenance_at_mid(x: &Inst, tiers: &MarginTiers, qty: f64) -> f64 {
+    let mid = x.mid();
+    if qty == 0.0 || !(mid > 0.0) {
+        return 0.0;
     }
+    Position {
+        contract: x.contract,
+        side: PosSide::Long,
+        entry_px: mid,
+        qty: qty.abs() * x.multiplier,
+    }
+    .maintenance_margin(tiers, mid)
 }
