@@ -96,7 +96,10 @@ pub struct PortfolioKernel<S> {
     /// Per factor: net exposure (USD) and net delta, measured at the last sample.
     pub(crate) net_usd: Vec<f64>,
     pub(crate) net_delta: Vec<f64>,
-    pub(crate) levels: Vec<risk_core::liquidity::Level>,
+    /// Per instrument: its constraint chain and the index of its minimum-trade step.
+    pub(crate) policies: Vec<(risk_core::policy::SizingPolicy, u8)>,
+    /// Scratch decision.
+    pub(crate) decision: risk_core::policy::Decision,
     next_sample_ns: u64,
     samples_since: u32,
     /// Realized risk-contribution denominator `Σₜ eᵀΣe`.
@@ -170,6 +173,19 @@ impl<S: RebalanceSink> PortfolioKernel<S> {
             key: "portfolio.covariance".into(),
             message: e.to_string(),
         })?;
+        let mut policies = Vec::with_capacity(insts.len());
+        for (i, x) in insts.iter().enumerate() {
+            let p = crate::split::instrument_policy(
+                x,
+                &accounts[x.account],
+                spec.factors[x.factor].max_delta,
+            )
+            .map_err(|e| SpecError {
+                key: format!("portfolio.instruments[{i}]"),
+                message: format!("its constraint chain: {e}"),
+            })?;
+            policies.push(p);
+        }
         let m = insts.len();
         let ann = MS_PER_YEAR / c.sample_ms as f64;
         Ok(Self {
@@ -189,7 +205,8 @@ impl<S: RebalanceSink> PortfolioKernel<S> {
             committed_mm: vec![0.0; accounts.len()],
             net_usd: vec![0.0; n],
             net_delta: vec![0.0; n],
-            levels: Vec::with_capacity(2),
+            policies,
+            decision: risk_core::policy::Decision::default(),
             alloc: Allocator::new(n),
             spec,
             insts,

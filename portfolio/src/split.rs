@@ -18,8 +18,8 @@ use risk_core::greeks_limits::PortfolioGreeks;
 use risk_core::liquidity::Level;
 use risk_core::margin::Contract;
 use risk_core::policy::{
-    BaseModel, Binding as PolicyBinding, BookView, Constraint, ConstraintKind, Decision,
-    SizingInputs, SizingPolicy,
+    BaseModel, Binding as PolicyBinding, BookView, Constraint, ConstraintKind, SizingInputs,
+    SizingPolicy,
 };
 
 use crate::allocate::FactorBinding;
@@ -38,6 +38,49 @@ fn cost_bps(x: &Inst, buy: bool, horizon_days: f64) -> f64 {
     };
     let funding = x.funding_bps_per_day * horizon_days;
     half_spread + x.fee * 1e4 + if buy { funding } else { -funding }
+}
+
+/// Instrument `x`'s constraint chain (built once; the base and the minimum trade are set per
+/// decision) and the index of its minimum-trade step.
+pub(crate) fn instrument_policy(
+    x: &Inst,
+    acc: &crate::state::Account,
+    max_delta: f64,
+) -> Result<(SizingPolicy, u8), risk_core::policy::PolicyError> {
+    let mult = x.multiplier;
+    let mut chain = [Constraint::MaxNotional { max: 0.0 }; 6];
+    let mut n = 0;
+    if x.max_notional.is_finite() {
+        chain[n] = Constraint::MaxNotional {
+            max: x.max_notional,
+        };
+        n += 1;
+    }
+    if max_delta.is_finite() {
+        chain[n] = Constraint::DeltaLimit { max_abs: max_delta };
+        n += 1;
+    }
+    if acc.kind == AccountKind::Margin {
+        chain[n] = Constraint::LiquidationBuffer {
+            tiers: acc.tiers,
+            k: acc.liq_k,
+            horizon_years: acc.horizon_years,
+            max_margin_ratio: acc.max_margin_ratio,
+        };
+        n += 1;
+    }
+    chain[n] = Constraint::Liquidity {
+        max_slippage_bps: x.max_slippage_bps,
+        impact: None,
+    };
+    n += 1;
+    let min_step = n as u8;
+    chain[n] = Constraint::MinTradeSize { min_qty: 0.0 };
+    n += 1;
+    chain[n] = Constraint::LotRounding { lot: x.lot * mult };
+    n += 1;
+    let p = SizingPolicy::new(x.contract, BaseModel::Fixed { qty: 0.0 }, &chain[..n])?;
+    Ok((p, min_step))
 }
 
 /// The order's binding for a factor-level binding.
@@ -172,29 +215,7 @@ impl<S: RebalanceSink> PortfolioKernel<S> {
             Contract::Inverse => 1.0 / mid,
         };
         let own_delta = current * mult * unit_delta;
-        let fs = &self.spec.factors[f];
-        let mut chain = [Constraint::MaxNotional { max: 0.0 }; 6];
-        let mut n = 0;
-        if x.max_notional.is_finite() {
-            chain[n] = Constraint::MaxNotional {
-                max: x.max_notional,
-            };
-            n += 1;
-        }
-        if fs.max_delta.is_finite() {
-            chain[n] = Constraint::DeltaLimit {
-                max_abs: fs.max_delta,
-            };
-            n += 1;
-        }
         let collateral = if acc.kind == AccountKind::Margin {
-            chain[n] = Constraint::LiquidationBuffer {
-                tiers: acc.tiers,
-                k: acc.liq_k,
-                horizon_years: acc.horizon_years,
-                max_margin_ratio: acc.max_margin_ratio,
-            };
-            n += 1;
             // Wallet plus every position's PnL (its own too: the policy opens the position at
             // the mark) minus the other positions' maintenance and what this rebalance's earlier
             // decisions on the account committed.
@@ -204,26 +225,14 @@ impl<S: RebalanceSink> PortfolioKernel<S> {
         } else {
             0.0
         };
-        chain[n] = Constraint::Liquidity {
-            max_slippage_bps: x.max_slippage_bps,
-            impact: None,
-        };
-        n += 1;
         let min_qty = match x.contract {
             Contract::Linear => x.min_notional / mid,
             Contract::Inverse => x.min_notional,
         };
-        chain[n] = Constraint::MinTradeSize { min_qty };
-        n += 1;
-        chain[n] = Constraint::LotRounding { lot: x.lot * mult };
-        n += 1;
-        let policy = SizingPolicy::new(
-            x.contract,
-            BaseModel::Fixed { qty: base * mult },
-            &chain[..n],
-        )
-        .ok()?;
-        self.levels.clear();
+        let vol = self.vol(f);
+        let (policy, min_step) = &mut self.policies[i];
+        policy.base = BaseModel::Fixed { qty: base * mult };
+        policy.set_min_trade(usize::from(*min_step), min_qty).ok()?;
         let bids = [Level {
             px: x.bid,
             qty: x.bid_qty * mult,
@@ -237,7 +246,7 @@ impl<S: RebalanceSink> PortfolioKernel<S> {
             collateral,
             mark_px: mid,
             current_qty: current * mult,
-            forecast_vol: self.factors_vol(f),
+            forecast_vol: vol,
             other_greeks: PortfolioGreeks {
                 delta: factor_delta - own_delta,
                 gamma: 0.0,
@@ -254,8 +263,8 @@ impl<S: RebalanceSink> PortfolioKernel<S> {
             }),
             ..SizingInputs::default()
         };
-        let mut d = Decision::default();
-        policy.evaluate_into(&inputs, &mut d).ok()?;
+        let d = &mut self.decision;
+        policy.evaluate_into(&inputs, d).ok()?;
         let t = d.target_qty / mult;
         if !t.is_finite() {
             self.pstats.non_finite += 1;
@@ -280,11 +289,6 @@ impl<S: RebalanceSink> PortfolioKernel<S> {
             _ => pre_binding,
         };
         Some((t, binding))
-    }
-
-    /// Factor `f`'s annualized volatility forecast.
-    fn factors_vol(&self, f: usize) -> f64 {
-        self.vol(f)
     }
 
     /// The resize order moving instrument `i` by `trade` units (`None`: rounds to nothing).

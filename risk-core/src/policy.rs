@@ -562,6 +562,25 @@ impl SizingPolicy {
         self.chain[..usize::from(self.len)].iter().flatten()
     }
 
+    /// Sets step `index`, a [`Constraint::MinTradeSize`], to `min_qty` (a minimum notional's
+    /// quantity moves with the price), without rebuilding the chain.
+    ///
+    /// # Errors
+    /// [`PolicyError::BadParameter`] when step `index` is not a minimum trade or `min_qty` is
+    /// negative or not finite.
+    pub fn set_min_trade(&mut self, index: usize, min_qty: f64) -> Result<(), PolicyError> {
+        let bad = PolicyError::BadParameter(u8::try_from(index).ok());
+        match self.chain.get_mut(index) {
+            Some(Some(Constraint::MinTradeSize { min_qty: m }))
+                if index < usize::from(self.len) && min_qty >= 0.0 && min_qty.is_finite() =>
+            {
+                *m = min_qty;
+                Ok(())
+            }
+            _ => Err(bad),
+        }
+    }
+
     /// The same policy without step `index` (for what-if analysis and tests).
     #[must_use]
     pub fn without(&self, index: usize) -> Self {
