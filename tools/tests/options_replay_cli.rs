@@ -111,10 +111,18 @@ fn deribit_replay_is_deterministic_and_reconciles() {
             dir.join(format!("o{run}.jsonl")),
             dir.join(format!("d{run}.jsonl")),
         );
+        // The last run goes through `ballast replay`, which runs the options engine for a
+        // configuration with `[options]`: the same logs.
+        let tagged = format!("deribit={}", cap.display());
+        let (cmd, capture) = if run == 2 {
+            ("replay", tagged.as_str())
+        } else {
+            ("options-replay", cap.to_str().unwrap())
+        };
         let (code, out, err) = ballast(&[
-            "options-replay",
+            cmd,
             "--capture",
-            cap.to_str().unwrap(),
+            capture,
             "--config",
             cfg.to_str().unwrap(),
             "--hedge-from-underlying",

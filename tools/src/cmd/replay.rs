@@ -12,11 +12,13 @@ use super::run_common::{
     execute, load_config, parse_speed, print_summary, read_config, write_hgrm, write_orders,
 };
 
-/// Replay captures through parser, books, pipeline, kernel and paper execution: capture files of one
-/// instrument (`<recv ns> <raw frame>` lines, plain, gzip or zstd; several files continue each
-/// other) for the single-instrument kernel, or tagged captures of several venues and markets
-/// (`--capture binance-usdm=FILE`, or `captures` in the configuration) merged by receive time for
-/// the portfolio engine when the configuration has a `[portfolio]` section.
+/// Replay captures through parser, books, pipeline, kernel and paper execution, with the engine
+/// the configuration asks for: capture files of one instrument (`<recv ns> <raw frame>` lines,
+/// plain, gzip or zstd; several files continue each other) for the single-instrument kernel; with
+/// `[portfolio]`, tagged captures of several venues and markets (`--capture binance-usdm=FILE`, or
+/// `captures` in the configuration) merged by receive time for the portfolio engine; with
+/// `[options]`, `--capture deribit=FILE` option feeds (and hedge feeds of other tags) for the
+/// options engine, as `ballast options-replay`.
 #[derive(Debug, clap::Args)]
 pub struct ReplayArgs {
     /// Capture files of the single-instrument kernel, in order.
@@ -32,6 +34,13 @@ pub struct ReplayArgs {
     /// Portfolio engine: put each rebalance's factor covariance in its record.
     #[arg(long)]
     log_covariance: bool,
+    /// Options engine: derive each underlying's hedge touch from its option tickers'
+    /// `underlying_price` (see `ballast options-replay`).
+    #[arg(long)]
+    hedge_from_underlying: bool,
+    /// Options engine: the hedge capture's symbol, `UNDERLYING=SYMBOL` or `SYMBOL` (repeat).
+    #[arg(long)]
+    hedge_symbol: Vec<String>,
     /// Pace: `max`, `realtime` or a factor such as `10`.
     #[arg(long, default_value = "max")]
     speed: String,
@@ -59,6 +68,10 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<()> {
         let cfg = read_config(path)?;
         if let Some(spec) = cfg.portfolio.clone() {
             return portfolio_replay(&a, path, &cfg, spec, speed);
+        }
+        if cfg.options.is_some() {
+            let path = path.clone();
+            return options_replay(a, &path);
         }
     }
     if a.files.is_empty() {
@@ -120,4 +133,35 @@ fn portfolio_replay(
         bail!("replay stopped early: {e}");
     }
     Ok(())
+}
+
+/// The options engine: `deribit=` captures are the option feeds, the others its hedge feeds (the
+/// same run as `ballast options-replay`).
+fn options_replay(a: ReplayArgs, path: &std::path::Path) -> anyhow::Result<()> {
+    if !a.files.is_empty() {
+        bail!(
+            "an options replay takes tagged captures (`--capture deribit=FILE`), not plain files"
+        );
+    }
+    let (mut options, mut hedges) = (Vec::new(), Vec::new());
+    for c in &a.captures {
+        let spec = feeds::multi::InputSpec::parse_tagged(c)?;
+        let to = if spec.venue == feeds::multi::Venue::Deribit {
+            &mut options
+        } else {
+            &mut hedges
+        };
+        to.extend(spec.paths);
+    }
+    super::options_replay::run(super::options_replay::OptionsReplayArgs::from_replay(
+        options,
+        hedges,
+        a.hedge_symbol,
+        a.hedge_from_underlying,
+        Some(path.to_path_buf()),
+        a.orders_out,
+        a.decisions_out,
+        a.topology,
+        a.speed,
+    ))
 }

@@ -88,6 +88,36 @@ pub struct OptionsReplayArgs {
     hedge_symbol: Vec<String>,
 }
 
+impl OptionsReplayArgs {
+    /// The options replay `ballast replay` runs for a configuration with `[options]`: Deribit
+    /// captures, hedge captures and the replay's shared flags.
+    #[allow(clippy::too_many_arguments)]
+    #[must_use]
+    pub fn from_replay(
+        captures: Vec<PathBuf>,
+        hedge_capture: Vec<PathBuf>,
+        hedge_symbol: Vec<String>,
+        hedge_from_underlying: bool,
+        config: Option<PathBuf>,
+        orders_out: Option<PathBuf>,
+        decisions_out: Option<PathBuf>,
+        topology: Option<Topology>,
+        speed: String,
+    ) -> Self {
+        Self {
+            captures,
+            config,
+            orders_out,
+            decisions_out,
+            topology,
+            speed,
+            hedge_from_underlying,
+            hedge_capture,
+            hedge_symbol,
+        }
+    }
+}
+
 /// Where an underlying's hedge touch comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum HedgeSource {
