@@ -121,6 +121,7 @@ fn spec(n: usize) -> PortfolioSpec {
         factors,
         accounts,
         instruments,
+        options: Vec::new(),
     }
 }
 

@@ -72,6 +72,13 @@ pub struct PortfolioKernel<S> {
     factors: Vec<FactorState>,
     /// Global id → instrument index (`usize::MAX`: not held).
     by_id: Vec<usize>,
+    /// Global id → held option index (`usize::MAX`: none).
+    held_by_id: Vec<usize>,
+    /// The held options.
+    pub(crate) held: crate::held::HeldBook,
+    /// Per factor: the held options' delta and gamma at the last sample.
+    pub(crate) option_delta: Vec<f64>,
+    pub(crate) option_gamma: Vec<f64>,
     cov: FactorCovariance,
     alloc: Allocator,
     sink: S,
@@ -136,6 +143,17 @@ impl<S: RebalanceSink> PortfolioKernel<S> {
                 .map_or((8, 8), |x| (x.px_scale, x.qty_scale));
             by_id[id.0 as usize] = i;
             insts.push(Inst::new(s, id, r.market, (r.factor, r.account), inst));
+        }
+        let held = crate::held::HeldBook::new(&spec)?;
+        let mut held_by_id = vec![usize::MAX; registry.len()];
+        for (j, o) in spec.options.iter().enumerate() {
+            let id = registry
+                .id_in(feeds::Market::Deribit, &o.symbol)
+                .ok_or_else(|| SpecError {
+                    key: format!("portfolio.options[{j}].symbol"),
+                    message: format!("`deribit:{}` is not in the instrument registry", o.symbol),
+                })?;
+            held_by_id[id.0 as usize] = j;
         }
         let mut accounts = Vec::with_capacity(spec.accounts.len());
         for (a, s) in spec.accounts.iter().enumerate() {
@@ -213,6 +231,10 @@ impl<S: RebalanceSink> PortfolioKernel<S> {
             accounts,
             factors,
             by_id,
+            held_by_id,
+            held,
+            option_delta: vec![0.0; n],
+            option_gamma: vec![0.0; n],
             cov,
             sink,
             next_sample_ns: 0,
@@ -303,6 +325,9 @@ impl<S: RebalanceSink> PortfolioKernel<S> {
             delta += a.wallet;
             usd += a.wallet * px;
         }
+        let od = self.option_delta.get(f).copied().unwrap_or(0.0);
+        delta += od;
+        usd += od * px;
         (usd, delta)
     }
 
@@ -356,12 +381,32 @@ impl<S: RebalanceSink> PortfolioKernel<S> {
             acc.peak_margin_ratio = acc.peak_margin_ratio.max(m.ratio);
             acc.min_liq_distance = acc.min_liq_distance.min(m.liq_distance);
         }
+        self.revalue_options();
         for f in 0..n {
             (self.net_usd[f], self.net_delta[f]) = self.net_exposure(f);
         }
         self.samples_since += 1;
         self.accumulate_realized_rc();
         self.trigger()
+    }
+
+    /// Revalues the held options (one SIMD batch) and sums their delta and gamma per factor.
+    fn revalue_options(&mut self) {
+        if self.held.is_empty() {
+            return;
+        }
+        // The sample's boundary (the clock already points at the next one).
+        let now = self
+            .next_sample_ns
+            .saturating_sub(self.spec.covariance.sample_ms * 1_000_000);
+        self.held.revalue(now);
+        self.option_delta.fill(0.0);
+        self.option_gamma.fill(0.0);
+        for j in 0..self.held.len() {
+            let f = self.held.factor[j];
+            self.option_delta[f] += self.held.qty[j] * self.held.delta[j];
+            self.option_gamma[f] += self.held.qty[j] * self.held.gamma[j];
+        }
     }
 
     /// Adds this sample's `eᵢ(Σe)ᵢ` and `eᵀΣe` with the held exposures and the EWMA covariance
@@ -530,6 +575,8 @@ impl<S: RebalanceSink> PortfolioKernel<S> {
             row.target_exposure = net;
             row.net_exposure = net;
             row.net_delta = delta;
+            row.option_delta = self.option_delta[f];
+            row.option_gamma = self.option_gamma[f];
             row.binding = FactorBinding::Masked;
             self.factors[f].in_matrix = false;
         }
@@ -602,6 +649,14 @@ impl<S: RebalanceSink> KernelLogic for PortfolioKernel<S> {
             self.stats.unknown_instrument += 1;
             return;
         };
+        if ev.kind == EventKind::OptionTicker {
+            if let Some(&j) = self.held_by_id.get(ev.instrument.0 as usize) {
+                if j != usize::MAX {
+                    self.held.on_ticker(j, ev);
+                    return;
+                }
+            }
+        }
         let Some(x) = self.insts.get_mut(i) else {
             self.stats.unknown_instrument += 1;
             return;

@@ -18,6 +18,7 @@
 #![forbid(unsafe_code)]
 
 pub mod allocate;
+pub mod held;
 pub mod kernel;
 pub mod record;
 pub mod spec;

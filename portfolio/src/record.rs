@@ -60,8 +60,13 @@ pub struct FactorRow {
     pub net_exposure: f64,
     /// Net exposure the orders aim at (target minus what no instrument could take), USD.
     pub planned_exposure: f64,
-    /// Net delta across every venue before the orders, underlying units.
+    /// Net delta across every venue before the orders, underlying units (held options
+    /// included).
     pub net_delta: f64,
+    /// The held options' part of it.
+    pub option_delta: f64,
+    /// The held options' gamma, per underlying unit.
+    pub option_gamma: f64,
     /// The step that set the target.
     pub binding: FactorBinding,
 }
@@ -245,7 +250,7 @@ pub fn write_rebalance(
         }
         write!(
             w,
-            "{{\"name\":\"{}\",\"ready\":{},\"weight\":{},\"budget\":{},\"risk_contribution\":{},\"vol\":{},\"target_exposure\":{},\"net_exposure\":{},\"planned_exposure\":{},\"net_delta\":{},\"binding\":\"{}\"}}",
+            "{{\"name\":\"{}\",\"ready\":{},\"weight\":{},\"budget\":{},\"risk_contribution\":{},\"vol\":{},\"target_exposure\":{},\"net_exposure\":{},\"planned_exposure\":{},\"net_delta\":{},\"option_delta\":{},\"option_gamma\":{},\"binding\":\"{}\"}}",
             s.name,
             f.ready,
             Num(f.weight),
@@ -256,6 +261,8 @@ pub fn write_rebalance(
             Num(f.net_exposure),
             Num(f.planned_exposure),
             Num(f.net_delta),
+            Num(f.option_delta),
+            Num(f.option_gamma),
             f.binding.as_str()
         )?;
     }

@@ -214,6 +214,19 @@ pub struct InstrumentSpec {
     pub max_notional: f64,
 }
 
+/// `[[portfolio.options]]`: a held option (not traded by the portfolio) whose delta counts in
+/// its underlying's net delta, so the portfolio hedges it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeldOptionSpec {
+    /// Deribit option name (`BTC-27SEP24-60000-C`).
+    pub symbol: String,
+    /// The factor whose delta it carries.
+    pub factor: String,
+    /// Position, contracts of one underlying unit (signed; negative: written).
+    pub qty: f64,
+}
+
 /// `[portfolio]`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -253,6 +266,9 @@ pub struct PortfolioSpec {
     pub accounts: Vec<AccountSpec>,
     /// The instruments.
     pub instruments: Vec<InstrumentSpec>,
+    /// Held options (Deribit) whose deltas the portfolio hedges.
+    #[serde(default)]
+    pub options: Vec<HeldOptionSpec>,
 }
 
 fn inf() -> f64 {

@@ -79,7 +79,9 @@ fn bindings(k: &PortfolioKernel<KeepRecords>) -> Vec<&'static str> {
 
 #[test]
 fn each_instrument_constraint_binds_and_is_named() {
-    let cases: [(&str, fn(&str) -> String, f64); 6] = [
+    /// (binding expected, spec edit, touch quantity).
+    type Case = (&'static str, fn(&str) -> String, f64);
+    let cases: [Case; 6] = [
         ("liquidity", str::to_owned, 0.01),
         (
             "max_notional",
@@ -146,8 +148,7 @@ fn no_allocation_per_tick_after_warm_up() {
             let ev = common::bbo(i as u32, walk.t + i as u64, mids[*f] * basis, 50.0);
             let before = orders.len();
             engine::pipeline::KernelLogic::on_event(k, &ev, 0, &mut |o| orders.push(o));
-            for j in before..orders.len() {
-                let o: engine::order::Order = orders[j];
+            for o in orders[before..].iter().copied() {
                 engine::pipeline::KernelLogic::on_fill(
                     k,
                     &engine::order::Fill {
@@ -180,5 +181,65 @@ fn no_allocation_per_tick_after_warm_up() {
     assert_eq!(
         allocs, 0,
         "allocations over 400 steps and {rebalances} rebalances"
+    );
+}
+
+#[test]
+fn a_held_option_book_is_hedged_with_the_linear_instruments() {
+    // The same market twice: without options, and holding 5 deep in-the-money BTC calls
+    // (delta ≈ 1 each) whose ticker arrives every step.
+    let plain = spec_with(str::to_owned);
+    let mut k0 = kernel(plain.clone());
+    drive(&mut k0, &mut Walk::new(5), 300, 50.0);
+    let with = spec_with(|s| {
+        format!("{s}\n[[options]]\nsymbol = \"BTC-27DEC30-1000-C\"\nfactor = \"BTC\"\nqty = 5.0\n")
+    });
+    let mut reg = registry(&with);
+    let opt = reg.register("BTC-27DEC30-1000-C", feeds::Market::Deribit, 8, 8);
+    let mut k1 = PortfolioKernel::new(with, &reg, KeepRecords::default()).unwrap();
+    let mut walk = Walk::new(5);
+    for _ in 0..300 {
+        // One step of the same walk, then the option's ticker at the new BTC price.
+        drive(&mut k1, &mut walk, 1, 50.0);
+        let f = walk.x[0].exp();
+        let ev = feeds::deribit::option_ticker(
+            opt,
+            walk.t + 10,
+            0,
+            &feeds::deribit::OptionTicker {
+                underlying_px: f,
+                mark_px: (f - 1000.0) / f,
+                mark_iv: 0.6,
+                bid_iv: 0.59,
+                ask_iv: 0.61,
+            },
+        );
+        engine::pipeline::KernelLogic::on_event(&mut k1, &ev, 0, &mut |_| {
+            panic!("a ticker between samples sends no order")
+        });
+    }
+    let r = k1.sink().0.last().unwrap();
+    assert!(
+        (r.factors[0].option_delta - 5.0).abs() < 5e-3,
+        "{}",
+        r.factors[0].option_delta
+    );
+    assert!(r.factors[0].option_gamma.abs() < 1e-6);
+    // Both portfolios hold the same BTC net exposure (the option counts in it), so the one with
+    // the options holds about 5 BTC less in its linear and inverse instruments.
+    let (n0, d0) = k0.net_exposure(0);
+    let (n1, d1) = k1.net_exposure(0);
+    let mid = walk.x[0].exp();
+    assert!((n0 - n1).abs() < 0.03 * 1e6, "net {n0} vs {n1}");
+    let option_part = k1.sink().0.last().unwrap().factors[0].option_delta;
+    assert!(
+        (d0 - d1).abs() < 0.03 * 1e6 / mid,
+        "net deltas {d0} vs {d1}"
+    );
+    let legs0 = d0;
+    let legs1 = d1 - option_part;
+    assert!(
+        (legs0 - legs1 - 5.0).abs() < 0.03 * 1e6 / mid + 0.05,
+        "instrument deltas {legs0} vs {legs1}"
     );
 }

@@ -153,7 +153,7 @@ fn six_captures_replay_identically_on_every_topology_and_hold_the_budgets() {
                 .as_array()
                 .unwrap()
                 .iter()
-                .any(|i| i["order_id"].to_string() == id),
+                .any(|i| i["order_id"].as_u64() == id.parse::<u64>().ok()),
             "order {id} not in rebalance {seq}"
         );
         n += 1;

@@ -128,19 +128,29 @@ pub(crate) fn registries(
             .with_context(|| format!("portfolio.instruments[{i}].market: `{}`", s.market))?;
         if m == Market::Deribit {
             anyhow::bail!(
-                "portfolio.instruments[{i}]: Deribit instruments are not sized by the portfolio engine yet (Binance spot, USD-M and COIN-M are)"
+                "portfolio.instruments[{i}]: Deribit instruments are not traded by the portfolio engine yet (Binance spot, USD-M and COIN-M are; Deribit options can be held: [[portfolio.options]])"
             );
         }
         global.register(&s.symbol, m, AUTO_SCALE, AUTO_SCALE);
         markets.push(m);
     }
+    for o in &spec.options {
+        global.register(&o.symbol, Market::Deribit, AUTO_SCALE, AUTO_SCALE);
+        markets.push(Market::Deribit);
+    }
+    let names = spec
+        .instruments
+        .iter()
+        .map(|s| &s.symbol)
+        .chain(spec.options.iter().map(|o| &o.symbol));
+    let names: Vec<&String> = names.collect();
     let locals = kinds
         .iter()
         .map(|k| {
             let mut r = Registry::new();
-            for (s, m) in spec.instruments.iter().zip(&markets) {
+            for (s, m) in names.iter().zip(&markets) {
                 if k.market == Some(*m) {
-                    r.register(&s.symbol, *m, AUTO_SCALE, AUTO_SCALE);
+                    r.register(s, *m, AUTO_SCALE, AUTO_SCALE);
                 }
             }
             r

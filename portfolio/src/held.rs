@@ -1,0 +1,180 @@
+//! A held option book (Deribit options the portfolio does not trade but must hedge): its deltas
+//! and gammas from the SIMD Greeks kernel count in each underlying's **net** delta, so the split
+//! hedges an option book on Deribit with the linear and inverse instruments of any venue.
+//!
+//! Each option's forward and implied volatility are its last Deribit ticker's `underlying_price`
+//! and `mark_iv`; Greeks are Black-76 on that forward with r = 0 and T in years of 365 days
+//! (Deribit's convention, `risk_core::greeks::units`): delta in underlying units per contract.
+//! An option without a ticker yet, or whose lane the kernel refuses, counts zero and is reported
+//! (`stale`). Revaluation runs once per sample over the whole book in `f64x4` lanes; no allocation.
+
+use feeds::deribit::instruments::{parse_name, InstrumentKind};
+use feeds::deribit::read_option_ticker;
+use feeds::{InstrumentId, MarketEvent};
+use risk_core::greeks::{greeks_batch, BatchInputs, BatchOutputs, LaneStatus, Model, Tier};
+
+use crate::spec::{PortfolioSpec, SpecError};
+
+/// Nanoseconds per year of 365 days.
+const NS_PER_YEAR: f64 = 365.0 * 86_400.0 * 1e9;
+
+/// The held options, structure of arrays.
+#[derive(Debug, Clone, Default)]
+pub struct HeldBook {
+    /// Registry id of each option.
+    pub ids: Vec<InstrumentId>,
+    /// Factor index of each.
+    pub factor: Vec<usize>,
+    /// Position, contracts of one underlying unit (signed).
+    pub qty: Vec<f64>,
+    strike: Vec<f64>,
+    expiry_ns: Vec<u64>,
+    is_call: Vec<bool>,
+    forward: Vec<f64>,
+    iv: Vec<f64>,
+    t_years: Vec<f64>,
+    zeros: Vec<f64>,
+    price: Vec<f64>,
+    /// Delta per contract at the last revaluation (0 when stale).
+    pub delta: Vec<f64>,
+    /// Gamma per contract at the last revaluation (0 when stale).
+    pub gamma: Vec<f64>,
+    vega: Vec<f64>,
+    theta: Vec<f64>,
+    status: Vec<LaneStatus>,
+    /// Options without a usable ticker or lane at the last revaluation.
+    pub stale: usize,
+}
+
+impl HeldBook {
+    /// The book of `spec.options`; `factor_of` maps a factor name to its index.
+    ///
+    /// # Errors
+    /// A [`SpecError`] naming `portfolio.options[i]` for a name that is not a Deribit option, an
+    /// unknown factor or a non-finite quantity.
+    pub fn new(spec: &PortfolioSpec) -> Result<Self, SpecError> {
+        let mut b = Self::default();
+        for (i, o) in spec.options.iter().enumerate() {
+            let key = |k: &str| format!("portfolio.options[{i}].{k}");
+            let inst = parse_name(&o.symbol)
+                .filter(|x| x.kind == InstrumentKind::Option)
+                .ok_or_else(|| SpecError {
+                    key: key("symbol"),
+                    message: format!("`{}` is not a Deribit option name", o.symbol),
+                })?;
+            let factor = spec
+                .factors
+                .iter()
+                .position(|f| f.name == o.factor)
+                .ok_or_else(|| SpecError {
+                    key: key("factor"),
+                    message: format!("no factor `{}`", o.factor),
+                })?;
+            if !o.qty.is_finite() {
+                return Err(SpecError {
+                    key: key("qty"),
+                    message: "not finite".into(),
+                });
+            }
+            b.factor.push(factor);
+            b.qty.push(o.qty);
+            b.strike.push(inst.strike_f64());
+            b.expiry_ns.push(inst.expiry_ns);
+            b.is_call
+                .push(inst.option_type == Some(feeds::deribit::instruments::OptionType::Call));
+        }
+        let n = b.qty.len();
+        for v in [
+            &mut b.forward,
+            &mut b.iv,
+            &mut b.t_years,
+            &mut b.zeros,
+            &mut b.price,
+            &mut b.delta,
+            &mut b.gamma,
+            &mut b.vega,
+            &mut b.theta,
+        ] {
+            *v = vec![0.0; n];
+        }
+        b.status = vec![LaneStatus::Ok; n];
+        b.stale = n;
+        Ok(b)
+    }
+
+    /// Number of options held.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.qty.len()
+    }
+
+    /// Whether no option is held.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.qty.is_empty()
+    }
+
+    /// Takes option `j`'s ticker (forward and mark IV); `false` when `ev` is not a usable ticker.
+    pub fn on_ticker(&mut self, j: usize, ev: &MarketEvent) -> bool {
+        let Some(t) = read_option_ticker(ev) else {
+            return false;
+        };
+        if !(t.underlying_px > 0.0 && t.underlying_px.is_finite() && t.mark_iv.is_finite()) {
+            return false;
+        }
+        self.forward[j] = t.underlying_px;
+        // The feed already turned Deribit's percent into a fraction.
+        self.iv[j] = t.mark_iv.max(0.0);
+        true
+    }
+
+    /// Revalues every option at `now_ns` (one SIMD batch).
+    pub fn revalue(&mut self, now_ns: u64) {
+        if self.is_empty() {
+            return;
+        }
+        for (t, e) in self.t_years.iter_mut().zip(&self.expiry_ns) {
+            *t = e.saturating_sub(now_ns) as f64 / NS_PER_YEAR;
+        }
+        // Options without a ticker have forward 0: their lanes are refused and count zero.
+        let inp = BatchInputs {
+            model: Model::Black76,
+            underlying: &self.forward,
+            strike: &self.strike,
+            t_years: &self.t_years,
+            vol: &self.iv,
+            rate: &self.zeros,
+            carry_q: &[],
+            is_call: &self.is_call,
+        };
+        let mut out = BatchOutputs {
+            price: &mut self.price,
+            delta: &mut self.delta,
+            gamma: &mut self.gamma,
+            vega: &mut self.vega,
+            theta: &mut self.theta,
+            rho: &mut [],
+            vanna: &mut [],
+            volga: &mut [],
+            status: &mut self.status,
+        };
+        if greeks_batch(&inp, Tier::PriceAnd4, &mut out).is_err() {
+            self.delta.fill(0.0);
+            self.gamma.fill(0.0);
+            self.stale = self.len();
+            return;
+        }
+        self.stale = 0;
+        for j in 0..self.len() {
+            let ok = self.status[j].is_ok()
+                && self.forward[j] > 0.0
+                && self.delta[j].is_finite()
+                && self.gamma[j].is_finite();
+            if !ok {
+                self.delta[j] = 0.0;
+                self.gamma[j] = 0.0;
+                self.stale += 1;
+            }
+        }
+    }
+}
