@@ -243,3 +243,28 @@ fn a_held_option_book_is_hedged_with_the_linear_instruments() {
         "instrument deltas {legs0} vs {legs1}"
     );
 }
+
+#[test]
+fn garch_volatilities_replace_the_ewma_diagonal_and_keep_the_budgets() {
+    let mut ewma = kernel(spec_with(str::to_owned));
+    let mut garch = kernel(spec_with(|s| {
+        s.replace(
+            "shrinkage = 0.0",
+            "shrinkage = 0.0\nvol_model = \"garch\"\ngarch_alpha = 0.2\ngarch_beta = 0.7",
+        )
+    }));
+    drive(&mut ewma, &mut Walk::new(9), 400, 50.0);
+    drive(&mut garch, &mut Walk::new(9), 400, 50.0);
+    // The first rebalances (start) fall on the same sample: the covariance is ready at the same
+    // time whatever the volatility model.
+    let (e, g) = (&ewma.sink().0[0], &garch.sink().0[0]);
+    assert_eq!(e.recv_ns, g.recv_ns);
+    assert!((e.factors[0].vol - g.factors[0].vol).abs() > 1e-6);
+    assert!(g.factors.iter().all(|f| f.vol > 0.0 && f.vol.is_finite()));
+    // The EWMA correlation is kept: the off-diagonal over the vols' product is the same.
+    let corr = |r: &Rebalance| r.cov[1] / (r.cov[0] * r.cov[3]).sqrt();
+    assert!((corr(e) - corr(g)).abs() < 1e-9, "{} {}", corr(e), corr(g));
+    for r in &garch.sink().0 {
+        assert!(rc_error(r) < 1e-8);
+    }
+}

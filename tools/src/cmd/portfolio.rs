@@ -429,10 +429,10 @@ pub fn print_summary(title: &str, run: &PortfolioRun) {
         let target = k.target(f);
         let net = k.net_exposure(f).0;
         println!(
-            "{:<8} {:>8.3} {:>8.3} {:>9} {:>8.1} {:>14} {:>14.0}",
+            "{:<8} {:>8.3} {:>8} {:>9} {:>8.1} {:>14} {:>14.0}",
             fs.name,
             fs.budget,
-            target.map_or(f64::NAN, |t| t / spec.capital),
+            target.map_or("-".to_string(), |t| format!("{:.3}", t / spec.capital)),
             k.realized_rc(f)
                 .map_or("-".to_string(), |x| format!("{x:.3}")),
             k.vol(f) * 100.0,
