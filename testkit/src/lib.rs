@@ -2,7 +2,8 @@
 //! counting allocator ([`alloc`]), the shared captures ([`data`]), running the binary and local
 //! servers ([`cli`]), seeded inputs of the Greeks kernels ([`greeks`]), the options engine's
 //! configuration and chains ([`options`]), the venue simulator harness ([`live`]), configured
-//! runs of the default configuration ([`session`]), the property tests' settings ([`prop`]).
+//! runs of the default configuration ([`session`]), the property tests' settings ([`prop`]),
+//! seeded covariance matrices and budgets of the portfolio solvers ([`portfolio`]).
 //!
 //! A dev-dependency only: nothing here is compiled into the engine or the binary.
 
@@ -12,6 +13,7 @@ pub mod data;
 pub mod greeks;
 pub mod live;
 pub mod options;
+pub mod portfolio;
 pub mod prop;
 pub mod session;
 
