@@ -246,6 +246,13 @@ impl RiskParitySolver {
         let sx = &mut self.sx[..n];
         // Scale the start so that xᵀΣx = Σb = 1 (the minimum of the objective along the ray).
         linalg::mat_vec(cov, n, x, sx)?;
+        // x is finite and positive, so Σx is finite unless Σ holds a NaN or an infinity (or
+        // overflows): only then is the whole matrix scanned, saving that pass per solve.
+        if linalg::first_non_finite(sx).is_some() {
+            if let Some(e) = non_finite_element(cov, n) {
+                return Err(e);
+            }
+        }
         let q = linalg::dot(x, sx);
         if !(q > 0.0) || !q.is_finite() {
             return Err(RiskParityError::Linalg(LinalgError::NotPositiveDefinite {
@@ -399,7 +406,8 @@ fn coordinate_sweep(cov: &[f64], n: usize, x: &mut [f64], sx: &mut [f64], b: &[f
 }
 
 /// Checks the inputs of [`RiskParitySolver::solve`] (dimension, lengths, budgets positive and
-/// normalized, covariance finite with a positive diagonal), in that order.
+/// normalized, a finite positive diagonal), in that order; the off-diagonal elements' finiteness
+/// is checked by the solve's first product.
 fn check_inputs(
     cov: &[f64],
     n: usize,
@@ -443,18 +451,24 @@ fn check_inputs(
             return Err(RiskParityError::BudgetsNotNormalized { sum });
         }
     }
-    if let Some(k) = linalg::first_non_finite(cov) {
-        return Err(RiskParityError::BadCovariance {
-            row: k / n,
-            col: k % n,
-        });
-    }
+    // The off-diagonal elements are checked by the first product Σx of the solve, whose start is
+    // finite and positive: a NaN or an infinity of Σ reaches Σx ([`non_finite_element`]).
     for i in 0..n {
-        if !(cov[i * n + i] > 0.0) {
-            return Err(RiskParityError::BadCovariance { row: i, col: i });
+        let d = cov[i * n + i];
+        if !(d > 0.0 && d.is_finite()) {
+            return Err(non_finite_element(cov, n)
+                .unwrap_or(RiskParityError::BadCovariance { row: i, col: i }));
         }
     }
     Ok(())
+}
+
+/// The first NaN or infinite element of `cov` in row-major order, as an error.
+fn non_finite_element(cov: &[f64], n: usize) -> Option<RiskParityError> {
+    linalg::first_non_finite(cov).map(|k| RiskParityError::BadCovariance {
+        row: k / n,
+        col: k % n,
+    })
 }
 
 /// Largest relative error `|RCᵢ / bᵢ − 1|` with `RCᵢ = xᵢ (Σx)ᵢ / xᵀΣx` (`inv_b` holds `1/bᵢ`);

@@ -201,6 +201,18 @@ fn bad_inputs_are_errors_and_leave_the_weights_alone() {
         s.solve_warm(&nan, 2, None, &mut w),
         Err(RiskParityError::BadCovariance { row: 1, col: 0 })
     ));
+    let mut inf = cov;
+    inf[1] = f64::INFINITY;
+    assert!(matches!(
+        s.solve(&inf, 2, None, &mut w),
+        Err(RiskParityError::BadCovariance { row: 0, col: 1 })
+    ));
+    // The first non-finite element is named even when a later variance is also bad.
+    inf[3] = -1.0;
+    assert!(matches!(
+        s.solve(&inf, 2, None, &mut w),
+        Err(RiskParityError::BadCovariance { row: 0, col: 1 })
+    ));
     let mut neg = cov;
     neg[3] = 0.0;
     assert!(matches!(
