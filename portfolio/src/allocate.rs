@@ -85,6 +85,14 @@ pub struct Allocator {
     mu: Vec<f64>,
     w: Vec<f64>,
     sx: Vec<f64>,
+    /// The last risk-parity weights (summing to one) and the factors they were for: the next
+    /// solve on the same factors starts from them.
+    prev_w: Vec<f64>,
+    prev_factors: Vec<usize>,
+    /// Solves started warm, cold.
+    pub warm_solves: u64,
+    /// See [`Self::warm_solves`].
+    pub cold_solves: u64,
 }
 
 impl Allocator {
@@ -100,6 +108,10 @@ impl Allocator {
             mu: vec![0.0; n_max],
             w: vec![0.0; n_max],
             sx: vec![0.0; n_max],
+            prev_w: vec![0.0; n_max],
+            prev_factors: Vec::with_capacity(n_max),
+            warm_solves: 0,
+            cold_solves: 0,
         }
     }
 
@@ -129,7 +141,18 @@ impl Allocator {
                 for (bi, &f) in b.iter_mut().zip(factors) {
                     *bi = spec.factors[f].budget / total;
                 }
-                let r = self.rp.solve(cov, k, Some(b), w)?;
+                // Warm start from the last answer when the factors are the same ones.
+                let r = if self.prev_factors == factors {
+                    w.copy_from_slice(&self.prev_w[..k]);
+                    self.warm_solves += 1;
+                    self.rp.solve_warm(cov, k, Some(b), w)?
+                } else {
+                    self.cold_solves += 1;
+                    self.rp.solve(cov, k, Some(b), w)?
+                };
+                self.prev_w[..k].copy_from_slice(w);
+                self.prev_factors.clear();
+                self.prev_factors.extend_from_slice(factors);
                 report.solver_error = r.max_rel_error;
                 let sigma = quad(cov, w, &mut self.sx[..k]).sqrt();
                 let lev = spec.target_vol.unwrap_or(1.0) / sigma;
