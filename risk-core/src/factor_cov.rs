@@ -24,7 +24,7 @@
 
 use thiserror::Error;
 
-use crate::kelly::{shrink_covariance, CovTarget};
+use crate::kelly::CovTarget;
 use crate::linalg::cholesky;
 
 /// Why a factor covariance refused a setting or a sample.
@@ -306,24 +306,55 @@ impl FactorCovariance {
         let raw = &self.raw[..k * k];
         let out = &mut out[..k * k];
         let chol = &mut self.chol[..k * k];
+        // Standard deviations once (k square roots, not k²), and the mean correlation of the
+        // constant-correlation target once for every intensity tried.
+        let sd = &mut self.zeroed[..k];
+        for (a, s) in sd.iter_mut().enumerate() {
+            *s = raw[a * k + a].sqrt();
+        }
+        let mut rbar = 0.0;
+        if k > 1 {
+            let mut sum = 0.0;
+            for a in 0..k {
+                let row = &raw[a * k..(a + 1) * k];
+                let mut r = 0.0;
+                for b in (a + 1)..k {
+                    r += row[b] / sd[b];
+                }
+                sum += r / sd[a];
+            }
+            rbar = 2.0 * sum / (k * (k - 1)) as f64;
+        }
         for target in [self.cfg.target, CovTarget::Diagonal] {
             snap.target = target;
+            let r = if target == CovTarget::ConstantCorrelation {
+                rbar
+            } else {
+                0.0
+            };
             let mut delta = self.cfg.shrinkage;
             // Halving the distance to 1 each time: 1 − 2⁻⁶⁰ is 1 to working precision.
-            for _ in 0..60 {
+            for attempt in 0..=60 {
+                if attempt == 60 {
+                    delta = 1.0;
+                }
                 snap.intensity = delta;
-                // The diagonal is positive (readiness), so shrinking cannot fail.
-                if shrink_covariance(raw, k, target, delta, out).is_ok()
-                    && cholesky(out, k, chol).is_ok()
-                {
+                // out = (1 − δ) Σ + δ F, F's off-diagonal r·sdₐ·sd_b, its diagonal Σ's.
+                let dr = delta * r;
+                // Upper triangle, mirrored: the matrix is exactly symmetric.
+                for a in 0..k {
+                    let ta = dr * sd[a];
+                    out[a * k + a] = raw[a * k + a];
+                    for b in (a + 1)..k {
+                        let v = (1.0 - delta).mul_add(raw[a * k + b], ta * sd[b]);
+                        out[a * k + b] = v;
+                        out[b * k + a] = v;
+                    }
+                }
+                if cholesky(out, k, chol).is_ok() {
                     return Ok(snap);
                 }
                 delta += (1.0 - delta) / 2.0;
-            }
-            snap.intensity = 1.0;
-            if shrink_covariance(raw, k, target, 1.0, out).is_ok() && cholesky(out, k, chol).is_ok()
-            {
-                return Ok(snap);
             }
         }
         // The diagonal target with positive variances is positive definite: not reached.
