@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod depth_forecast;
 pub mod factor_cov;
 pub mod greeks;
 pub mod greeks_limits;
