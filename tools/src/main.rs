@@ -49,6 +49,8 @@ enum Command {
     /// Replay Deribit option captures (and a hedge feed) through one options engine per
     /// underlying; log every order and decision as JSON lines.
     OptionsReplay(cmd::options_replay::OptionsReplayArgs),
+    /// Score the order-flow depth forecast against persistence on captures (out of sample).
+    Liquidity(cmd::liquidity::LiquidityArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -69,6 +71,7 @@ fn main() -> std::process::ExitCode {
         Command::Capture(a) => cmd::capture::run(a),
         Command::Run(a) => cmd::run::run(a),
         Command::OptionsReplay(a) => cmd::options_replay::run(a),
+        Command::Liquidity(a) => cmd::liquidity::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

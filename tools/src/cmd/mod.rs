@@ -7,6 +7,7 @@ pub mod demo;
 pub mod demo_options;
 pub mod demo_portfolio;
 pub mod greeks;
+pub mod liquidity;
 pub mod options_replay;
 pub mod portfolio;
 pub mod replay;
