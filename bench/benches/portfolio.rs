@@ -103,6 +103,7 @@ fn spec(n: usize) -> PortfolioSpec {
         max_gross_leverage: f64::INFINITY,
         max_net_leverage: f64::INFINITY,
         horizon_days: 1.0,
+        depth_forecast: portfolio::spec::DepthForecastMode::Off,
         covariance: CovarianceSpec {
             sample_ms: 1000,
             lambda: 0.97,

@@ -107,6 +107,8 @@ pub struct PortfolioKernel<S> {
     pub(crate) policies: Vec<(risk_core::policy::SizingPolicy, u8)>,
     /// Scratch decision.
     pub(crate) decision: risk_core::policy::Decision,
+    /// Per instrument, its depth forecast (empty when off).
+    pub(crate) forecasts: Vec<risk_core::depth_forecast::DepthForecast>,
     next_sample_ns: u64,
     samples_since: u32,
     /// Realized risk-contribution denominator `Σₜ eᵀΣe`.
@@ -204,6 +206,27 @@ impl<S: RebalanceSink> PortfolioKernel<S> {
             })?;
             policies.push(p);
         }
+        let model = match spec.depth_forecast {
+            crate::spec::DepthForecastMode::Off => None,
+            crate::spec::DepthForecastMode::Touch1s => {
+                Some(risk_core::depth_forecast::DepthModel::TOUCH_1S)
+            }
+            crate::spec::DepthForecastMode::Touch5s => {
+                Some(risk_core::depth_forecast::DepthModel::TOUCH_5S)
+            }
+        };
+        let forecasts = model.map_or_else(Vec::new, |model| {
+            (0..insts.len())
+                .map(|_| {
+                    risk_core::depth_forecast::DepthForecast::new(
+                        risk_core::depth_forecast::DepthForecastConfig {
+                            model,
+                            ..Default::default()
+                        },
+                    )
+                })
+                .collect()
+        });
         let m = insts.len();
         let ann = MS_PER_YEAR / c.sample_ms as f64;
         Ok(Self {
@@ -225,6 +248,7 @@ impl<S: RebalanceSink> PortfolioKernel<S> {
             net_delta: vec![0.0; n],
             policies,
             decision: risk_core::policy::Decision::default(),
+            forecasts,
             alloc: Allocator::new(n),
             spec,
             insts,
@@ -612,6 +636,7 @@ impl<S: RebalanceSink> PortfolioKernel<S> {
         for row in &mut self.rec.instruments {
             *row = crate::record::InstrumentRow {
                 binding: "model",
+                flow_multiplier: 1.0,
                 ..Default::default()
             };
         }
@@ -679,6 +704,9 @@ impl<S: RebalanceSink> KernelLogic for PortfolioKernel<S> {
                 x.ask = a.px as f64 / scale;
                 x.bid_qty = x.qty_of(b.qty);
                 x.ask_qty = x.qty_of(a.qty);
+                if let Some(fc) = self.forecasts.get_mut(i) {
+                    fc.on_bbo(ev.recv_ns, x.bid, x.bid_qty, x.ask, x.ask_qty);
+                }
             }
             EventKind::Gap | EventKind::SnapshotBegin => {
                 if ev.kind == EventKind::Gap {
@@ -687,7 +715,19 @@ impl<S: RebalanceSink> KernelLogic for PortfolioKernel<S> {
                 x.live = false;
             }
             EventKind::SnapshotEnd => self.stats.resyncs += 1,
-            EventKind::Trade => self.stats.trades += 1,
+            EventKind::Trade => {
+                self.stats.trades += 1;
+                if let Some(fc) = self.forecasts.get_mut(i) {
+                    let px =
+                        ev.bid.px as f64 / feeds::registry::POW10[usize::from(x.px_scale)] as f64;
+                    let side = if ev.side == Side::Sell {
+                        risk_core::liquidity::TradeSide::Sell
+                    } else {
+                        risk_core::liquidity::TradeSide::Buy
+                    };
+                    fc.on_trade(ev.recv_ns, px, x.qty_of(ev.bid.qty), side);
+                }
+            }
             EventKind::Level | EventKind::OptionTicker => {}
         }
     }

@@ -86,6 +86,9 @@ pub struct InstrumentRow {
     pub binding: &'static str,
     /// Cost of trading it, bps (half spread, fee, funding over the horizon).
     pub cost_bps: f64,
+    /// The depth forecast's multiplier of its liquidity cap for the trade's side (1: no void
+    /// predicted, or the forecast is off).
+    pub flow_multiplier: f64,
 }
 
 /// One account in a rebalance.
@@ -274,7 +277,7 @@ pub fn write_rebalance(
         let (venue, market) = split_tag(&s.market);
         write!(
             w,
-            "{{\"venue\":\"{venue}\",\"market\":\"{market}\",\"symbol\":\"{}\",\"factor\":\"{}\",\"account\":\"{}\",\"target_qty\":{},\"position_qty\":{},\"order_id\":{},\"order_qty\":{},\"binding\":\"{}\",\"cost_bps\":{}}}",
+            "{{\"venue\":\"{venue}\",\"market\":\"{market}\",\"symbol\":\"{}\",\"factor\":\"{}\",\"account\":\"{}\",\"target_qty\":{},\"position_qty\":{},\"order_id\":{},\"order_qty\":{},\"binding\":\"{}\",\"cost_bps\":{},\"flow_multiplier\":{}}}",
             s.symbol,
             s.factor,
             s.account,
@@ -283,7 +286,8 @@ pub fn write_rebalance(
             x.order_id,
             Num(x.order_qty),
             x.binding,
-            Num(x.cost_bps)
+            Num(x.cost_bps),
+            Num(x.flow_multiplier)
         )?;
     }
     w.write_all(b"],\"accounts\":[")?;

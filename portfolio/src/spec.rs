@@ -47,6 +47,22 @@ pub enum VolModel {
     Garch,
 }
 
+/// The short-horizon depth forecast that shrinks what an instrument may take when it predicts a
+/// liquidity void (`risk_core::depth_forecast`). Configured as `off`, `touch-1s` or `touch-5s`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum DepthForecastMode {
+    /// No forecast: the book walk alone caps the size.
+    #[default]
+    Off,
+    /// The touch depth one second ahead.
+    #[serde(rename = "touch-1s")]
+    Touch1s,
+    /// The touch depth five seconds ahead.
+    #[serde(rename = "touch-5s")]
+    Touch5s,
+}
+
 /// `[portfolio.covariance]`: the sampling clock and the factor covariance.
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -254,6 +270,10 @@ pub struct PortfolioSpec {
     /// Holding horizon over which funding is charged when instruments compete, days.
     #[serde(default = "one")]
     pub horizon_days: f64,
+    /// `off`, `touch-1s` or `touch-5s`: the depth forecast multiplying each instrument's
+    /// liquidity cap when it predicts a void.
+    #[serde(default)]
+    pub depth_forecast: DepthForecastMode,
     /// `[portfolio.covariance]`.
     #[serde(default)]
     pub covariance: CovarianceSpec,

@@ -230,6 +230,21 @@ impl<S: RebalanceSink> PortfolioKernel<S> {
             Contract::Inverse => x.min_notional,
         };
         let vol = self.vol(f);
+        let (mult_buy, mult_sell) = match self.forecasts.get_mut(i) {
+            Some(fc) => {
+                fc.advance_to(self.rec.recv_ns);
+                (
+                    fc.multiplier(risk_core::liquidity::TradeSide::Buy),
+                    fc.multiplier(risk_core::liquidity::TradeSide::Sell),
+                )
+            }
+            None => (1.0, 1.0),
+        };
+        self.rec.instruments[i].flow_multiplier = if proposed >= current {
+            mult_buy
+        } else {
+            mult_sell
+        };
         let (policy, min_step) = &mut self.policies[i];
         policy.base = BaseModel::Fixed { qty: base * mult };
         policy.set_min_trade(usize::from(*min_step), min_qty).ok()?;
@@ -261,6 +276,8 @@ impl<S: RebalanceSink> PortfolioKernel<S> {
                 bids: &bids,
                 asks: &asks,
             }),
+            flow_multiplier_buy: mult_buy,
+            flow_multiplier_sell: mult_sell,
             ..SizingInputs::default()
         };
         let d = &mut self.decision;

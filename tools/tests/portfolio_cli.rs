@@ -141,6 +141,19 @@ fn six_captures_replay_identically_on_every_topology_and_hold_the_budgets() {
         }
     }
     assert!(checked >= 5, "{checked} rebalances checked");
+    // The example turns the depth forecast on: some instrument's liquidity cap was shrunk by a
+    // predicted void, and the multiplier is always in (0, 1].
+    let rows: Vec<&serde_json::Value> = recs
+        .iter()
+        .flat_map(|r| r["instruments"].as_array().unwrap())
+        .collect();
+    assert!(rows.iter().all(|i| {
+        let m = i["flow_multiplier"].as_f64().unwrap();
+        m > 0.0 && m <= 1.0
+    }));
+    assert!(rows
+        .iter()
+        .any(|i| i["flow_multiplier"].as_f64().unwrap() < 1.0 && i["binding"] == "liquidity"));
     // Every order names a rebalance whose record lists it.
     let orders = String::from_utf8(outputs[0].0.clone()).unwrap();
     let mut n = 0;
