@@ -1,7 +1,7 @@
 //! The portfolio market end to end: determinism, every input through the real Binance parser and
 //! book sync, and the statistics the demo relies on, measured on the books that sync produces.
 
-use feeds::multi::{tag_frame, MultiAdapter, Venue, VenueFeed};
+use feeds::multi::{tag_frame, InputKind, MultiAdapter, Venue, VenueFeed};
 use feeds::{BinanceFeed, EventKind, FeedAdapter, InstrumentId, Registry};
 use synth::portfolio::{generate_portfolio, MarketTape, PortfolioSynthConfig, TapeInput, VolShock};
 
@@ -191,9 +191,17 @@ fn every_input_parses_and_syncs() {
 #[test]
 fn multi_adapter_accepts_every_tagged_frame() {
     let (_, tape) = default_tape();
-    let venues = vec![Venue::Binance; tape.inputs.len()];
+    // Each input tagged with its market, as `--capture binance-usdm=FILE` would.
+    let kinds: Vec<InputKind> = tape
+        .inputs
+        .iter()
+        .map(|inp| InputKind {
+            venue: Venue::Binance,
+            market: Some(inp.market),
+        })
+        .collect();
     let locals = tape.inputs.iter().map(registry_of).collect();
-    let mut a = MultiAdapter::new(&venues, Registry::new(), locals);
+    let mut a = MultiAdapter::new(&kinds, Registry::new(), locals);
     let mut buf = Vec::new();
     let (mut gaps, mut synced) = (0, 0);
     for (ns, i, frame) in &tape.frames {

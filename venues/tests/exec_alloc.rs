@@ -55,6 +55,7 @@ fn order(id: u64, side: Side, qty: i64, limit_px: i64) -> Order {
         position_qty: 0.0,
         working_qty: 0.0,
         vol_forecast: 0.0,
+        rebalance: 0,
     }
 }
 

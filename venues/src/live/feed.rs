@@ -382,6 +382,7 @@ mod tests {
             position_qty: 0.0,
             working_qty: 0.0,
             vol_forecast: 0.0,
+            rebalance: 0,
         }
     }
 
