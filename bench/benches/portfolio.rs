@@ -184,7 +184,10 @@ impl Bench {
         let template = portfolio::Rebalance::with_capacity(n, 3 * n, n + 2);
         let (ring, drain) = record_ring(&template, 4);
         let mut b = Self {
-            k: PortfolioKernel::new(spec, &reg, ring).unwrap(),
+            // Records without the covariance: the replay's default (`--log-covariance` adds it).
+            k: PortfolioKernel::new(spec, &reg, ring)
+                .unwrap()
+                .with_covariance_log(false),
             drain,
             rng: ChaCha8Rng::seed_from_u64(n as u64),
             px: (0..n).map(|f| 100.0 + f as f64).collect(),

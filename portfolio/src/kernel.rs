@@ -118,6 +118,8 @@ pub struct PortfolioKernel<S> {
     pub(crate) stats: KernelStats,
     pub(crate) pstats: PortfolioStats,
     ann: f64,
+    /// Whether records carry the covariance.
+    log_covariance: bool,
 }
 
 impl<S: RebalanceSink> PortfolioKernel<S> {
@@ -269,7 +271,16 @@ impl<S: RebalanceSink> PortfolioKernel<S> {
             stats: KernelStats::default(),
             pstats: PortfolioStats::default(),
             ann,
+            log_covariance: true,
         })
+    }
+
+    /// Whether each record carries the `k × k` covariance its rebalance used (on by default;
+    /// off saves copying it when no one will read it).
+    #[must_use]
+    pub fn with_covariance_log(mut self, on: bool) -> Self {
+        self.log_covariance = on;
+        self
     }
 
     /// The spec.
@@ -448,15 +459,12 @@ impl<S: RebalanceSink> PortfolioKernel<S> {
         if k == 0 {
             return;
         }
-        for a in 0..k {
-            for b in a..k {
-                let v = self
-                    .cov
-                    .estimate(self.cov_idx[a], self.cov_idx[b])
-                    .unwrap_or(0.0);
-                self.cov_mat[a * k + b] = v;
-                self.cov_mat[b * k + a] = v;
-            }
+        if self
+            .cov
+            .estimates_into(&self.cov_idx[..k], &mut self.cov_mat)
+            .is_err()
+        {
+            return;
         }
         let cov = &self.cov_mat[..k * k];
         if risk_contributions(
@@ -577,7 +585,9 @@ impl<S: RebalanceSink> PortfolioKernel<S> {
         self.rec.cov_factors.clear();
         self.rec.cov_factors.extend_from_slice(&self.cov_idx[..k]);
         self.rec.cov.clear();
-        self.rec.cov.extend_from_slice(&self.cov_mat[..k * k]);
+        if self.log_covariance {
+            self.rec.cov.extend_from_slice(&self.cov_mat[..k * k]);
+        }
         let ok = risk_contributions(
             &self.cov_mat[..k * k],
             &self.exposure[..k],

@@ -131,11 +131,16 @@ impl<S: RebalanceSink> PortfolioKernel<S> {
             self.rec.instruments[i].cost_bps = row_cost;
             self.rec.instruments[i].position_qty = current;
             self.rec.instruments[i].target_qty = current;
-            if !x.live || remaining == 0.0 {
+            if !x.live {
                 continue;
             }
             let unit = x.unit_exposure();
             if !(unit > 0.0 && unit.is_finite()) {
+                continue;
+            }
+            // Less than half a lot left: no order can carry it (it stays in the record's
+            // planned_exposure).
+            if remaining.abs() < 0.5 * x.lot * unit {
                 continue;
             }
             let proposed = current + remaining / unit;

@@ -243,6 +243,35 @@ impl FactorCovariance {
         (self.w[k] > 0.0).then(|| self.s[k] / self.w[k])
     }
 
+    /// The EWMA estimates of every pair of `factors` (ascending indices, each below `n`) into
+    /// `out` (row-major `k × k`, `k = factors.len()`; 0 for a pair never co-observed): the
+    /// unshrunk block, without the bounds checks of [`Self::estimate`] per pair.
+    ///
+    /// # Errors
+    /// [`FactorCovError::DimensionMismatch`] when `out` is shorter than `k × k`, a factor is out
+    /// of range or the indices are not ascending.
+    pub fn estimates_into(&self, factors: &[usize], out: &mut [f64]) -> Result<(), FactorCovError> {
+        let k = factors.len();
+        let sorted = factors.windows(2).all(|w| w[0] < w[1]);
+        if out.len() < k * k || !sorted || factors.last().is_some_and(|&f| f >= self.n) {
+            return Err(FactorCovError::DimensionMismatch {
+                what: "factors",
+                expected: self.n,
+                got: k,
+            });
+        }
+        let n = self.n;
+        for (a, &fa) in factors.iter().enumerate() {
+            let (s, w) = (&self.s[fa * n..(fa + 1) * n], &self.w[fa * n..(fa + 1) * n]);
+            for (b, &fb) in factors.iter().enumerate().skip(a) {
+                let v = if w[fb] > 0.0 { s[fb] / w[fb] } else { 0.0 };
+                out[a * k + b] = v;
+                out[b * k + a] = v;
+            }
+        }
+        Ok(())
+    }
+
     /// Whether factor `i` enters the matrix: at least `min_samples` samples, at most `max_missed`
     /// missed in a row, and a positive variance.
     #[must_use]
@@ -296,13 +325,11 @@ impl FactorCovariance {
         if k == 0 {
             return Ok(snap);
         }
-        for a in 0..k {
-            for b in a..k {
-                let v = self.estimate(factors[a], factors[b]).unwrap_or(0.0);
-                self.raw[a * k + b] = v;
-                self.raw[b * k + a] = v;
-            }
-        }
+        // Moved out for the call and back (an empty `Vec` allocates nothing).
+        let mut raw = std::mem::take(&mut self.raw);
+        let filled = self.estimates_into(&factors[..k], &mut raw);
+        self.raw = raw;
+        filled?;
         let raw = &self.raw[..k * k];
         let out = &mut out[..k * k];
         let chol = &mut self.chol[..k * k];

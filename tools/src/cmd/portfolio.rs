@@ -222,7 +222,8 @@ pub(crate) fn run<S: FrameSource>(
         spec.accounts.len(),
     );
     let (ring, drain) = record_ring(&template, 64);
-    let kernel = PortfolioKernel::new(spec.clone(), &global, ring)?;
+    let kernel =
+        PortfolioKernel::new(spec.clone(), &global, ring)?.with_covariance_log(out.log_covariance);
     let writer = writer(drain, spec, out.decisions_out.clone(), out.log_covariance);
     pcfg.exec_sync = true;
     pcfg.max_instruments = pcfg.max_instruments.max(global.len() + 16);
