@@ -14,6 +14,7 @@ use super::run_common::{
 /// Run the whole pipeline on a deterministic, seeded synthetic Binance market (volatility
 /// clustering and one shock, a lost diff and its resync) rendered as real Binance frames.
 #[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("engine").args(["options", "portfolio"])))]
 pub struct DemoArgs {
     /// RNG seed of the synthetic market.
     #[arg(long, default_value_t = 7)]
@@ -50,7 +51,7 @@ pub struct DemoArgs {
     #[arg(long, conflicts_with = "options")]
     portfolio: bool,
     /// With `--options` or `--portfolio`: write every decision (rebalance) as one JSON line.
-    #[arg(long)]
+    #[arg(long, requires = "engine")]
     decisions_out: Option<PathBuf>,
 }
 
@@ -78,9 +79,6 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
             orders_out: a.orders_out.clone(),
             decisions_out: a.decisions_out.clone(),
         });
-    }
-    if a.decisions_out.is_some() {
-        anyhow::bail!("--decisions-out needs --options or --portfolio");
     }
     let res = load_config(a.config.as_deref())?;
     let synth = SynthConfig {
