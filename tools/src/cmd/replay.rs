@@ -75,7 +75,10 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<()> {
         }
     }
     if a.files.is_empty() {
-        bail!("no capture files (a portfolio replay needs a configuration with `[portfolio]`)");
+        bail!(
+            "no capture FILES: give the single-instrument kernel's files, or a --config with \
+             `[portfolio]` or `[options]` and tagged captures (`--capture TAG=FILE`)"
+        );
     }
     for f in &a.files {
         std::fs::metadata(f).with_context(|| format!("cannot read capture {}", f.display()))?;
