@@ -357,8 +357,14 @@ pub fn record_ring(template: &Rebalance, slots: usize) -> (RecordRing, RecordDra
     let (full_tx, full_rx) = rtrb::RingBuffer::new(slots);
     let (mut empty_tx, empty_rx) = rtrb::RingBuffer::new(slots);
     for _ in 0..slots {
-        // The ring was made with `slots` places.
-        let _ = empty_tx.push(Box::new(template.clone()));
+        // Shaped like the template with its full capacities (a clone would keep only the
+        // lengths, and the first copy into each record would allocate). The ring was made with
+        // `slots` places.
+        let _ = empty_tx.push(Box::new(Rebalance::with_capacity(
+            template.factors.len(),
+            template.instruments.len(),
+            template.accounts.len(),
+        )));
     }
     (
         RecordRing {
