@@ -33,6 +33,11 @@ use risk_core::margin::Contract;
 const REPS: usize = 31;
 
 fn spec(n: usize) -> PortfolioSpec {
+    spec_every(n, 1)
+}
+
+/// `n` factors × 3 instruments, rebalancing every `every` samples.
+fn spec_every(n: usize, every: u32) -> PortfolioSpec {
     let factors = (0..n)
         .map(|f| FactorSpec {
             name: format!("F{f}"),
@@ -115,7 +120,7 @@ fn spec(n: usize) -> PortfolioSpec {
             garch_beta: 0.9,
         },
         rebalance: RebalanceSpec {
-            every_samples: 1,
+            every_samples: every,
             drift_band: f64::INFINITY,
             vol_jump: f64::INFINITY,
         },
@@ -179,7 +184,10 @@ struct Bench {
 
 impl Bench {
     fn new(n: usize) -> Self {
-        let spec = spec(n);
+        Self::with_spec(n, spec(n))
+    }
+
+    fn with_spec(n: usize, spec: PortfolioSpec) -> Self {
         let reg = registry(&spec);
         let template = portfolio::Rebalance::with_capacity(n, 3 * n, n + 2);
         let (ring, drain) = record_ring(&template, 4);
@@ -337,6 +345,16 @@ fn main() {
         line(
             "whole rebalance (sample + solve + split)",
             reb,
+            chol,
+            "one Cholesky of the matrix",
+        );
+        // The sample alone (covariance, nets, margins, realized contributions, triggers): a
+        // kernel that never rebalances after its first.
+        let mut quiet = Bench::with_spec(n, spec_every(n, u32::MAX));
+        let smp = ballast_bench::time_per_op(REPS, 1, || quiet.boundary());
+        line(
+            "  sample without rebalance",
+            smp,
             chol,
             "one Cholesky of the matrix",
         );
