@@ -22,7 +22,7 @@ pub mod held;
 pub mod kernel;
 pub mod record;
 pub mod spec;
-mod split;
+pub mod split;
 pub mod state;
 
 pub use allocate::{AllocReport, Allocator, FactorBinding};
