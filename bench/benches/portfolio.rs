@@ -45,6 +45,7 @@ fn spec_every(n: usize, every: u32) -> PortfolioSpec {
             expected_return: 0.1,
             max_weight: f64::INFINITY,
             max_delta: f64::INFINITY,
+            implied_weight: 0.0,
             reference: None,
         })
         .collect();

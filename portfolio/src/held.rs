@@ -114,6 +114,30 @@ impl HeldBook {
         self.qty.is_empty()
     }
 
+    /// The implied volatility at the money of factor `f`'s options at `now_ns`: the mark IV of
+    /// the option whose strike is nearest its forward in log terms (ties: the nearer expiry),
+    /// among those with a ticker and at least a day to expiry; `None` without one.
+    #[must_use]
+    pub fn atm_iv(&self, f: usize, now_ns: u64) -> Option<f64> {
+        const DAY_NS: u64 = 86_400_000_000_000;
+        let mut best: Option<(f64, u64, f64)> = None;
+        for j in 0..self.len() {
+            if self.factor[j] != f
+                || !(self.forward[j] > 0.0 && self.iv[j] > 0.0)
+                || self.expiry_ns[j] < now_ns.saturating_add(DAY_NS)
+            {
+                continue;
+            }
+            let m = (self.strike[j] / self.forward[j]).ln().abs();
+            let better =
+                best.is_none_or(|(bm, be, _)| m < bm || (m == bm && self.expiry_ns[j] < be));
+            if better {
+                best = Some((m, self.expiry_ns[j], self.iv[j]));
+            }
+        }
+        best.map(|b| b.2)
+    }
+
     /// Takes option `j`'s ticker (forward and mark IV); `false` when `ev` is not a usable ticker.
     pub fn on_ticker(&mut self, j: usize, ev: &MarketEvent) -> bool {
         let Some(t) = read_option_ticker(ev) else {

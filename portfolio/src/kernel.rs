@@ -59,6 +59,8 @@ struct FactorState {
     vol_at_rebalance: f64,
     /// GARCH conditional variance per sample (`garch` vol model).
     garch_var: f64,
+    /// Whether the implied volatility entered `vol` at the last sample.
+    implied_used: bool,
     /// Realized risk-contribution numerator `Σₜ eᵢ (Σe)ᵢ`.
     rc_num: f64,
 }
@@ -410,6 +412,17 @@ impl<S: RebalanceSink> PortfolioKernel<S> {
                 }
             };
             st.vol = (per_sample * self.ann).sqrt();
+            st.implied_used = false;
+            let w = self.spec.factors[f].implied_weight;
+            if w > 0.0 {
+                let now = self
+                    .next_sample_ns
+                    .saturating_sub(self.spec.covariance.sample_ms * 1_000_000);
+                if let Some(iv) = self.held.atm_iv(f, now) {
+                    st.vol = (1.0 - w) * st.vol + w * iv;
+                    st.implied_used = true;
+                }
+            }
         }
         crate::state::measure_accounts(&self.accounts, &self.insts, &mut self.margins);
         for (acc, m) in self.accounts.iter_mut().zip(&self.margins) {
@@ -493,8 +506,13 @@ impl<S: RebalanceSink> PortfolioKernel<S> {
         let garch = self.spec.covariance.vol_model == VolModel::Garch;
         for a in 0..k {
             let va = self.cov_mat[a * k + a];
-            let sa = if garch {
-                (self.factors[self.cov_idx[a]].garch_var / va).sqrt()
+            let st = &self.factors[self.cov_idx[a]];
+            // The diagonal carries the factor's volatility (GARCH, blended with the implied one);
+            // the correlations stay the EWMA's.
+            let sa = if st.implied_used {
+                st.vol / (va * ann).sqrt()
+            } else if garch {
+                (st.garch_var / va).sqrt()
             } else {
                 1.0
             };

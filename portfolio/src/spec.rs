@@ -142,6 +142,12 @@ pub struct FactorSpec {
     /// Largest |net delta| in units of the underlying (the Greeks limit); unlimited by default.
     #[serde(default = "inf")]
     pub max_delta: f64,
+    /// Weight in [0, 1] of the implied at-the-money volatility in the factor's volatility: `(1 −
+    /// w) × forecast + w × implied`, the implied one read from the tickers of the factor's
+    /// `[[portfolio.options]]` (a quantity of 0 watches an option without holding it); the
+    /// forecast alone while none has a ticker.
+    #[serde(default)]
+    pub implied_weight: f64,
     /// The instrument whose mid is the factor's price (`binance-usdm:BTCUSDT`); the factor's first
     /// instrument by default.
     #[serde(default)]
@@ -503,6 +509,12 @@ impl PortfolioSpec {
                 ));
             }
             positive_or_inf(format!("portfolio.factors[{f}].max_weight"), fs.max_weight)?;
+            if !(0.0..=1.0).contains(&fs.implied_weight) {
+                return Err(err(
+                    format!("portfolio.factors[{f}].implied_weight"),
+                    format!("{} is not in [0, 1]", fs.implied_weight),
+                ));
+            }
             positive_or_inf(format!("portfolio.factors[{f}].max_delta"), fs.max_delta)?;
             sum += fs.budget;
         }

@@ -268,3 +268,62 @@ fn garch_volatilities_replace_the_ewma_diagonal_and_keep_the_budgets() {
         assert!(rc_error(r) < 1e-8);
     }
 }
+
+#[test]
+fn the_implied_at_the_money_volatility_blends_into_the_forecast() {
+    // BTC watches two options (quantity 0): the one nearer the money sets the implied vol.
+    let spec = spec_with(|s| {
+        format!(
+            "{}\n[[options]]\nsymbol = \"BTC-27DEC30-60000-C\"\nfactor = \"BTC\"\nqty = 0.0\n\n[[options]]\nsymbol = \"BTC-27DEC30-90000-C\"\nfactor = \"BTC\"\nqty = 0.0\n",
+            s.replacen("budget = 0.6", "budget = 0.6\nimplied_weight = 0.5", 1)
+        )
+    });
+    let mut reg = registry(&spec);
+    let atm = reg.register("BTC-27DEC30-60000-C", feeds::Market::Deribit, 8, 8);
+    let otm = reg.register("BTC-27DEC30-90000-C", feeds::Market::Deribit, 8, 8);
+    let mut k = PortfolioKernel::new(spec, &reg, KeepRecords::default()).unwrap();
+    let mut plain = kernel(spec_with(str::to_owned));
+    let (mut walk, mut walk0) = (Walk::new(8), Walk::new(8));
+    for _ in 0..300 {
+        drive(&mut k, &mut walk, 1, 50.0);
+        drive(&mut plain, &mut walk0, 1, 50.0);
+        let f = walk.x[0].exp();
+        for (id, iv) in [(atm, 1.5), (otm, 3.0)] {
+            let ev = feeds::deribit::option_ticker(
+                id,
+                walk.t + 10,
+                0,
+                &feeds::deribit::OptionTicker {
+                    underlying_px: f,
+                    mark_px: 0.1,
+                    mark_iv: iv,
+                    bid_iv: iv,
+                    ask_iv: iv,
+                },
+            );
+            engine::pipeline::KernelLogic::on_event(&mut k, &ev, 0, &mut |_| {});
+        }
+    }
+    // The first rebalances fall on the same sample (readiness does not depend on the vols).
+    let (r, r0) = (&k.sink().0[0], &plain.sink().0[0]);
+    assert_eq!(r.recv_ns, r0.recv_ns, "same rebalance clock");
+    let forecast = r0.factors[0].vol;
+    let blended = r.factors[0].vol;
+    assert!(
+        (blended - (0.5 * forecast + 0.5 * 1.5)).abs() < 1e-12,
+        "{blended} vs forecast {forecast}"
+    );
+    assert!(
+        (r.factors[1].vol - r0.factors[1].vol).abs() < 1e-15,
+        "ETH untouched"
+    );
+    // The matrix's diagonal carries it, the correlation stays, the budgets hold.
+    assert!((r.cov[0].sqrt() - blended).abs() < 1e-9 * blended);
+    let corr = |x: &Rebalance| x.cov[1] / (x.cov[0] * x.cov[3]).sqrt();
+    assert!((corr(r) - corr(r0)).abs() < 1e-9);
+    assert!(rc_error(r) < 1e-8);
+    assert!(
+        r.factors[0].weight < r0.factors[0].weight,
+        "more vol, less weight"
+    );
+}
