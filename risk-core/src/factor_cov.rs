@@ -118,6 +118,9 @@ pub struct FactorCovariance {
     raw: Vec<f64>,
     /// Scratch: a Cholesky factor, `k × k`.
     chol: Vec<f64>,
+    /// Whether some sample had some factors but not all (then pairs have different weights and
+    /// the estimate may be indefinite).
+    partial: bool,
 }
 
 impl FactorCovariance {
@@ -147,6 +150,7 @@ impl FactorCovariance {
             keep: vec![false; n],
             raw: vec![0.0; n * n],
             chol: vec![0.0; n * n],
+            partial: false,
         })
     }
 
@@ -189,6 +193,9 @@ impl FactorCovariance {
                 self.seen[i] = self.seen[i].saturating_add(1);
                 self.missed[i] = 0;
             }
+        }
+        if !self.present.is_empty() && self.present.len() < n {
+            self.partial = true;
         }
         let lam = self.cfg.lambda;
         let c = 1.0 - lam;
@@ -351,6 +358,39 @@ impl FactorCovariance {
                 sum += r / sd[a];
             }
             rbar = 2.0 * sum / (k * (k - 1)) as f64;
+        }
+        // Every sample had every factor or none: the estimate is Σ wₜ rₜrₜᵀ / W, positive
+        // semi-definite, and the target with −1/(k−1) < r̄ < 1 is positive definite, so
+        // (1 − δ)S + δF has its least eigenvalue at least δ λmin(F) = δ min(1 − r̄, 1 + (k − 1)r̄)
+        // min σ². When that clears the rounding of the matrix's entries by a wide margin
+        // (64 k ε max σ²), the Cholesky check is skipped.
+        let delta = self.cfg.shrinkage;
+        if !self.partial && k == n && delta > 0.0 {
+            let r = if self.cfg.target == CovTarget::ConstantCorrelation {
+                rbar
+            } else {
+                0.0
+            };
+            let spread = (1.0 - r).min(1.0 + (k as f64 - 1.0) * r);
+            let (lo, hi) = sd.iter().fold((f64::INFINITY, 0.0_f64), |(lo, hi), x| {
+                (lo.min(*x), hi.max(*x))
+            });
+            let margin = 64.0 * k as f64 * f64::EPSILON * hi * hi;
+            if spread > 0.0 && delta * spread * lo * lo > margin {
+                snap.target = self.cfg.target;
+                snap.intensity = delta;
+                let dr = delta * r;
+                for a in 0..k {
+                    let ta = dr * sd[a];
+                    out[a * k + a] = raw[a * k + a];
+                    for b in (a + 1)..k {
+                        let v = (1.0 - delta).mul_add(raw[a * k + b], ta * sd[b]);
+                        out[a * k + b] = v;
+                        out[b * k + a] = v;
+                    }
+                }
+                return Ok(snap);
+            }
         }
         for target in [self.cfg.target, CovTarget::Diagonal] {
             snap.target = target;

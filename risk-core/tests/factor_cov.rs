@@ -291,3 +291,49 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn complete_samples_skip_the_check_and_stay_positive_definite() {
+    // 40 factors from 6 samples: the estimate is singular (rank 6), every sample complete, so
+    // the shrunk matrix is positive definite by construction and returned without a Cholesky
+    // check at the configured intensity; it must still factor.
+    for (target, shrinkage) in [
+        (CovTarget::ConstantCorrelation, 0.1),
+        (CovTarget::ConstantCorrelation, 1e-3),
+        (CovTarget::Diagonal, 0.05),
+    ] {
+        let n = 40;
+        let cfg = FactorCovConfig {
+            lambda: 0.9,
+            min_samples: 6,
+            max_missed: 0,
+            target,
+            shrinkage,
+        };
+        let mut c = FactorCovariance::new(n, cfg).unwrap();
+        for r in correlated(n, 6, 11) {
+            c.update(&r).unwrap();
+        }
+        let mut idx = vec![0; n];
+        let mut m = vec![0.0; n * n];
+        let snap = c.matrix(&mut idx, &mut m).unwrap();
+        assert_eq!(snap.k, n);
+        assert_eq!(snap.intensity, shrinkage, "{target:?}");
+        let mut l = vec![0.0; n * n];
+        cholesky(&m, n, &mut l).unwrap();
+        // The same samples with one factor missing once take the checked path.
+        let mut p = FactorCovariance::new(n, cfg).unwrap();
+        for (t, mut r) in correlated(n, 6, 11).into_iter().enumerate() {
+            if t == 0 {
+                r[3] = f64::NAN;
+            }
+            p.update(&r).unwrap();
+        }
+        let snap = p.matrix(&mut idx, &mut m).unwrap();
+        if snap.k > 0 {
+            let k = snap.k;
+            let mut l = vec![0.0; k * k];
+            cholesky(&m[..k * k], k, &mut l).unwrap();
+        }
+    }
+}
