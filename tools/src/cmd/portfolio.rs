@@ -7,6 +7,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write as _};
 use std::path::{Path, PathBuf};
 
+use super::run_common::TaggedSource;
 use anyhow::Context;
 use engine::clock::Clock;
 use engine::kernel::PaperAdapter;
@@ -14,7 +15,7 @@ use engine::latency::table;
 use engine::pipeline::{run_kernel, PipelineConfig, RunReport};
 use engine::source::{FrameSource, SourceError};
 use feeds::binance::AUTO_SCALE;
-use feeds::multi::{tag_frame, InputKind, InputSpec, MergedFrames, MultiAdapter};
+use feeds::multi::{InputKind, InputSpec, MergedFrames, MultiAdapter};
 use feeds::{Market, Registry};
 use portfolio::{record_ring, write_rebalance, PortfolioKernel, PortfolioSpec, RecordDrain};
 
@@ -52,35 +53,6 @@ pub struct Brief {
     pub portfolio_vol: f64,
     /// Per factor: weight, risk contribution, vol, binding.
     pub factors: Vec<(f64, f64, f64, &'static str)>,
-}
-
-/// The merged inputs as one pipeline frame source, each frame tagged with its input.
-struct Tagged {
-    frames: MergedFrames,
-    buf: Vec<u8>,
-}
-
-impl FrameSource for Tagged {
-    fn next_frame(&mut self) -> Result<Option<(u64, &[u8])>, SourceError> {
-        let err = |message: String| SourceError {
-            path: PathBuf::from("replay inputs"),
-            message,
-        };
-        let Some((input, ns, frame)) = self
-            .frames
-            .next_frame()
-            .map_err(|e| err(format!("{e:#}")))?
-        else {
-            return Ok(None);
-        };
-        tag_frame(&mut self.buf, input, frame)
-            .ok_or_else(|| err(format!("input {input}: at most 256 inputs")))?;
-        Ok(Some((ns, &self.buf)))
-    }
-
-    fn malformed(&self) -> u64 {
-        self.frames.malformed_count()
-    }
 }
 
 /// A tape of tagged frames in memory as a pipeline source (the demo's synthetic market).
@@ -200,10 +172,7 @@ pub fn replay(
     let kinds: Vec<InputKind> = specs.iter().map(InputSpec::kind).collect();
     let (global, locals) = registries(&spec, &kinds)?;
     let feed = MultiAdapter::new(&kinds, global.clone(), locals);
-    let source = Tagged {
-        frames: MergedFrames::open(specs)?,
-        buf: Vec::with_capacity(1 << 16),
-    };
+    let source = TaggedSource::new(MergedFrames::open(specs)?, "replay inputs");
     run(spec, global, feed, source, &mut pcfg, out)
 }
 
@@ -367,18 +336,7 @@ pub fn print_summary(title: &str, run: &PortfolioRun) {
     let r = &run.report;
     let k = &run.kernel;
     let spec = k.spec();
-    let secs = r.elapsed_ns as f64 / 1e9;
-    println!("== {title} ==");
-    println!("topology          {}", r.topology);
-    for w in &r.warnings {
-        println!("warning           {w}");
-    }
-    println!(
-        "frames            {} in {:.3} s ({:.0} frames/s)",
-        r.feed.frames,
-        secs,
-        r.feed.frames as f64 / secs.max(1e-9)
-    );
+    super::run_common::print_run_header(title, r);
     println!(
         "events            {} to the kernel ({} bbo, {} trades)",
         r.feed.events, r.kernel.bbo, r.kernel.trades

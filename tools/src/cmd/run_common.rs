@@ -122,9 +122,9 @@ pub fn write_hgrm(dir: &Path, report: &RunReport) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Prints the summary and latency table.
-pub fn print_summary(title: &str, o: &Outcome, clock: &Clock) {
-    let r = &o.report;
+/// Prints a run summary's first lines: the title, the topology and its warnings, the frames and
+/// their rate.
+pub fn print_run_header(title: &str, r: &RunReport) {
     let secs = r.elapsed_ns as f64 / 1e9;
     println!("== {title} ==");
     println!("topology          {}", r.topology);
@@ -137,6 +137,12 @@ pub fn print_summary(title: &str, o: &Outcome, clock: &Clock) {
         secs,
         r.feed.frames as f64 / secs.max(1e-9)
     );
+}
+
+/// Prints the summary and latency table.
+pub fn print_summary(title: &str, o: &Outcome, clock: &Clock) {
+    let r = &o.report;
+    print_run_header(title, r);
     println!(
         "events            {} to the kernel ({} bbo, {} trades), {} conflated",
         r.feed.events, r.kernel.bbo, r.kernel.trades, r.feed.conflated
@@ -201,4 +207,48 @@ pub fn print_summary(title: &str, o: &Outcome, clock: &Clock) {
     );
     println!();
     print!("{}", table(&r.latency));
+}
+
+/// Merged inputs as one pipeline frame source: each frame tagged with its input
+/// ([`feeds::multi::tag_frame`]) for a [`feeds::multi::MultiAdapter`] (the portfolio and options
+/// replays). Errors name the inputs by `label`.
+pub struct TaggedSource {
+    frames: feeds::multi::MergedFrames,
+    buf: Vec<u8>,
+    label: &'static str,
+}
+
+impl TaggedSource {
+    /// The merged `frames`, errors labelled `label`.
+    #[must_use]
+    pub fn new(frames: feeds::multi::MergedFrames, label: &'static str) -> Self {
+        Self {
+            frames,
+            buf: Vec::with_capacity(1 << 16),
+            label,
+        }
+    }
+}
+
+impl FrameSource for TaggedSource {
+    fn next_frame(&mut self) -> Result<Option<(u64, &[u8])>, engine::source::SourceError> {
+        let err = |message: String| engine::source::SourceError {
+            path: std::path::PathBuf::from(self.label),
+            message,
+        };
+        let Some((input, ns, frame)) = self
+            .frames
+            .next_frame()
+            .map_err(|e| err(format!("{e:#}")))?
+        else {
+            return Ok(None);
+        };
+        feeds::multi::tag_frame(&mut self.buf, input, frame)
+            .ok_or_else(|| err(format!("input {input}: at most 256 inputs")))?;
+        Ok(Some((ns, &self.buf)))
+    }
+
+    fn malformed(&self) -> u64 {
+        self.frames.malformed_count()
+    }
 }

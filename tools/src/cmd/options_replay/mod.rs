@@ -47,7 +47,9 @@ mod stage;
 mod summary;
 
 use scan::{captured_hedges, chain_of, default_future, input_specs, scan, Scan};
-use stage::{writer, Derive, ReplayFeed, TaggedSource, Written};
+use stage::{writer, Derive, ReplayFeed, Written};
+
+use crate::cmd::run_common::TaggedSource;
 use summary::{engine_end, print_summary, EngineEnd};
 
 /// Replay Deribit option captures through one options engine per underlying and log every
@@ -372,10 +374,7 @@ fn replay(
             derived: Arc::clone(&derived),
         },
     };
-    let source = TaggedSource {
-        frames: MergedFrames::open(specs)?,
-        buf: Vec::with_capacity(1 << 16),
-    };
+    let source = TaggedSource::new(MergedFrames::open(specs)?, "options-replay inputs");
     let clock = Clock::new();
     let (report, kernel) = run_kernel(&pcfg, source, feed, kernel, PaperAdapter::default(), &clock);
     let engines = kernel.engines().iter().map(engine_end).collect();

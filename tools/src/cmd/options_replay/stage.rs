@@ -1,5 +1,5 @@
-//! The second pass's stages: the merged inputs as one tagged frame source, the derived hedge
-//! touches, the feed stage over both, and the writer thread of the order and decision log.
+//! The second pass's stages (its tagged frame source is `run_common::TaggedSource`): the derived
+//! hedge touches, the feed stage over both, and the writer thread of the order and decision log.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -9,42 +9,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use anyhow::Context;
-use engine::source::{FrameSource, SourceError};
 use feeds::binance::FeedStats;
 use feeds::deribit::read_option_ticker;
-use feeds::multi::{tag_frame, MergedFrames, MultiAdapter};
+use feeds::multi::MultiAdapter;
 use feeds::{flags, EventKind, FeedAdapter, InstrumentId, MarketEvent, PxQty};
 use options::kernel::Record;
-
-/// The merged inputs as one pipeline frame source: each frame tagged with its input
-/// ([`feeds::multi::tag_frame`]) for [`ReplayFeed`].
-pub(super) struct TaggedSource {
-    pub(super) frames: MergedFrames,
-    pub(super) buf: Vec<u8>,
-}
-
-impl FrameSource for TaggedSource {
-    fn next_frame(&mut self) -> Result<Option<(u64, &[u8])>, SourceError> {
-        let err = |message: String| SourceError {
-            path: PathBuf::from("options-replay inputs"),
-            message,
-        };
-        let Some((input, ns, frame)) = self
-            .frames
-            .next_frame()
-            .map_err(|e| err(format!("{e:#}")))?
-        else {
-            return Ok(None);
-        };
-        tag_frame(&mut self.buf, input, frame)
-            .ok_or_else(|| err(format!("input {input}: at most 256 inputs")))?;
-        Ok(Some((ns, &self.buf)))
-    }
-
-    fn malformed(&self) -> u64 {
-        self.frames.malformed_count()
-    }
-}
 
 /// The derived hedge touch of `--hedge-from-underlying`: before each ticker of an option whose
 /// future is an underlying's derived hedge, a `Bbo` of `<future>@derived` at the ticker's
