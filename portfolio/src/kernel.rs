@@ -392,6 +392,7 @@ impl<S: RebalanceSink> PortfolioKernel<S> {
             self.spec.covariance.garch_alpha,
             self.spec.covariance.garch_beta,
         );
+        let now = self.sample_time();
         for f in 0..n {
             let Some(var) = self.cov.estimate(f, f) else {
                 continue;
@@ -415,9 +416,6 @@ impl<S: RebalanceSink> PortfolioKernel<S> {
             st.implied_used = false;
             let w = self.spec.factors[f].implied_weight;
             if w > 0.0 {
-                let now = self
-                    .next_sample_ns
-                    .saturating_sub(self.spec.covariance.sample_ms * 1_000_000);
                 if let Some(iv) = self.held.atm_iv(f, now) {
                     st.vol = (1.0 - w) * st.vol + w * iv;
                     st.implied_used = true;
@@ -438,16 +436,18 @@ impl<S: RebalanceSink> PortfolioKernel<S> {
         self.trigger()
     }
 
+    /// The boundary of the sample being taken (the clock already points at the next one).
+    fn sample_time(&self) -> u64 {
+        self.next_sample_ns
+            .saturating_sub(self.spec.covariance.sample_ms * 1_000_000)
+    }
+
     /// Revalues the held options (one SIMD batch) and sums their delta and gamma per factor.
     fn revalue_options(&mut self) {
         if self.held.is_empty() {
             return;
         }
-        // The sample's boundary (the clock already points at the next one).
-        let now = self
-            .next_sample_ns
-            .saturating_sub(self.spec.covariance.sample_ms * 1_000_000);
-        self.held.revalue(now);
+        self.held.revalue(self.sample_time());
         self.option_delta.fill(0.0);
         self.option_gamma.fill(0.0);
         for j in 0..self.held.len() {
