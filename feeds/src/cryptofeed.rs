@@ -6,7 +6,9 @@
 //!
 //! [`CryptofeedReader::next_frame`] yields `(recv_ns, frame)` for `recv` and `http` records, in
 //! file order, like [`crate::CaptureReader`], so replay and `ballast book` read these captures
-//! through the same venue adapters. `ts` is converted to ns exactly (no `f64`).
+//! through the same venue adapters. `ts` is converted to ns exactly (no `f64`). A Binance REST
+//! depth snapshot body gets the `"symbol"` key its request's URL names (see
+//! [`name_depth_symbol`]), so a capture of several symbols syncs every book.
 
 use std::borrow::Cow;
 use std::io::{self, BufRead};
@@ -125,6 +127,8 @@ struct FrameLine<'a> {
     t: Cow<'a, str>,
     #[serde(borrow, default)]
     ts: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    url: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     data: Option<&'a RawValue>,
 }
@@ -298,16 +302,20 @@ impl CryptofeedReader {
             };
             match parsed {
                 Ok((kind, recv_ns, l)) => {
+                    let mut data = l
+                        .data
+                        .map(|d| d.into_owned().into_bytes())
+                        .unwrap_or_default();
+                    if kind == RecordKind::Http {
+                        name_depth_symbol(l.url.as_deref(), &mut data);
+                    }
                     return Ok(Some(Record {
                         kind,
                         conn: l.conn.map(Cow::into_owned).unwrap_or_default(),
                         recv_ns,
                         url: l.url.map(Cow::into_owned),
-                        data: l
-                            .data
-                            .map(|d| d.into_owned().into_bytes())
-                            .unwrap_or_default(),
-                    }))
+                        data,
+                    }));
                 }
                 Err(reason) => self.bad(no, reason),
             }
@@ -337,7 +345,12 @@ impl CryptofeedReader {
                         Some(js) => {
                             self.data.clear();
                             match js.decode_append(&mut self.data) {
-                                Some(()) => Ok(Some(ns)),
+                                Some(()) => {
+                                    if kind_of(&l.t) == RecordKind::Http {
+                                        name_depth_symbol(l.url.as_deref(), &mut self.data);
+                                    }
+                                    Ok(Some(ns))
+                                }
                                 None => Err("`data` holds an invalid escape"),
                             }
                         }
@@ -369,6 +382,43 @@ impl CryptofeedReader {
     pub fn lines(&self) -> u64 {
         self.lines
     }
+}
+
+/// Names the symbol in a Binance REST depth snapshot body. Spot and USD-M bodies carry none, so
+/// in a capture of several symbols only the request's URL (`…/depth?symbol=BTCUSDT&limit=1000`)
+/// says whose book it is: the body gets the `"symbol"` key COIN-M bodies already carry, and the
+/// adapter loads it into that instrument. Bodies of other requests, bodies that already name a
+/// symbol, and symbols that are not plain `[A-Za-z0-9_-]` are left as they are.
+fn name_depth_symbol(url: Option<&str>, body: &mut Vec<u8>) {
+    let Some((path, query)) = url.and_then(|u| u.split_once('?')) else {
+        return;
+    };
+    if !path.ends_with("/depth") {
+        return;
+    }
+    let Some(symbol) = query
+        .split('&')
+        .find_map(|kv| kv.split_once('=').filter(|(k, _)| *k == "symbol"))
+        .map(|(_, v)| v)
+    else {
+        return;
+    };
+    let plain = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
+    if symbol.is_empty() || !symbol.bytes().all(plain) {
+        return;
+    }
+    let Some(open) = body.iter().position(|b| !b.is_ascii_whitespace()) else {
+        return;
+    };
+    if body[open] != b'{' || body.windows(8).any(|w| w == b"\"symbol\"") {
+        return;
+    }
+    let empty = body[open + 1..]
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'}');
+    let key = format!("\"symbol\":\"{symbol}\"{}", if empty { "" } else { "," });
+    body.splice(open + 1..open + 1, key.bytes());
 }
 
 fn kind_of(t: &str) -> RecordKind {
@@ -461,5 +511,36 @@ mod tests {
         assert_eq!(all[2].url.as_deref(), Some("https://x/y?currency=BTC"));
         assert!(is_cryptofeed(&p));
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn depth_snapshots_get_the_symbol_their_request_named() {
+        let named = |url: Option<&str>, body: &str| {
+            let mut b = body.as_bytes().to_vec();
+            name_depth_symbol(url, &mut b);
+            String::from_utf8(b).unwrap()
+        };
+        let spot = "https://api.binance.com/api/v3/depth?symbol=NKNUSDT&limit=1000";
+        assert_eq!(
+            named(Some(spot), r#"{"lastUpdateId":1,"bids":[],"asks":[]}"#),
+            r#"{"symbol":"NKNUSDT","lastUpdateId":1,"bids":[],"asks":[]}"#
+        );
+        assert_eq!(named(Some(spot), " {} "), r#" {"symbol":"NKNUSDT"} "#);
+        // Already named (COIN-M), another request, no symbol, an odd symbol, not an object.
+        let coinm = r#"{"lastUpdateId":1,"symbol":"BTCUSD_PERP","bids":[],"asks":[]}"#;
+        assert_eq!(named(Some(spot), coinm), coinm);
+        let body = r#"{"lastUpdateId":1}"#;
+        assert_eq!(
+            named(Some("https://x/api/v3/exchangeInfo?symbol=A"), body),
+            body
+        );
+        assert_eq!(named(Some("https://x/api/v3/depth?limit=5"), body), body);
+        assert_eq!(
+            named(Some("https://x/api/v3/depth?symbol=A%22B"), body),
+            body
+        );
+        assert_eq!(named(Some("https://x/api/v3/depth?symbol="), body), body);
+        assert_eq!(named(Some(spot), "[1]"), "[1]");
+        assert_eq!(named(None, body), body);
     }
 }

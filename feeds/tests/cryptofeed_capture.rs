@@ -95,3 +95,47 @@ fn binance_futures_capture_through_the_binance_adapter() {
     assert_eq!(s.gaps, 0, "{s:?}");
     assert!(s.snapshots >= 1 && s.diffs_applied > 100, "{s:?}");
 }
+
+/// Both Binance cryptofeed captures hold several symbols, each synced from a REST snapshot whose
+/// body names no symbol. Read as they are, with no snapshot target set, every symbol's book must
+/// sync from its own snapshot (the reader names the symbol from the request's URL) and stay
+/// continuous.
+#[test]
+fn multi_symbol_captures_sync_every_book_without_a_target() {
+    let Some(dir) = testkit::data::shared_dir("binance/spot_btcusdt_20240808.gz") else {
+        return;
+    };
+    for (name, symbols) in [("BINANCE.jsonl.zst", 4), ("BINANCE_FUTURES.jsonl.zst", 4)] {
+        let path = dir.join("cryptofeed").join(name);
+        let mut rd = CryptofeedReader::open(std::slice::from_ref(&path)).unwrap();
+        let mut feed = BinanceFeed::new(Registry::new());
+        let mut synced = std::collections::BTreeSet::new();
+        let mut rejected = 0;
+        while let Some((ts, f)) = rd.next_frame().unwrap() {
+            let mut sink = |ev: feeds::MarketEvent| {
+                if ev.kind == feeds::EventKind::SnapshotEnd {
+                    synced.insert(ev.instrument);
+                }
+            };
+            if feed.on_frame(ts, f, &mut sink).is_err() {
+                rejected += 1;
+            }
+        }
+        let s = feed.stats();
+        assert_eq!(rejected, 0, "{name}: {s:?}");
+        assert_eq!(s.gaps, 0, "{name}: {s:?}");
+        assert_eq!(s.snapshots, symbols, "{name}: {s:?}");
+        let depth_symbols: std::collections::BTreeSet<_> = feed
+            .registry()
+            .instruments()
+            .iter()
+            .filter(|i| synced.contains(&i.id))
+            .map(|i| i.symbol.clone())
+            .collect();
+        assert_eq!(
+            depth_symbols.len(),
+            symbols as usize,
+            "{name}: {depth_symbols:?}"
+        );
+    }
+}

@@ -165,6 +165,9 @@ pub struct DepthSnapshot<'a> {
     /// The update id the snapshot reflects.
     #[serde(rename = "lastUpdateId")]
     pub last_update_id: u64,
+    /// The symbol (COIN-M bodies carry it; spot and USD-M ones do not).
+    #[serde(borrow, default)]
+    pub symbol: Option<Text<'a>>,
     /// Futures: event time, ms.
     #[serde(rename = "E", default)]
     pub event_ms: Option<u64>,
@@ -313,6 +316,7 @@ pub(crate) fn parse<'a>(frame: &'a [u8], spans: &mut LevelSpans) -> Result<Parse
             push_levels(&mut spans.text, &mut spans.asks, &m.asks);
             spans.in_text = true;
             Parsed::Snapshot {
+                symbol: m.symbol.map(|t| t.0),
                 last_update_id: m.last_update_id,
                 event_ms: m.event_ms,
             }

@@ -74,9 +74,17 @@ impl BinanceFeed {
                 self.on_depth(recv_ns, frame, &symbol, &ids, sink)
             }
             Parsed::Snapshot {
+                symbol,
                 last_update_id,
                 event_ms,
-            } => self.on_snapshot(recv_ns, frame, last_update_id, event_ms, sink),
+            } => self.on_snapshot(
+                recv_ns,
+                frame,
+                symbol.as_deref(),
+                last_update_id,
+                event_ms,
+                sink,
+            ),
         }
     }
 
@@ -216,17 +224,28 @@ impl BinanceFeed {
         Ok(())
     }
 
-    /// A REST snapshot (its levels are in the parsed spans): loaded into the instrument that
-    /// awaits one, then its buffered diffs replayed.
+    /// A REST snapshot (its levels are in the parsed spans): loaded into the instrument its body
+    /// names, or else the one that awaits a snapshot, then its buffered diffs replayed.
     fn on_snapshot(
         &mut self,
         recv_ns: u64,
         frame: &[u8],
+        symbol: Option<&str>,
         last_update_id: u64,
         event_ms: Option<u64>,
         sink: &mut impl FnMut(MarketEvent),
     ) -> Result<(), FrameError> {
-        let Some(id) = self.resolve_snapshot_target()? else {
+        let target = match symbol {
+            // A body that names its symbol goes to that instrument, whatever else awaits one. A
+            // capture's snapshots come before the symbol's first frame: an unknown symbol is
+            // registered here, as a frame's would be.
+            Some(sym) => Some(match self.lookup(sym) {
+                Some(id) if (id.0 as usize) < self.states.len() => id,
+                _ => self.register(sym, event_ms.is_some()),
+            }),
+            None => self.resolve_snapshot_target()?,
+        };
+        let Some(id) = target else {
             // No instrument awaits a snapshot: nothing to do with it.
             self.stats.snapshots_ignored += 1;
             return Ok(());

@@ -84,6 +84,8 @@ pub(crate) enum Parsed<'a> {
     },
     /// Levels in [`LevelSpans`].
     Snapshot {
+        /// The symbol the body names (COIN-M bodies carry it; spot and USD-M ones do not).
+        symbol: Option<Cow<'a, str>>,
         last_update_id: u64,
         event_ms: Option<u64>,
     },

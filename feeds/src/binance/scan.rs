@@ -269,6 +269,7 @@ struct Slots {
     q: Val,
     m: Val,
     last_update_id: Val,
+    symbol: Val,
     bids: Val,
     asks: Val,
 }
@@ -326,6 +327,7 @@ fn payload<'a>(c: &mut Cur<'a>, spans: &mut LevelSpans) -> Option<Parsed<'a>> {
                 b"q" => set(&mut s.q, str_val(c)?)?,
                 b"m" => set(&mut s.m, Val::Bool(c.boolean()?))?,
                 b"lastUpdateId" => set(&mut s.last_update_id, Val::Num(c.uint()?))?,
+                b"symbol" => set(&mut s.symbol, str_val(c)?)?,
                 b"bids" => {
                     c.levels(&mut spans.bids)?;
                     set(&mut s.bids, Val::Levels)?;
@@ -427,6 +429,10 @@ fn payload<'a>(c: &mut Cur<'a>, spans: &mut LevelSpans) -> Option<Parsed<'a>> {
                 return None;
             }
             Parsed::Snapshot {
+                symbol: match s.symbol {
+                    Val::Absent => None,
+                    v => Some(sym(v)?),
+                },
                 last_update_id: num(s.last_update_id)?,
                 event_ms: opt_num(s.big_e)?,
             }
