@@ -129,6 +129,7 @@ fn spec_every(n: usize, every: u32) -> PortfolioSpec {
         accounts,
         instruments,
         options: Vec::new(),
+        signals: None,
     }
 }
 

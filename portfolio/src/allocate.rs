@@ -117,7 +117,8 @@ impl Allocator {
 
     /// Target exposures of the `k` factors `factors[..k]` (indices into `spec.factors`) under the
     /// annualized covariance `cov` (`k × k`, row-major), written to `exposure[..k]` with their
-    /// bindings. Budgets of the factors present are renormalized to sum to one.
+    /// bindings. Budgets of the factors present are renormalized to sum to one. Kelly reads the
+    /// factors' configured `expected_return`.
     ///
     /// # Errors
     /// [`AllocError`]; nothing is written then.
@@ -126,6 +127,23 @@ impl Allocator {
         spec: &PortfolioSpec,
         factors: &[usize],
         cov: &[f64],
+        exposure: &mut [f64],
+        binding: &mut [FactorBinding],
+    ) -> Result<AllocReport, AllocError> {
+        self.allocate_with_returns(spec, factors, cov, None, exposure, binding)
+    }
+
+    /// [`Self::allocate`] with Kelly's expected returns given per spec factor
+    /// (`expected[f]`, annualized: a signal's latest values) instead of the configured ones.
+    ///
+    /// # Errors
+    /// [`AllocError`]; nothing is written then.
+    pub fn allocate_with_returns(
+        &mut self,
+        spec: &PortfolioSpec,
+        factors: &[usize],
+        cov: &[f64],
+        expected: Option<&[f64]>,
         exposure: &mut [f64],
         binding: &mut [FactorBinding],
     ) -> Result<AllocReport, AllocError> {
@@ -176,7 +194,7 @@ impl Allocator {
             Policy::Kelly => {
                 let mu = &mut self.mu[..k];
                 for (m, &f) in mu.iter_mut().zip(factors) {
-                    *m = spec.factors[f].expected_return;
+                    *m = expected.map_or(spec.factors[f].expected_return, |e| e[f]);
                 }
                 let opts = KellyOptions {
                     rf: spec.rf,

@@ -4,7 +4,8 @@
 //! crosses the sampling clock, each factor's reference mid is sampled into a log return (missing,
 //! not zero, when its book is invalid), the factor covariance is updated, the accounts' margin is
 //! measured, and the triggers are checked: the clock (`every_samples`), a factor's drift outside
-//! its band, a jump of a factor's volatility forecast, or a factor entering the matrix. A
+//! its band, a jump of a factor's volatility forecast, a factor entering the matrix, or an
+//! expected-return update from the signal input ([`crate::signal`], Kelly). A
 //! rebalance solves the allocation ([`crate::allocate`]), splits each factor's trade across its
 //! instruments ([`crate::split`]) and emits one resize order per instrument that must move, each
 //! naming the rebalance and the constraint that bound it; the record goes to the sink.
@@ -32,8 +33,10 @@ const MS_PER_YEAR: f64 = 365.0 * 86_400_000.0;
 pub struct PortfolioStats {
     /// Samples taken.
     pub samples: u64,
-    /// Rebalances, by trigger: start, clock, drift, vol jump, universe.
-    pub rebalances: [u64; 5],
+    /// Rebalances, by trigger: start, clock, drift, vol jump, universe, signal.
+    pub rebalances: [u64; 6],
+    /// Expected-return updates applied from the signal input.
+    pub signals: u64,
     /// Rebalances whose allocation failed (the previous targets stood).
     pub failed: u64,
     /// Orders dropped because their quantity was not finite.
@@ -122,6 +125,13 @@ pub struct PortfolioKernel<S> {
     ann: f64,
     /// Whether records carry the covariance.
     log_covariance: bool,
+    /// Per factor: the expected return Kelly uses now (configured, then the signal's updates).
+    mu: Vec<f64>,
+    /// The signal input's updates, in time order, and the next one to apply.
+    signals: Vec<crate::signal::Signal>,
+    next_signal: usize,
+    /// Whether an update changed an expected return since the last rebalance.
+    signal_pending: bool,
 }
 
 impl<S: RebalanceSink> PortfolioKernel<S> {
@@ -233,6 +243,7 @@ impl<S: RebalanceSink> PortfolioKernel<S> {
         });
         let m = insts.len();
         let ann = MS_PER_YEAR / c.sample_ms as f64;
+        let spec_mu = spec.factors.iter().map(|f| f.expected_return).collect();
         Ok(Self {
             rec: Rebalance::with_capacity(n, m, accounts.len()),
             returns: vec![0.0; n],
@@ -274,6 +285,10 @@ impl<S: RebalanceSink> PortfolioKernel<S> {
             pstats: PortfolioStats::default(),
             ann,
             log_covariance: true,
+            mu: spec_mu,
+            signals: Vec::new(),
+            next_signal: 0,
+            signal_pending: false,
         })
     }
 
@@ -283,6 +298,23 @@ impl<S: RebalanceSink> PortfolioKernel<S> {
     pub fn with_covariance_log(mut self, on: bool) -> Self {
         self.log_covariance = on;
         self
+    }
+
+    /// Expected-return updates from a signal input ([`crate::signal`]), in time order (as
+    /// [`crate::signal::read_signals`] returns them). Each applies at the first sample boundary
+    /// after its receive time; a change triggers a rebalance at that sample. Updates naming a
+    /// factor the spec lacks are ignored.
+    #[must_use]
+    pub fn with_signals(mut self, signals: Vec<crate::signal::Signal>) -> Self {
+        self.signals = signals;
+        self.next_signal = 0;
+        self
+    }
+
+    /// The expected return factor `f`'s Kelly solve uses now.
+    #[must_use]
+    pub fn expected_return(&self, f: usize) -> Option<f64> {
+        self.mu.get(f).copied()
     }
 
     /// The spec.
@@ -436,6 +468,23 @@ impl<S: RebalanceSink> PortfolioKernel<S> {
         self.trigger()
     }
 
+    /// Applies the signal's updates received before `until` (a sample boundary).
+    fn apply_signals(&mut self, until: u64) {
+        while let Some(s) = self.signals.get(self.next_signal) {
+            if s.recv_ns >= until {
+                break;
+            }
+            self.next_signal += 1;
+            if let Some(mu) = self.mu.get_mut(s.factor) {
+                self.pstats.signals += 1;
+                if *mu != s.expected_return {
+                    *mu = s.expected_return;
+                    self.signal_pending = true;
+                }
+            }
+        }
+    }
+
     /// The boundary of the sample being taken (the clock already points at the next one).
     fn sample_time(&self) -> u64 {
         self.next_sample_ns
@@ -538,6 +587,9 @@ impl<S: RebalanceSink> PortfolioKernel<S> {
         if (0..n).any(|f| self.cov.is_ready(f) != self.factors[f].in_matrix) {
             return Some(Trigger::Universe);
         }
+        if self.signal_pending {
+            return Some(Trigger::Signal);
+        }
         if self.samples_since >= self.spec.rebalance.every_samples {
             return Some(Trigger::Clock);
         }
@@ -574,10 +626,11 @@ impl<S: RebalanceSink> PortfolioKernel<S> {
         let k = snap.k;
         self.annualize(k);
         let n = self.factors.len();
-        let r = self.alloc.allocate(
+        let r = self.alloc.allocate_with_returns(
             &self.spec,
             &self.cov_idx[..k],
             &self.cov_mat[..k * k],
+            Some(&self.mu),
             &mut self.exposure,
             &mut self.binding,
         );
@@ -590,6 +643,7 @@ impl<S: RebalanceSink> PortfolioKernel<S> {
         };
         self.pstats.rebalances[trigger as usize] += 1;
         self.samples_since = 0;
+        self.signal_pending = false;
         let seq = self.rec.seq + 1;
         self.rec.seq = seq;
         self.rec.recv_ns = ev.recv_ns;
@@ -624,6 +678,7 @@ impl<S: RebalanceSink> PortfolioKernel<S> {
             row.budget = self.spec.factors[f].budget;
             row.risk_contribution = 0.0;
             row.vol = self.factors[f].vol;
+            row.expected_return = self.mu[f];
             row.target_exposure = net;
             row.net_exposure = net;
             row.net_delta = delta;
@@ -693,6 +748,7 @@ impl<S: RebalanceSink> KernelLogic for PortfolioKernel<S> {
         // Sample at every boundary crossed, with the touches as of the boundary (this event is
         // applied after): a quiet clock period is a zero return, not a missing one.
         while ev.recv_ns >= self.next_sample_ns {
+            self.apply_signals(self.next_sample_ns);
             self.next_sample_ns += period;
             if let Some(t) = self.sample() {
                 self.rebalance(t, ev, t_ingest, emit);

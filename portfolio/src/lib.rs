@@ -5,7 +5,7 @@
 //! exposure too). The kernel samples each factor's reference mid on a receive-time clock into an
 //! online masked EWMA covariance ([`risk_core::factor_cov`], optionally GARCH(1,1) volatilities
 //! with EWMA correlations), allocates capital across the factors by risk parity with budgets,
-//! fractional Kelly or volatility targeting under gross/net leverage and factor caps
+//! fractional Kelly (expected returns configured or from an input signal, [`signal`]) or volatility targeting under gross/net leverage and factor caps
 //! ([`allocate`]), and splits each factor's trade across the instruments that carry it by cost
 //! and capacity under each account's margin model and the book's liquidity ([`split`]): the
 //! controlled quantity is the **net** exposure of each underlying across every venue. Each
@@ -21,6 +21,7 @@ pub mod allocate;
 pub mod held;
 pub mod kernel;
 pub mod record;
+pub mod signal;
 pub mod spec;
 pub mod split;
 pub mod state;
@@ -31,4 +32,5 @@ pub use record::{
     record_ring, write_rebalance, KeepRecords, NoRecords, Rebalance, RebalanceSink, RecordDrain,
     RecordRing, Trigger,
 };
+pub use signal::{read_signals, Signal, SignalError};
 pub use spec::{Policy, PortfolioSpec, SpecError};

@@ -25,6 +25,8 @@ pub enum Trigger {
     VolJump,
     /// A factor entered or left the matrix.
     Universe,
+    /// An expected-return update arrived from the signal input (Kelly).
+    Signal,
 }
 
 impl Trigger {
@@ -37,6 +39,7 @@ impl Trigger {
             Self::Drift => "drift",
             Self::VolJump => "vol_jump",
             Self::Universe => "universe",
+            Self::Signal => "signal",
         }
     }
 }
@@ -54,6 +57,8 @@ pub struct FactorRow {
     pub risk_contribution: f64,
     /// Annualized volatility forecast.
     pub vol: f64,
+    /// Annualized expected return the rebalance used (configured, or the signal's last update).
+    pub expected_return: f64,
     /// Target exposure, USD.
     pub target_exposure: f64,
     /// Net exposure across every venue before the rebalance's orders, USD.
@@ -253,13 +258,14 @@ pub fn write_rebalance(
         }
         write!(
             w,
-            "{{\"name\":\"{}\",\"ready\":{},\"weight\":{},\"budget\":{},\"risk_contribution\":{},\"vol\":{},\"target_exposure\":{},\"net_exposure\":{},\"planned_exposure\":{},\"net_delta\":{},\"option_delta\":{},\"option_gamma\":{},\"binding\":\"{}\"}}",
+            "{{\"name\":\"{}\",\"ready\":{},\"weight\":{},\"budget\":{},\"risk_contribution\":{},\"vol\":{},\"expected_return\":{},\"target_exposure\":{},\"net_exposure\":{},\"planned_exposure\":{},\"net_delta\":{},\"option_delta\":{},\"option_gamma\":{},\"binding\":\"{}\"}}",
             s.name,
             f.ready,
             Num(f.weight),
             Num(f.budget),
             Num(f.risk_contribution),
             Num(f.vol),
+            Num(f.expected_return),
             Num(f.target_exposure),
             Num(f.net_exposure),
             Num(f.planned_exposure),

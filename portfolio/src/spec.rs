@@ -295,6 +295,11 @@ pub struct PortfolioSpec {
     /// Held options (Deribit) whose deltas the portfolio hedges.
     #[serde(default)]
     pub options: Vec<HeldOptionSpec>,
+    /// A signal file of expected returns over time for the Kelly policy
+    /// ([`crate::signal`]), relative to the configuration file; the factors'
+    /// `expected_return` hold until a factor's first update.
+    #[serde(default)]
+    pub signals: Option<String>,
 }
 
 fn inf() -> f64 {
@@ -422,6 +427,15 @@ impl PortfolioSpec {
         positive("portfolio.horizon_days".into(), self.horizon_days)?;
         if !self.rf.is_finite() {
             return Err(err("portfolio.rf", "not finite"));
+        }
+        if self.signals.is_some() && self.policy != Policy::Kelly {
+            return Err(err(
+                "portfolio.signals",
+                format!(
+                    "expected returns are read by the kelly policy only, not {}",
+                    self.policy.name()
+                ),
+            ));
         }
         let c = &self.covariance;
         if c.sample_ms == 0 {

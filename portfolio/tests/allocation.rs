@@ -163,6 +163,11 @@ fn spec_errors_name_their_key() {
             "instruments[2].market",
         ),
         ("lambda = 0.9", "lambda = 1.5", "covariance.lambda"),
+        (
+            "target_vol = 0.3",
+            "target_vol = 0.3\nsignals = \"mu.csv\"",
+            "portfolio.signals",
+        ),
     ];
     for (from, to, want) in cases {
         let spec = common::spec_with(|s| s.replacen(from, to, 1));

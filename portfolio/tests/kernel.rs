@@ -327,3 +327,83 @@ fn the_implied_at_the_money_volatility_blends_into_the_forecast() {
         "more vol, less weight"
     );
 }
+
+#[test]
+fn kelly_follows_an_expected_return_signal() {
+    use portfolio::signal::Signal;
+    let spec = spec_with(|s| {
+        s.replace(
+            "policy = \"risk-parity\"\ntarget_vol = 0.3",
+            "policy = \"kelly\"\nkelly_fraction = 0.5",
+        )
+        .replace("budget = 0.6", "budget = 0.6\nexpected_return = 0.4")
+        .replace("budget = 0.4", "budget = 0.4\nexpected_return = 0.2")
+    });
+    // Start of the walk plus 100 s (400 steps of 250 ms): BTC turns bearish, then ETH bullish at
+    // the same instant, then a repeat of the same values (no change, no rebalance).
+    let t0 = Walk::new(3).t;
+    let at = |s: u64| t0 + s * 1_000_000_000 + 123;
+    let signals = vec![
+        Signal {
+            recv_ns: at(100),
+            factor: 0,
+            expected_return: -0.3,
+        },
+        Signal {
+            recv_ns: at(100),
+            factor: 1,
+            expected_return: 0.5,
+        },
+        Signal {
+            recv_ns: at(130),
+            factor: 0,
+            expected_return: -0.3,
+        },
+    ];
+    let reg = registry(&spec);
+    let mut k = PortfolioKernel::new(spec, &reg, KeepRecords::default())
+        .unwrap()
+        .with_signals(signals);
+    drive(&mut k, &mut Walk::new(3), 600, 50.0);
+    let recs = &k.sink().0;
+    assert_eq!(k.portfolio_stats().signals, 3);
+    // The update is applied at the first boundary after it (101 s) and rebalances there.
+    let first = recs
+        .iter()
+        .position(|r| r.recv_ns >= at(100))
+        .expect("a rebalance after the signal");
+    let r = &recs[first];
+    assert_eq!(r.trigger, portfolio::Trigger::Signal);
+    assert!(r.recv_ns < at(102), "{}", r.recv_ns - t0);
+    assert_eq!(
+        k.portfolio_stats().rebalances[5],
+        1,
+        "a repeated value is no change"
+    );
+    for (i, r) in recs.iter().enumerate() {
+        let mu = if i < first { [0.4, 0.2] } else { [-0.3, 0.5] };
+        assert_eq!(
+            [r.factors[0].expected_return, r.factors[1].expected_return],
+            mu
+        );
+        // Every target is ½ Σ⁻¹ μ under the record's own covariance (no limit binds here).
+        assert_eq!(r.cov_factors, vec![0, 1]);
+        let c = &r.cov;
+        let det = c[0] * c[3] - c[1] * c[2];
+        let w = [
+            0.5 * (c[3] * mu[0] - c[1] * mu[1]) / det,
+            0.5 * (c[0] * mu[1] - c[2] * mu[0]) / det,
+        ];
+        for (f, (wf, row)) in w.iter().zip(&r.factors).enumerate() {
+            let want = wf * 1e6;
+            let got = row.target_exposure;
+            assert!(
+                (got - want).abs() <= 1e-9 * want.abs(),
+                "rebalance {} factor {f}: {got} vs {want}",
+                r.seq
+            );
+        }
+    }
+    assert!(recs[first].factors[0].target_exposure < 0.0);
+    assert!(recs[first - 1].factors[0].target_exposure > 0.0);
+}

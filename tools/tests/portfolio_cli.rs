@@ -355,3 +355,98 @@ min_notional = 5.0
 fee_bps = 4.0
 max_slippage_bps = 10.0
 "#;
+
+/// Kelly on the two USD-M captures with expected returns from a signal file: the update at
+/// 00:03:00 (capture time) rebalances at the next sample, and every record carries the expected
+/// returns it used. A bad signal line, and a signal file under risk parity, are errors naming
+/// the line and field, or the key.
+#[test]
+fn kelly_replay_follows_a_signal_file_and_bad_signals_are_named() {
+    let Some(data) = shared_dir("binance/usdm_btcusdt_20240808.gz") else {
+        return;
+    };
+    let dir = testkit::cli::temp_dir("portfolio-signals");
+    let kelly = std::fs::read_to_string(example())
+        .unwrap()
+        .replace(
+            "policy = \"risk-parity\"",
+            "policy = \"kelly\"\nkelly_fraction = 0.25",
+        )
+        .replace("budget = 0.6", "budget = 0.6\nexpected_return = 0.5")
+        .replace("budget = 0.4", "budget = 0.4\nexpected_return = 0.3");
+    let cfg = dir.join("kelly.toml");
+    std::fs::write(&cfg, &kelly).unwrap();
+    // 2024-08-08 23:57:35 UTC is the first frame; the update lands three minutes in.
+    let t = 1_723_161_435_000_000_000u64;
+    let signals = dir.join("mu.csv");
+    std::fs::write(
+        &signals,
+        format!("recv_ns,factor,expected_return\n{t},BTC,-0.2\n{t},ETH,0.6\n"),
+    )
+    .unwrap();
+    let decisions = dir.join("d.jsonl");
+    let capture = |f: &str| format!("binance-usdm={}", data.join("binance").join(f).display());
+    let args = |sig: &Path| {
+        vec![
+            "replay".to_owned(),
+            "--config".to_owned(),
+            cfg.display().to_string(),
+            "--capture".to_owned(),
+            capture("usdm_btcusdt_20240808.gz"),
+            "--capture".to_owned(),
+            capture("usdm_ethusdt_20240808.gz"),
+            "--signals".to_owned(),
+            sig.display().to_string(),
+            "--decisions-out".to_owned(),
+            decisions.display().to_string(),
+        ]
+    };
+    let run = |a: Vec<String>| ballast(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let (code, out, err) = run(args(&signals));
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("2 expected-return updates applied"), "{out}");
+    let recs = records(&decisions);
+    let mu = |r: &serde_json::Value, f: usize| r["factors"][f]["expected_return"].as_f64().unwrap();
+    let first = recs
+        .iter()
+        .position(|r| r["recv_ns"].as_u64().unwrap() >= t)
+        .expect("a rebalance after the update");
+    assert!(first > 0, "rebalances before the update too");
+    assert_eq!(recs[first]["trigger"], "signal");
+    for (i, r) in recs.iter().enumerate() {
+        let want = if i < first { [0.5, 0.3] } else { [-0.2, 0.6] };
+        assert_eq!([mu(r, 0), mu(r, 1)], want, "record {i}");
+    }
+    // A bearish BTC view turns its Kelly target short.
+    assert!(
+        recs[first]["factors"][0]["target_exposure"]
+            .as_f64()
+            .unwrap()
+            < 0.0
+    );
+
+    let bad = dir.join("bad.csv");
+    std::fs::write(
+        &bad,
+        "recv_ns,factor,expected_return\n1,BTC,0.1\n2,DOGE,0.1\n",
+    )
+    .unwrap();
+    let (code, _, err) = run(args(&bad));
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("bad.csv:3: `factor`: `DOGE` is not a factor"),
+        "{err}"
+    );
+
+    let rp = dir.join("rp.toml");
+    std::fs::write(&rp, std::fs::read_to_string(example()).unwrap()).unwrap();
+    let mut a = args(&signals);
+    a[2] = rp.display().to_string();
+    let (code, _, err) = run(a);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("portfolio.signals") && err.contains("kelly"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -121,6 +121,7 @@ pub fn run(d: &DemoPortfolio<'_>) -> anyhow::Result<()> {
         TapeSource::new(market.frames.clone()),
         &mut pcfg,
         &out,
+        Vec::new(),
     )?;
 
     // Weights and risk contributions at the last rebalance before each event and at the end.

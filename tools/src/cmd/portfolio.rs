@@ -168,12 +168,13 @@ pub fn replay(
     specs: &[InputSpec],
     mut pcfg: PipelineConfig,
     out: &Outputs,
+    signals: Vec<portfolio::Signal>,
 ) -> anyhow::Result<PortfolioRun> {
     let kinds: Vec<InputKind> = specs.iter().map(InputSpec::kind).collect();
     let (global, locals) = registries(&spec, &kinds)?;
     let feed = MultiAdapter::new(&kinds, global.clone(), locals);
     let source = TaggedSource::new(MergedFrames::open(specs)?, "replay inputs");
-    run(spec, global, feed, source, &mut pcfg, out)
+    run(spec, global, feed, source, &mut pcfg, out, signals)
 }
 
 /// Runs any tagged source through the portfolio engine (replays and the demo).
@@ -184,6 +185,7 @@ pub(crate) fn run<S: FrameSource>(
     source: S,
     pcfg: &mut PipelineConfig,
     out: &Outputs,
+    signals: Vec<portfolio::Signal>,
 ) -> anyhow::Result<PortfolioRun> {
     let template = portfolio::Rebalance::with_capacity(
         spec.factors.len(),
@@ -191,8 +193,9 @@ pub(crate) fn run<S: FrameSource>(
         spec.accounts.len(),
     );
     let (ring, drain) = record_ring(&template, 64);
-    let kernel =
-        PortfolioKernel::new(spec.clone(), &global, ring)?.with_covariance_log(out.log_covariance);
+    let kernel = PortfolioKernel::new(spec.clone(), &global, ring)?
+        .with_covariance_log(out.log_covariance)
+        .with_signals(signals);
     let writer = writer(drain, spec, out.decisions_out.clone(), out.log_covariance);
     pcfg.exec_sync = true;
     pcfg.max_instruments = pcfg.max_instruments.max(global.len() + 16);
@@ -354,17 +357,24 @@ pub fn print_summary(title: &str, run: &PortfolioRun) {
     );
     let ps = k.portfolio_stats();
     println!(
-        "rebalances        {} (start {}, clock {}, drift {}, vol jump {}, universe {}), {} failed, {} samples; {} records",
+        "rebalances        {} (start {}, clock {}, drift {}, vol jump {}, universe {}, signal {}), {} failed, {} samples; {} records",
         ps.rebalances.iter().sum::<u64>(),
         ps.rebalances[0],
         ps.rebalances[1],
         ps.rebalances[2],
         ps.rebalances[3],
         ps.rebalances[4],
+        ps.rebalances[5],
         ps.failed,
         ps.samples,
         run.briefs.len()
     );
+    if let Some(file) = &spec.signals {
+        println!(
+            "signals           {} expected-return updates applied from {file}",
+            ps.signals
+        );
+    }
     println!(
         "orders            {} ({} filled)",
         r.orders.len(),

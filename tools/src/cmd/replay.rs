@@ -34,6 +34,10 @@ pub struct ReplayArgs {
     /// Portfolio engine: put each rebalance's factor covariance in its record.
     #[arg(long)]
     log_covariance: bool,
+    /// Portfolio engine, Kelly policy: expected returns over time, CSV
+    /// `recv_ns,factor,expected_return` (replaces the configuration's `signals`).
+    #[arg(long, value_name = "FILE")]
+    signals: Option<PathBuf>,
     /// Options engine: derive each underlying's hedge touch from its option tickers'
     /// `underlying_price` (see `ballast options-replay`).
     #[arg(long)]
@@ -105,7 +109,7 @@ fn portfolio_replay(
     a: &ReplayArgs,
     path: &std::path::Path,
     cfg: &config::Config,
-    spec: portfolio::PortfolioSpec,
+    mut spec: portfolio::PortfolioSpec,
     speed: engine::pipeline::Speed,
 ) -> anyhow::Result<()> {
     if !a.files.is_empty() {
@@ -127,7 +131,23 @@ fn portfolio_replay(
         decisions_out: a.decisions_out.clone(),
         log_covariance: a.log_covariance,
     };
-    let run = pf::replay(spec, &specs, pcfg, &out).with_context(|| path.display().to_string())?;
+    // The flag's path is the caller's; the configuration's is relative to the file.
+    let signal_file = match (&a.signals, &spec.signals) {
+        (Some(p), _) => Some(p.clone()),
+        (None, Some(p)) => Some(path.parent().map_or_else(|| p.into(), |d| d.join(p))),
+        (None, None) => None,
+    };
+    spec.signals = signal_file.as_ref().map(|p| p.display().to_string());
+    spec.check().with_context(|| path.display().to_string())?;
+    let signals = match &signal_file {
+        Some(p) => {
+            let names: Vec<&str> = spec.factors.iter().map(|f| f.name.as_str()).collect();
+            portfolio::read_signals(p, &names)?
+        }
+        None => Vec::new(),
+    };
+    let run = pf::replay(spec, &specs, pcfg, &out, signals)
+        .with_context(|| path.display().to_string())?;
     pf::print_summary("ballast replay (portfolio)", &run);
     if let Some(d) = &a.hgrm_out {
         write_hgrm(d, &run.report)?;
