@@ -17,6 +17,10 @@
 //!   plus the other positions' unrealized PnL minus their maintenance margin ([`MarginMode`]).
 //!
 //! Every function here is O(tiers), allocation-free, and returns `None`/errors rather than NaN.
+//! Deribit's standard margin (a rate growing linearly with the size in coin, and short options)
+//! is in [`deribit`].
+
+pub mod deribit;
 
 use thiserror::Error;
 

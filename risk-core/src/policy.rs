@@ -23,6 +23,7 @@
 
 use crate::greeks_limits::{abs_limit_interval, band_hedge, HedgeTo, PortfolioGreeks};
 use crate::liquidity::{max_qty_unchecked, pool_cap_notional, Level, SqrtImpact, TradeSide};
+use crate::margin::deribit::{max_safe_face, DeribitRates};
 use crate::margin::{max_safe_qty, Contract, MarginTiers, SafeSizeSpec, Side};
 use crate::vol_target::{VolTarget, VolTargetBound};
 use thiserror::Error;
@@ -181,6 +182,23 @@ pub enum Constraint {
         /// Whose delta is margined.
         exposure: DeltaExposure,
     },
+    /// Deribit's standard margin of an inverse future ([`max_safe_face`]): the account stays
+    /// above maintenance for every price within `k σ √horizon` of the mark (both ends), the
+    /// maintenance margin at the mark stays within `max_margin_ratio` of
+    /// [`SizingInputs::collateral`], and the initial margin at the mark fits it. The collateral
+    /// is the account's available balance for this position (equity minus the other positions'
+    /// initial margin), coin; the policy's contract must be inverse.
+    /// Reported as [`ConstraintKind::LiquidationBuffer`].
+    DeribitMargin {
+        /// The currency's rates.
+        rates: DeribitRates,
+        /// Standard deviations of buffer.
+        k: f64,
+        /// Horizon in years (σ is annualized).
+        horizon_years: f64,
+        /// Highest maintenance margin over the collateral at the mark, in (0, 1].
+        max_margin_ratio: f64,
+    },
 }
 
 /// The kind of a step, for reporting.
@@ -256,7 +274,9 @@ impl Constraint {
             Self::LotRounding { .. } => ConstraintKind::LotRounding,
             Self::DeltaBand { .. } => ConstraintKind::DeltaBand,
             Self::DeltaLeverage { .. } => ConstraintKind::MaxLeverage,
-            Self::DeltaLiquidationBuffer { .. } => ConstraintKind::LiquidationBuffer,
+            Self::DeltaLiquidationBuffer { .. } | Self::DeribitMargin { .. } => {
+                ConstraintKind::LiquidationBuffer
+            }
         }
     }
 }
@@ -541,6 +561,19 @@ impl SizingPolicy {
                         && max_margin_ratio > 0.0
                         && max_margin_ratio <= 1.0
                 }
+                Constraint::DeribitMargin {
+                    rates,
+                    k,
+                    horizon_years,
+                    max_margin_ratio,
+                } => {
+                    contract == Contract::Inverse
+                        && rates.check().is_ok()
+                        && nonneg(k)
+                        && nonneg(horizon_years)
+                        && max_margin_ratio > 0.0
+                        && max_margin_ratio <= 1.0
+                }
             };
             if !ok {
                 return Err(PolicyError::BadParameter(u8::try_from(i).ok()));
@@ -712,6 +745,40 @@ impl SizingPolicy {
                 let q = max_safe_qty(&spec, tiers)
                     .map_err(|_| PolicyError::BadInput("margin"))?
                     .qty;
+                if t > 0.0 {
+                    (-INF, q)
+                } else {
+                    (-q, INF)
+                }
+            }
+            Constraint::DeribitMargin {
+                ref rates,
+                k,
+                horizon_years,
+                max_margin_ratio,
+            } => {
+                if t == 0.0 {
+                    return Ok((-INF, INF));
+                }
+                if !pos(x.collateral) {
+                    return Err(PolicyError::BadInput("collateral"));
+                }
+                if !pos(x.forecast_vol) {
+                    return Err(PolicyError::BadInput("forecast_vol"));
+                }
+                let spec = SafeSizeSpec {
+                    contract: self.contract,
+                    side: if t > 0.0 { Side::Long } else { Side::Short },
+                    mark_px: x.mark_px,
+                    collateral: x.collateral,
+                    sigma: x.forecast_vol,
+                    horizon: horizon_years,
+                    k,
+                    max_margin_ratio,
+                };
+                let q = max_safe_face(&spec, rates)
+                    .map_err(|_| PolicyError::BadInput("margin"))?
+                    .face_usd;
                 if t > 0.0 {
                     (-INF, q)
                 } else {
