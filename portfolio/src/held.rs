@@ -27,14 +27,22 @@ pub struct HeldBook {
     pub factor: Vec<usize>,
     /// Position, contracts of one underlying unit (signed).
     pub qty: Vec<f64>,
-    strike: Vec<f64>,
+    /// The `deribit` account holding each (`None`: outside every account).
+    pub account: Vec<Option<usize>>,
+    /// Strike, USD.
+    pub(crate) strike: Vec<f64>,
     expiry_ns: Vec<u64>,
-    is_call: Vec<bool>,
-    forward: Vec<f64>,
-    iv: Vec<f64>,
-    t_years: Vec<f64>,
+    /// Call (`true`) or put.
+    pub(crate) is_call: Vec<bool>,
+    /// Forward (the last ticker's `underlying_price`), USD; 0 before the first ticker.
+    pub(crate) forward: Vec<f64>,
+    /// Mark implied volatility, fraction.
+    pub(crate) iv: Vec<f64>,
+    /// Time to expiry at the last revaluation, years.
+    pub(crate) t_years: Vec<f64>,
     zeros: Vec<f64>,
-    price: Vec<f64>,
+    /// Black-76 price at the last revaluation, USD per contract.
+    pub(crate) price: Vec<f64>,
     /// Delta per contract at the last revaluation (0 when stale).
     pub delta: Vec<f64>,
     /// Gamma per contract at the last revaluation (0 when stale).
@@ -47,11 +55,11 @@ pub struct HeldBook {
 }
 
 impl HeldBook {
-    /// The book of `spec.options`; `factor_of` maps a factor name to its index.
+    /// The book of `spec.options`, each with its factor and the account holding it.
     ///
     /// # Errors
     /// A [`SpecError`] naming `portfolio.options[i]` for a name that is not a Deribit option, an
-    /// unknown factor or a non-finite quantity.
+    /// unknown factor, a non-finite quantity or an account that cannot hold it.
     pub fn new(spec: &PortfolioSpec) -> Result<Self, SpecError> {
         let mut b = Self::default();
         for (i, o) in spec.options.iter().enumerate() {
@@ -78,6 +86,7 @@ impl HeldBook {
             }
             b.factor.push(factor);
             b.qty.push(o.qty);
+            b.account.push(spec.option_account(i)?);
             b.strike.push(inst.strike_f64());
             b.expiry_ns.push(inst.expiry_ns);
             b.is_call
@@ -138,6 +147,15 @@ impl HeldBook {
         best.map(|b| b.2)
     }
 
+    /// Option `j`'s mark at the last revaluation, coin per contract (the Black-76 price over the
+    /// forward, Deribit's quotation); `None` while it is stale.
+    #[must_use]
+    pub fn mark_coin(&self, j: usize) -> Option<f64> {
+        let ok = self.status.get(j)?.is_ok() && self.forward[j] > 0.0;
+        let m = self.price[j] / self.forward[j];
+        (ok && m.is_finite()).then_some(m.max(0.0))
+    }
+
     /// Takes option `j`'s ticker (forward and mark IV); `false` when `ev` is not a usable ticker.
     pub fn on_ticker(&mut self, j: usize, ev: &MarketEvent) -> bool {
         let Some(t) = read_option_ticker(ev) else {
@@ -185,6 +203,8 @@ impl HeldBook {
         if greeks_batch(&inp, Tier::PriceAnd4, &mut out).is_err() {
             self.delta.fill(0.0);
             self.gamma.fill(0.0);
+            // No lane was valued: none has a mark either.
+            self.status.fill(LaneStatus::BadUnderlying);
             self.stale = self.len();
             return;
         }

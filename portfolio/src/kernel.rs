@@ -102,9 +102,10 @@ pub struct PortfolioKernel<S> {
     pub(crate) order_idx: Vec<usize>,
     /// Per account: margin figures at the last sample or rebalance.
     pub(crate) margins: Vec<crate::state::Margin>,
-    /// Per account: maintenance margin the current rebalance's decisions add (so the accounts'
-    /// later instruments see the room the earlier ones took).
-    pub(crate) committed_mm: Vec<f64>,
+    /// Per account: the margin (maintenance for Binance's model, initial for Deribit's) the
+    /// current rebalance's decisions add, so the account's later instruments see the room the
+    /// earlier ones took.
+    pub(crate) committed: Vec<f64>,
     /// Per factor: net exposure (USD) and net delta, measured at the last sample.
     pub(crate) net_usd: Vec<f64>,
     pub(crate) net_delta: Vec<f64>,
@@ -180,6 +181,11 @@ impl<S: RebalanceSink> PortfolioKernel<S> {
                     .flatten(),
                 wallet: s.collateral,
                 tiers: spec.tiers(a)?,
+                deribit: if s.kind == AccountKind::Deribit {
+                    spec.deribit_rates(a)?
+                } else {
+                    risk_core::margin::deribit::DeribitRates::BTC
+                },
                 liq_k: s.liq_k,
                 horizon_years: s.liq_horizon_days / 365.0,
                 max_margin_ratio: s.max_margin_ratio,
@@ -258,7 +264,7 @@ impl<S: RebalanceSink> PortfolioKernel<S> {
                 .collect(),
             order_idx: vec![0; m],
             margins: vec![crate::state::Margin::default(); accounts.len()],
-            committed_mm: vec![0.0; accounts.len()],
+            committed: vec![0.0; accounts.len()],
             net_usd: vec![0.0; n],
             net_delta: vec![0.0; n],
             policies,
@@ -341,6 +347,24 @@ impl<S: RebalanceSink> PortfolioKernel<S> {
         self.insts.get(i).map_or(0.0, |x| x.pos)
     }
 
+    /// Instrument `i`'s state (touch, position, entry price, PnL).
+    #[must_use]
+    pub fn instrument(&self, i: usize) -> Option<&Inst> {
+        self.insts.get(i)
+    }
+
+    /// Account `a`'s state (wallet, margin model, extremes).
+    #[must_use]
+    pub fn account(&self, a: usize) -> Option<&Account> {
+        self.accounts.get(a)
+    }
+
+    /// The held options as of the last sample.
+    #[must_use]
+    pub fn held(&self) -> &crate::held::HeldBook {
+        &self.held
+    }
+
     /// Realized risk contribution of factor `f` over the run: `Σₜ eᵢ(Σe)ᵢ / Σₜ eᵀΣe` over the
     /// samples, with each sample's exposures and covariance (`None` before any).
     #[must_use]
@@ -373,7 +397,7 @@ impl<S: RebalanceSink> PortfolioKernel<S> {
     #[must_use]
     pub fn account_margin(&self, a: usize) -> Option<crate::state::Margin> {
         let mut out = vec![crate::state::Margin::default(); self.accounts.len()];
-        crate::state::measure_accounts(&self.accounts, &self.insts, &mut out);
+        crate::state::measure_accounts(&self.accounts, &self.insts, &self.held, &mut out);
         out.get(a).copied()
     }
 
@@ -454,12 +478,13 @@ impl<S: RebalanceSink> PortfolioKernel<S> {
                 }
             }
         }
-        crate::state::measure_accounts(&self.accounts, &self.insts, &mut self.margins);
+        // Options first: a deribit account's equity and margin count their marks.
+        self.revalue_options();
+        crate::state::measure_accounts(&self.accounts, &self.insts, &self.held, &mut self.margins);
         for (acc, m) in self.accounts.iter_mut().zip(&self.margins) {
             acc.peak_margin_ratio = acc.peak_margin_ratio.max(m.ratio);
             acc.min_liq_distance = acc.min_liq_distance.min(m.liq_distance);
         }
-        self.revalue_options();
         for f in 0..n {
             (self.net_usd[f], self.net_delta[f]) = self.net_exposure(f);
         }
@@ -707,8 +732,8 @@ impl<S: RebalanceSink> PortfolioKernel<S> {
         for f in 0..n {
             self.rec.factors[f].planned_exposure = self.rec.factors[f].target_exposure;
         }
-        crate::state::measure_accounts(&self.accounts, &self.insts, &mut self.margins);
-        self.committed_mm.fill(0.0);
+        crate::state::measure_accounts(&self.accounts, &self.insts, &self.held, &mut self.margins);
+        self.committed.fill(0.0);
         for (a, m) in self.margins.iter().enumerate() {
             let row = &mut self.rec.accounts[a];
             row.equity = m.equity;
@@ -841,7 +866,7 @@ impl<S: RebalanceSink> KernelLogic for PortfolioKernel<S> {
         let acc = &mut self.accounts[x.account];
         match acc.kind {
             AccountKind::Spot => acc.wallet += cash,
-            AccountKind::Margin => {
+            AccountKind::Margin | AccountKind::Deribit => {
                 acc.wallet += (x.realized - realized_before) - (x.fees - fees_before);
             }
         }

@@ -106,7 +106,9 @@ pub struct AccountRow {
     pub maintenance: f64,
     /// Maintenance over equity.
     pub margin_ratio: f64,
-    /// Closest relative distance of a position's liquidation price to its mark (∞: none).
+    /// Closest relative distance to liquidation (∞: none): of a position's liquidation price to
+    /// its mark (`margin`), or of the underlying move that takes equity to maintenance
+    /// (`deribit`).
     pub liq_distance: f64,
 }
 
@@ -303,8 +305,9 @@ pub fn write_rebalance(
         }
         write!(
             w,
-            "{{\"name\":\"{}\",\"currency\":\"{}\",\"equity\":{},\"maintenance\":{},\"margin_ratio\":{},\"liq_distance\":{}}}",
+            "{{\"name\":\"{}\",\"kind\":\"{}\",\"currency\":\"{}\",\"equity\":{},\"maintenance\":{},\"margin_ratio\":{},\"liq_distance\":{}}}",
             s.name,
+            s.kind.name(),
             if matches!(s.kind, crate::spec::AccountKind::Spot) { crate::spec::USD } else { &s.currency },
             Num(a.equity),
             Num(a.maintenance),

@@ -5,8 +5,10 @@
 //! say (budgets summing to one, every instrument naming a known factor and account, an account's
 //! currency matching its instruments' contracts) and names the dotted key of the first problem.
 
+use feeds::deribit::instruments::{parse_name, InstrumentKind};
 use feeds::multi::InputKind;
 use feeds::Market;
+use risk_core::margin::deribit::DeribitRates;
 use risk_core::margin::{Contract, MarginTiers};
 use serde::Deserialize;
 
@@ -157,14 +159,32 @@ pub struct FactorSpec {
 /// `currency` of an account: `USD` (quote-margined) or a factor's name (coin-margined).
 pub const USD: &str = "USD";
 
-/// The kind of an account. Configured as `margin` or `spot`.
+/// The kind of an account. Configured as `margin`, `spot` or `deribit`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum AccountKind {
-    /// A derivatives account under a maintenance-margin model (cross margin).
+    /// A derivatives account under Binance's tiered maintenance margin (cross margin; `tiers` or
+    /// a flat `mmr`).
     Margin,
     /// A spot account: buys are paid in cash, sells come from holdings (no short, no leverage).
     Spot,
+    /// A Deribit standard-margin account in a coin (`currency` = a factor): inverse futures and
+    /// perpetuals whose margin rate grows with the position's size in coin, and the held options
+    /// of its coin, whose mark value counts in equity and whose short positions carry Deribit's
+    /// option margin ([`risk_core::margin::deribit`]).
+    Deribit,
+}
+
+impl AccountKind {
+    /// The name records and tables give it.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Margin => "margin",
+            Self::Spot => "spot",
+            Self::Deribit => "deribit",
+        }
+    }
 }
 
 /// `[[portfolio.accounts]]`: one venue account.
@@ -173,20 +193,40 @@ pub enum AccountKind {
 pub struct AccountSpec {
     /// Its name, as instruments refer to it.
     pub name: String,
-    /// `margin` or `spot`.
+    /// `margin`, `spot` or `deribit`.
     pub kind: AccountKind,
     /// `USD`, or the factor whose coin is the collateral (COIN-M).
     #[serde(default = "usd")]
     pub currency: String,
     /// Collateral (margin) or cash (spot), in `currency`.
     pub collateral: f64,
-    /// Maintenance-margin brackets `[[notional_floor, mmr], …]` (Binance's shape); a flat rate
-    /// with `mmr`.
+    /// Maintenance-margin brackets `[[notional_floor, mmr], …]` (Binance's shape; `margin`
+    /// accounts); a flat rate with `mmr`.
     #[serde(default)]
     pub tiers: Vec<(f64, f64)>,
-    /// Flat maintenance-margin rate when `tiers` is empty.
-    #[serde(default = "default_mmr")]
-    pub mmr: f64,
+    /// Flat maintenance-margin rate when `tiers` is empty (`margin` accounts; 0.004 when unset).
+    #[serde(default)]
+    pub mmr: Option<f64>,
+    /// `deribit` accounts: futures initial-margin base rate (Deribit's 0.02 when unset).
+    #[serde(default)]
+    pub future_im: Option<f64>,
+    /// `deribit` accounts: futures maintenance-margin base rate (0.01).
+    #[serde(default)]
+    pub future_mm: Option<f64>,
+    /// `deribit` accounts: increase of both futures rates per coin of position size (Deribit's
+    /// published 0.00005 for BTC and 0.000004 for ETH; required for any other currency).
+    #[serde(default)]
+    pub slope_per_coin: Option<f64>,
+    /// `deribit` accounts: short-option maintenance rate, coin per contract (0.075).
+    #[serde(default)]
+    pub option_mm: Option<f64>,
+    /// `deribit` accounts: short-option initial rate before the out-of-the-money reduction
+    /// (0.15).
+    #[serde(default)]
+    pub option_im: Option<f64>,
+    /// `deribit` accounts: floor of the reduced short-option initial rate (0.1).
+    #[serde(default)]
+    pub option_im_floor: Option<f64>,
     /// Standard deviations of price move the liquidation price must stay away (the buffer).
     #[serde(default = "default_liq_k")]
     pub liq_k: f64,
@@ -205,7 +245,7 @@ pub struct InstrumentSpec {
     /// The capture tag of its market (`binance-spot`, `binance-usdm`, `binance-coinm`,
     /// `deribit`).
     pub market: String,
-    /// Venue symbol (`BTCUSDT`, `BTCUSD_PERP`).
+    /// Venue symbol (`BTCUSDT`, `BTCUSD_PERP`, `BTC-PERPETUAL`, `BTC-27SEP24`).
     pub symbol: String,
     /// The factor it carries.
     pub factor: String,
@@ -214,10 +254,12 @@ pub struct InstrumentSpec {
     /// `linear` or `inverse`.
     pub contract: Contract,
     /// Linear: underlying units per quantity unit (1 for Binance); inverse: quote face value per
-    /// contract (100 USD for Binance's BTC COIN-M, 10 for the others).
+    /// contract (100 USD for Binance's BTC COIN-M, 10 for the others). Deribit futures: 1, since
+    /// Deribit states their amounts in USD (one quantity unit is one USD of face value).
     #[serde(default = "one")]
     pub multiplier: f64,
-    /// Quantity step, in quantity units (contracts for inverse).
+    /// Quantity step, in quantity units (contracts for Binance's inverse contracts; Deribit
+    /// futures: the contract size in USD, 10 for BTC and 1 for ETH).
     pub lot: f64,
     /// Smallest order notional, quote.
     #[serde(default)]
@@ -247,6 +289,12 @@ pub struct HeldOptionSpec {
     pub factor: String,
     /// Position, contracts of one underlying unit (signed; negative: written).
     pub qty: f64,
+    /// The `deribit` account holding it: its mark value counts in that account's equity and a
+    /// written option in its margin. By default the `deribit` account in the factor's coin when
+    /// there is exactly one; none (the option is held outside every modelled account) when there
+    /// is none.
+    #[serde(default)]
+    pub account: Option<String>,
 }
 
 /// `[portfolio]`.
@@ -311,9 +359,8 @@ fn one() -> f64 {
 fn usd() -> String {
     USD.to_owned()
 }
-fn default_mmr() -> f64 {
-    0.004
-}
+/// Flat maintenance rate of a `margin` account without `tiers` or `mmr`.
+const DEFAULT_MMR: f64 = 0.004;
 fn default_liq_k() -> f64 {
     4.0
 }
@@ -395,11 +442,134 @@ impl PortfolioSpec {
     pub fn tiers(&self, a: usize) -> Result<MarginTiers, SpecError> {
         let acc = &self.accounts[a];
         if acc.tiers.is_empty() {
-            MarginTiers::flat(acc.mmr)
+            MarginTiers::flat(acc.mmr.unwrap_or(DEFAULT_MMR))
                 .map_err(|e| err(format!("portfolio.accounts[{a}].mmr"), e.to_string()))
         } else {
             MarginTiers::new(&acc.tiers)
                 .map_err(|e| err(format!("portfolio.accounts[{a}].tiers"), e.to_string()))
+        }
+    }
+
+    /// The Deribit rates of account `a`: each key given, else Deribit's published value for its
+    /// currency (the base and option rates are the same for BTC and ETH; the slope is per
+    /// currency).
+    ///
+    /// # Errors
+    /// A [`SpecError`] naming `portfolio.accounts[a].slope_per_coin` when the currency has no
+    /// published slope and none is given, or the first rate out of range.
+    pub fn deribit_rates(&self, a: usize) -> Result<DeribitRates, SpecError> {
+        let acc = &self.accounts[a];
+        let key = |k: &str| format!("portfolio.accounts[{a}].{k}");
+        let published = DeribitRates::published(&acc.currency);
+        let base = published.unwrap_or(DeribitRates::BTC);
+        let slope = match (acc.slope_per_coin, published) {
+            (Some(s), _) => s,
+            (None, Some(p)) => p.slope_per_coin,
+            (None, None) => {
+                return Err(err(
+                    key("slope_per_coin"),
+                    format!(
+                        "Deribit publishes no default for `{}` here (BTC, ETH): set it",
+                        acc.currency
+                    ),
+                ))
+            }
+        };
+        let rates = DeribitRates {
+            future_im: acc.future_im.unwrap_or(base.future_im),
+            future_mm: acc.future_mm.unwrap_or(base.future_mm),
+            slope_per_coin: slope,
+            option_mm: acc.option_mm.unwrap_or(base.option_mm),
+            option_im: acc.option_im.unwrap_or(base.option_im),
+            option_im_floor: acc.option_im_floor.unwrap_or(base.option_im_floor),
+        };
+        for (k, v) in [
+            ("future_im", rates.future_im),
+            ("future_mm", rates.future_mm),
+            ("option_mm", rates.option_mm),
+            ("option_im", rates.option_im),
+            ("option_im_floor", rates.option_im_floor),
+        ] {
+            if !(v.is_finite() && (0.0..1.0).contains(&v)) {
+                return Err(err(key(k), format!("{v} is not a rate in [0, 1)")));
+            }
+        }
+        if !(rates.slope_per_coin.is_finite() && rates.slope_per_coin >= 0.0) {
+            return Err(err(
+                key("slope_per_coin"),
+                format!("{} is not a finite number ≥ 0", rates.slope_per_coin),
+            ));
+        }
+        if rates.future_mm > rates.future_im {
+            return Err(err(
+                key("future_mm"),
+                format!(
+                    "{} is above the initial rate {}",
+                    rates.future_mm, rates.future_im
+                ),
+            ));
+        }
+        if rates.option_im_floor > rates.option_im {
+            return Err(err(
+                key("option_im_floor"),
+                format!(
+                    "{} is above the initial rate {}",
+                    rates.option_im_floor, rates.option_im
+                ),
+            ));
+        }
+        rates
+            .check()
+            .map_err(|e| err(format!("portfolio.accounts[{a}]"), e.to_string()))
+    }
+
+    /// Index of the account holding held option `j`: its `account`, else the only `deribit`
+    /// account in its factor's coin (`None`: held outside every account).
+    ///
+    /// # Errors
+    /// A [`SpecError`] naming `portfolio.options[j].account` for an unknown account, one that is
+    /// not a `deribit` account in the option's factor, or an ambiguous default.
+    pub fn option_account(&self, j: usize) -> Result<Option<usize>, SpecError> {
+        let o = &self.options[j];
+        let key = format!("portfolio.options[{j}].account");
+        let fits = |a: &AccountSpec| a.kind == AccountKind::Deribit && a.currency == o.factor;
+        match &o.account {
+            Some(name) => {
+                let a = self
+                    .accounts
+                    .iter()
+                    .position(|a| &a.name == name)
+                    .ok_or_else(|| err(key.clone(), format!("no account `{name}`")))?;
+                if !fits(&self.accounts[a]) {
+                    return Err(err(
+                        key,
+                        format!(
+                            "`{name}` is not a deribit account in `{}`, the option's factor",
+                            o.factor
+                        ),
+                    ));
+                }
+                Ok(Some(a))
+            }
+            None => {
+                let mut it = self
+                    .accounts
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, a)| fits(a))
+                    .map(|(a, _)| a);
+                let first = it.next();
+                if it.next().is_some() {
+                    return Err(err(
+                        key,
+                        format!(
+                            "more than one deribit account in `{}`: name the one holding it",
+                            o.factor
+                        ),
+                    ));
+                }
+                Ok(first)
+            }
         }
     }
 
@@ -471,6 +641,9 @@ impl PortfolioSpec {
         self.check_factors()?;
         for a in 0..self.accounts.len() {
             self.check_account(a)?;
+        }
+        for j in 0..self.options.len() {
+            self.option_account(j)?;
         }
         let mut out = Vec::with_capacity(self.instruments.len());
         for i in 0..self.instruments.len() {
@@ -578,6 +751,41 @@ impl PortfolioSpec {
                 format!("{} is not in (0, 1]", acc.max_margin_ratio),
             ));
         }
+        let deribit_keys = [
+            ("future_im", acc.future_im),
+            ("future_mm", acc.future_mm),
+            ("slope_per_coin", acc.slope_per_coin),
+            ("option_mm", acc.option_mm),
+            ("option_im", acc.option_im),
+            ("option_im_floor", acc.option_im_floor),
+        ];
+        if acc.kind == AccountKind::Deribit {
+            if acc.currency == USD {
+                return Err(err(
+                    format!("portfolio.accounts[{a}].currency"),
+                    "a deribit account is margined in a coin: name the factor whose coin it holds",
+                ));
+            }
+            if !acc.tiers.is_empty() || acc.mmr.is_some() {
+                return Err(err(
+                    format!(
+                        "portfolio.accounts[{a}].{}",
+                        if acc.tiers.is_empty() { "mmr" } else { "tiers" }
+                    ),
+                    "Binance's brackets do not apply to a deribit account (its rates are future_im, future_mm, slope_per_coin, option_mm, option_im, option_im_floor)",
+                ));
+            }
+            return self.deribit_rates(a).map(|_| ());
+        }
+        if let Some((k, _)) = deribit_keys.iter().find(|(_, v)| v.is_some()) {
+            return Err(err(
+                format!("portfolio.accounts[{a}].{k}"),
+                format!(
+                    "a Deribit rate on a {} account (only `kind = \"deribit\"` accounts take it)",
+                    acc.kind.name()
+                ),
+            ));
+        }
         self.tiers(a).map(|_| ())
     }
 
@@ -605,16 +813,28 @@ impl PortfolioSpec {
             .position(|a| a.name == s.account)
             .ok_or_else(|| err(key("account"), format!("no account `{}`", s.account)))?;
         let acc = &self.accounts[account];
+        if market == Market::Deribit {
+            self.check_deribit_instrument(i, acc)?;
+        } else if acc.kind == AccountKind::Deribit {
+            return Err(err(
+                key("account"),
+                format!(
+                    "`{}` is a deribit account: only Deribit futures trade in it",
+                    acc.name
+                ),
+            ));
+        }
         match (acc.kind, s.contract, acc.currency == USD) {
             (AccountKind::Spot, Contract::Linear, true)
             | (AccountKind::Margin, Contract::Linear, true) => {}
-            (AccountKind::Margin, Contract::Inverse, false) if acc.currency == s.factor => {}
+            (AccountKind::Margin | AccountKind::Deribit, Contract::Inverse, false)
+                if acc.currency == s.factor => {}
             _ => {
                 return Err(err(
                     key("account"),
                     format!(
-                        "a {} contract on `{}` cannot trade in the {:?} account `{}` of currency {} (linear: USD accounts; inverse: a margin account in the factor's coin)",
-                        contract_name(s.contract), s.factor, acc.kind, acc.name, acc.currency
+                        "a {} contract on `{}` cannot trade in the {} account `{}` of currency {} (linear: USD accounts; inverse: a margin or deribit account in the factor's coin)",
+                        contract_name(s.contract), s.factor, acc.kind.name(), acc.name, acc.currency
                     ),
                 ))
             }
@@ -634,6 +854,57 @@ impl PortfolioSpec {
             factor,
             account,
         })
+    }
+
+    /// A Deribit instrument: a future or perpetual (options are held, not traded), inverse, in a
+    /// `deribit` account, with amounts in USD (`multiplier = 1`).
+    fn check_deribit_instrument(&self, i: usize, acc: &AccountSpec) -> Result<(), SpecError> {
+        let s = &self.instruments[i];
+        let key = |k: &str| format!("portfolio.instruments[{i}].{k}");
+        match parse_name(&s.symbol).map(|x| x.kind) {
+            Some(InstrumentKind::Future | InstrumentKind::Perpetual) => {}
+            Some(InstrumentKind::Option) => {
+                return Err(err(
+                    key("symbol"),
+                    format!(
+                        "`{}` is a Deribit option: options are held ([[portfolio.options]]), not traded",
+                        s.symbol
+                    ),
+                ))
+            }
+            _ => {
+                return Err(err(
+                    key("symbol"),
+                    format!(
+                        "`{}` is not a Deribit future or perpetual name (`BTC-PERPETUAL`, `BTC-27SEP24`)",
+                        s.symbol
+                    ),
+                ))
+            }
+        }
+        if acc.kind != AccountKind::Deribit {
+            return Err(err(
+                key("account"),
+                format!(
+                    "a Deribit future trades in a deribit account, `{}` is a {} account",
+                    acc.name,
+                    acc.kind.name()
+                ),
+            ));
+        }
+        if s.contract != Contract::Inverse {
+            return Err(err(key("contract"), "Deribit's coin futures are inverse"));
+        }
+        if s.multiplier != 1.0 {
+            return Err(err(
+                key("multiplier"),
+                format!(
+                    "{} is not 1: Deribit states futures amounts in USD, so one quantity unit is one USD of face value (the contract size goes in `lot`: 10 for BTC, 1 for ETH)",
+                    s.multiplier
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// Index of factor `f`'s reference instrument: the one its `reference` names, else its

@@ -6,7 +6,10 @@
 //! over the holding horizon, in bps — and each is offered the whole remaining trade. Its own
 //! constraint chain, evaluated by [`risk_core::policy`] (the one constraint system of every
 //! kernel), cuts what it may take: its largest notional, the factor's net-delta limit, its
-//! account's liquidation buffer (cross margin, the account's other positions held), the book's
+//! account's room under its margin model — Binance's tiered maintenance margin (liquidation
+//! buffer under cross margin, the account's other positions held, and a margin-ratio ceiling)
+//! or Deribit's standard margin (initial margin within the available balance, maintenance within
+//! the margin-ratio ceiling, no liquidation within the buffer on either side) — the book's
 //! liquidity within the slippage limit, the minimum trade and the lot. Spot instruments first
 //! clip to the account's cash (buys) and holdings (sells: no short). What the instrument cannot
 //! take is offered to the next one; what none can take is left (the record's
@@ -60,14 +63,26 @@ pub(crate) fn instrument_policy(
         chain[n] = Constraint::DeltaLimit { max_abs: max_delta };
         n += 1;
     }
-    if acc.kind == AccountKind::Margin {
-        chain[n] = Constraint::LiquidationBuffer {
-            tiers: acc.tiers,
-            k: acc.liq_k,
-            horizon_years: acc.horizon_years,
-            max_margin_ratio: acc.max_margin_ratio,
-        };
-        n += 1;
+    match acc.kind {
+        AccountKind::Margin => {
+            chain[n] = Constraint::LiquidationBuffer {
+                tiers: acc.tiers,
+                k: acc.liq_k,
+                horizon_years: acc.horizon_years,
+                max_margin_ratio: acc.max_margin_ratio,
+            };
+            n += 1;
+        }
+        AccountKind::Deribit => {
+            chain[n] = Constraint::DeribitMargin {
+                rates: acc.deribit,
+                k: acc.liq_k,
+                horizon_years: acc.horizon_years,
+                max_margin_ratio: acc.max_margin_ratio,
+            };
+            n += 1;
+        }
+        AccountKind::Spot => {}
     }
     chain[n] = Constraint::Liquidity {
         max_slippage_bps: x.max_slippage_bps,
@@ -220,15 +235,16 @@ impl<S: RebalanceSink> PortfolioKernel<S> {
             Contract::Inverse => 1.0 / mid,
         };
         let own_delta = current * mult * unit_delta;
-        let collateral = if acc.kind == AccountKind::Margin {
-            // Wallet plus every position's PnL (its own too: the policy opens the position at
-            // the mark) minus the other positions' maintenance and what this rebalance's earlier
-            // decisions on the account committed.
-            let m = &self.margins[x.account];
-            let own_mm = crate::state::maintenance_at_mid(x, &acc.tiers, current);
-            m.equity - (m.maintenance - own_mm) - self.committed_mm[x.account]
-        } else {
+        let collateral = if acc.kind == AccountKind::Spot {
             0.0
+        } else {
+            // Wallet plus every position's PnL and option value (its own too: the policy opens
+            // the position at the mark) minus the other positions' margin — maintenance under
+            // Binance's model, initial under Deribit's (its available balance) — and what this
+            // rebalance's earlier decisions on the account committed.
+            let m = &self.margins[x.account];
+            let own = crate::state::room_margin_at_mid(x, acc, current);
+            m.equity - (m.initial - own) - self.committed[x.account]
         };
         let min_qty = match x.contract {
             Contract::Linear => x.min_notional / mid,
@@ -292,9 +308,9 @@ impl<S: RebalanceSink> PortfolioKernel<S> {
             self.pstats.non_finite += 1;
             return None;
         }
-        if acc.kind == AccountKind::Margin {
-            self.committed_mm[x.account] += crate::state::maintenance_at_mid(x, &acc.tiers, t)
-                - crate::state::maintenance_at_mid(x, &acc.tiers, current);
+        if acc.kind != AccountKind::Spot {
+            self.committed[x.account] += crate::state::room_margin_at_mid(x, acc, t)
+                - crate::state::room_margin_at_mid(x, acc, current);
         }
         // The limit that bound the size, when one did; else the minimum trade when it stopped the
         // trade; lot rounding alone only trims a size the model set, so the model keeps the

@@ -144,8 +144,8 @@ fn no_allocation_per_tick_after_warm_up() {
     let mut orders = Vec::with_capacity(1 << 16);
     let mut step = |k: &mut PortfolioKernel<_>, walk: &mut Walk, orders: &mut Vec<_>| {
         let mids = walk.step();
-        for (i, (f, basis)) in common::FOLLOWS.iter().enumerate() {
-            let ev = common::bbo(i as u32, walk.t + i as u64, mids[*f] * basis, 50.0);
+        for i in 0..4 {
+            let ev = common::touch(i, walk.t + i as u64, mids, 50.0);
             let before = orders.len();
             engine::pipeline::KernelLogic::on_event(k, &ev, 0, &mut |o| orders.push(o));
             for o in orders[before..].iter().copied() {

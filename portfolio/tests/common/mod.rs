@@ -90,6 +90,35 @@ lot = 1.0
 fee_bps = 5.0
 "#;
 
+/// A Deribit BTC account and its perpetual to append to `SPEC` (instrument 4, the cheapest BTC
+/// instrument: no fee): `COLLATERAL` is its coin balance.
+pub const DERIBIT: &str = r#"
+[[accounts]]
+name = "deribit"
+kind = "deribit"
+currency = "BTC"
+collateral = COLLATERAL
+liq_k = 4.0
+
+[[instruments]]
+market = "deribit"
+symbol = "BTC-PERPETUAL"
+factor = "BTC"
+account = "deribit"
+contract = "inverse"
+lot = 10.0
+funding_bps_per_day = 0.0
+"#;
+
+/// `SPEC` with the Deribit account (`collateral` BTC) and perpetual appended, then `edit`.
+pub fn deribit_spec(collateral: f64, edit: impl Fn(&str) -> String) -> PortfolioSpec {
+    let text = format!(
+        "{SPEC}{}",
+        DERIBIT.replace("COLLATERAL", &format!("{collateral:?}"))
+    );
+    toml::from_str(&edit(&text)).unwrap()
+}
+
 /// The spec of `SPEC` with `edit` applied to its TOML text.
 pub fn spec_with(edit: impl Fn(&str) -> String) -> PortfolioSpec {
     toml::from_str(&edit(SPEC)).unwrap()
@@ -171,8 +200,27 @@ pub fn bbo(id: u32, t: u64, mid: f64, qty: f64) -> MarketEvent {
     e
 }
 
-/// Which instrument follows which factor, and the basis of each (spec order of `SPEC`).
-pub const FOLLOWS: [(usize, f64); 4] = [(0, 1.0), (1, 1.0), (0, 0.9999), (0, 1.0002)];
+/// Which instrument follows which factor, the basis of each, and whether its touch quantity is
+/// in USD (Deribit's futures amounts) rather than coin (spec order of `SPEC`, then `DERIBIT`).
+pub const FOLLOWS: [(usize, f64, bool); 5] = [
+    (0, 1.0, false),
+    (1, 1.0, false),
+    (0, 0.9999, false),
+    (0, 1.0002, false),
+    (0, 1.0001, true),
+];
+
+/// The touch of instrument `i` at the walk's `mids`: `qty` coin (in USD for a Deribit future).
+pub fn touch(i: usize, t: u64, mids: [f64; 2], qty: f64) -> MarketEvent {
+    let (f, basis, usd) = FOLLOWS[i];
+    let mid = mids[f] * basis;
+    bbo(
+        i as u32,
+        t,
+        mid,
+        if usd { (qty * mid).round() } else { qty },
+    )
+}
 
 /// Drives `k` with `steps` steps of the walk, touches of `qty` on every instrument each step,
 /// filling every order at its limit up to its touch (the paper venue). Returns the orders.
@@ -185,8 +233,8 @@ pub fn drive<S: RebalanceSink>(
     let mut orders = Vec::new();
     for _ in 0..steps {
         let mids = walk.step();
-        for (i, (f, basis)) in FOLLOWS.iter().enumerate().take(k.spec().instruments.len()) {
-            let ev = bbo(i as u32, walk.t + i as u64, mids[*f] * basis, qty);
+        for i in 0..k.spec().instruments.len().min(FOLLOWS.len()) {
+            let ev = touch(i, walk.t + i as u64, mids, qty);
             let mut out = Vec::new();
             k.on_event(&ev, 0, &mut |o| out.push(o));
             for o in out {
