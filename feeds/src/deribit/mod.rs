@@ -32,6 +32,7 @@
 //! [`EventKind::OptionTicker`]: crate::event::EventKind::OptionTicker
 
 mod book;
+pub mod encode;
 pub mod instruments;
 pub mod num;
 mod ticker;
