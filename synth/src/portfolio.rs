@@ -1,15 +1,18 @@
-//! A seeded synthetic multi-factor, multi-market Binance market for the portfolio demo.
+//! A seeded synthetic multi-factor, multi-market Binance and Deribit market for the portfolio
+//! demo.
 //!
 //! Several factors (by default BTC, ETH and SOL) follow correlated log-returns on a fixed time
 //! grid: a GARCH(1,1) variance per factor, a constant conditional correlation that **breaks** to
 //! another matrix at a configured time, and a **volatility shock** (the volatility of one factor
-//! times a multiple) for a while. Each factor is quoted on several Binance markets (spot, USD-M,
-//! COIN-M): each market's mid is the factor's price times a small mean-reverting basis, with a
-//! book of several levels whose depth varies, and optionally a liquidity void on one market. The
-//! books are rendered as the real frames of their market (trades or `aggTrade`s, `bookTicker`s,
-//! depth diffs with `U`/`u` or `pu` continuity, REST depth snapshot bodies), as
-//! [`crate::generate`] does for one spot market: each market opens with two buffered diffs and a
-//! snapshot, and optionally one diff is lost and a later snapshot re-syncs that book.
+//! times a multiple) for a while. Each factor is quoted on several markets (Binance spot, USD-M,
+//! COIN-M; Deribit perpetuals): each market's mid is the factor's price times a small
+//! mean-reverting basis, with a book of several levels whose depth varies, and optionally a
+//! liquidity void on one market. The books are rendered as the real frames of their market:
+//! Binance trades or `aggTrade`s, `bookTicker`s, depth diffs with `U`/`u` or `pu` continuity and
+//! REST depth snapshot bodies, as [`crate::generate`] does for one spot market (each market opens
+//! with two buffered diffs and a snapshot); Deribit `book.*` notifications (a snapshot, then
+//! changes chained by `change_id`), `ticker.*` (mark, index, funding) and `trades.*`, amounts in
+//! USD. Optionally one diff is lost and a later snapshot re-syncs that book.
 //!
 //! Output is byte-identical for the same configuration on any machine: prices and sizes are
 //! integer mantissas, and the floating-point path uses only IEEE-exact operations and `libm`.
@@ -29,10 +32,11 @@ use market::Plan;
 /// Milliseconds in a (365.25-day) year: crypto trades around the clock.
 const MS_PER_YEAR: f64 = 365.25 * 86_400_000.0;
 
-/// One Binance market quoting a factor, and its instrument's conventions.
+/// One market quoting a factor, and its instrument's conventions.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MarketSpec {
-    /// [`Market::BinanceSpot`], [`Market::BinanceUsdM`] or [`Market::BinanceCoinM`].
+    /// [`Market::BinanceSpot`], [`Market::BinanceUsdM`], [`Market::BinanceCoinM`] or
+    /// [`Market::Deribit`] (a perpetual or future).
     pub market: Market,
     /// Symbol as the venue spells it (`BTCUSDT`, `BTCUSD_PERP`).
     pub symbol: String,
@@ -42,10 +46,11 @@ pub struct MarketSpec {
     pub tick: i64,
     /// Decimals of the quantities in its frames.
     pub qty_scale: u8,
-    /// Quantity step, as a mantissa at `qty_scale` (COIN-M: one contract).
+    /// Quantity step, as a mantissa at `qty_scale` (COIN-M: one contract; Deribit: the contract
+    /// size in USD).
     pub lot: i64,
-    /// COIN-M: the contract's face value in USD (quantities are contracts); `None` otherwise
-    /// (quantities are in the base asset).
+    /// COIN-M and Deribit: the contract's face value in USD (COIN-M quantities are contracts,
+    /// Deribit's are USD); `None` otherwise (quantities are in the base asset).
     pub contract_usd: Option<u32>,
     /// Long-run basis of the mid over the factor price, bp.
     pub basis_bp: f64,
@@ -173,7 +178,7 @@ fn market(
 
 impl Default for PortfolioSynthConfig {
     fn default() -> Self {
-        use Market::{BinanceCoinM as CoinM, BinanceSpot as Spot, BinanceUsdM as UsdM};
+        use Market::{BinanceCoinM as CoinM, BinanceSpot as Spot, BinanceUsdM as UsdM, Deribit};
         let factors = vec![
             FactorSpec {
                 name: "BTC".into(),
@@ -183,6 +188,15 @@ impl Default for PortfolioSynthConfig {
                     market(Spot, "BTCUSDT", (8, 1_000_000), (8, 1_000), None, 0.0, 50e3),
                     market(UsdM, "BTCUSDT", (2, 10), (3, 1), None, 1.5, 150e3),
                     market(CoinM, "BTCUSD_PERP", (1, 1), (0, 1), Some(100), 3.0, 40e3),
+                    market(
+                        Deribit,
+                        "BTC-PERPETUAL",
+                        (1, 5),
+                        (0, 10),
+                        Some(10),
+                        2.0,
+                        60e3,
+                    ),
                 ],
             },
             FactorSpec {
@@ -247,7 +261,7 @@ impl Default for PortfolioSynthConfig {
                 duration_s: 10.0,
             }),
             lost_diff: Some(LostDiff {
-                input: 4,
+                input: 5,
                 at_s: 200.0,
                 resync_after_diffs: 20,
             }),
@@ -267,11 +281,12 @@ pub struct TapeInput {
     pub market: Market,
     /// Its symbol.
     pub symbol: String,
-    /// Decimals of its prices.
+    /// Decimals of its prices as its feed reads them (Deribit: the feed's own scale).
     pub px_scale: u8,
-    /// Decimals of its quantities.
+    /// Decimals of its quantities as its feed reads them.
     pub qty_scale: u8,
-    /// COIN-M: USD face value of one contract (quantities are contracts).
+    /// COIN-M and Deribit: USD face value of one contract (COIN-M quantities are contracts,
+    /// Deribit's USD).
     pub contract_usd: Option<u32>,
 }
 
@@ -366,7 +381,7 @@ fn bad(field: impl Into<String>, reason: impl Into<String>) -> PortfolioSynthErr
 /// # Errors
 /// [`PortfolioSynthError`] naming the field of a configuration that cannot be simulated
 /// (a correlation matrix that is not a positive-definite correlation matrix, steps that do not
-/// divide each other, an index out of range, a non-Binance market, more than 256 inputs, …).
+/// divide each other, an index out of range, a market other than Binance or Deribit, more than 256 inputs, …).
 pub fn generate_portfolio(cfg: &PortfolioSynthConfig) -> Result<MarketTape, PortfolioSynthError> {
     let v = validate(cfg)?;
     let k = cfg.factors.len();
@@ -433,12 +448,18 @@ pub fn generate_portfolio(cfg: &PortfolioSynthConfig) -> Result<MarketTape, Port
             if let (Some(l), Some(r)) = (out.lost_recv_ns, out.resync_recv_ns) {
                 lost_diff = Some((input, l, r));
             }
+            // Deribit's feed reads every number at its own scale.
+            let (px_scale, qty_scale) = if m.market == Market::Deribit {
+                (feeds::deribit::DERIBIT_SCALE, feeds::deribit::DERIBIT_SCALE)
+            } else {
+                (m.px_scale, m.qty_scale)
+            };
             inputs.push(TapeInput {
                 factor: f.name.clone(),
                 market: m.market,
                 symbol: m.symbol.clone(),
-                px_scale: m.px_scale,
-                qty_scale: m.qty_scale,
+                px_scale,
+                qty_scale,
                 contract_usd: m.contract_usd,
             });
             per_input.push(out.frames);
@@ -634,9 +655,9 @@ fn validate_factors(factors: &[FactorSpec]) -> Result<(), PortfolioSynthError> {
             let field = |name: &str| format!("factors[{fi}].markets[{mi}].{name}");
             if !matches!(
                 m.market,
-                Market::BinanceSpot | Market::BinanceUsdM | Market::BinanceCoinM
+                Market::BinanceSpot | Market::BinanceUsdM | Market::BinanceCoinM | Market::Deribit
             ) {
-                return Err(bad(field("market"), "must be spot, usdm or coinm"));
+                return Err(bad(field("market"), "must be spot, usdm, coinm or deribit"));
             }
             if m.symbol.is_empty() || m.symbol.len() > 32 || !m.symbol.is_ascii() {
                 return Err(bad(field("symbol"), "must be 1 to 32 ASCII characters"));
@@ -654,11 +675,21 @@ fn validate_factors(factors: &[FactorSpec]) -> Result<(), PortfolioSynthError> {
             if m.lot <= 0 {
                 return Err(bad(field("lot"), "must be positive"));
             }
-            if (m.market == Market::BinanceCoinM) != m.contract_usd.is_some_and(|c| c > 0) {
+            let inverse = matches!(m.market, Market::BinanceCoinM | Market::Deribit);
+            if inverse != m.contract_usd.is_some_and(|c| c > 0) {
                 return Err(bad(
                     field("contract_usd"),
-                    "must be set (positive) for COIN-M and only for COIN-M",
+                    "must be set (positive) for COIN-M and Deribit, and only for them",
                 ));
+            }
+            if m.market == Market::Deribit {
+                let c = i64::from(m.contract_usd.unwrap_or(0));
+                if c.checked_mul(feeds::registry::POW10[m.qty_scale as usize]) != Some(m.lot) {
+                    return Err(bad(
+                        field("lot"),
+                        "must be the contract size in USD at qty_scale (Deribit amounts are USD)",
+                    ));
+                }
             }
             if !(m.basis_bp.abs() < 1000.0) {
                 return Err(bad(field("basis_bp"), "must be under 1000 bp"));

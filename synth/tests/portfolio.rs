@@ -1,8 +1,9 @@
-//! The portfolio market end to end: determinism, every input through the real Binance parser and
-//! book sync, and the statistics the demo relies on, measured on the books that sync produces.
+//! The portfolio market end to end: determinism, every input through the real Binance or Deribit
+//! parser and book sync, and the statistics the demo relies on, measured on the books that sync
+//! produces.
 
 use feeds::multi::{tag_frame, InputKind, MultiAdapter, Venue, VenueFeed};
-use feeds::{BinanceFeed, EventKind, FeedAdapter, InstrumentId, Registry};
+use feeds::{EventKind, FeedAdapter, InstrumentId, L2Book, Market, Registry};
 use synth::portfolio::{generate_portfolio, MarketTape, PortfolioSynthConfig, TapeInput, VolShock};
 
 fn registry_of(input: &TapeInput) -> Registry {
@@ -11,9 +12,41 @@ fn registry_of(input: &TapeInput) -> Registry {
     r
 }
 
+/// The capture kind of an input (`binance-usdm`, `deribit`, …).
+fn kind_of(input: &TapeInput) -> InputKind {
+    InputKind {
+        venue: if input.market == Market::Deribit {
+            Venue::Deribit
+        } else {
+            Venue::Binance
+        },
+        market: Some(input.market),
+    }
+}
+
+/// The book of a feed's one instrument.
+fn book(f: &VenueFeed) -> Option<&L2Book> {
+    match f {
+        VenueFeed::Binance(b) => b.book(InstrumentId(0)),
+        VenueFeed::Deribit(d) => d.book(InstrumentId(0)),
+    }
+}
+
+/// One frame through a feed.
+fn feed_frame(f: &mut VenueFeed, ns: u64, frame: &[u8]) -> Result<(), String> {
+    match f {
+        VenueFeed::Binance(b) => b
+            .on_frame(ns, frame, &mut |_| {})
+            .map_err(|e| e.to_string()),
+        VenueFeed::Deribit(d) => d
+            .on_frame(ns, frame, &mut |_| {})
+            .map_err(|e| e.to_string()),
+    }
+}
+
 /// Input `input`'s mid from its feed's book, `None` while the book is not valid.
-fn mid(f: &BinanceFeed, input: &TapeInput) -> Option<f64> {
-    let book = f.book(InstrumentId(0))?;
+fn mid(f: &VenueFeed, input: &TapeInput) -> Option<f64> {
+    let book = book(f)?;
     let (b, a) = (book.best_bid()?, book.best_ask()?);
     book.is_valid()
         .then(|| (b.px + a.px) as f64 / 2.0 / 10f64.powi(i32::from(input.px_scale)))
@@ -22,16 +55,18 @@ fn mid(f: &BinanceFeed, input: &TapeInput) -> Option<f64> {
 /// Every input through its own feed; returns each feed and, at every whole second of market
 /// time, each input's mid and spread (price mantissa).
 #[allow(clippy::type_complexity)] // test helper: one row per second, one entry per input
-fn replay(tape: &MarketTape, start_ns: u64) -> (Vec<BinanceFeed>, Vec<Vec<(Option<f64>, i64)>>) {
-    let mut feeds: Vec<BinanceFeed> = tape
+fn replay(tape: &MarketTape, start_ns: u64) -> (Vec<VenueFeed>, Vec<Vec<(Option<f64>, i64)>>) {
+    let mut feeds: Vec<VenueFeed> = tape
         .inputs
         .iter()
-        .map(|i| BinanceFeed::new(registry_of(i)))
+        .map(|i| VenueFeed::new(kind_of(i), registry_of(i)))
         .collect();
     let mut samples = Vec::new();
     let mut next_s = start_ns + 1_000_000_000;
-    let spread = |f: &BinanceFeed| {
-        let book = f.book(InstrumentId(0)).unwrap();
+    let spread = |f: &VenueFeed| {
+        let Some(book) = book(f) else {
+            return 0;
+        };
         match (book.best_bid(), book.best_ask()) {
             (Some(b), Some(a)) => a.px - b.px,
             _ => 0,
@@ -48,8 +83,7 @@ fn replay(tape: &MarketTape, start_ns: u64) -> (Vec<BinanceFeed>, Vec<Vec<(Optio
             );
             next_s += 1_000_000_000;
         }
-        feeds[usize::from(*i)]
-            .on_frame(*ns, frame, &mut |_| {})
+        feed_frame(&mut feeds[usize::from(*i)], *ns, frame)
             .unwrap_or_else(|e| panic!("input {i} at {ns}: {e}"));
     }
     (feeds, samples)
@@ -124,7 +158,7 @@ fn same_seed_same_bytes_other_seed_other_bytes() {
         }
     }
     println!("fingerprint {h:#018x}, {} frames", a.frames.len());
-    assert_eq!(h, 0x630b_bbb7_f61f_9c8f);
+    assert_eq!(h, 0xd198_ce52_5393_8d08);
 }
 
 #[test]
@@ -141,6 +175,7 @@ fn every_input_parses_and_syncs() {
             ("BTCUSDT", "spot"),
             ("BTCUSDT", "usdm"),
             ("BTCUSD_PERP", "coinm"),
+            ("BTC-PERPETUAL", "deribit"),
             ("ETHUSDT", "spot"),
             ("ETHUSDT", "usdm"),
             ("ETHUSD_PERP", "coinm"),
@@ -171,11 +206,12 @@ fn every_input_parses_and_syncs() {
             "input {i}: {s:?}"
         );
         assert!(s.trades > 500 && s.book_tickers > 3000, "input {i}: {s:?}");
-        // Every diff applies but the opening one (in the snapshot) and, after the lost one,
-        // those the resync snapshot contains.
-        let stale = 1 + gaps * u64::from(lost.resync_after_diffs);
+        // Every diff applies but the opening one (in Binance's snapshot; Deribit's channel opens
+        // with its snapshot) and, after the lost one, those the resync snapshot contains.
+        let opening = u64::from(tape.inputs[i].market != Market::Deribit);
+        let stale = opening + gaps * u64::from(lost.resync_after_diffs);
         assert_eq!(s.diffs_applied + stale, s.diffs, "input {i}: {s:?}");
-        assert!(f.book(InstrumentId(0)).unwrap().is_valid(), "input {i}");
+        assert!(book(f).unwrap().is_valid(), "input {i}");
         assert_eq!(f.registry().len(), 1, "input {i}");
     }
     let (l, lost_ns, resync_ns) = tape.truth.lost_diff.unwrap();
@@ -192,14 +228,7 @@ fn every_input_parses_and_syncs() {
 fn multi_adapter_accepts_every_tagged_frame() {
     let (_, tape) = default_tape();
     // Each input tagged with its market, as `--capture binance-usdm=FILE` would.
-    let kinds: Vec<InputKind> = tape
-        .inputs
-        .iter()
-        .map(|inp| InputKind {
-            venue: Venue::Binance,
-            market: Some(inp.market),
-        })
-        .collect();
+    let kinds: Vec<InputKind> = tape.inputs.iter().map(kind_of).collect();
     let locals = tape.inputs.iter().map(registry_of).collect();
     let mut a = MultiAdapter::new(&kinds, Registry::new(), locals);
     let mut buf = Vec::new();
@@ -218,10 +247,8 @@ fn multi_adapter_accepts_every_tagged_frame() {
     assert_eq!((gaps, synced), (1, tape.inputs.len() + 1), "one resync");
     for i in 0..tape.inputs.len() {
         assert_eq!(a.rejected(i), 0);
-        let Some(VenueFeed::Binance(f)) = a.feed(i) else {
-            panic!("input {i} is a Binance feed");
-        };
-        assert!(f.book(InstrumentId(0)).unwrap().is_valid(), "input {i}");
+        let f = a.feed(i).unwrap();
+        assert!(book(f).unwrap().is_valid(), "input {i}");
     }
 }
 
@@ -284,7 +311,7 @@ fn books_show_the_break_the_shock_the_basis_and_the_void() {
     // Sample s is taken at start + (s + 1) seconds.
     let sec = |ns: u64| ((ns - cfg.start_ns) / 1_000_000_000) as usize - 1;
     let (brk, end) = (sec(t.break_ns), samples.len() - 1);
-    let spot = [0, 3, 6];
+    let spot = [0, 4, 7];
     for (from, to, want, grid) in [
         (0, brk, &t.corr_before, &t.realized_before.corr),
         (brk, end, &t.corr_after, &t.realized_after.corr),
@@ -315,7 +342,7 @@ fn books_show_the_break_the_shock_the_basis_and_the_void() {
     assert!((before / t.vol[shock.factor] - 1.0).abs() < 0.15);
     assert!((during / grid - 1.0).abs() < 0.2);
     assert!(during / before > 2.5, "{during} vs {before}");
-    for (f, inputs) in [(0, [0, 1, 2]), (1, [3, 4, 5])] {
+    for (f, inputs) in [(0, &[0, 1, 2, 3][..]), (1, &[4, 5, 6][..])] {
         for (m, &i) in inputs.iter().enumerate().skip(1) {
             let c = corr(
                 &returns(&samples, inputs[0], 0, end),
@@ -348,7 +375,7 @@ fn bad_configurations_are_refused_by_field() {
     let e = generate_portfolio(&cfg).unwrap_err();
     assert_eq!(e.field, "corr_after", "{e}");
     let mut cfg = PortfolioSynthConfig::default();
-    cfg.lost_diff.as_mut().unwrap().input = 8;
+    cfg.lost_diff.as_mut().unwrap().input = 9;
     assert_eq!(
         generate_portfolio(&cfg).unwrap_err().field,
         "lost_diff.input"
@@ -357,6 +384,10 @@ fn bad_configurations_are_refused_by_field() {
     cfg.factors[0].markets[2].contract_usd = None;
     let e = generate_portfolio(&cfg).unwrap_err();
     assert_eq!(e.field, "factors[0].markets[2].contract_usd", "{e}");
+    let mut cfg = PortfolioSynthConfig::default();
+    cfg.factors[0].markets[3].lot = 1;
+    let e = generate_portfolio(&cfg).unwrap_err();
+    assert_eq!(e.field, "factors[0].markets[3].lot", "{e}");
     let cfg = PortfolioSynthConfig {
         quote_ms: 15,
         ..PortfolioSynthConfig::default()

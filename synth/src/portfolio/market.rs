@@ -1,8 +1,11 @@
-//! One market of one factor: its basis, its book and the Binance frames that book's changes
-//! produce (trades, `bookTicker`, depth diffs, REST snapshots), in that market's own dialect
-//! (spot `U`/`u` with consecutive ids; futures `pu` with ids that skip).
+//! One market of one factor: its basis, its book and the frames that book's changes produce, in
+//! that market's own dialect: Binance trades, `bookTicker`, depth diffs and REST snapshots (spot
+//! `U`/`u` with consecutive ids; futures `pu` with ids that skip), or Deribit's JSON-RPC
+//! notifications (`book.*` opening with a snapshot and chained by `change_id`, `ticker.*` with
+//! mark, index and funding, `trades.*`; amounts in USD).
 
 use feeds::binance::encode::{self, Futures, Scales};
+use feeds::deribit::encode::{self as deribit, BookAction, BookFrame, FutureTicker};
 use feeds::registry::POW10;
 use feeds::{Market, PxQty};
 use rand::Rng;
@@ -72,6 +75,13 @@ struct Sim<'a> {
     last_ticker: (PxQty, PxQty),
     last_recv: u64,
     latency_ns: u64,
+    /// Mark (the mid) and index (the factor's price) now, for Deribit's tickers and trades.
+    mark: f64,
+    index: f64,
+    /// Deribit: the book as last published (ascending prices), and whether its snapshot went out.
+    pub_bids: Side,
+    pub_asks: Side,
+    published: bool,
     out: MarketFrames,
 }
 
@@ -112,8 +122,14 @@ pub(super) fn run(
         latency_ns: match spec.market {
             Market::BinanceSpot => 1_200_000,
             Market::BinanceUsdM => 900_000,
+            Market::Deribit => 1_500_000,
             _ => 1_100_000,
         },
+        mark: start_px,
+        index: start_px,
+        pub_bids: Side::new(),
+        pub_asks: Side::new(),
+        published: false,
         out: MarketFrames {
             frames: Vec::with_capacity(plan.quotes * 3 + 16),
             lost_recv_ns: None,
@@ -139,6 +155,8 @@ pub(super) fn run(
         basis += kb * (basis_mean - basis) + sb * s.normals.next(&mut s.rng);
         log_depth += -kd * log_depth + sd * s.normals.next(&mut s.rng);
         let mid = start_px * libm::exp(x[n] + basis);
+        s.mark = mid;
+        s.index = start_px * libm::exp(x[n]);
         let depth = libm::exp(log_depth) / shock(n - 1).sqrt();
         let in_void = plan.void.is_some_and(|(a, b)| (a..b).contains(&q));
         s.trades(t0, plan, mid > old_mid);
@@ -191,8 +209,9 @@ pub(super) fn run(
             if period == 0 {
                 saved = Some((s.bids.clone(), s.asks.clone(), s.id, t_end));
             }
-            if period == 1 {
-                // The opening snapshot arrives after two diffs and reflects the first.
+            if period == 1 && spec.market != Market::Deribit {
+                // The opening snapshot arrives after two diffs and reflects the first (Deribit's
+                // book channel opens with its snapshot instead).
                 if let Some((b, a, id, at)) = saved.take() {
                     s.snapshot(&b, &a, id, at, t_end + 500_000);
                 }
@@ -207,6 +226,40 @@ pub(super) fn run(
     s.out
 }
 
+/// Channel interval of the Deribit notifications.
+const DERIBIT_INTERVAL: &str = "100ms";
+
+/// The Deribit book actions taking side `old` to `new` (both ascending by price), ascending.
+fn diff(old: &Side, new: &Side) -> Vec<(BookAction, PxQty)> {
+    let mut out = Vec::new();
+    let (mut i, mut j) = (0, 0);
+    while i < old.len() || j < new.len() {
+        match (old.get(i), new.get(j)) {
+            (Some(o), Some(n)) if o.px == n.px => {
+                if o.qty != n.qty {
+                    out.push((BookAction::Change, *n));
+                }
+                i += 1;
+                j += 1;
+            }
+            (Some(o), Some(n)) if o.px < n.px => {
+                out.push((BookAction::Delete, *o));
+                i += 1;
+            }
+            (Some(o), None) => {
+                out.push((BookAction::Delete, *o));
+                i += 1;
+            }
+            (_, Some(n)) => {
+                out.push((BookAction::New, *n));
+                j += 1;
+            }
+            (None, None) => break,
+        }
+    }
+    out
+}
+
 /// Per-step mean reversion and shock size of an Ornstein–Uhlenbeck process with time constant
 /// `tau_s` and stationary standard deviation `sd`, stepped every `dt_s`.
 fn ou(dt_s: f64, tau_s: f64, sd: f64) -> (f64, f64) {
@@ -217,7 +270,7 @@ fn ou(dt_s: f64, tau_s: f64, sd: f64) -> (f64, f64) {
 impl Sim<'_> {
     fn futures(&self) -> Option<Futures<'_>> {
         match self.spec.market {
-            Market::BinanceSpot => None,
+            Market::BinanceSpot | Market::Deribit => None,
             Market::BinanceCoinM => Some(Futures::CoinM { pair: self.pair }),
             _ => Some(Futures::UsdM),
         }
@@ -236,9 +289,11 @@ impl Sim<'_> {
     fn draw_qty(&mut self, k: usize, mid: f64, depth: f64) -> i64 {
         let u: f64 = self.rng.gen_range(0.0..1.0);
         let usd = self.spec.level_usd * depth * (0.4 + 0.1 * k as f64) * (0.2 + 1.6 * u * u);
-        let units = match self.spec.contract_usd {
-            Some(c) => usd / f64::from(c),
-            None => usd / mid,
+        let units = match (self.spec.market, self.spec.contract_usd) {
+            // Deribit's futures amounts are USD.
+            (Market::Deribit, _) => usd,
+            (_, Some(c)) => usd / f64::from(c),
+            (_, None) => usd / mid,
         };
         let lots =
             (units * POW10[self.spec.qty_scale as usize] as f64 / self.spec.lot as f64) as i64;
@@ -330,7 +385,26 @@ impl Sim<'_> {
             let recv = self.stamp(event_ns);
             let ms = event_ns / 1_000_000;
             let mut f = Vec::with_capacity(256);
-            if self.futures().is_some() {
+            if self.spec.market == Market::Deribit {
+                self.trade_id += 1;
+                self.agg_id += self.rng.gen_range(1..4);
+                deribit::trades(
+                    &mut f,
+                    &self.spec.symbol,
+                    DERIBIT_INTERVAL,
+                    &[deribit::Trade {
+                        trade_seq: self.trade_id,
+                        trade_id: self.agg_id,
+                        ts_ms: ms,
+                        px: level.px,
+                        amount: qty,
+                        buy,
+                        mark_px: self.px_mantissa(self.mark),
+                        index_px: self.px_mantissa(self.index),
+                    }],
+                    self.scales,
+                );
+            } else if self.futures().is_some() {
                 self.agg_id += 1;
                 let first = self.trade_id + 1;
                 self.trade_id += self.rng.gen_range(1..4);
@@ -376,6 +450,29 @@ impl Sim<'_> {
         let recv = self.stamp(event_ns);
         let ms = event_ns / 1_000_000;
         let mut f = Vec::with_capacity(256);
+        if self.spec.market == Market::Deribit {
+            // Deribit's funding: the premium of the mark over the index beyond a ±0.05 % dead
+            // band, per 8 hours.
+            let premium = self.mark / self.index - 1.0;
+            let funding = premium.max(0.0005) + premium.min(-0.0005);
+            deribit::future_ticker(
+                &mut f,
+                &self.spec.symbol,
+                DERIBIT_INTERVAL,
+                &FutureTicker {
+                    ts_ms: ms,
+                    best_bid: bid,
+                    best_ask: ask,
+                    mark_px: self.px_mantissa(self.mark),
+                    index_px: self.px_mantissa(self.index),
+                    open_interest: 500_000_000 * POW10[self.spec.qty_scale as usize],
+                    funding: Some((funding, funding)),
+                },
+                self.scales,
+            );
+            self.out.frames.push((recv, f));
+            return;
+        }
         match self.futures() {
             Some(fut) => encode::futures_book_ticker(
                 &mut f,
@@ -396,6 +493,9 @@ impl Sim<'_> {
     /// Ends a depth period: renders its diff (or drops it when `lose`); returns the receive
     /// time it has (or would have had).
     fn depth(&mut self, event_ns: u64, lose: bool) -> u64 {
+        if self.spec.market == Market::Deribit {
+            return self.deribit_book(event_ns, lose);
+        }
         let recv = self.stamp(event_ns);
         let mut changes = std::mem::take(&mut self.changes);
         let prev = std::mem::replace(&mut self.prev_final_id, self.id);
@@ -446,9 +546,91 @@ impl Sim<'_> {
         recv
     }
 
+    /// A price (USD) as a mantissa on the tick grid.
+    fn px_mantissa(&self, px: f64) -> i64 {
+        let unit = POW10[self.spec.px_scale as usize] as f64;
+        (px * unit / self.spec.tick as f64).round() as i64 * self.spec.tick
+    }
+
+    /// Ends a Deribit depth period: the first is the channel's snapshot; later ones are changes
+    /// from the book as last published (`new`, `change`, `delete`), chained by `change_id` (the
+    /// book's update id). A lost change still moves the venue's book and ids: the next change's
+    /// `prev_change_id` then breaks the chain. Returns the receive time it has (or would have).
+    fn deribit_book(&mut self, event_ns: u64, lose: bool) -> u64 {
+        let recv = self.stamp(event_ns);
+        self.changes.clear();
+        let prev = std::mem::replace(&mut self.prev_final_id, self.id);
+        let ms = event_ns / 1_000_000;
+        if !self.published {
+            self.published = true;
+            self.deribit_snapshot(ms, recv);
+            return recv;
+        }
+        let bids = diff(&self.pub_bids, &self.bids);
+        let asks = diff(&self.pub_asks, &self.asks);
+        self.pub_bids.clone_from(&self.bids);
+        self.pub_asks.clone_from(&self.asks);
+        if lose || (bids.is_empty() && asks.is_empty()) {
+            if bids.is_empty() && asks.is_empty() {
+                // Nothing to send: the chain continues from the last sent id.
+                self.prev_final_id = prev;
+            }
+            return recv;
+        }
+        // Bids best (highest) first.
+        let bids: Vec<(BookAction, PxQty)> = bids.into_iter().rev().collect();
+        let mut f = Vec::with_capacity(200 + 40 * (bids.len() + asks.len()));
+        deribit::book(
+            &mut f,
+            &BookFrame {
+                instrument: &self.spec.symbol,
+                interval: DERIBIT_INTERVAL,
+                ts_ms: ms,
+                change_id: self.id,
+                prev_change_id: Some(prev),
+                bids: &bids,
+                asks: &asks,
+            },
+            self.scales,
+        );
+        self.out.frames.push((recv, f));
+        recv
+    }
+
+    /// A Deribit book snapshot of the whole book at the current update id, received at `recv`.
+    fn deribit_snapshot(&mut self, ts_ms: u64, recv: u64) {
+        let new = |l: &PxQty| (BookAction::New, *l);
+        let bids: Vec<(BookAction, PxQty)> = self.bids.iter().rev().map(new).collect();
+        let asks: Vec<(BookAction, PxQty)> = self.asks.iter().map(new).collect();
+        self.pub_bids.clone_from(&self.bids);
+        self.pub_asks.clone_from(&self.asks);
+        self.prev_final_id = self.id;
+        let mut f = Vec::with_capacity(200 + 40 * (bids.len() + asks.len()));
+        deribit::book(
+            &mut f,
+            &BookFrame {
+                instrument: &self.spec.symbol,
+                interval: DERIBIT_INTERVAL,
+                ts_ms,
+                change_id: self.id,
+                prev_change_id: None,
+                bids: &bids,
+                asks: &asks,
+            },
+            self.scales,
+        );
+        self.out.frames.push((recv, f));
+    }
+
     /// A REST depth snapshot body of the book `bids`/`asks` at update id `id` (as of
-    /// `state_ns`), answered at `event_ns`; returns its receive time.
+    /// `state_ns`), answered at `event_ns`; returns its receive time. On Deribit: a fresh
+    /// `book.*` snapshot of the current book (the resubscription after a broken chain).
     fn snapshot(&mut self, bids: &Side, asks: &Side, id: u64, state_ns: u64, event_ns: u64) -> u64 {
+        if self.spec.market == Market::Deribit {
+            let recv = self.stamp(event_ns);
+            self.deribit_snapshot(event_ns / 1_000_000, recv);
+            return recv;
+        }
         let b: Vec<PxQty> = bids.iter().rev().copied().collect();
         let a = asks;
         let mut f = Vec::with_capacity(96 + 40 * (b.len() + a.len()));
