@@ -209,10 +209,10 @@ fn portfolio_capture_flags_replace_the_configuration_and_bad_tags_are_named() {
         ),
     ]);
     assert_eq!(code, 0, "{out}\n{err}");
-    for line in out
-        .lines()
-        .filter(|l| l.starts_with("BTCUSD_PERP") || l.contains(" spot "))
-    {
+    // Instrument rows (the account table's `spot` row names the account and its model).
+    for line in out.lines().filter(|l| {
+        l.starts_with("BTCUSD_PERP") || (l.contains(" spot ") && !l.starts_with("spot "))
+    }) {
         assert!(line.contains(" 0 ") || line.contains(" -"), "{line}");
     }
 }
@@ -220,9 +220,14 @@ fn portfolio_capture_flags_replace_the_configuration_and_bad_tags_are_named() {
 #[test]
 fn demo_portfolio_runs_and_is_deterministic() {
     let dir = testkit::cli::temp_dir("portfolio-demo");
-    let mut logs = Vec::new();
-    for (i, topo) in ["single", "feed@0,kernel+exec@1"].iter().enumerate() {
+    let (mut logs, mut orders) = (Vec::new(), Vec::new());
+    // Two topologies, and the first one twice: the same bytes every run.
+    for (i, topo) in ["single", "feed@0,kernel+exec@1", "single"]
+        .iter()
+        .enumerate()
+    {
         let d = dir.join(format!("d{i}.jsonl"));
+        let o = dir.join(format!("o{i}.csv"));
         let (code, out, err) = ballast(&[
             "demo",
             "--portfolio",
@@ -232,22 +237,54 @@ fn demo_portfolio_runs_and_is_deterministic() {
             topo,
             "--decisions-out",
             d.to_str().unwrap(),
+            "--orders-out",
+            o.to_str().unwrap(),
         ]);
         assert_eq!(code, 0, "{out}\n{err}");
         for want in [
             "before the break",
             "in the vol shock",
             "closest liq",
+            "deribit-btc  deribit",
+            "BTC-PERPETUAL",
             "tick_to_order",
         ] {
             assert!(out.contains(want), "{want}: {out}");
         }
         logs.push(std::fs::read(&d).unwrap());
+        orders.push(std::fs::read_to_string(&o).unwrap());
     }
     assert!(
-        logs[0] == logs[1],
-        "demo rebalances differ across topologies"
+        logs[0] == logs[1] && logs[0] == logs[2],
+        "demo rebalances differ across runs or topologies"
     );
+    assert!(
+        orders[0] == orders[1] && orders[0] == orders[2],
+        "demo orders differ"
+    );
+    // The demo trades on Deribit, and the Deribit account's margin binds the perpetual at times
+    // (its records and orders say so).
+    let perp: Vec<&str> = orders[0]
+        .lines()
+        .filter(|l| l.contains(",deribit,deribit,BTC-PERPETUAL,"))
+        .collect();
+    assert!(perp.len() > 10, "{} Deribit orders", perp.len());
+    assert!(
+        perp.iter().any(|l| l.contains(",liquidation_buffer,")),
+        "no Deribit order bound by its account's margin"
+    );
+    let recs = records(&dir.join("d0.jsonl"));
+    for r in &recs {
+        let a = r["accounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == "deribit-btc")
+            .unwrap();
+        assert_eq!(a["kind"], "deribit");
+        assert_eq!(a["currency"], "BTC");
+        assert!(a["margin_ratio"].as_f64().unwrap() < 0.3, "{a}");
+    }
 }
 
 /// A capture the engine was not tuned on: cryptofeed's Binance USD-M sample of 2021 (other

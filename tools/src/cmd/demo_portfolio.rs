@@ -1,6 +1,6 @@
 //! `ballast demo --portfolio`: the portfolio engine on the seeded synthetic market of several
-//! correlated factors on Binance spot, USD-M and COIN-M, with a correlation break and a volatility
-//! shock. Prints the truth of the market, the weights and risk contributions before and after each
+//! correlated factors on Binance spot, USD-M and COIN-M and a Deribit perpetual, with a
+//! correlation break and a volatility shock. Prints the truth of the market, the weights and risk contributions before and after each
 //! event, then the replay summary (orders by binding constraint, margin per account, latency).
 
 use std::path::PathBuf;
@@ -100,7 +100,11 @@ pub fn run(d: &DemoPortfolio<'_>) -> anyhow::Result<()> {
         .inputs
         .iter()
         .map(|i| InputKind {
-            venue: Venue::Binance,
+            venue: if i.market == feeds::Market::Deribit {
+                Venue::Deribit
+            } else {
+                Venue::Binance
+            },
             market: Some(i.market),
         })
         .collect();

@@ -98,11 +98,6 @@ pub(crate) fn registries(
         let m = InputKind::from_tag(&s.market)
             .and_then(|k| k.market)
             .with_context(|| format!("portfolio.instruments[{i}].market: `{}`", s.market))?;
-        if m == Market::Deribit {
-            anyhow::bail!(
-                "portfolio.instruments[{i}]: Deribit instruments are not traded by the portfolio engine yet (Binance spot, USD-M and COIN-M are; Deribit options can be held: [[portfolio.options]])"
-            );
-        }
         global.register(&s.symbol, m, AUTO_SCALE, AUTO_SCALE);
         markets.push(m);
     }
@@ -411,8 +406,8 @@ pub fn print_summary(title: &str, run: &PortfolioRun) {
     }
     println!();
     println!(
-        "{:<10} {:>6} {:>14} {:>12} {:>10} {:>10} {:>12}",
-        "account", "ccy", "equity", "maint.", "margin %", "peak %", "closest liq"
+        "{:<12} {:<8} {:>6} {:>14} {:>12} {:>10} {:>10} {:>12}",
+        "account", "model", "ccy", "equity", "maint.", "margin %", "peak %", "closest liq"
     );
     for (a, acc) in spec.accounts.iter().enumerate() {
         let m = k.account_margin(a).unwrap_or_default();
@@ -423,8 +418,9 @@ pub fn print_summary(title: &str, run: &PortfolioRun) {
             acc.currency.as_str()
         };
         println!(
-            "{:<10} {:>6} {:>14.4} {:>12.4} {:>10.2} {:>10.2} {:>12}",
+            "{:<12} {:<8} {:>6} {:>14.4} {:>12.4} {:>10.2} {:>10.2} {:>12}",
             acc.name,
+            acc.kind.name(),
             ccy,
             m.equity,
             m.maintenance,
