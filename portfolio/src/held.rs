@@ -7,6 +7,10 @@
 //! (Deribit's convention, `risk_core::greeks::units`): delta in underlying units per contract.
 //! An option without a ticker yet, or whose lane the kernel refuses, counts zero and is reported
 //! (`stale`). Revaluation runs once per sample over the whole book in `f64x4` lanes; no allocation.
+//!
+//! An option held in a `deribit` account (its `account`, or the only deribit account of its coin)
+//! also counts there: its mark in coin (the Black-76 price over the forward) in the account's
+//! equity, and, written, Deribit's option margin in its maintenance and initial margin.
 
 use feeds::deribit::instruments::{parse_name, InstrumentKind};
 use feeds::deribit::read_option_ticker;

@@ -1,8 +1,10 @@
 //! Ballast's portfolio engine: one risk budget across underlyings, instruments and venues.
 //!
 //! An instrument is (venue, market, symbol) and carries one risk factor (its underlying) with an
-//! exposure per unit in USD: linear (spot, USD-M) or inverse (COIN-M, where the coin collateral is
-//! exposure too). The kernel samples each factor's reference mid on a receive-time clock into an
+//! exposure per unit in USD: linear (spot, USD-M) or inverse (COIN-M and Deribit futures, where the
+//! coin collateral is exposure too). Accounts follow their venue's margin model: Binance's tiered
+//! maintenance margin, or Deribit's standard margin, which also counts the held options' value
+//! and the written options' margin ([`state`]). The kernel samples each factor's reference mid on a receive-time clock into an
 //! online masked EWMA covariance ([`risk_core::factor_cov`], optionally GARCH(1,1) volatilities
 //! with EWMA correlations), allocates capital across the factors by risk parity with budgets,
 //! fractional Kelly (expected returns configured or from an input signal, [`signal`]) or volatility targeting under gross/net leverage and factor caps
