@@ -5,7 +5,7 @@
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use risk_core::factor_cov::{FactorCovConfig, FactorCovError, FactorCovariance};
+use risk_core::factor_cov::{FactorCovConfig, FactorCovError, FactorCovariance, Shrinkage};
 use risk_core::kelly::CovTarget;
 use risk_core::linalg::cholesky;
 
@@ -44,7 +44,7 @@ fn cfg(min_samples: u32, max_missed: u32) -> FactorCovConfig {
         min_samples,
         max_missed,
         target: CovTarget::ConstantCorrelation,
-        shrinkage: 0.0,
+        shrinkage: Shrinkage::Fixed(0.0),
     }
 }
 
@@ -210,7 +210,7 @@ fn bad_settings_and_samples_are_refused_and_change_nothing() {
     let e = FactorCovariance::new(
         2,
         FactorCovConfig {
-            shrinkage: 1.5,
+            shrinkage: Shrinkage::Fixed(1.5),
             ..cfg(1, 0)
         },
     )
@@ -240,18 +240,28 @@ fn updates_and_matrices_allocate_nothing() {
     for (t, r) in masked.iter_mut().enumerate() {
         r[t % 100] = f64::NAN;
     }
-    let mut cov = FactorCovariance::new(100, cfg(10, 3)).unwrap();
-    let (mut f, mut m) = (vec![0; 100], vec![0.0; 100 * 100]);
-    feed(&mut cov, &returns[..20]);
-    let ((), allocs) = testkit::alloc::measure(|| {
-        for (a, b) in returns[20..].iter().zip(&masked[20..]) {
-            cov.update(a).unwrap();
-            cov.update(b).unwrap();
-            cov.matrix(&mut f, &mut m).unwrap();
-        }
-    });
-    assert_eq!(allocs, 0);
-    assert_eq!(cov.matrix(&mut f, &mut m).unwrap().k, 100);
+    for shrinkage in [Shrinkage::Fixed(0.0), Shrinkage::LedoitWolf] {
+        let mut cov = FactorCovariance::new(
+            100,
+            FactorCovConfig {
+                shrinkage,
+                ..cfg(10, 3)
+            },
+        )
+        .unwrap();
+        let (mut f, mut m) = (vec![0; 100], vec![0.0; 100 * 100]);
+        feed(&mut cov, &returns[..20]);
+        let ((), allocs) = testkit::alloc::measure(|| {
+            for (a, b) in returns[20..].iter().zip(&masked[20..]) {
+                cov.update(a).unwrap();
+                cov.update(b).unwrap();
+                cov.matrix(&mut f, &mut m).unwrap();
+                std::hint::black_box(cov.ledoit_wolf_intensity());
+            }
+        });
+        assert_eq!(allocs, 0, "{shrinkage:?}");
+        assert_eq!(cov.matrix(&mut f, &mut m).unwrap().k, 100);
+    }
 }
 
 proptest! {
@@ -266,22 +276,39 @@ proptest! {
         t in 1usize..120,
         missing in 0.0f64..0.6,
         shrinkage in 0.0f64..1.0,
+        ledoit_wolf in any::<bool>(),
     ) {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let target = if rng.gen_bool(0.5) { CovTarget::ConstantCorrelation } else { CovTarget::Diagonal };
         let mut cov = FactorCovariance::new(n, FactorCovConfig {
             lambda: rng.gen_range(0.5..0.999),
             min_samples: rng.gen_range(1..10),
             max_missed: rng.gen_range(0..5),
-            target: if rng.gen_bool(0.5) { CovTarget::ConstantCorrelation } else { CovTarget::Diagonal },
-            shrinkage,
+            target,
+            shrinkage: if ledoit_wolf { Shrinkage::LedoitWolf } else { Shrinkage::Fixed(shrinkage) },
         }).unwrap();
         for r in correlated(n, t, seed) {
             let r: Vec<f64> = r.into_iter().map(|x| if rng.gen_bool(missing) { f64::NAN } else { x }).collect();
             cov.update(&r).unwrap();
         }
         let (mut f, mut m) = (vec![0; n], vec![0.0; n * n]);
+        let lw = cov.ledoit_wolf_intensity();
         let snap = cov.matrix(&mut f, &mut m).unwrap();
-        prop_assert!(snap.intensity >= shrinkage);
+        prop_assert!(snap.intensity.is_finite() && snap.intensity <= 1.0);
+        if ledoit_wolf {
+            // The matrix starts from the Ledoit–Wolf intensity of the configured target and
+            // raises it only if needed.
+            prop_assert_eq!(lw.is_some(), snap.k > 0);
+            if let Some(lw) = lw {
+                prop_assert!((0.0..=1.0).contains(&lw), "{}", lw);
+                if snap.target == target {
+                    prop_assert!(snap.intensity >= lw);
+                }
+            }
+        } else {
+            prop_assert!(lw.is_none());
+            prop_assert!(snap.intensity >= shrinkage);
+        }
         for &i in &f[..snap.k] {
             prop_assert!(cov.is_ready(i));
         }
@@ -308,7 +335,7 @@ fn complete_samples_skip_the_check_and_stay_positive_definite() {
             min_samples: 6,
             max_missed: 0,
             target,
-            shrinkage,
+            shrinkage: Shrinkage::Fixed(shrinkage),
         };
         let mut c = FactorCovariance::new(n, cfg).unwrap();
         for r in correlated(n, 6, 11) {
@@ -336,4 +363,151 @@ fn complete_samples_skip_the_check_and_stay_positive_definite() {
             cholesky(&m[..k * k], k, &mut l).unwrap();
         }
     }
+}
+
+fn lw_cfg(lambda: f64, min_samples: u32, max_missed: u32) -> FactorCovConfig {
+    FactorCovConfig {
+        lambda,
+        shrinkage: Shrinkage::LedoitWolf,
+        ..cfg(min_samples, max_missed)
+    }
+}
+
+/// iid samples (independent over time) of `n` factors whose correlations are not constant: two
+/// blocks, each with its own driver and loadings from 0.3 to 1.2, scales rising with the index.
+fn two_blocks(n: usize, t: usize, seed: u64) -> Vec<Vec<f64>> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..t)
+        .map(|_| {
+            let g: [f64; 2] = [rng.gen_range(-1.0..1.0), rng.gen_range(-1.0..1.0)];
+            (0..n)
+                .map(|i| {
+                    let load = 0.3 + 0.9 * (i % (n / 2).max(1)) as f64 / (n / 2).max(1) as f64;
+                    1e-3 * (1.0 + i as f64 / 5.0) * (load * g[2 * i / n] + rng.gen_range(-1.0..1.0))
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Kish's effective size of `m` samples under EWMA weights: `(1 − λᵐ)² (1 + λ) / ((1 − λ)(1 −
+/// λ²ᵐ))`.
+fn kish(lambda: f64, m: i32) -> f64 {
+    let w = 1.0 - lambda.powi(m);
+    let w2 = (1.0 - lambda).powi(2) * (1.0 - lambda.powi(2 * m)) / (1.0 - lambda * lambda);
+    w * w / w2
+}
+
+#[test]
+fn the_ledoit_wolf_intensity_falls_as_samples_accumulate() {
+    // 20 factors, iid samples, λ so close to 1 that the effective size is the count: δ* is large
+    // while T is small against n and falls about as 1/T once the sample carries the structure
+    // the constant-correlation target misses.
+    let (n, t) = (20, 2560);
+    let xs = two_blocks(n, t, 31);
+    let mut cov = FactorCovariance::new(n, lw_cfg(1.0 - 1e-7, 5, 0)).unwrap();
+    let mut seen = Vec::new();
+    for (s, r) in xs.iter().enumerate() {
+        cov.update(r).unwrap();
+        if [10, 40, 160, 640, 2560].contains(&(s + 1)) {
+            let d = cov.ledoit_wolf_intensity().unwrap();
+            let teff = cov.effective_samples(0, n - 1).unwrap();
+            assert!((teff / (s + 1) as f64 - 1.0).abs() < 1e-3, "{teff}");
+            seen.push((s + 1, d));
+        }
+    }
+    assert!(seen[0].1 > 0.5, "T = 10 for 20 factors: {seen:?}");
+    for w in seen.windows(2) {
+        assert!(w[1].1 < w[0].1, "not falling: {seen:?}");
+    }
+    let (big, last) = (seen[3], seen[4]);
+    assert!(last.1 < 0.05, "{seen:?}");
+    // δ*·T settles (κ converges): within a factor 2 from T = 640 to 2560.
+    let ratio = (big.1 * big.0 as f64) / (last.1 * last.0 as f64);
+    assert!((0.5..2.0).contains(&ratio), "{seen:?}");
+
+    // With λ = 0.97 the same stream's effective size saturates at (1 + λ)/(1 − λ) ≈ 65.7, and
+    // so does the intensity: well above the equal-weight one at T = 2560.
+    let mut ewma = FactorCovariance::new(n, lw_cfg(0.97, 5, 0)).unwrap();
+    for (s, r) in xs.iter().enumerate() {
+        ewma.update(r).unwrap();
+        if s + 1 == 10 || s + 1 == 100 {
+            let teff = ewma.effective_samples(3, 7).unwrap();
+            let want = kish(0.97, s as i32 + 1);
+            assert!((teff / want - 1.0).abs() < 1e-12, "{teff} vs {want}");
+        }
+    }
+    let teff = ewma.effective_samples(3, 7).unwrap();
+    assert!((teff - 1.97 / 0.03).abs() < 1e-9, "{teff}");
+    let d = ewma.ledoit_wolf_intensity().unwrap();
+    assert!(d > 5.0 * last.1 && d < 1.0, "{d} vs {}", last.1);
+}
+
+#[test]
+fn late_stale_and_gapped_factors_keep_the_intensity_finite() {
+    // Factor 2 starts at sample 150, factor 5 misses every third sample, factor 8 stops at 250
+    // (stale after 3 misses, out of the matrix). Every pair's effective size is that of its own
+    // co-observed samples; the intensity is finite in [0, 1] at every sample; every matrix
+    // factors.
+    let (n, t, lambda) = (10, 300, 0.97);
+    let mut xs = two_blocks(n, t, 41);
+    for (s, r) in xs.iter_mut().enumerate() {
+        if s < 150 {
+            r[2] = f64::NAN;
+        }
+        if s % 3 == 0 {
+            r[5] = f64::NAN;
+        }
+        if s >= 250 {
+            r[8] = f64::NAN;
+        }
+    }
+    let mut cov = FactorCovariance::new(n, lw_cfg(lambda, 20, 3)).unwrap();
+    let (mut f, mut m) = (vec![0; n], vec![0.0; n * n]);
+    for (s, r) in xs.iter().enumerate() {
+        cov.update(r).unwrap();
+        let lw = cov.ledoit_wolf_intensity();
+        let snap = cov.matrix(&mut f, &mut m).unwrap();
+        if s + 1 < 20 {
+            assert!(lw.is_none() && snap.k == 0);
+            continue;
+        }
+        let lw = lw.unwrap();
+        assert!((0.0..=1.0).contains(&lw), "sample {s}: {lw}");
+        assert!(
+            snap.intensity >= lw && snap.intensity <= 1.0,
+            "sample {s}: {snap:?} from {lw}"
+        );
+        assert_eq!(snap.k, (0..n).filter(|&i| cov.is_ready(i)).count());
+        assert!(m[..snap.k * snap.k].iter().all(|x| x.is_finite()));
+        assert_pd(&m[..snap.k * snap.k], snap.k);
+        let has = |i| f[..snap.k].contains(&i);
+        assert_eq!(has(2), s + 1 >= 170, "sample {s}");
+        assert_eq!(has(8), s < 253, "sample {s}");
+    }
+    let close = |a: f64, b: f64| (a / b - 1.0).abs() < 1e-12;
+    assert!(close(
+        cov.effective_samples(0, 2).unwrap(),
+        kish(lambda, 150)
+    ));
+    assert!(close(
+        cov.effective_samples(0, 5).unwrap(),
+        kish(lambda, 200)
+    ));
+    assert!(close(
+        cov.effective_samples(2, 5).unwrap(),
+        kish(lambda, 100)
+    ));
+    assert!(close(
+        cov.effective_samples(0, 8).unwrap(),
+        kish(lambda, 250)
+    ));
+    assert!(close(
+        cov.effective_samples(0, 1).unwrap(),
+        kish(lambda, 300)
+    ));
+    assert_eq!(cov.effective_samples(0, n), None);
+    // Without Ledoit–Wolf the squared weights are not kept.
+    let plain = FactorCovariance::new(n, cfg(20, 3)).unwrap();
+    assert_eq!(plain.effective_samples(0, 1), None);
 }
