@@ -115,7 +115,7 @@ fn spec_every(n: usize, every: u32) -> PortfolioSpec {
             lambda: 0.97,
             min_samples: 20,
             max_missed: 3,
-            shrinkage: 0.1,
+            shrinkage: portfolio::spec::Shrinkage::Fixed(0.1),
             vol_model: VolModel::Ewma,
             garch_alpha: 0.08,
             garch_beta: 0.9,

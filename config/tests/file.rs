@@ -129,6 +129,12 @@ fn a_bad_value_of_each_enumerated_key_names_the_key_the_line_and_the_allowed_val
             "line 2",
             &["`quanto`", "`inverse`", "`linear`"],
         ),
+        (
+            "[portfolio.covariance]\nlambda = 0.9\nshrinkage = \"oas\"\n".into(),
+            "`portfolio.covariance.shrinkage`",
+            "line 3",
+            &["\"oas\"", "[0, 1]", "`ledoit-wolf`"],
+        ),
     ];
     for (toml, key, line, allowed) in cases {
         let e = Config::from_toml(&toml).unwrap_err().to_string();

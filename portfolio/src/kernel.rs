@@ -17,7 +17,7 @@ use engine::kernel::KernelStats;
 use engine::order::{Fill, Order};
 use engine::pipeline::{InstrumentResult, KernelLogic};
 use feeds::{EventKind, MarketEvent, Registry, Side};
-use risk_core::factor_cov::{FactorCovConfig, FactorCovariance, Shrinkage};
+use risk_core::factor_cov::{FactorCovConfig, FactorCovariance};
 use risk_core::kelly::CovTarget;
 
 use crate::allocate::{risk_contributions, Allocator, FactorBinding};
@@ -206,7 +206,7 @@ impl<S: RebalanceSink> PortfolioKernel<S> {
                 min_samples: c.min_samples,
                 max_missed: c.max_missed,
                 target: CovTarget::ConstantCorrelation,
-                shrinkage: Shrinkage::Fixed(c.shrinkage),
+                shrinkage: c.shrinkage,
             },
         )
         .map_err(|e| SpecError {

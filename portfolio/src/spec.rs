@@ -8,6 +8,7 @@
 use feeds::deribit::instruments::{parse_name, InstrumentKind};
 use feeds::multi::InputKind;
 use feeds::Market;
+pub use risk_core::factor_cov::Shrinkage;
 use risk_core::margin::deribit::DeribitRates;
 use risk_core::margin::{Contract, MarginTiers};
 use serde::Deserialize;
@@ -77,8 +78,10 @@ pub struct CovarianceSpec {
     pub min_samples: u32,
     /// Consecutive samples a factor may miss (no fresh mid) and still count as live.
     pub max_missed: u32,
-    /// Shrinkage toward constant correlation, [0, 1] (raised when the matrix needs it).
-    pub shrinkage: f64,
+    /// Shrinkage toward constant correlation: a fixed intensity in [0, 1] (`shrinkage = 0.1`) or
+    /// Ledoit–Wolf's optimal one, estimated online (`shrinkage = "ledoit-wolf"`); raised when the
+    /// matrix needs it to be positive definite.
+    pub shrinkage: Shrinkage,
     /// `ewma` or `garch`.
     pub vol_model: VolModel,
     /// GARCH(1,1) α (with `vol_model = "garch"`).
@@ -94,7 +97,7 @@ impl Default for CovarianceSpec {
             lambda: 0.97,
             min_samples: 20,
             max_missed: 5,
-            shrinkage: 0.1,
+            shrinkage: Shrinkage::Fixed(0.1),
             vol_model: VolModel::Ewma,
             garch_alpha: 0.08,
             garch_beta: 0.9,
@@ -617,11 +620,13 @@ impl PortfolioSpec {
                 format!("{} is not in (0, 1)", c.lambda),
             ));
         }
-        if !(0.0..=1.0).contains(&c.shrinkage) {
-            return Err(err(
-                "portfolio.covariance.shrinkage",
-                format!("{} is not in [0, 1]", c.shrinkage),
-            ));
+        if let Shrinkage::Fixed(d) = c.shrinkage {
+            if !(0.0..=1.0).contains(&d) {
+                return Err(err(
+                    "portfolio.covariance.shrinkage",
+                    format!("{d} is not in [0, 1] (or `{}`)", Shrinkage::LEDOIT_WOLF),
+                ));
+            }
         }
         if !(c.garch_alpha >= 0.0 && c.garch_beta >= 0.0 && c.garch_alpha + c.garch_beta < 1.0) {
             return Err(err(

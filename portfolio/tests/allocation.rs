@@ -184,3 +184,43 @@ fn spec_errors_name_their_key() {
         "{bad}"
     );
 }
+
+#[test]
+fn covariance_shrinkage_is_a_number_or_ledoit_wolf() {
+    use portfolio::spec::Shrinkage;
+    for (text, want) in [
+        ("shrinkage = 0.25", Shrinkage::Fixed(0.25)),
+        ("shrinkage = 1", Shrinkage::Fixed(1.0)),
+        ("shrinkage = \"ledoit-wolf\"", Shrinkage::LedoitWolf),
+    ] {
+        let spec = common::spec_with(|s| s.replacen("shrinkage = 0.0", text, 1));
+        assert_eq!(spec.covariance.shrinkage, want, "{text}");
+        spec.check().unwrap();
+    }
+    assert_eq!(
+        common::spec_with(str::to_owned).covariance.shrinkage,
+        Shrinkage::Fixed(0.0)
+    );
+    // Absent: the default fixed intensity.
+    let spec = common::spec_with(|s| s.replacen("shrinkage = 0.0\n", "", 1));
+    assert_eq!(spec.covariance.shrinkage, Shrinkage::Fixed(0.1));
+    // A number out of range: the check names the key.
+    let e = common::spec_with(|s| s.replacen("shrinkage = 0.0", "shrinkage = 1.5", 1))
+        .check()
+        .unwrap_err();
+    assert_eq!(e.key, "portfolio.covariance.shrinkage");
+    assert!(e.message.contains("ledoit-wolf"), "{e}");
+    // Any other string or type: the parser points at the key's line and says what is allowed.
+    for bad in ["\"ledoit_wolf\"", "\"oas\"", "true", "[0.1]"] {
+        let text = common::SPEC.replacen("shrinkage = 0.0", &format!("shrinkage = {bad}"), 1);
+        let e = toml::from_str::<portfolio::PortfolioSpec>(&text)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(&format!("shrinkage = {bad}"))
+                && e.contains("`ledoit-wolf`")
+                && e.contains("[0, 1]"),
+            "{bad}: {e}"
+        );
+    }
+}

@@ -217,6 +217,165 @@ fn portfolio_capture_flags_replace_the_configuration_and_bad_tags_are_named() {
     }
 }
 
+/// `--capture` flags for the six captures of the example (their paths are relative to it).
+fn six_captures(data: &Path) -> Vec<String> {
+    [
+        ("binance-spot", "spot_btcusdt"),
+        ("binance-spot", "spot_ethusdt"),
+        ("binance-usdm", "usdm_btcusdt"),
+        ("binance-usdm", "usdm_ethusdt"),
+        ("binance-coinm", "cm_btcusd_perp"),
+        ("binance-coinm", "cm_ethusd_perp"),
+    ]
+    .iter()
+    .flat_map(|(tag, name)| {
+        [
+            "--capture".to_owned(),
+            format!(
+                "{tag}={}",
+                data.join(format!("binance/{name}_20240808.gz")).display()
+            ),
+        ]
+    })
+    .collect()
+}
+
+/// `text` with its `[portfolio.covariance]` shrinkage line replaced by the Ledoit–Wolf one.
+fn ledoit_wolf(text: &str) -> String {
+    let out: Vec<&str> = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("shrinkage = ") {
+                "shrinkage = \"ledoit-wolf\""
+            } else {
+                l
+            }
+        })
+        .collect();
+    assert!(
+        out.contains(&"shrinkage = \"ledoit-wolf\""),
+        "no shrinkage line"
+    );
+    out.join("\n")
+}
+
+#[test]
+fn ledoit_wolf_shrinkage_on_three_factors_is_reported_by_every_rebalance() {
+    // The demo's three factors, with Ledoit–Wolf's intensity: high while the correlations are
+    // about equal (0.80, 0.70, 0.74: the constant-correlation target is near the truth), lower
+    // after the break (0.16, 0.21, −0.24), every record saying the one it used.
+    let dir = testkit::cli::temp_dir("portfolio-lw-demo");
+    let demo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/portfolio-demo.toml");
+    let cfg = dir.join("demo-lw.toml");
+    std::fs::write(&cfg, ledoit_wolf(&std::fs::read_to_string(demo).unwrap())).unwrap();
+    let d = dir.join("d.jsonl");
+    let (code, out, err) = ballast(&[
+        "demo",
+        "--portfolio",
+        "--speed",
+        "max",
+        "--topology",
+        "single",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--decisions-out",
+        d.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let recs = records(&d);
+    assert!(recs.len() >= 20, "{} rebalances", recs.len());
+    let three: Vec<f64> = recs
+        .iter()
+        .filter(|r| {
+            r["factors"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|f| f["ready"] == true)
+                .count()
+                == 3
+        })
+        .map(|r| r["shrinkage"].as_f64().unwrap())
+        .collect();
+    assert!(three.len() >= 20);
+    assert!(three.iter().all(|d| *d > 0.0 && *d <= 1.0), "{three:?}");
+    let inside = three.iter().filter(|d| **d < 1.0).count();
+    assert!(
+        inside >= 10,
+        "{inside} of {} strictly inside (0, 1): {three:?}",
+        three.len()
+    );
+}
+
+#[test]
+fn ledoit_wolf_on_the_six_captures_shrinks_two_factors_fully_and_changes_nothing() {
+    // Two factors: the constant-correlation target's one correlation is the sample's, so γ = 0,
+    // the intensity is 1 (as the batch estimator gives) and the matrix is the EWMA's as with any
+    // fixed intensity; the rebalances are the example's to rounding, each re-solvable.
+    let Some(data) = shared_dir("binance/spot_btcusdt_20240808.gz") else {
+        return;
+    };
+    let dir = testkit::cli::temp_dir("portfolio-lw-six");
+    let cfg = dir.join("six-lw.toml");
+    std::fs::write(
+        &cfg,
+        ledoit_wolf(&std::fs::read_to_string(example()).unwrap()),
+    )
+    .unwrap();
+    let mut runs = Vec::new();
+    for (i, c) in [cfg.clone(), example()].iter().enumerate() {
+        let d = dir.join(format!("d{i}.jsonl"));
+        let mut args: Vec<String> = [
+            "replay",
+            "--config",
+            c.to_str().unwrap(),
+            "--topology",
+            "single",
+            "--decisions-out",
+            d.to_str().unwrap(),
+            "--log-covariance",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        args.extend(six_captures(&data));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, out, err) = ballast(&args);
+        assert_eq!(code, 0, "{out}\n{err}");
+        runs.push(records(&d));
+    }
+    let (lw, fixed) = (&runs[0], &runs[1]);
+    assert_eq!(lw.len(), fixed.len());
+    assert!(lw.len() >= 5);
+    for (a, b) in lw.iter().zip(fixed) {
+        assert_eq!(a["shrinkage"].as_f64(), Some(1.0));
+        assert_eq!(b["shrinkage"].as_f64(), Some(0.1));
+        for (x, y) in a["cov"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(b["cov"].as_array().unwrap())
+        {
+            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+            assert!((x - y).abs() <= 1e-12 * y.abs(), "{x} vs {y}");
+        }
+        for (x, y) in a["factors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(b["factors"].as_array().unwrap())
+        {
+            let (x, y) = (
+                x["target_exposure"].as_f64().unwrap(),
+                y["target_exposure"].as_f64().unwrap(),
+            );
+            assert!((x - y).abs() <= 1e-9 * y.abs().max(1.0), "{x} vs {y}");
+        }
+        if let Some(e) = rc_error(a) {
+            assert!(e < 1e-8, "rebalance {}: {e:e}", a["seq"]);
+        }
+    }
+}
+
 #[test]
 fn demo_portfolio_runs_and_is_deterministic() {
     let dir = testkit::cli::temp_dir("portfolio-demo");
