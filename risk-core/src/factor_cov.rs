@@ -40,20 +40,24 @@
 //!   that estimated `sᵢⱼ`. On de-meaned returns with equal weights these are the paper's sums.
 //! - **Effective sample size per pair**: the variance of a weighted mean of `T` iid terms with
 //!   normalized weights `ŵ` is `σ² Σ ŵ²`, so the paper's `πᵢⱼ / T` becomes `πᵢⱼ / Tᵢⱼ` with
-//!   Kish's `Tᵢⱼ = Wᵢⱼ² / Σ w²` over the pair's samples (a fourth weight matrix, `λ² W₂ + c²`).
-//!   In the steady state with every factor present it is `(1 + λ)/(1 − λ)`; during warm-up it is
-//!   about the number of samples, and for a pair that started late or missed samples it is that
-//!   pair's own, so the noisiest pairs are not credited with samples they never had (the closed
-//!   form would under-shrink exactly then). With equal weights it is `T`.
+//!   Kish's `Tᵢⱼ = Wᵢⱼ² / Σ w²` over the pair's samples. A masked sample neither decays nor adds
+//!   to a pair, so its weights are `c λᵏ` over its own `m` samples, `W = c(1 − λᵐ)/(1 − λ)`, and
+//!   `Σ w²` follows from `W`: `Tᵢⱼ = W(1 + λ)/(2c − W(1 − λ))`, exact, with no matrix of squared
+//!   weights to keep. In the steady state it is `(1 + λ)/(1 − λ)`; during warm-up it is about the
+//!   number of samples, and for a pair that started late or missed samples it is that pair's
+//!   own, so the noisiest pairs are not credited with samples they never had (the steady-state
+//!   form would under-shrink exactly then). With equal weights (`λ = c = 1`) it is `m`.
 //! - **Masking**: each pair's terms use its own weights and `Tᵢⱼ`, so
 //!   `δ* = Σᵢ≠ⱼ (πᵢⱼ − ρᵢⱼ)/Tᵢⱼ / γ` (the diagonal terms cancel: `ρᵢᵢ = πᵢᵢ`), which is the paper's
 //!   estimator when every pair has the same samples. Under masking `θᵢᵢ,ᵢⱼ` takes `sᵢᵢ` over
 //!   factor `i`'s own samples (the plug-in of `Cov(rᵢ², rᵢrⱼ) = E[rᵢ³rⱼ] − E[rᵢ²]E[rᵢrⱼ]`), and the
 //!   pair's `Tᵢⱼ` divides its `ρ` term too, where the exact divisor would mix the pair's and the
 //!   factor's sample sets: an approximation in a term that is small beside `π`.
-//! - **Cost**: the moments are kept only when Ledoit–Wolf is configured, updated by an `f64x4`
-//!   kernel (with a scalar twin it is tested against, bit for bit) beside the covariance's own; the
-//!   intensity costs `O(k²)` per [`FactorCovariance::matrix`], one division per pair.
+//! - **Cost**: the three moment matrices are kept only when Ledoit–Wolf is configured, updated
+//!   by an `f64x4` kernel (with a scalar twin it is tested against, bit for bit) beside the
+//!   covariance's own: five streams over the upper triangle instead of two, and the update is
+//!   bound by moving them through the cache. The intensity costs `O(k²)` per
+//!   [`FactorCovariance::matrix`], one division per pair.
 //!
 //! `γ = 0` gives `δ* = 1`, as the batch [`crate::kelly::ledoit_wolf`] does: the sample is its
 //! target, so the matrix is the same whatever the intensity. That is always the case for one
@@ -103,8 +107,7 @@ pub enum Shrinkage {
     /// A fixed intensity in [0, 1].
     Fixed(f64),
     /// Ledoit & Wolf's optimal intensity toward the target, estimated online from EWMA fourth
-    /// moments (see the module docs). Costs three more multiply-adds and a weight per pair and
-    /// sample.
+    /// moments (see the module docs). Costs three more multiply-adds per pair and sample.
     LedoitWolf,
 }
 
@@ -206,16 +209,14 @@ struct Moments {
     a: Vec<f64>,
     /// `Σ w rᵢrⱼ³`.
     b: Vec<f64>,
-    /// `Σ w²`: Kish's effective sample size is `W² / W₂`.
-    w2: Vec<f64>,
     /// Scratch: 1 where a factor has a return this sample, 0 where not.
     keep: Vec<f64>,
     /// Scratch: the block's variances and inverse standard deviations, `k` each.
     var: Vec<f64>,
     isd: Vec<f64>,
-    /// Scratch: one row of the block's `W`, `W₂`, `Q`, `A`, `B`, when the ready factors are not
-    /// all of them (gathered, so the row kernel reads contiguous lanes).
-    rows: [Vec<f64>; 5],
+    /// Scratch: one row of the block's `W`, `Q`, `A`, `B`, when the ready factors are not all of
+    /// them (gathered, so the row kernel reads contiguous lanes).
+    rows: [Vec<f64>; 4],
 }
 
 impl Moments {
@@ -224,7 +225,6 @@ impl Moments {
             q: vec![0.0; n * n],
             a: vec![0.0; n * n],
             b: vec![0.0; n * n],
-            w2: vec![0.0; n * n],
             keep: vec![0.0; n],
             var: vec![0.0; n],
             isd: vec![0.0; n],
@@ -401,12 +401,7 @@ impl FactorCovariance {
             if all {
                 for i in 0..n {
                     let row = i * n + i..(i + 1) * n;
-                    let rows = [
-                        &mut m.q[row.clone()],
-                        &mut m.a[row.clone()],
-                        &mut m.b[row.clone()],
-                        &mut m.w2[row],
-                    ];
+                    let rows = [&mut m.q[row.clone()], &mut m.a[row.clone()], &mut m.b[row]];
                     moments_row::<false>(rows, returns[i], &returns[i..], &[], self.wt);
                 }
             } else {
@@ -415,12 +410,7 @@ impl FactorCovariance {
                 }
                 for &i in &self.present {
                     let row = i * n + i..(i + 1) * n;
-                    let rows = [
-                        &mut m.q[row.clone()],
-                        &mut m.a[row.clone()],
-                        &mut m.b[row.clone()],
-                        &mut m.w2[row],
-                    ];
+                    let rows = [&mut m.q[row.clone()], &mut m.a[row.clone()], &mut m.b[row]];
                     moments_row::<true>(rows, returns[i], &self.zeroed[i..], &m.keep[i..], self.wt);
                 }
             }
@@ -440,17 +430,17 @@ impl FactorCovariance {
     }
 
     /// Kish's effective number of samples behind [`Self::estimate`]`(i, j)`: `W² / Σ w²` over the
-    /// samples where both were present (about their count during warm-up, `(1 + λ)/(1 − λ)` in
-    /// the steady state). `None` unless Ledoit–Wolf is configured (the squared weights are kept
-    /// only for it), before the first such sample or out of range.
+    /// samples where both were present, `W(1 + λ)/(2(1 − λ) − W(1 − λ))` (about their count
+    /// during warm-up, `(1 + λ)/(1 − λ)` in the steady state; see the module docs). `None` before
+    /// the first such sample or out of range.
     #[must_use]
     pub fn effective_samples(&self, i: usize, j: usize) -> Option<f64> {
-        let m = self.moments.as_ref()?;
         if i >= self.n || j >= self.n {
             return None;
         }
-        let k = i.min(j) * self.n + i.max(j);
-        (m.w2[k] > 0.0).then(|| self.w[k] * self.w[k] / m.w2[k])
+        let w = self.w[i.min(j) * self.n + i.max(j)];
+        let Kish { t1, t0 } = Kish::of(self.wt);
+        (w > 0.0).then(|| 1.0 / (t1 / w - t0))
     }
 
     /// The EWMA estimates of every pair of `factors` (ascending indices, each below `n`) into
@@ -547,6 +537,7 @@ impl FactorCovariance {
                 let blk = Block {
                     n: self.n,
                     w: &self.w,
+                    kish: Kish::of(self.wt),
                     factors: &ready,
                     raw: &self.raw[..k * k],
                     sd: &self.zeroed[..k],
@@ -607,6 +598,7 @@ impl FactorCovariance {
         let blk = Block {
             n,
             w: &self.w,
+            kish: Kish::of(self.wt),
             factors: &factors[..k],
             raw: &self.raw[..k * k],
             sd: &self.zeroed[..k],
@@ -703,61 +695,47 @@ fn put(x: &mut [f64], v: f64x4) {
     x[..4].copy_from_slice(&v.to_array());
 }
 
-/// Row `i` of Ledoit–Wolf's moments from the diagonal on (`rows` = `Q`, `A`, `B`, `W₂`, each at
-/// least `rj.len()` long), four pairs per step: for each `j` (`rj[j]` the return of factor
-/// `i + j`, 0 when missing), `q ← λq + c (rᵢrⱼ)²`, `a ← λa + c rᵢ³rⱼ`, `b ← λb + c rᵢrⱼ³` and
-/// `w₂ ← λ²w₂ + c²`; with `MASKED`, only where `keep[j] > 0` (elsewhere the pair neither decays
-/// nor learns, as its covariance). [`moments_row_scalar`] is its scalar twin, bit for bit.
+/// Row `i` of Ledoit–Wolf's moments from the diagonal on (`rows` = `Q`, `A`, `B`, each at least
+/// `rj.len()` long), four pairs per step: for each `j` (`rj[j]` the return of factor `i + j`, 0
+/// when missing), `q ← λq + c (rᵢrⱼ)²`, `a ← λa + c rᵢ³rⱼ` and `b ← λb + c rᵢrⱼ³`; with
+/// `MASKED`, only where `keep[j] > 0` (elsewhere the pair neither decays nor learns, as its
+/// covariance). [`moments_row_scalar`] is its scalar twin, bit for bit.
 #[inline]
 fn moments_row<const MASKED: bool>(
-    rows: [&mut [f64]; 4],
+    rows: [&mut [f64]; 3],
     ri: f64,
     rj: &[f64],
     keep: &[f64],
     wt: Weights,
 ) {
     let len = rj.len();
-    let [q, a, b, w2] = rows;
-    let (q, a, b, w2) = (&mut q[..len], &mut a[..len], &mut b[..len], &mut w2[..len]);
+    let [q, a, b] = rows;
+    let (q, a, b) = (&mut q[..len], &mut a[..len], &mut b[..len]);
     let keep = if MASKED { &keep[..len] } else { &keep[..0] };
     let (lam, c) = (f64x4::splat(wt.lam), f64x4::splat(wt.c));
-    let (lam2, c2) = (f64x4::splat(wt.lam * wt.lam), f64x4::splat(wt.c * wt.c));
     let (riv, ri2) = (f64x4::splat(ri), f64x4::splat(ri * ri));
     let full = len / 4 * 4;
     for j in (0..full).step_by(4) {
         let r = lanes(&rj[j..]);
-        let (q0, a0, b0, w0) = (
-            lanes(&q[j..]),
-            lanes(&a[j..]),
-            lanes(&b[j..]),
-            lanes(&w2[j..]),
-        );
+        let (q0, a0, b0) = (lanes(&q[j..]), lanes(&a[j..]), lanes(&b[j..]));
         let p = riv * r;
         let cp = c * p;
         let mut q1 = lam.mul_add(q0, cp * p);
         let mut a1 = lam.mul_add(a0, cp * ri2);
         let mut b1 = lam.mul_add(b0, cp * (r * r));
-        let mut w1 = lam2.mul_add(w0, c2);
         if MASKED {
             let k = lanes(&keep[j..]).cmp_gt(f64x4::ZERO);
             q1 = k.blend(q1, q0);
             a1 = k.blend(a1, a0);
             b1 = k.blend(b1, b0);
-            w1 = k.blend(w1, w0);
         }
         put(&mut q[j..], q1);
         put(&mut a[j..], a1);
         put(&mut b[j..], b1);
-        put(&mut w2[j..], w1);
     }
     let keep_tail = if MASKED { &keep[full..] } else { keep };
     moments_row_scalar::<MASKED>(
-        [
-            &mut q[full..],
-            &mut a[full..],
-            &mut b[full..],
-            &mut w2[full..],
-        ],
+        [&mut q[full..], &mut a[full..], &mut b[full..]],
         ri,
         &rj[full..],
         keep_tail,
@@ -768,15 +746,14 @@ fn moments_row<const MASKED: bool>(
 /// The scalar twin of [`moments_row`]: the same arithmetic, one pair at a time (the vector
 /// kernel's tail too).
 fn moments_row_scalar<const MASKED: bool>(
-    rows: [&mut [f64]; 4],
+    rows: [&mut [f64]; 3],
     ri: f64,
     rj: &[f64],
     keep: &[f64],
     wt: Weights,
 ) {
-    let [q, a, b, w2] = rows;
-    let (lam, c, lam2, c2) = (wt.lam, wt.c, wt.lam * wt.lam, wt.c * wt.c);
-    let ri2 = ri * ri;
+    let [q, a, b] = rows;
+    let (lam, c, ri2) = (wt.lam, wt.c, ri * ri);
     for (j, &r) in rj.iter().enumerate() {
         if MASKED && !(keep[j] > 0.0) {
             continue;
@@ -786,16 +763,34 @@ fn moments_row_scalar<const MASKED: bool>(
         q[j] = lam.mul_add(q[j], cp * p);
         a[j] = lam.mul_add(a[j], cp * ri2);
         b[j] = lam.mul_add(b[j], cp * (r * r));
-        w2[j] = lam2.mul_add(w2[j], c2);
+    }
+}
+
+/// Kish's effective size of a pair from its weight `W` (see the module docs), as
+/// `1/T = t1/W − t0`: `t1 = 2c/(1 + λ)`, `t0 = (1 − λ)/(1 + λ)`.
+#[derive(Debug, Clone, Copy)]
+struct Kish {
+    t1: f64,
+    t0: f64,
+}
+
+impl Kish {
+    fn of(wt: Weights) -> Self {
+        Self {
+            t1: 2.0 * wt.c / (1.0 + wt.lam),
+            t0: (1.0 - wt.lam) / (1.0 + wt.lam),
+        }
     }
 }
 
 /// The ready block a matrix is built from: `factors` (ascending), their EWMA covariance `raw`
-/// (`k × k`) and standard deviations `sd`, and the covariance's weights `w` (`n × n`).
+/// (`k × k`) and standard deviations `sd`, and the covariance's weights `w` (`n × n`) and their
+/// decay.
 #[derive(Debug, Clone, Copy)]
 struct Block<'a> {
     n: usize,
     w: &'a [f64],
+    kish: Kish,
     factors: &'a [usize],
     raw: &'a [f64],
     sd: &'a [f64],
@@ -826,6 +821,7 @@ fn lw_intensity(blk: &Block<'_>, m: &mut Moments, r: f64) -> f64 {
             sd: sd[x],
             isd: isd[x],
             r,
+            kish: blk.kish,
         };
         let (dn, dg) = if k == n {
             // Every factor ready: pair (x, y) is at x·n + y, the row's tail contiguous.
@@ -837,7 +833,6 @@ fn lw_intensity(blk: &Block<'_>, m: &mut Moments, r: f64) -> f64 {
                     sd: &sd[lo..],
                     isd: &isd[lo..],
                     w: &blk.w[u.clone()],
-                    w2: &m.w2[u.clone()],
                     q: &m.q[u.clone()],
                     a: &m.a[u.clone()],
                     b: &m.b[u],
@@ -848,10 +843,9 @@ fn lw_intensity(blk: &Block<'_>, m: &mut Moments, r: f64) -> f64 {
             for (t, &fy) in blk.factors[lo..].iter().enumerate() {
                 let u = fx * n + fy;
                 m.rows[0][t] = blk.w[u];
-                m.rows[1][t] = m.w2[u];
-                m.rows[2][t] = m.q[u];
-                m.rows[3][t] = m.a[u];
-                m.rows[4][t] = m.b[u];
+                m.rows[1][t] = m.q[u];
+                m.rows[2][t] = m.a[u];
+                m.rows[3][t] = m.b[u];
             }
             let g = &m.rows;
             lw_row(
@@ -861,10 +855,9 @@ fn lw_intensity(blk: &Block<'_>, m: &mut Moments, r: f64) -> f64 {
                     sd: &sd[lo..],
                     isd: &isd[lo..],
                     w: &g[0][..len],
-                    w2: &g[1][..len],
-                    q: &g[2][..len],
-                    a: &g[3][..len],
-                    b: &g[4][..len],
+                    q: &g[1][..len],
+                    a: &g[2][..len],
+                    b: &g[3][..len],
                 },
                 head,
             )
@@ -884,7 +877,7 @@ fn lw_intensity(blk: &Block<'_>, m: &mut Moments, r: f64) -> f64 {
 }
 
 /// Row `x` of the block from the diagonal on, as [`lw_row`] reads it: for each later factor `y`,
-/// `s` = `sₓᵧ`, its variance, standard deviation and inverse, and the pair's `W`, `W₂`, `Q`, `A`
+/// `s` = `sₓᵧ`, its variance, standard deviation and inverse, and the pair's `W`, `Q`, `A`
 /// (`Σ w rₓ³rᵧ`) and `B` (`Σ w rₓrᵧ³`); all the same length.
 #[derive(Debug, Clone, Copy)]
 struct LwRow<'a> {
@@ -893,20 +886,20 @@ struct LwRow<'a> {
     sd: &'a [f64],
     isd: &'a [f64],
     w: &'a [f64],
-    w2: &'a [f64],
     q: &'a [f64],
     a: &'a [f64],
     b: &'a [f64],
 }
 
-/// Factor `x` of [`LwRow`]: its variance, standard deviation and inverse, and the target's mean
-/// correlation.
+/// Factor `x` of [`LwRow`]: its variance, standard deviation and inverse, the target's mean
+/// correlation, and the effective sizes' constants.
 #[derive(Debug, Clone, Copy)]
 struct LwHead {
     var: f64,
     sd: f64,
     isd: f64,
     r: f64,
+    kish: Kish,
 }
 
 /// Row `x`'s sums `(Σᵧ (πₓᵧ − ρₓᵧ)/Tₓᵧ, Σᵧ (fₓᵧ − sₓᵧ)²)`, four pairs per step in `f64x4` lanes,
@@ -918,16 +911,19 @@ fn lw_row(v: &LwRow<'_>, h: LwHead) -> (f64, f64) {
     let full = len / 4 * 4;
     let (half_r, rsx) = (f64x4::splat(0.5 * h.r), f64x4::splat(h.r * h.sd));
     let (varx, sdx, isdx) = (f64x4::splat(h.var), f64x4::splat(h.sd), f64x4::splat(h.isd));
+    let (t1, t0) = (f64x4::splat(h.kish.t1), f64x4::splat(h.kish.t0));
     let (mut num, mut gam) = (f64x4::ZERO, f64x4::ZERO);
     for j in (0..full).step_by(4) {
         let (s, w) = (lanes(&v.s[j..]), lanes(&v.w[j..]));
         let (vary, sdy, isdy) = (lanes(&v.var[j..]), lanes(&v.sd[j..]), lanes(&v.isd[j..]));
-        let iw = w.cmp_gt(f64x4::ZERO).blend(f64x4::ONE / w, f64x4::ZERO);
+        let seen = w.cmp_gt(f64x4::ZERO);
+        let iw = seen.blend(f64x4::ONE / w, f64x4::ZERO);
         let pi = lanes(&v.q[j..]) * iw - s * s;
         let tx = lanes(&v.a[j..]) * iw - varx * s;
         let ty = lanes(&v.b[j..]) * iw - vary * s;
         let rho = half_r * ((sdy * isdx) * tx + (sdx * isdy) * ty);
-        num += (pi - rho) * (lanes(&v.w2[j..]) * iw * iw);
+        let inv_t = seen.blend(t1 * iw - t0, f64x4::ZERO);
+        num += (pi - rho) * inv_t;
         let d = rsx * sdy - s;
         gam += d * d;
     }
@@ -974,12 +970,17 @@ fn lw_row_scalar(v: &LwRow<'_>, h: LwHead) -> (f64, f64) {
 fn lw_pair(v: &LwRow<'_>, h: LwHead, j: usize) -> (f64, f64) {
     let (s, w) = (v.s[j], v.w[j]);
     let iw = if w > 0.0 { 1.0 / w } else { 0.0 };
+    let inv_t = if w > 0.0 {
+        h.kish.t1 * iw - h.kish.t0
+    } else {
+        0.0
+    };
     let pi = v.q[j] * iw - s * s;
     let tx = v.a[j] * iw - h.var * s;
     let ty = v.b[j] * iw - v.var[j] * s;
     let rho = (0.5 * h.r) * ((v.sd[j] * h.isd) * tx + (h.sd * v.isd[j]) * ty);
     let d = (h.r * h.sd) * v.sd[j] - s;
-    ((pi - rho) * (v.w2[j] * iw * iw), d * d)
+    ((pi - rho) * inv_t, d * d)
 }
 
 #[cfg(test)]
@@ -1208,7 +1209,7 @@ mod tests {
             let ri = draw(&mut rng);
             let rj: Vec<f64> = (0..len).map(|_| draw(&mut rng)).collect();
             let keep: Vec<f64> = (0..len).map(|_| f64::from(rng.gen_bool(0.7))).collect();
-            let init: Vec<Vec<f64>> = (0..4)
+            let init: Vec<Vec<f64>> = (0..3)
                 .map(|_| (0..len).map(|_| rng.gen_range(0.0..1e-6)).collect())
                 .collect();
             let wt = Weights {
@@ -1221,18 +1222,18 @@ mod tests {
             };
             for masked in [false, true] {
                 let (mut v, mut s) = (init.clone(), init.clone());
-                let [v0, v1, v2, v3] = &mut v[..] else {
+                let [v0, v1, v2] = &mut v[..] else {
                     unreachable!()
                 };
-                let [s0, s1, s2, s3] = &mut s[..] else {
+                let [s0, s1, s2] = &mut s[..] else {
                     unreachable!()
                 };
                 if masked {
-                    moments_row::<true>([v0, v1, v2, v3], ri, &rj, &keep, wt);
-                    moments_row_scalar::<true>([s0, s1, s2, s3], ri, &rj, &keep, wt);
+                    moments_row::<true>([v0, v1, v2], ri, &rj, &keep, wt);
+                    moments_row_scalar::<true>([s0, s1, s2], ri, &rj, &keep, wt);
                 } else {
-                    moments_row::<false>([v0, v1, v2, v3], ri, &rj, &[], wt);
-                    moments_row_scalar::<false>([s0, s1, s2, s3], ri, &rj, &[], wt);
+                    moments_row::<false>([v0, v1, v2], ri, &rj, &[], wt);
+                    moments_row_scalar::<false>([s0, s1, s2], ri, &rj, &[], wt);
                 }
                 for (a, b) in v.iter().flatten().zip(s.iter().flatten()) {
                     assert_eq!(a.to_bits(), b.to_bits(), "case {case} masked {masked}");
@@ -1240,7 +1241,7 @@ mod tests {
                 if masked {
                     for (j, k) in keep.iter().enumerate() {
                         if *k == 0.0 {
-                            assert!((0..4).all(|m| v[m][j] == init[m][j]), "masked pair moved");
+                            assert!((0..3).all(|m| v[m][j] == init[m][j]), "masked pair moved");
                         }
                     }
                 }
@@ -1264,7 +1265,6 @@ mod tests {
             if case % 4 == 0 && len > 0 {
                 w[rng.gen_range(0..len)] = 0.0; // a pair never co-observed
             }
-            let w2 = col(&mut rng, 0.0, 0.1);
             let (q, a, b) = (
                 col(&mut rng, 0.0, 1e-10),
                 col(&mut rng, -1e-10, 1e-10),
@@ -1276,16 +1276,17 @@ mod tests {
                 sd: &sd,
                 isd: &isd,
                 w: &w,
-                w2: &w2,
                 q: &q,
                 a: &a,
                 b: &b,
             };
+            let lam = rng.gen_range(0.5..1.0);
             let h = LwHead {
                 var: 4e-6,
                 sd: 2e-3,
                 isd: 500.0,
                 r: rng.gen_range(-0.2..0.9),
+                kish: Kish::of(Weights { lam, c: 1.0 - lam }),
             };
             let (v, sc) = (lw_row(&row, h), lw_row_scalar(&row, h));
             assert_eq!(v.0.to_bits(), sc.0.to_bits(), "case {case}");

@@ -507,7 +507,11 @@ fn late_stale_and_gapped_factors_keep_the_intensity_finite() {
         kish(lambda, 300)
     ));
     assert_eq!(cov.effective_samples(0, n), None);
-    // Without Ledoit–Wolf the squared weights are not kept.
-    let plain = FactorCovariance::new(n, cfg(20, 3)).unwrap();
-    assert_eq!(plain.effective_samples(0, 1), None);
+    assert_eq!(
+        FactorCovariance::new(n, cfg(20, 3))
+            .unwrap()
+            .effective_samples(0, 1),
+        None,
+        "before the first sample"
+    );
 }
