@@ -715,23 +715,31 @@ fn moments_row<const MASKED: bool>(
     let (lam, c) = (f64x4::splat(wt.lam), f64x4::splat(wt.c));
     let (riv, ri2) = (f64x4::splat(ri), f64x4::splat(ri * ri));
     let full = len / 4 * 4;
-    for j in (0..full).step_by(4) {
-        let r = lanes(&rj[j..]);
-        let (q0, a0, b0) = (lanes(&q[j..]), lanes(&a[j..]), lanes(&b[j..]));
+    // Every row cut to the same length, so the lanes below need no bounds checks.
+    let (qv, av, bv, rv) = (&mut q[..full], &mut a[..full], &mut b[..full], &rj[..full]);
+    let kv = if MASKED { &keep[..full] } else { keep };
+    for at in (0..full).step_by(4) {
+        let j = at..at + 4;
+        let r = lanes(&rv[j.clone()]);
+        let (q0, a0, b0) = (
+            lanes(&qv[j.clone()]),
+            lanes(&av[j.clone()]),
+            lanes(&bv[j.clone()]),
+        );
         let p = riv * r;
         let cp = c * p;
         let mut q1 = lam.mul_add(q0, cp * p);
         let mut a1 = lam.mul_add(a0, cp * ri2);
         let mut b1 = lam.mul_add(b0, cp * (r * r));
         if MASKED {
-            let k = lanes(&keep[j..]).cmp_gt(f64x4::ZERO);
+            let k = lanes(&kv[j.clone()]).cmp_gt(f64x4::ZERO);
             q1 = k.blend(q1, q0);
             a1 = k.blend(a1, a0);
             b1 = k.blend(b1, b0);
         }
-        put(&mut q[j..], q1);
-        put(&mut a[j..], a1);
-        put(&mut b[j..], b1);
+        put(&mut qv[j.clone()], q1);
+        put(&mut av[j.clone()], a1);
+        put(&mut bv[j], b1);
     }
     let keep_tail = if MASKED { &keep[full..] } else { keep };
     moments_row_scalar::<MASKED>(
@@ -913,14 +921,19 @@ fn lw_row(v: &LwRow<'_>, h: LwHead) -> (f64, f64) {
     let (varx, sdx, isdx) = (f64x4::splat(h.var), f64x4::splat(h.sd), f64x4::splat(h.isd));
     let (t1, t0) = (f64x4::splat(h.kish.t1), f64x4::splat(h.kish.t0));
     let (mut num, mut gam) = (f64x4::ZERO, f64x4::ZERO);
-    for j in (0..full).step_by(4) {
-        let (s, w) = (lanes(&v.s[j..]), lanes(&v.w[j..]));
-        let (vary, sdy, isdy) = (lanes(&v.var[j..]), lanes(&v.sd[j..]), lanes(&v.isd[j..]));
+    // Every column cut to the same length, so the lanes below need no bounds checks.
+    let (sv, wv, varv) = (&v.s[..full], &v.w[..full], &v.var[..full]);
+    let (sdv, isdv) = (&v.sd[..full], &v.isd[..full]);
+    let (qv, av, bv) = (&v.q[..full], &v.a[..full], &v.b[..full]);
+    for c in 0..full / 4 {
+        let l = |x: &[f64]| lanes(&x[4 * c..4 * c + 4]);
+        let (s, w) = (l(sv), l(wv));
+        let (vary, sdy, isdy) = (l(varv), l(sdv), l(isdv));
         let seen = w.cmp_gt(f64x4::ZERO);
         let iw = seen.blend(f64x4::ONE / w, f64x4::ZERO);
-        let pi = lanes(&v.q[j..]) * iw - s * s;
-        let tx = lanes(&v.a[j..]) * iw - varx * s;
-        let ty = lanes(&v.b[j..]) * iw - vary * s;
+        let pi = l(qv) * iw - s * s;
+        let tx = l(av) * iw - varx * s;
+        let ty = l(bv) * iw - vary * s;
         let rho = half_r * ((sdy * isdx) * tx + (sdx * isdy) * ty);
         let inv_t = seen.blend(t1 * iw - t0, f64x4::ZERO);
         num += (pi - rho) * inv_t;
