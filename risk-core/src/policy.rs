@@ -722,69 +722,17 @@ impl SizingPolicy {
                 k,
                 horizon_years,
                 max_margin_ratio,
-            } => {
-                if t == 0.0 {
-                    return Ok((-INF, INF));
-                }
-                if !pos(x.collateral) {
-                    return Err(PolicyError::BadInput("collateral"));
-                }
-                if !pos(x.forecast_vol) {
-                    return Err(PolicyError::BadInput("forecast_vol"));
-                }
-                let spec = SafeSizeSpec {
-                    contract: self.contract,
-                    side: if t > 0.0 { Side::Long } else { Side::Short },
-                    mark_px: x.mark_px,
-                    collateral: x.collateral,
-                    sigma: x.forecast_vol,
-                    horizon: horizon_years,
-                    k,
-                    max_margin_ratio,
-                };
-                let q = max_safe_qty(&spec, tiers)
-                    .map_err(|_| PolicyError::BadInput("margin"))?
-                    .qty;
-                if t > 0.0 {
-                    (-INF, q)
-                } else {
-                    (-q, INF)
-                }
-            }
+            } => self.safe_size_interval(x, t, k, horizon_years, max_margin_ratio, |spec| {
+                max_safe_qty(spec, tiers).map(|s| s.qty).ok()
+            })?,
             Constraint::DeribitMargin {
                 ref rates,
                 k,
                 horizon_years,
                 max_margin_ratio,
-            } => {
-                if t == 0.0 {
-                    return Ok((-INF, INF));
-                }
-                if !pos(x.collateral) {
-                    return Err(PolicyError::BadInput("collateral"));
-                }
-                if !pos(x.forecast_vol) {
-                    return Err(PolicyError::BadInput("forecast_vol"));
-                }
-                let spec = SafeSizeSpec {
-                    contract: self.contract,
-                    side: if t > 0.0 { Side::Long } else { Side::Short },
-                    mark_px: x.mark_px,
-                    collateral: x.collateral,
-                    sigma: x.forecast_vol,
-                    horizon: horizon_years,
-                    k,
-                    max_margin_ratio,
-                };
-                let q = max_safe_face(&spec, rates)
-                    .map_err(|_| PolicyError::BadInput("margin"))?
-                    .face_usd;
-                if t > 0.0 {
-                    (-INF, q)
-                } else {
-                    (-q, INF)
-                }
-            }
+            } => self.safe_size_interval(x, t, k, horizon_years, max_margin_ratio, |spec| {
+                max_safe_face(spec, rates).map(|s| s.face_usd).ok()
+            })?,
             Constraint::Liquidity {
                 max_slippage_bps,
                 impact,
@@ -858,6 +806,43 @@ impl SizingPolicy {
             | Constraint::LotRounding { .. }
             | Constraint::DeltaBand { .. } => (-INF, INF),
         })
+    }
+
+    /// The interval a margin model's safe size allows for target `t`: unbounded for a flat
+    /// target, else up to `safe(spec)` on the target's side, `spec` the position at the mark
+    /// surviving `k` σ over `horizon_years` within `max_margin_ratio`. Shared by the Binance
+    /// tiers ([`max_safe_qty`]) and Deribit's standard margin ([`max_safe_face`]).
+    fn safe_size_interval(
+        &self,
+        x: &SizingInputs<'_>,
+        t: f64,
+        k: f64,
+        horizon_years: f64,
+        max_margin_ratio: f64,
+        safe: impl FnOnce(&SafeSizeSpec) -> Option<f64>,
+    ) -> Result<(f64, f64), PolicyError> {
+        const INF: f64 = f64::INFINITY;
+        if t == 0.0 {
+            return Ok((-INF, INF));
+        }
+        if !pos(x.collateral) {
+            return Err(PolicyError::BadInput("collateral"));
+        }
+        if !pos(x.forecast_vol) {
+            return Err(PolicyError::BadInput("forecast_vol"));
+        }
+        let spec = SafeSizeSpec {
+            contract: self.contract,
+            side: if t > 0.0 { Side::Long } else { Side::Short },
+            mark_px: x.mark_px,
+            collateral: x.collateral,
+            sigma: x.forecast_vol,
+            horizon: horizon_years,
+            k,
+            max_margin_ratio,
+        };
+        let q = safe(&spec).ok_or(PolicyError::BadInput("margin"))?;
+        Ok(if t > 0.0 { (-INF, q) } else { (-q, INF) })
     }
 
     /// Largest |delta| of [`Constraint::DeltaLiquidationBuffer`] for a target on the positive
